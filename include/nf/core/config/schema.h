@@ -1,0 +1,160 @@
+// A typed config schema. Every field is declared once, by binding a dotted key to a member of
+// the program's config struct, with its one-line doc and its constraints; its default is the
+// member's initial value. The schema then applies YAML layers and overrides (strictly: unknown
+// keys, wrong types and out-of-range values throw ConfigError naming key, value, origin and
+// what was expected), writes the resolved config, and renders docs/config.md.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nf/core/config/source.h"
+
+namespace nf::config {
+
+enum class FieldType { kInt, kFloat, kBool, kString, kIntList, kFloatList, kStringList };
+
+// What a field is and what it accepts. Chainable setters add constraints at declaration.
+struct FieldInfo {
+  std::string path;
+  FieldType type = FieldType::kString;
+  std::string doc;
+  std::optional<double> min;          // inclusive lower bound (numbers, and list elements)
+  std::optional<double> max;          // inclusive upper bound
+  std::vector<std::string> choices;   // allowed strings; empty means any
+
+  FieldInfo& at_least(double value) { min = value; return *this; }
+  FieldInfo& at_most(double value) { max = value; return *this; }
+  FieldInfo& one_of(std::vector<std::string> values) { choices = std::move(values); return *this; }
+};
+
+// Parsing a YAML node into each supported C++ type, checking FieldInfo's constraints.
+void parse_into(const YAML::Node& node, const FieldInfo& info, const Origin& origin, int64_t& out);
+void parse_into(const YAML::Node& node, const FieldInfo& info, const Origin& origin, double& out);
+void parse_into(const YAML::Node& node, const FieldInfo& info, const Origin& origin, bool& out);
+void parse_into(const YAML::Node& node, const FieldInfo& info, const Origin& origin, std::string& out);
+void parse_into(const YAML::Node& node, const FieldInfo& info, const Origin& origin, std::vector<int64_t>& out);
+void parse_into(const YAML::Node& node, const FieldInfo& info, const Origin& origin, std::vector<double>& out);
+void parse_into(const YAML::Node& node, const FieldInfo& info, const Origin& origin, std::vector<std::string>& out);
+
+template <class T> constexpr FieldType field_type_of();
+template <> constexpr FieldType field_type_of<int64_t>() { return FieldType::kInt; }
+template <> constexpr FieldType field_type_of<double>() { return FieldType::kFloat; }
+template <> constexpr FieldType field_type_of<bool>() { return FieldType::kBool; }
+template <> constexpr FieldType field_type_of<std::string>() { return FieldType::kString; }
+template <> constexpr FieldType field_type_of<std::vector<int64_t>>() { return FieldType::kIntList; }
+template <> constexpr FieldType field_type_of<std::vector<double>>() { return FieldType::kFloatList; }
+template <> constexpr FieldType field_type_of<std::vector<std::string>>() { return FieldType::kStringList; }
+
+// Turns a command-line value into the YAML node a file would have held: lists accept
+// "[1, 2]" or "1,2"; scalars stay plain text.
+YAML::Node override_node(const FieldInfo& info, const std::string& value);
+
+// The closest known key to `key` by edit distance, or "" when nothing is close.
+std::string closest_key(const std::string& key, const std::vector<std::string>& candidates);
+
+// Type-erased schema storage, shared by every Schema<Root> instantiation.
+class SchemaBase {
+ public:
+  const std::vector<FieldInfo>& fields() const { return infos_; }
+  const FieldInfo* find(const std::string& path) const;
+  bool is_section(const std::string& path) const;
+  // Every key and section name, for did-you-mean suggestions.
+  std::vector<std::string> known_paths() const;
+  // The leaves of one layer in file order, each checked to be a known key (or a section).
+  struct Leaf {
+    const FieldInfo* info;
+    YAML::Node node;
+    Origin origin;
+  };
+  std::vector<Leaf> leaves(const Layer& layer) const;
+  // The FieldInfo of an override, with a did-you-mean error for unknown keys.
+  const FieldInfo& require_override(const Override& item) const;
+
+ protected:
+  std::vector<FieldInfo> infos_;
+};
+
+template <class Root>
+class Schema : public SchemaBase {
+ public:
+  // Declares `path` as `root.*section.*member`. Returns its FieldInfo for constraints.
+  template <class Section, class T>
+  FieldInfo& field(Section Root::*section, T Section::*member, std::string path, std::string doc) {
+    FieldInfo info;
+    info.path = std::move(path);
+    info.type = field_type_of<T>();
+    info.doc = std::move(doc);
+    infos_.push_back(std::move(info));
+    setters_.push_back([section, member](Root& root, const YAML::Node& node, const FieldInfo& field_info,
+                                         const Origin& origin) {
+      parse_into(node, field_info, origin, (root.*section).*member);
+    });
+    getters_.push_back([section, member](const Root& root) { return YAML::Node((root.*section).*member); });
+    return infos_.back();
+  }
+
+  // Applies the layers in order (later wins), then the overrides (which win over all files).
+  void apply(Root& root, const std::vector<Layer>& layers, const std::vector<Override>& overrides) const {
+    for (const auto& layer : layers) {
+      for (const auto& leaf : leaves(layer)) set(root, *leaf.info, leaf.node, leaf.origin);
+    }
+    for (const auto& item : overrides) {
+      const FieldInfo& info = require_override(item);
+      set(root, info, override_node(info, item.value), item.origin);
+    }
+  }
+
+  // The value of every field, as a YAML mapping of sections in declaration order.
+  YAML::Node to_yaml(const Root& root) const {
+    YAML::Node out(YAML::NodeType::Map);
+    for (size_t i = 0; i < infos_.size(); ++i) {
+      const std::string& path = infos_[i].path;
+      const size_t dot = path.find('.');
+      out[path.substr(0, dot)][path.substr(dot + 1)] = getters_[i](root);
+    }
+    return out;
+  }
+
+  // Markdown reference of every field: key, type, default (from a default-constructed Root), doc.
+  std::string markdown() const;
+
+ private:
+  void set(Root& root, const FieldInfo& info, const YAML::Node& node, const Origin& origin) const {
+    setters_[static_cast<size_t>(&info - infos_.data())](root, node, info, origin);
+  }
+
+  std::vector<std::function<void(Root&, const YAML::Node&, const FieldInfo&, const Origin&)>> setters_;
+  std::vector<std::function<YAML::Node(const Root&)>> getters_;
+};
+
+// Renders one field's default for the docs.
+std::string render_default(const YAML::Node& value);
+// Renders the accepted values of a field for the docs ("int ≥ 1", "one of: a, b").
+std::string render_accepts(const FieldInfo& info);
+
+template <class Root>
+std::string Schema<Root>::markdown() const {
+  const Root defaults{};
+  std::string out;
+  std::string section;
+  for (size_t i = 0; i < infos_.size(); ++i) {
+    const FieldInfo& info = infos_[i];
+    const std::string this_section = info.path.substr(0, info.path.find('.'));
+    if (this_section != section) {
+      section = this_section;
+      out += "\n## `" + section + "`\n\n| key | accepts | default | meaning |\n|---|---|---|---|\n";
+    }
+    out += "| `" + info.path + "` | " + render_accepts(info) + " | " + render_default(getters_[i](defaults)) +
+           " | " + info.doc + " |\n";
+  }
+  return out;
+}
+
+}  // namespace nf::config

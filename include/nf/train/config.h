@@ -1,0 +1,87 @@
+// The trainer's whole configuration: one struct per YAML section, one schema that binds every
+// key to its member with a one-line doc, and the loader that applies presets, files and
+// command-line overrides (precedence: command line > file > inherited files > defaults).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "nf/core/config/schema.h"
+#include "nf/dist/mesh_shape.h"
+#include "nf/model/model_config.h"
+
+namespace nf::train {
+
+struct TrainingConfig {
+  int64_t seed = 1234;
+  int64_t seq_len = 256;
+  int64_t micro_batch_size = 4;
+  int64_t global_batch_size = 32;
+  int64_t max_steps = 1000;
+  double learning_rate = 3e-4;
+  double min_lr_ratio = 0.1;
+  int64_t warmup_steps = 100;
+  std::string lr_schedule = "cosine";
+  double weight_decay = 0.1;
+  double adam_beta1 = 0.9;
+  double adam_beta2 = 0.95;
+  double adam_eps = 1e-8;
+  double grad_clip = 1.0;
+  std::string dtype = "auto";
+  int64_t log_interval = 10;
+  int64_t eval_interval = 100;
+  int64_t eval_steps = 10;
+};
+
+struct DataConfig {
+  std::string train_path;
+  std::string val_path;
+};
+
+struct OutputConfig {
+  std::string dir = "runs";
+  std::string name;
+};
+
+struct LoggingConfig {
+  std::string level = "info";
+  bool all_ranks = false;
+};
+
+struct TrainConfig {
+  model::ModelConfig model;
+  TrainingConfig training;
+  DataConfig data;
+  dist::ParallelConfig parallel;
+  OutputConfig output;
+  LoggingConfig logging;
+};
+
+// The schema of TrainConfig: every key, its doc and constraints, in one place.
+config::Schema<TrainConfig> train_schema();
+
+// Loads `file` (with its inherit chain), applies `override_args` (e.g. {"--model.d_model",
+// "256"}), and checks cross-field rules. `preset_dirs` are searched for `inherit: NAME`.
+// An empty `file` means defaults plus overrides.
+TrainConfig load_train_config(const std::string& file, const std::vector<std::string>& override_args,
+                              const std::vector<std::string>& preset_dirs);
+
+// Cross-field checks that no single key can make (divisibility, seq_len <= max_seq_len).
+void validate(const TrainConfig& config);
+
+// Checks that need the world size: the mesh and the batch arithmetic over dp.
+dist::MeshShape validate_layout(const TrainConfig& config, int64_t world_size);
+
+// The resolved config as YAML text, as written next to a run's outputs.
+std::string to_yaml_text(const TrainConfig& config);
+
+// The run's output directory: output.dir / output.name (name defaults to the config file's stem).
+std::string run_directory(const TrainConfig& config, const std::string& config_file);
+
+}  // namespace nf::train
+
+namespace nf::train {
+// docs/config.md, whole: generated from the schema by `nf-train --config-doc`, and compared
+// with the file by a test so the two cannot drift.
+std::string config_reference_markdown();
+}  // namespace nf::train
