@@ -10,7 +10,7 @@ packages=(
   # numerics: libtorch (CPU, 1.13 on Debian 12), a real BLAS, an allocator that keeps freed memory
   libtorch-dev libopenblas0-pthread libjemalloc-dev libjemalloc2
   # distributed + data + config
-  libopenmpi-dev openmpi-bin libhdf5-dev libyaml-cpp-dev zlib1g-dev
+  libopenmpi-dev openmpi-bin libhdf5-dev libyaml-cpp-dev zlib1g-dev libssl-dev
   # libraries chosen over hand-rolled code
   libcli11-dev nlohmann-json3-dev libsentencepiece-dev libprotobuf-dev protobuf-compiler
   # tests
