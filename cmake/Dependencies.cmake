@@ -1,5 +1,6 @@
 # Finds NeuralFlow's dependencies, all from Debian's packages (scripts/setup.sh installs them).
 find_package(Threads REQUIRED)
+find_package(GTest REQUIRED)
 find_package(MPI REQUIRED COMPONENTS CXX)
 find_package(HDF5 REQUIRED COMPONENTS C)
 find_package(yaml-cpp REQUIRED)
