@@ -90,8 +90,8 @@ int run(const nf::dist::JobContext& job) {
   const nf::dist::MeshCoords coords = mesh.coords(job.rank);
   log.info("layout ", mesh.describe(), "; this rank is tp ", coords.tp, ", dp ", coords.dp, ", pp ", coords.pp,
            " (local rank ", job.local_rank, ")");
-  log.info("model: ", nf::model::count_parameters(config.model), " parameters, ", config.model.n_layers, " layers, d_model ",
-           config.model.d_model, ", vocab ", config.model.vocab_size);
+  log.info("model: ", nf::model::count_parameters(config.model), " parameters, ", config.model.n_layers,
+           " layers, d_model ", config.model.d_model, ", vocab ", config.model.vocab_size);
   log.info("resolved config written to ", run_dir, "/config.yaml");
   if (!args.dry_run) {
     throw nf::UsageError("this build of nf-train validates configs only; the training loop is not built yet",

@@ -22,7 +22,8 @@ void write_file_atomic(const std::string& path, const std::string& content) {
   if (ec) throw IoError("cannot create directory '" + target.parent_path().string() + "': " + ec.message());
   const std::string temp = path + ".tmp." + std::to_string(::getpid());
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) throw IoError("cannot create '" + temp + "': " + std::strerror(errno), "check permissions and free space");
+  if (fd < 0)
+    throw IoError("cannot create '" + temp + "': " + std::strerror(errno), "check permissions and free space");
   const char* data = content.data();
   size_t left = content.size();
   bool ok = true;

@@ -15,8 +15,7 @@ LogLevel parse_log_level(const std::string& name) {
   throw ConfigError("unknown log level '" + name + "'", "use one of debug, info, warn, error");
 }
 
-Logger::Logger(LoggerOptions options, std::ostream* sink)
-    : options_(options), sink_(sink ? sink : &std::cerr) {}
+Logger::Logger(LoggerOptions options, std::ostream* sink) : options_(options), sink_(sink ? sink : &std::cerr) {}
 
 void Logger::add_file(const std::string& path) {
   auto file = std::make_unique<std::ofstream>(path, std::ios::app);

@@ -22,8 +22,8 @@ int local_rank_of_world() {
 
 void report(const JobContext& job, const char* kind, const std::string& message, const std::string& hint) {
   // One write, so that lines of ranks failing together do not interleave mid-line.
-  std::string text = "[rank " + std::to_string(job.rank) + "/" + std::to_string(job.world_size) + "] " +
-                     job.program + ": " + kind + ": " + message + "\n";
+  std::string text = "[rank " + std::to_string(job.rank) + "/" + std::to_string(job.world_size) + "] " + job.program +
+                     ": " + kind + ": " + message + "\n";
   if (!hint.empty()) text += "  hint: " + hint + "\n";
   std::cerr << text << std::flush;
 }

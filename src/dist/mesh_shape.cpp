@@ -7,8 +7,8 @@ namespace nf::dist {
 
 MeshShape MeshShape::resolve(const ParallelConfig& config, int64_t world_size) {
   const int64_t tp = config.tp, pp = config.pp;
-  NF_CHECK(tp >= 1 && pp >= 1 && config.dp >= 0, ConfigError, "parallel: tp(", tp, "), pp(", pp, ") must be >= 1 and dp(",
-           config.dp, ") >= 0");
+  NF_CHECK(tp >= 1 && pp >= 1 && config.dp >= 0, ConfigError, "parallel: tp(", tp, "), pp(", pp,
+           ") must be >= 1 and dp(", config.dp, ") >= 0");
   int64_t dp = config.dp;
   if (dp == 0) {
     if (world_size % (tp * pp) != 0) {

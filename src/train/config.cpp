@@ -8,57 +8,107 @@
 namespace nf::train {
 
 config::Schema<TrainConfig> train_schema() {
-  using model::ModelConfig;
   using dist::ParallelConfig;
+  using model::ModelConfig;
   using C = TrainConfig;
   config::Schema<TrainConfig> s;
 
-  s.field(&C::model, &ModelConfig::vocab_size, "model.vocab_size", "Vocabulary size; must match the dataset's tokenizer.").at_least(1);
+  s.field(&C::model, &ModelConfig::vocab_size, "model.vocab_size",
+          "Vocabulary size; must match the dataset's tokenizer.")
+      .at_least(1);
   s.field(&C::model, &ModelConfig::d_model, "model.d_model", "Hidden size of the residual stream.").at_least(2);
   s.field(&C::model, &ModelConfig::n_layers, "model.n_layers", "Number of decoder layers.").at_least(1);
   s.field(&C::model, &ModelConfig::n_heads, "model.n_heads", "Number of attention (query) heads.").at_least(1);
-  s.field(&C::model, &ModelConfig::n_kv_heads, "model.n_kv_heads", "Key/value heads for grouped-query attention; 0 = n_heads.").at_least(0);
-  s.field(&C::model, &ModelConfig::ffn_hidden, "model.ffn_hidden", "SwiGLU hidden size; 0 = 8/3·d_model rounded up to a multiple of 64.").at_least(0);
-  s.field(&C::model, &ModelConfig::max_seq_len, "model.max_seq_len", "Longest sequence the model supports.").at_least(1);
-  s.field(&C::model, &ModelConfig::rope_theta, "model.rope_theta", "Base of the rotary position embedding frequencies.").at_least(1);
+  s.field(&C::model, &ModelConfig::n_kv_heads, "model.n_kv_heads",
+          "Key/value heads for grouped-query attention; 0 = n_heads.")
+      .at_least(0);
+  s.field(&C::model, &ModelConfig::ffn_hidden, "model.ffn_hidden",
+          "SwiGLU hidden size; 0 = 8/3·d_model rounded up to a multiple of 64.")
+      .at_least(0);
+  s.field(&C::model, &ModelConfig::max_seq_len, "model.max_seq_len", "Longest sequence the model supports.")
+      .at_least(1);
+  s.field(&C::model, &ModelConfig::rope_theta, "model.rope_theta", "Base of the rotary position embedding frequencies.")
+      .at_least(1);
   s.field(&C::model, &ModelConfig::norm_eps, "model.norm_eps", "Epsilon of RMSNorm.").at_least(0);
-  s.field(&C::model, &ModelConfig::tie_embeddings, "model.tie_embeddings", "Share the input embedding with the output projection.");
-  s.field(&C::model, &ModelConfig::init_std, "model.init_std", "Standard deviation of the normal weight init.").at_least(0);
+  s.field(&C::model, &ModelConfig::tie_embeddings, "model.tie_embeddings",
+          "Share the input embedding with the output projection.");
+  s.field(&C::model, &ModelConfig::init_std, "model.init_std", "Standard deviation of the normal weight init.")
+      .at_least(0);
 
-  s.field(&C::training, &TrainingConfig::seed, "training.seed", "Seed of weight init and sample order; the layout never changes them.").at_least(0);
-  s.field(&C::training, &TrainingConfig::seq_len, "training.seq_len", "Tokens per training sequence (≤ model.max_seq_len).").at_least(1);
-  s.field(&C::training, &TrainingConfig::micro_batch_size, "training.micro_batch_size", "Sequences per forward/backward on one data-parallel rank.").at_least(1);
-  s.field(&C::training, &TrainingConfig::global_batch_size, "training.global_batch_size", "Sequences per optimizer step over all data-parallel ranks; the rest is gradient accumulation.").at_least(1);
+  s.field(&C::training, &TrainingConfig::seed, "training.seed",
+          "Seed of weight init and sample order; the layout never changes them.")
+      .at_least(0);
+  s.field(&C::training, &TrainingConfig::seq_len, "training.seq_len",
+          "Tokens per training sequence (≤ model.max_seq_len).")
+      .at_least(1);
+  s.field(&C::training, &TrainingConfig::micro_batch_size, "training.micro_batch_size",
+          "Sequences per forward/backward on one data-parallel rank.")
+      .at_least(1);
+  s.field(&C::training, &TrainingConfig::global_batch_size, "training.global_batch_size",
+          "Sequences per optimizer step over all data-parallel ranks; the rest is gradient accumulation.")
+      .at_least(1);
   s.field(&C::training, &TrainingConfig::max_steps, "training.max_steps", "Optimizer steps to train.").at_least(1);
   s.field(&C::training, &TrainingConfig::learning_rate, "training.learning_rate", "Peak learning rate.").at_least(0);
-  s.field(&C::training, &TrainingConfig::min_lr_ratio, "training.min_lr_ratio", "Final learning rate as a fraction of the peak (cosine, linear).").at_least(0).at_most(1);
-  s.field(&C::training, &TrainingConfig::warmup_steps, "training.warmup_steps", "Linear warmup steps from 0 to the peak learning rate.").at_least(0);
-  s.field(&C::training, &TrainingConfig::lr_schedule, "training.lr_schedule", "Learning-rate decay after warmup.").one_of({"cosine", "linear", "constant"});
-  s.field(&C::training, &TrainingConfig::weight_decay, "training.weight_decay", "AdamW decoupled weight decay (not applied to norms and embeddings).").at_least(0);
+  s.field(&C::training, &TrainingConfig::min_lr_ratio, "training.min_lr_ratio",
+          "Final learning rate as a fraction of the peak (cosine, linear).")
+      .at_least(0)
+      .at_most(1);
+  s.field(&C::training, &TrainingConfig::warmup_steps, "training.warmup_steps",
+          "Linear warmup steps from 0 to the peak learning rate.")
+      .at_least(0);
+  s.field(&C::training, &TrainingConfig::lr_schedule, "training.lr_schedule", "Learning-rate decay after warmup.")
+      .one_of({"cosine", "linear", "constant"});
+  s.field(&C::training, &TrainingConfig::weight_decay, "training.weight_decay",
+          "AdamW decoupled weight decay (not applied to norms and embeddings).")
+      .at_least(0);
   s.field(&C::training, &TrainingConfig::adam_beta1, "training.adam_beta1", "AdamW beta1.").at_least(0).at_most(1);
   s.field(&C::training, &TrainingConfig::adam_beta2, "training.adam_beta2", "AdamW beta2.").at_least(0).at_most(1);
   s.field(&C::training, &TrainingConfig::adam_eps, "training.adam_eps", "AdamW epsilon.").at_least(0);
-  s.field(&C::training, &TrainingConfig::grad_clip, "training.grad_clip", "Clip the global gradient norm to this; 0 = no clipping.").at_least(0);
-  s.field(&C::training, &TrainingConfig::dtype, "training.dtype", "Compute precision; auto = bf16 autocast on CUDA, fp32 on CPU.").one_of({"auto", "fp32", "bf16"});
-  s.field(&C::training, &TrainingConfig::log_interval, "training.log_interval", "Steps between log lines and metrics records.").at_least(1);
-  s.field(&C::training, &TrainingConfig::eval_interval, "training.eval_interval", "Steps between validation-loss evaluations; 0 = never.").at_least(0);
-  s.field(&C::training, &TrainingConfig::eval_steps, "training.eval_steps", "Batches per validation-loss evaluation.").at_least(1);
+  s.field(&C::training, &TrainingConfig::grad_clip, "training.grad_clip",
+          "Clip the global gradient norm to this; 0 = no clipping.")
+      .at_least(0);
+  s.field(&C::training, &TrainingConfig::dtype, "training.dtype",
+          "Compute precision; auto = bf16 autocast on CUDA, fp32 on CPU.")
+      .one_of({"auto", "fp32", "bf16"});
+  s.field(&C::training, &TrainingConfig::log_interval, "training.log_interval",
+          "Steps between log lines and metrics records.")
+      .at_least(1);
+  s.field(&C::training, &TrainingConfig::eval_interval, "training.eval_interval",
+          "Steps between validation-loss evaluations; 0 = never.")
+      .at_least(0);
+  s.field(&C::training, &TrainingConfig::eval_steps, "training.eval_steps", "Batches per validation-loss evaluation.")
+      .at_least(1);
 
-  s.field(&C::data, &DataConfig::train_path, "data.train_path", "Dataset directory (manifest.json) written by nf-shard build.");
-  s.field(&C::data, &DataConfig::val_path, "data.val_path", "Validation dataset directory; empty = the train dataset's val split.");
+  s.field(&C::data, &DataConfig::train_path, "data.train_path",
+          "Dataset directory (manifest.json) written by nf-shard build.");
+  s.field(&C::data, &DataConfig::val_path, "data.val_path",
+          "Validation dataset directory; empty = the train dataset's val split.");
 
   s.field(&C::parallel, &ParallelConfig::tp, "parallel.tp", "Tensor-parallel size (innermost mesh axis).").at_least(1);
-  s.field(&C::parallel, &ParallelConfig::pp, "parallel.pp", "Pipeline-parallel size (outermost mesh axis).").at_least(1);
-  s.field(&C::parallel, &ParallelConfig::dp, "parallel.dp", "Data-parallel size; 0 = world size / (tp·pp).").at_least(0);
-  s.field(&C::parallel, &ParallelConfig::zero, "parallel.zero", "ZeRO stage: 0 replicated, 1 sharded optimizer state, 2 also sharded gradients.").at_least(0).at_most(2);
-  s.field(&C::parallel, &ParallelConfig::pp_schedule, "parallel.pp_schedule", "Pipeline schedule.").one_of({"1f1b", "gpipe"});
-  s.field(&C::parallel, &ParallelConfig::collective_timeout_s, "parallel.collective_timeout_s", "A collective or p2p slower than this ends the whole job with a message.").at_least(1);
+  s.field(&C::parallel, &ParallelConfig::pp, "parallel.pp", "Pipeline-parallel size (outermost mesh axis).")
+      .at_least(1);
+  s.field(&C::parallel, &ParallelConfig::dp, "parallel.dp", "Data-parallel size; 0 = world size / (tp·pp).")
+      .at_least(0);
+  s.field(&C::parallel, &ParallelConfig::zero, "parallel.zero",
+          "ZeRO stage: 0 replicated, 1 sharded optimizer state, 2 also sharded gradients.")
+      .at_least(0)
+      .at_most(2);
+  s.field(&C::parallel, &ParallelConfig::pp_schedule, "parallel.pp_schedule", "Pipeline schedule.")
+      .one_of({"1f1b", "gpipe"});
+  s.field(&C::parallel, &ParallelConfig::pp_layers, "parallel.pp_layers",
+          "Decoder layers per pipeline stage, e.g. [3, 5]; empty = balanced.")
+      .at_least(1);
+  s.field(&C::parallel, &ParallelConfig::collective_timeout_s, "parallel.collective_timeout_s",
+          "A collective or p2p slower than this ends the whole job with a message.")
+      .at_least(1);
 
   s.field(&C::output, &OutputConfig::dir, "output.dir", "Directory that holds the runs.");
   s.field(&C::output, &OutputConfig::name, "output.name", "Run name (runs/<name>/); empty = the config file's name.");
 
-  s.field(&C::logging, &LoggingConfig::level, "logging.level", "Lowest level printed.").one_of({"debug", "info", "warn", "error"});
-  s.field(&C::logging, &LoggingConfig::all_ranks, "logging.all_ranks", "Print info lines from every rank, not only rank 0.");
+  s.field(&C::logging, &LoggingConfig::level, "logging.level", "Lowest level printed.")
+      .one_of({"debug", "info", "warn", "error"});
+  s.field(&C::logging, &LoggingConfig::all_ranks, "logging.all_ranks",
+          "Print info lines from every rank, not only rank 0.");
   return s;
 }
 
@@ -89,17 +139,24 @@ dist::MeshShape validate_layout(const TrainConfig& c, int64_t world_size) {
                           ") = " + std::to_string(per_step),
                       "change the batch sizes or the number of data-parallel ranks");
   }
-  NF_CHECK(c.model.n_heads % mesh.tp() == 0 && c.model.kv_heads() % mesh.tp() == 0, ConfigError,
-           "model.n_heads (", c.model.n_heads, ") and model.n_kv_heads (", c.model.kv_heads(),
-           ") must be divisible by parallel.tp (", mesh.tp(), ")");
+  NF_CHECK(c.model.n_heads % mesh.tp() == 0 && c.model.kv_heads() % mesh.tp() == 0, ConfigError, "model.n_heads (",
+           c.model.n_heads, ") and model.n_kv_heads (", c.model.kv_heads(), ") must be divisible by parallel.tp (",
+           mesh.tp(), ")");
   NF_CHECK(c.model.n_layers >= mesh.pp(), ConfigError, "model.n_layers (", c.model.n_layers,
            ") must be at least parallel.pp (", mesh.pp(), ")");
+  if (!c.parallel.pp_layers.empty()) {
+    int64_t total = 0;
+    for (int64_t layers : c.parallel.pp_layers) total += layers;
+    NF_CHECK(static_cast<int64_t>(c.parallel.pp_layers.size()) == mesh.pp() && total == c.model.n_layers, ConfigError,
+             "parallel.pp_layers has ", c.parallel.pp_layers.size(), " stages holding ", total,
+             " layers; expected parallel.pp (", mesh.pp(), ") stages holding model.n_layers (", c.model.n_layers,
+             ") layers");
+  }
   return mesh;
 }
 
 std::string to_yaml_text(const TrainConfig& config) {
   YAML::Emitter out;
-  out.SetDoublePrecision(15);  // decimal values as written (1e-05, not 1.0000000000000001e-05)
   out << train_schema().to_yaml(config);
   return std::string("# resolved by NeuralFlow: every key, after presets, files and overrides\n") + out.c_str() + "\n";
 }

@@ -11,12 +11,12 @@ namespace nf {
 // Exit codes, documented in docs/exit-codes.md. One place, so scripts and Slurm templates agree.
 enum class ExitCode : int {
   kOk = 0,
-  kInternal = 1,      // a bug or an unexpected failure
-  kUsage = 2,         // bad command line or config
-  kData = 3,          // bad input data or dataset
-  kCheckpoint = 4,    // bad or missing checkpoint
-  kDistributed = 5,   // a collective failed or stalled, a rank died
-  kIo = 6,            // the filesystem refused a read or write
+  kInternal = 1,     // a bug or an unexpected failure
+  kUsage = 2,        // bad command line or config
+  kData = 3,         // bad input data or dataset
+  kCheckpoint = 4,   // bad or missing checkpoint
+  kDistributed = 5,  // a collective failed or stalled, a rank died
+  kIo = 6,           // the filesystem refused a read or write
 };
 
 // Base of every NeuralFlow exception: a message that says what went wrong and where
@@ -33,12 +33,12 @@ class Error : public std::runtime_error {
   std::string hint_;
 };
 
-#define NF_DEFINE_ERROR(Name, code, label)                       \
-  class Name : public Error {                                    \
-   public:                                                       \
-    using Error::Error;                                          \
+#define NF_DEFINE_ERROR(Name, code, label)                         \
+  class Name : public Error {                                      \
+   public:                                                         \
+    using Error::Error;                                            \
     ExitCode exit_code() const override { return ExitCode::code; } \
-    const char* kind() const override { return label; }          \
+    const char* kind() const override { return label; }            \
   };
 
 NF_DEFINE_ERROR(UsageError, kUsage, "usage error")
@@ -61,7 +61,7 @@ std::string concat(const Parts&... parts) {
 }  // namespace nf
 
 // NF_CHECK(cond, ErrorType, parts...): throws ErrorType(concat(parts...)) when cond is false.
-#define NF_CHECK(cond, ErrorType, ...)                       \
-  do {                                                       \
+#define NF_CHECK(cond, ErrorType, ...)                               \
+  do {                                                               \
     if (!(cond)) throw ErrorType(::nf::detail::concat(__VA_ARGS__)); \
   } while (0)

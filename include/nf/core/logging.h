@@ -33,10 +33,22 @@ class Logger {
   // Mirrors this rank's printed lines to a file (e.g. runs/x/logs/train.log), appending.
   void add_file(const std::string& path);
 
-  template <class... Parts> void debug(const Parts&... parts) { write(LogLevel::kDebug, detail::concat(parts...)); }
-  template <class... Parts> void info(const Parts&... parts) { write(LogLevel::kInfo, detail::concat(parts...)); }
-  template <class... Parts> void warn(const Parts&... parts) { write(LogLevel::kWarn, detail::concat(parts...)); }
-  template <class... Parts> void error(const Parts&... parts) { write(LogLevel::kError, detail::concat(parts...)); }
+  template <class... Parts>
+  void debug(const Parts&... parts) {
+    write(LogLevel::kDebug, detail::concat(parts...));
+  }
+  template <class... Parts>
+  void info(const Parts&... parts) {
+    write(LogLevel::kInfo, detail::concat(parts...));
+  }
+  template <class... Parts>
+  void warn(const Parts&... parts) {
+    write(LogLevel::kWarn, detail::concat(parts...));
+  }
+  template <class... Parts>
+  void error(const Parts&... parts) {
+    write(LogLevel::kError, detail::concat(parts...));
+  }
 
   bool enabled(LogLevel level) const;
   const LoggerOptions& options() const { return options_; }

@@ -8,17 +8,19 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace nf::dist {
 
 // The parallel layout as the user configures it (config section `parallel`).
 struct ParallelConfig {
-  int64_t tp = 1;                          // tensor-parallel size
-  int64_t pp = 1;                          // pipeline-parallel size
-  int64_t dp = 0;                          // data-parallel size; 0 = world size / (tp · pp)
-  int64_t zero = 0;                        // ZeRO stage for data parallelism
-  std::string pp_schedule = "1f1b";        // pipeline schedule
-  double collective_timeout_s = 300.0;     // a collective or p2p slower than this ends the job
+  int64_t tp = 1;                       // tensor-parallel size
+  int64_t pp = 1;                       // pipeline-parallel size
+  int64_t dp = 0;                       // data-parallel size; 0 = world size / (tp · pp)
+  int64_t zero = 0;                     // ZeRO stage for data parallelism
+  std::string pp_schedule = "1f1b";     // pipeline schedule
+  std::vector<int64_t> pp_layers;       // decoder layers per pipeline stage; empty = balanced
+  double collective_timeout_s = 300.0;  // a collective or p2p slower than this ends the job
 };
 
 struct MeshCoords {

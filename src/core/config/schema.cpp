@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <sstream>
 
 #include "nf/core/error.h"
@@ -12,13 +13,20 @@ namespace {
 
 const char* type_name(FieldType type) {
   switch (type) {
-    case FieldType::kInt: return "an integer";
-    case FieldType::kFloat: return "a number";
-    case FieldType::kBool: return "true or false";
-    case FieldType::kString: return "a string";
-    case FieldType::kIntList: return "a list of integers";
-    case FieldType::kFloatList: return "a list of numbers";
-    case FieldType::kStringList: return "a list of strings";
+    case FieldType::kInt:
+      return "an integer";
+    case FieldType::kFloat:
+      return "a number";
+    case FieldType::kBool:
+      return "true or false";
+    case FieldType::kString:
+      return "a string";
+    case FieldType::kIntList:
+      return "a list of integers";
+    case FieldType::kFloatList:
+      return "a list of numbers";
+    case FieldType::kStringList:
+      return "a list of strings";
   }
   return "a value";
 }
@@ -30,8 +38,7 @@ std::string describe(const YAML::Node& node) {
   return "nothing";
 }
 
-[[noreturn]] void fail_type(const YAML::Node& node, const FieldInfo& info, const Origin& origin,
-                            const char* expected) {
+[[noreturn]] void fail_type(const YAML::Node& node, const FieldInfo& info, const Origin& origin, const char* expected) {
   throw ConfigError(origin.where + ": " + info.path + ": expected " + expected + ", got " + describe(node),
                     "docs/config.md lists what every key accepts");
 }
@@ -39,9 +46,12 @@ std::string describe(const YAML::Node& node) {
 void check_range(double value, const std::string& text, const FieldInfo& info, const Origin& origin) {
   if ((info.min && value < *info.min) || (info.max && value > *info.max)) {
     std::ostringstream bounds;
-    if (info.min && info.max) bounds << "between " << *info.min << " and " << *info.max;
-    else if (info.min) bounds << ">= " << *info.min;
-    else bounds << "<= " << *info.max;
+    if (info.min && info.max)
+      bounds << "between " << *info.min << " and " << *info.max;
+    else if (info.min)
+      bounds << ">= " << *info.min;
+    else
+      bounds << "<= " << *info.max;
     throw ConfigError(origin.where + ": " + info.path + " = " + text + " is out of range: expected " + bounds.str(),
                       "docs/config.md lists what every key accepts");
   }
@@ -83,8 +93,8 @@ std::string to_string(const YAML::Node& node, const FieldInfo& info, const Origi
   if (!info.choices.empty() && std::find(info.choices.begin(), info.choices.end(), text) == info.choices.end()) {
     std::string allowed;
     for (const auto& choice : info.choices) allowed += (allowed.empty() ? "" : ", ") + choice;
-    std::string message = origin.where + ": " + info.path + " = '" + text + "' is not allowed: expected one of " +
-                          allowed;
+    std::string message =
+        origin.where + ": " + info.path + " = '" + text + "' is not allowed: expected one of " + allowed;
     const std::string suggestion = closest_key(text, info.choices);
     if (!suggestion.empty()) message += "; did you mean '" + suggestion + "'?";
     throw ConfigError(message);
@@ -126,9 +136,12 @@ void parse_into(const YAML::Node& node, const FieldInfo& info, const Origin& ori
 void parse_into(const YAML::Node& node, const FieldInfo& info, const Origin& origin, bool& out) {
   if (!node.IsScalar()) fail_type(node, info, origin, "true or false");
   const std::string& text = node.Scalar();
-  if (text == "true" || text == "True" || text == "yes" || text == "on") out = true;
-  else if (text == "false" || text == "False" || text == "no" || text == "off") out = false;
-  else fail_type(node, info, origin, "true or false");
+  if (text == "true" || text == "True" || text == "yes" || text == "on")
+    out = true;
+  else if (text == "false" || text == "False" || text == "no" || text == "off")
+    out = false;
+  else
+    fail_type(node, info, origin, "true or false");
 }
 void parse_into(const YAML::Node& node, const FieldInfo& info, const Origin& origin, std::string& out) {
   out = to_string(node, info, origin);
@@ -139,14 +152,26 @@ void parse_into(const YAML::Node& node, const FieldInfo& info, const Origin& ori
 void parse_into(const YAML::Node& node, const FieldInfo& info, const Origin& origin, std::vector<double>& out) {
   out = to_list<double>(node, info, origin, to_float);
 }
-void parse_into(const YAML::Node& node, const FieldInfo& info, const Origin& origin,
-                std::vector<std::string>& out) {
+void parse_into(const YAML::Node& node, const FieldInfo& info, const Origin& origin, std::vector<std::string>& out) {
   out = to_list<std::string>(node, info, origin, to_string);
 }
 
+YAML::Node to_node(double value) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.15g", value);
+  if (std::stod(text) != value) std::snprintf(text, sizeof(text), "%.17g", value);
+  return YAML::Node(std::string(text));
+}
+
+YAML::Node to_node(const std::vector<double>& values) {
+  YAML::Node list(YAML::NodeType::Sequence);
+  for (double value : values) list.push_back(to_node(value));
+  return list;
+}
+
 YAML::Node override_node(const FieldInfo& info, const std::string& value) {
-  const bool is_list = info.type == FieldType::kIntList || info.type == FieldType::kFloatList ||
-                       info.type == FieldType::kStringList;
+  const bool is_list =
+      info.type == FieldType::kIntList || info.type == FieldType::kFloatList || info.type == FieldType::kStringList;
   if (!is_list) return YAML::Node(value);
   if (!value.empty() && value.front() == '[') {
     try {
@@ -184,7 +209,8 @@ const FieldInfo* SchemaBase::find(const std::string& path) const {
 
 bool SchemaBase::is_section(const std::string& path) const {
   const std::string prefix = path + ".";
-  return std::any_of(infos_.begin(), infos_.end(), [&](const FieldInfo& info) { return info.path.rfind(prefix, 0) == 0; });
+  return std::any_of(infos_.begin(), infos_.end(),
+                     [&](const FieldInfo& info) { return info.path.rfind(prefix, 0) == 0; });
 }
 
 std::vector<std::string> SchemaBase::known_paths() const {
@@ -211,7 +237,7 @@ std::vector<SchemaBase::Leaf> SchemaBase::leaves(const Layer& layer) const {
   std::vector<Leaf> out;
   const std::vector<std::string> known = known_paths();
   std::function<void(const YAML::Node&, const std::string&)> walk = [&](const YAML::Node& map,
-                                                                         const std::string& prefix) {
+                                                                        const std::string& prefix) {
     for (const auto& entry : map) {
       const std::string path = prefix + entry.first.as<std::string>();
       const Origin origin{where(layer.file, entry.first)};
@@ -225,8 +251,7 @@ std::vector<SchemaBase::Leaf> SchemaBase::leaves(const Layer& layer) const {
         }
         walk(entry.second, path + ".");
       } else {
-        throw ConfigError(unknown_key_message(origin.where, path, path, "", known),
-                          "docs/config.md lists every key");
+        throw ConfigError(unknown_key_message(origin.where, path, path, "", known), "docs/config.md lists every key");
       }
     }
   };

@@ -25,13 +25,22 @@ struct FieldInfo {
   std::string path;
   FieldType type = FieldType::kString;
   std::string doc;
-  std::optional<double> min;          // inclusive lower bound (numbers, and list elements)
-  std::optional<double> max;          // inclusive upper bound
-  std::vector<std::string> choices;   // allowed strings; empty means any
+  std::optional<double> min;         // inclusive lower bound (numbers, and list elements)
+  std::optional<double> max;         // inclusive upper bound
+  std::vector<std::string> choices;  // allowed strings; empty means any
 
-  FieldInfo& at_least(double value) { min = value; return *this; }
-  FieldInfo& at_most(double value) { max = value; return *this; }
-  FieldInfo& one_of(std::vector<std::string> values) { choices = std::move(values); return *this; }
+  FieldInfo& at_least(double value) {
+    min = value;
+    return *this;
+  }
+  FieldInfo& at_most(double value) {
+    max = value;
+    return *this;
+  }
+  FieldInfo& one_of(std::vector<std::string> values) {
+    choices = std::move(values);
+    return *this;
+  }
 };
 
 // Parsing a YAML node into each supported C++ type, checking FieldInfo's constraints.
@@ -43,14 +52,45 @@ void parse_into(const YAML::Node& node, const FieldInfo& info, const Origin& ori
 void parse_into(const YAML::Node& node, const FieldInfo& info, const Origin& origin, std::vector<double>& out);
 void parse_into(const YAML::Node& node, const FieldInfo& info, const Origin& origin, std::vector<std::string>& out);
 
-template <class T> constexpr FieldType field_type_of();
-template <> constexpr FieldType field_type_of<int64_t>() { return FieldType::kInt; }
-template <> constexpr FieldType field_type_of<double>() { return FieldType::kFloat; }
-template <> constexpr FieldType field_type_of<bool>() { return FieldType::kBool; }
-template <> constexpr FieldType field_type_of<std::string>() { return FieldType::kString; }
-template <> constexpr FieldType field_type_of<std::vector<int64_t>>() { return FieldType::kIntList; }
-template <> constexpr FieldType field_type_of<std::vector<double>>() { return FieldType::kFloatList; }
-template <> constexpr FieldType field_type_of<std::vector<std::string>>() { return FieldType::kStringList; }
+template <class T>
+constexpr FieldType field_type_of();
+template <>
+constexpr FieldType field_type_of<int64_t>() {
+  return FieldType::kInt;
+}
+template <>
+constexpr FieldType field_type_of<double>() {
+  return FieldType::kFloat;
+}
+template <>
+constexpr FieldType field_type_of<bool>() {
+  return FieldType::kBool;
+}
+template <>
+constexpr FieldType field_type_of<std::string>() {
+  return FieldType::kString;
+}
+template <>
+constexpr FieldType field_type_of<std::vector<int64_t>>() {
+  return FieldType::kIntList;
+}
+template <>
+constexpr FieldType field_type_of<std::vector<double>>() {
+  return FieldType::kFloatList;
+}
+template <>
+constexpr FieldType field_type_of<std::vector<std::string>>() {
+  return FieldType::kStringList;
+}
+
+// A field's value as a YAML node; numbers are written in their shortest faithful decimal form
+// (1e-05, not 1.0000000000000001e-05).
+template <class T>
+YAML::Node to_node(const T& value) {
+  return YAML::Node(value);
+}
+YAML::Node to_node(double value);
+YAML::Node to_node(const std::vector<double>& values);
 
 // Turns a command-line value into the YAML node a file would have held: lists accept
 // "[1, 2]" or "1,2"; scalars stay plain text.
@@ -92,11 +132,11 @@ class Schema : public SchemaBase {
     info.type = field_type_of<T>();
     info.doc = std::move(doc);
     infos_.push_back(std::move(info));
-    setters_.push_back([section, member](Root& root, const YAML::Node& node, const FieldInfo& field_info,
-                                         const Origin& origin) {
-      parse_into(node, field_info, origin, (root.*section).*member);
-    });
-    getters_.push_back([section, member](const Root& root) { return YAML::Node((root.*section).*member); });
+    setters_.push_back(
+        [section, member](Root& root, const YAML::Node& node, const FieldInfo& field_info, const Origin& origin) {
+          parse_into(node, field_info, origin, (root.*section).*member);
+        });
+    getters_.push_back([section, member](const Root& root) { return to_node((root.*section).*member); });
     return infos_.back();
   }
 
@@ -151,8 +191,8 @@ std::string Schema<Root>::markdown() const {
       section = this_section;
       out += "\n## `" + section + "`\n\n| key | accepts | default | meaning |\n|---|---|---|---|\n";
     }
-    out += "| `" + info.path + "` | " + render_accepts(info) + " | " + render_default(getters_[i](defaults)) +
-           " | " + info.doc + " |\n";
+    out += "| `" + info.path + "` | " + render_accepts(info) + " | " + render_default(getters_[i](defaults)) + " | " +
+           info.doc + " |\n";
   }
   return out;
 }

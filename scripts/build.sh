@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Configures and builds NeuralFlow into build/ (or $NF_BUILD_DIR) with Ninja, warnings as errors.
+# Extra arguments go to CMake, e.g. scripts/build.sh -DNF_WITH_CUDA=ON.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${NF_BUILD_DIR:-$root/build}
+mkdir -p "$build"
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNF_WERROR=ON "$@" >"$build/configure.log" 2>&1 ||
+  { cat "$build/configure.log"; exit 1; }
+cmake --build "$build" -j "$(nproc)"

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The README's test command: installs what is missing, builds, and runs every test tier.
+#   scripts/test.sh            all tiers (unit, mpi, e2e, slurm)
+#   scripts/test.sh unit mpi   only these tiers
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+"$root/scripts/setup.sh"
+"$root/scripts/build.sh"
+build=${NF_BUILD_DIR:-$root/build}
+labels=()
+if (($# > 0)); then
+  labels=(-L "^($(IFS='|'; echo "$*"))\$")
+fi
+# hang-selftest is the deliberately hanging test; test_timeout_harness.sh runs it on purpose.
+ctest --test-dir "$build" --output-on-failure -j 2 -LE hang-selftest "${labels[@]}"

@@ -1,0 +1,116 @@
+// The trainer's config: presets, precedence across a 3-level chain and the command line,
+// cross-field and layout checks, the resolved config file, and docs/config.md staying in sync.
+#include <gtest/gtest.h>
+
+#include "../support/temp_dir.h"
+#include "nf/core/atomic_file.h"
+#include "nf/core/error.h"
+#include "nf/train/config.h"
+
+namespace nf::train {
+namespace {
+
+using nf::testing::TempDir;
+const std::vector<std::string> kPresets = {std::string(NF_SOURCE_DIR) + "/configs"};
+
+std::string error_of(const std::string& file, const std::vector<std::string>& args) {
+  try {
+    load_train_config(file, args, kPresets);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(TrainConfig, PrecedenceIsCommandLineThenFileThenInheritedThenDefaults) {
+  TempDir dir;
+  dir.write("grand.yaml", "model: {d_model: 64, n_heads: 4, n_layers: 2}\ntraining: {seq_len: 16, seed: 1}\n");
+  dir.write("parent.yaml", "inherit: grand\nmodel: {n_layers: 3}\ntraining: {seq_len: 32, seed: 2}\n");
+  const std::string child = dir.write("child.yaml", "inherit: parent\ntraining: {seq_len: 48, seed: 3}\n");
+  const TrainConfig c = load_train_config(child, {"--training.seed", "4"}, kPresets);
+  EXPECT_EQ(c.model.vocab_size, model::ModelConfig{}.vocab_size);  // defaults only
+  EXPECT_EQ(c.model.d_model, 64);                                  // grandparent only
+  EXPECT_EQ(c.model.n_layers, 3);                                  // parent over grandparent
+  EXPECT_EQ(c.training.seq_len, 48);                               // file over parents
+  EXPECT_EQ(c.training.seed, 4);                                   // command line over everything
+}
+
+TEST(TrainConfig, PresetsHaveTheAdvertisedSizes) {
+  const auto params = [](const std::string& preset) {
+    return model::count_parameters(load_train_config(NF_SOURCE_DIR "/configs/" + preset + ".yaml", {}, kPresets).model);
+  };
+  EXPECT_GT(params("tiny"), 8'000'000);
+  EXPECT_LT(params("tiny"), 12'000'000);
+  EXPECT_GT(params("small"), 100'000'000);
+  EXPECT_LT(params("small"), 140'000'000);
+  EXPECT_GT(params("base"), 450'000'000);
+  EXPECT_LT(params("base"), 550'000'000);
+}
+
+TEST(TrainConfig, EveryConfigInTheRepositoryLoads) {
+  for (const auto& entry : std::filesystem::directory_iterator(NF_SOURCE_DIR "/configs")) {
+    if (entry.path().extension() != ".yaml") continue;
+    EXPECT_NO_THROW(load_train_config(entry.path().string(), {}, kPresets)) << entry.path();
+  }
+}
+
+TEST(TrainConfig, CrossFieldRulesNameBothKeys) {
+  EXPECT_EQ(error_of("", {"--model.d_model", "100", "--model.n_heads", "8"}),
+            "model.d_model (100) must be divisible by model.n_heads (8)");
+  EXPECT_EQ(error_of("", {"--model.n_heads", "8", "--model.n_kv_heads", "3"}),
+            "model.n_heads (8) must be divisible by model.n_kv_heads (3)");
+  EXPECT_EQ(error_of("", {"--training.seq_len", "4096"}), "training.seq_len (4096) exceeds model.max_seq_len (1024)");
+  EXPECT_EQ(error_of("", {"--training.max_steps", "10"}),
+            "training.warmup_steps (100) exceeds training.max_steps (10)");
+}
+
+TEST(TrainConfig, LayoutChecksNeedTheWorldSize) {
+  const auto layout_error = [](const std::vector<std::string>& args, int64_t world) {
+    try {
+      validate_layout(load_train_config("", args, kPresets), world);
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(layout_error({"--parallel.tp", "2", "--parallel.pp", "2", "--parallel.dp", "3"}, 8),
+            "parallel: tp(2) * pp(2) * dp(3) = 12 != world size 8");
+  EXPECT_EQ(layout_error({"--training.global_batch_size", "20"}, 2),
+            "training.global_batch_size (20) must be a multiple of training.micro_batch_size (4) * dp (2) = 8");
+  EXPECT_EQ(layout_error({"--model.n_kv_heads", "2", "--parallel.tp", "4"}, 4),
+            "model.n_heads (8) and model.n_kv_heads (2) must be divisible by parallel.tp (4)");
+  EXPECT_EQ(layout_error({"--parallel.pp", "2", "--parallel.pp_layers", "3,4"}, 2),
+            "parallel.pp_layers has 2 stages holding 7 layers; expected parallel.pp (2) stages holding "
+            "model.n_layers (8) layers");
+  EXPECT_EQ(layout_error({"--parallel.pp", "2", "--parallel.pp_layers", "[3, 5]"}, 2), "no error");
+  EXPECT_EQ(validate_layout(load_train_config("", {"--parallel.tp", "2"}, kPresets), 8).dp(), 4);
+}
+
+TEST(TrainConfig, ResolvedConfigReloadsToTheSameConfig) {
+  TempDir dir;
+  const TrainConfig original =
+      load_train_config(NF_SOURCE_DIR "/configs/pretrain_tiny.yaml", {"--training.learning_rate", "2e-4"}, kPresets);
+  const std::string text = to_yaml_text(original);
+  EXPECT_NE(text.find("learning_rate: 0.0002"), std::string::npos) << text;
+  EXPECT_NE(text.find("norm_eps: 1e-05"), std::string::npos) << text;
+  write_file_atomic((dir.path() / "config.yaml").string(), text);
+  const TrainConfig reloaded = load_train_config((dir.path() / "config.yaml").string(), {}, kPresets);
+  EXPECT_EQ(to_yaml_text(reloaded), text);
+}
+
+TEST(TrainConfig, RunDirectoryDefaultsToTheConfigName) {
+  TrainConfig c;
+  EXPECT_EQ(run_directory(c, "configs/sft_tiny.yaml"), "runs/sft_tiny");
+  c.output.name = "exp1";
+  c.output.dir = "/scratch/runs";
+  EXPECT_EQ(run_directory(c, "configs/sft_tiny.yaml"), "/scratch/runs/exp1");
+}
+
+TEST(TrainConfig, DocsConfigMdMatchesTheSchema) {
+  const std::string path = NF_SOURCE_DIR "/docs/config.md";
+  EXPECT_EQ(read_file(path), config_reference_markdown())
+      << path << " is out of date: regenerate it with `build/src/nf-train --config-doc > docs/config.md`";
+}
+
+}  // namespace
+}  // namespace nf::train
