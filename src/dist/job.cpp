@@ -36,6 +36,9 @@ int run_job(int argc, char** argv, const std::function<int(const JobContext&)>& 
   JobContext job;
   job.program = std::filesystem::path(argv[0]).filename().string();
   job.args.assign(argv + 1, argv + argc);
+  // Failed MPI calls return their error code to NF_CHECK_MPI, which throws with context, instead
+  // of OpenMPI's default of aborting without saying where.
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   MPI_Comm_rank(MPI_COMM_WORLD, &job.rank);
   MPI_Comm_size(MPI_COMM_WORLD, &job.world_size);
   job.local_rank = local_rank_of_world();

@@ -9,6 +9,7 @@
 
 #include "nf/core/hash.h"
 #include "nf/core/logging.h"
+#include "nf/dist/checks.h"
 #include "nf/train/config.h"
 
 namespace nf {
@@ -55,6 +56,23 @@ TEST(MpiJob, MeshCoordinatesOfAllRanksTileTheMesh) {
     EXPECT_TRUE(seen.insert({c[0], c[1], c[2]}).second);
     EXPECT_EQ(mesh.rank({c[0], c[1], c[2]}), rank);
   }
+}
+
+TEST(MpiJob, FailedMpiCallBecomesADistErrorNamingTheCall) {
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  int value = 0;
+  try {
+    NF_CHECK_MPI(MPI_Send(&value, 1, MPI_INT, world_size() + 3, 0, MPI_COMM_WORLD));
+    FAIL() << "expected DistError";
+  } catch (const DistError& e) {
+    const std::string message = e.what();
+    EXPECT_EQ(message.rfind("MPI call MPI_Send(&value, 1, MPI_INT, world_size() + 3, 0, MPI_COMM_WORLD) failed: ", 0),
+              0u)
+        << message;
+    EXPECT_NE(message.find("rank"), std::string::npos) << message;
+    EXPECT_NE(message.find("test_job.cpp:"), std::string::npos) << message;
+  }
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_ARE_FATAL);
 }
 
 TEST(MpiJob, LogLinesCarryTheRank) {
