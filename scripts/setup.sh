@@ -18,7 +18,7 @@ packages=(
   # slurm: a real single-node cluster for the slurm test tier
   slurm-wlm slurm-client slurmctld slurmd
   # python reference tests (run with /usr/bin/python3)
-  python3-torch python3-numpy python3-h5py python3-sentencepiece
+  python3-torch python3-numpy python3-h5py python3-sentencepiece python3-crc32c
   # real corpora for data tests and the quickstart
   bible-kjv bible-kjv-text fortunes-zh
 )

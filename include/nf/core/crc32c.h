@@ -1,0 +1,19 @@
+// CRC-32C (Castagnoli), as TFRecord / TensorBoard event files frame their records. Debian has no
+// C++ crc32c library package, so this is the table-driven algorithm (~1 GB/s, ample for logs).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace nf {
+
+uint32_t crc32c(const void* data, size_t size);
+
+// TFRecord's masked CRC: rotate right by 15 and add a constant, so a CRC of data that itself
+// contains CRCs does not degenerate.
+inline uint32_t masked_crc32c(const void* data, size_t size) {
+  const uint32_t crc = crc32c(data, size);
+  return ((crc >> 15) | (crc << 17)) + 0xa282ead8u;
+}
+
+}  // namespace nf
