@@ -30,12 +30,13 @@ function(nf_add_unit_test name)
                        ENVIRONMENT "OPENBLAS_NUM_THREADS=1;OMP_NUM_THREADS=1")
 endfunction()
 
-# nf_add_mpi_test(NAME RANKS n SOURCES a.cpp ... [TIMEOUT s] [LABEL l] [LIBRARY lib]): a GoogleTest binary with
-# an MPI main (tests/support/mpi_test_main.cpp), run as `mpirun -n n`. mpirun's own --timeout
+# nf_add_mpi_test(NAME RANKS n [m ...] SOURCES a.cpp ... [TIMEOUT s] [LABEL l] [LIBRARY lib]): a
+# GoogleTest binary with an MPI main (tests/support/mpi_test_main.cpp), registered once per rank
+# count as NAME_np<n> and run as `mpirun -n n`. mpirun's own --timeout
 # ends every rank a little before CTest's timeout would, so a hang fails with a report and leaves
 # no orphaned ranks behind.
 function(nf_add_mpi_test name)
-  cmake_parse_arguments(ARG "" "RANKS;TIMEOUT;LABEL;LIBRARY" "SOURCES" ${ARGN})
+  cmake_parse_arguments(ARG "" "TIMEOUT;LABEL;LIBRARY" "RANKS;SOURCES" ${ARGN})
   if(NOT ARG_LIBRARY)
     set(ARG_LIBRARY nf)
   endif()
@@ -48,11 +49,13 @@ function(nf_add_mpi_test name)
   add_executable(${name} ${ARG_SOURCES} ${PROJECT_SOURCE_DIR}/tests/support/mpi_test_main.cpp)
   target_link_libraries(${name} PRIVATE ${ARG_LIBRARY} nf_warnings GTest::gtest)
   target_compile_definitions(${name} PRIVATE NF_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
-  nf_mpi_launcher(launcher ${ARG_RANKS})
   math(EXPR mpirun_timeout "${ARG_TIMEOUT} - 5")
-  add_test(NAME ${name} COMMAND ${launcher} --timeout ${mpirun_timeout} $<TARGET_FILE:${name}>)
-  set_tests_properties(${name} PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT} PROCESSORS 2
-                       ENVIRONMENT "${NF_MPI_TEST_ENVIRONMENT}")
+  foreach(ranks IN LISTS ARG_RANKS)
+    nf_mpi_launcher(launcher ${ranks})
+    add_test(NAME ${name}_np${ranks} COMMAND ${launcher} --timeout ${mpirun_timeout} $<TARGET_FILE:${name}>)
+    set_tests_properties(${name}_np${ranks} PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT} PROCESSORS 2
+                         ENVIRONMENT "${NF_MPI_TEST_ENVIRONMENT}")
+  endforeach()
 endfunction()
 
 # nf_add_script_test(NAME SCRIPT file LABEL l [TIMEOUT s] [ARGS ...]): a bash test script that
