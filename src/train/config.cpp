@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "nf/core/error.h"
+#include "nf/parallel/pp/schedule.h"
 
 namespace nf::train {
 
@@ -142,16 +143,7 @@ dist::MeshShape validate_layout(const TrainConfig& c, int64_t world_size) {
   NF_CHECK(c.model.n_heads % mesh.tp() == 0 && c.model.kv_heads() % mesh.tp() == 0, ConfigError, "model.n_heads (",
            c.model.n_heads, ") and model.n_kv_heads (", c.model.kv_heads(), ") must be divisible by parallel.tp (",
            mesh.tp(), ")");
-  NF_CHECK(c.model.n_layers >= mesh.pp(), ConfigError, "model.n_layers (", c.model.n_layers,
-           ") must be at least parallel.pp (", mesh.pp(), ")");
-  if (!c.parallel.pp_layers.empty()) {
-    int64_t total = 0;
-    for (int64_t layers : c.parallel.pp_layers) total += layers;
-    NF_CHECK(static_cast<int64_t>(c.parallel.pp_layers.size()) == mesh.pp() && total == c.model.n_layers, ConfigError,
-             "parallel.pp_layers has ", c.parallel.pp_layers.size(), " stages holding ", total,
-             " layers; expected parallel.pp (", mesh.pp(), ") stages holding model.n_layers (", c.model.n_layers,
-             ") layers");
-  }
+  parallel::pp::partition_layers(c.model.n_layers, mesh.pp(), c.parallel.pp_layers);  // throws when impossible
   return mesh;
 }
 
