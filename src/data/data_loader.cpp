@@ -98,10 +98,11 @@ DataLoader::DataLoader(std::shared_ptr<const TokenDataset> dataset, LoaderOption
   rank_slice_start(0, static_cast<uint64_t>(options_.global_batch_size), options_.dp_rank, options_.dp_size);
   if (resume != nullptr) {
     if (resume->num_samples != num_samples_ || resume->seq_len != options_.seq_len || resume->seed != options_.seed) {
-      throw DataError("the saved data position (" + std::to_string(resume->num_samples) + " samples per epoch, seq_len " +
-                          std::to_string(resume->seq_len) + ", seed " + std::to_string(resume->seed) +
-                          ") does not fit this run (" + std::to_string(num_samples_) + ", seq_len " +
-                          std::to_string(options_.seq_len) + ", seed " + std::to_string(options_.seed) + ")",
+      throw DataError("the saved data position (" + std::to_string(resume->num_samples) +
+                          " samples per epoch, seq_len " + std::to_string(resume->seq_len) + ", seed " +
+                          std::to_string(resume->seed) + ") does not fit this run (" + std::to_string(num_samples_) +
+                          ", seq_len " + std::to_string(options_.seq_len) + ", seed " + std::to_string(options_.seed) +
+                          ")",
                       "resume with the dataset, training.seq_len and training.seed the checkpoint was made with");
     }
     consumed_ = produced_ = resume->consumed_samples;

@@ -36,7 +36,8 @@ hid_t check(hid_t id, const std::string& what, const std::string& path) {
 }
 
 void check_status(herr_t status, const std::string& what, const std::string& path) {
-  if (status < 0) throw IoError(what + " '" + path + "': " + last_error(), "check the path, permissions and free space");
+  if (status < 0)
+    throw IoError(what + " '" + path + "': " + last_error(), "check the path, permissions and free space");
 }
 
 void write_string_attribute(hid_t object, const char* name, const std::string& value, const std::string& path) {
@@ -66,8 +67,8 @@ Attribute open_attribute(hid_t object, const char* name, const std::string& path
     throw DataError("shard '" + path + "' has no attribute '" + name + "'",
                     "the file is not an nf shard or is damaged; re-run nf-shard build");
   }
-  return Attribute(check(H5Aopen(object, name, H5P_DEFAULT), std::string("cannot open attribute '") + name + "' in",
-                         path));
+  return Attribute(
+      check(H5Aopen(object, name, H5P_DEFAULT), std::string("cannot open attribute '") + name + "' in", path));
 }
 
 }  // namespace

@@ -55,8 +55,8 @@ SplitSummary summarize_split(const std::string& dataset_dir, const Manifest& man
 
 void print_tokens(std::ostream& out, const char* label, const std::vector<TokenId>& ids, uint64_t total,
                   const Tokenizer* tokenizer) {
-  out << "    " << label << " (" << total << " tokens" << (ids.size() < total ? ", first " + std::to_string(ids.size()) : "")
-      << "): ";
+  out << "    " << label << " (" << total << " tokens"
+      << (ids.size() < total ? ", first " + std::to_string(ids.size()) : "") << "): ";
   if (tokenizer != nullptr) {
     out << std::quoted(tokenizer->decode(ids)) << "\n";
     return;
@@ -94,7 +94,8 @@ void print_summary(std::ostream& out, const DatasetSummary& summary) {
                                  : *std::max_element(split.length_histogram.begin(), split.length_histogram.end());
     for (size_t bucket = 0; bucket < split.length_histogram.size(); ++bucket) {
       const uint64_t count = split.length_histogram[bucket];
-      const std::string range = std::to_string(uint64_t{1} << bucket) + "-" + std::to_string((uint64_t{2} << bucket) - 1);
+      const std::string range =
+          std::to_string(uint64_t{1} << bucket) + "-" + std::to_string((uint64_t{2} << bucket) - 1);
       out << "  " << std::setw(16) << range << " " << std::setw(9) << count << " "
           << std::string(static_cast<size_t>(40.0 * count / largest + 0.5), '#') << "\n";
     }
@@ -105,10 +106,12 @@ void print_samples(std::ostream& out, const std::string& dataset_dir, const Insp
   TokenDatasetOptions open;
   open.split = options.sample_split;
   const TokenDataset dataset(dataset_dir, open);
-  const uint64_t shown = std::min<uint64_t>(static_cast<uint64_t>(std::max(options.samples, 0)), dataset.num_documents());
+  const uint64_t shown =
+      std::min<uint64_t>(static_cast<uint64_t>(std::max(options.samples, 0)), dataset.num_documents());
   const ShardFile& first_shard = dataset.shards().front();
   std::vector<std::pair<std::string, std::vector<std::string>>> metadata;
-  for (const std::string& field : first_shard.metadata_fields()) metadata.emplace_back(field, first_shard.metadata(field));
+  for (const std::string& field : first_shard.metadata_fields())
+    metadata.emplace_back(field, first_shard.metadata(field));
   for (uint64_t index = 0; index < shown; ++index) {
     const TokenDataset::DocumentRef doc = dataset.document(index);
     out << "\n" << options.sample_split << " document " << index << ":";

@@ -103,9 +103,9 @@ Manifest manifest_from_json(const json& object, const std::string& source) {
   manifest.tokenizer.fingerprint = get<std::string>(tokenizer, "fingerprint", tokenizer_source);
   manifest.tokenizer.vocab_size = get<int64_t>(tokenizer, "vocab_size", tokenizer_source);
   if (manifest.tokenizer.vocab_size <= 0 || manifest.tokenizer.vocab_size > (int64_t{1} << 32)) {
-    throw DataError(tokenizer_source + ": vocab_size " + std::to_string(manifest.tokenizer.vocab_size) +
-                        " is out of range",
-                    kRebuildHint);
+    throw DataError(
+        tokenizer_source + ": vocab_size " + std::to_string(manifest.tokenizer.vocab_size) + " is out of range",
+        kRebuildHint);
   }
   const auto dtype = get<std::string>(object, "token_dtype", source);
   if (dtype != token_dtype_name(manifest.token_dtype())) {
@@ -137,9 +137,9 @@ Manifest manifest_from_json(const json& object, const std::string& source) {
 Manifest read_manifest(const std::string& dataset_dir) {
   const std::string path = (std::filesystem::path(dataset_dir) / kManifestFile).string();
   if (!std::filesystem::exists(path)) {
-    throw DataError("no " + std::string(kManifestFile) + " in '" + dataset_dir +
-                        "': not a dataset, or its build did not finish",
-                    "check the path, or re-run nf-shard build (the manifest is written last)");
+    throw DataError(
+        "no " + std::string(kManifestFile) + " in '" + dataset_dir + "': not a dataset, or its build did not finish",
+        "check the path, or re-run nf-shard build (the manifest is written last)");
   }
   json object;
   try {

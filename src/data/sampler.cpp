@@ -53,8 +53,8 @@ uint64_t sample_at(uint64_t position, uint64_t num_samples, uint64_t seed, bool 
 }
 
 uint64_t rank_slice_start(uint64_t consumed_samples, uint64_t global_batch_size, int dp_rank, int dp_size) {
-  NF_CHECK(dp_size > 0 && global_batch_size % static_cast<uint64_t>(dp_size) == 0, UsageError,
-           "global batch size ", global_batch_size, " is not divisible by dp(", dp_size, ")");
+  NF_CHECK(dp_size > 0 && global_batch_size % static_cast<uint64_t>(dp_size) == 0, UsageError, "global batch size ",
+           global_batch_size, " is not divisible by dp(", dp_size, ")");
   NF_CHECK(dp_rank >= 0 && dp_rank < dp_size, UsageError, "dp rank ", dp_rank, " is outside [0, ", dp_size, ")");
   return consumed_samples + static_cast<uint64_t>(dp_rank) * (global_batch_size / static_cast<uint64_t>(dp_size));
 }

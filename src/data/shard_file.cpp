@@ -19,14 +19,22 @@ namespace {
 
 constexpr const char* kDamagedHint = "run nf-shard verify on the dataset, then re-run nf-shard build";
 
+// Throws DataError(parts…) with the damaged-shard hint when `ok` is false.
+template <class... Parts>
+void require(bool ok, const Parts&... parts) {
+  if (!ok) throw DataError(nf::detail::concat(parts...), kDamagedHint);
+}
+
 h5::File open_hdf5(const std::string& path) {
   if (!std::filesystem::exists(path)) {
     throw DataError("shard '" + path + "' is missing", "the dataset is incomplete; " + std::string(kRebuildHint));
   }
   h5::File file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
   if (!file.valid()) {
-    throw DataError("cannot open shard '" + path + "' as HDF5 (" + h5::last_error() + "): the file is truncated or "
-                    "damaged", kDamagedHint);
+    throw DataError("cannot open shard '" + path + "' as HDF5 (" + h5::last_error() +
+                        "): the file is truncated or "
+                        "damaged",
+                    kDamagedHint);
   }
   return file;
 }
@@ -54,9 +62,9 @@ void expect_unsigned(hid_t dataset, size_t bytes, const char* name, const std::s
   const h5::Datatype type(H5Dget_type(dataset));
   if (H5Tget_class(type.get()) != H5T_INTEGER || H5Tget_size(type.get()) != bytes ||
       H5Tget_sign(type.get()) != H5T_SGN_NONE) {
-    throw DataError("'/" + std::string(name) + "' in shard '" + path + "' is not a uint" + std::to_string(8 * bytes) +
-                        " array",
-                    kDamagedHint);
+    throw DataError(
+        "'/" + std::string(name) + "' in shard '" + path + "' is not a uint" + std::to_string(8 * bytes) + " array",
+        kDamagedHint);
   }
 }
 
@@ -88,9 +96,9 @@ ShardFile::ShardFile(const std::string& path, const ShardExpectations& expect) :
   const hid_t root = file.get();
   const std::string magic = h5::read_string_attribute(root, "magic", path);
   if (magic != kShardMagic) {
-    throw DataError("bad magic '" + magic + "' in shard '" + path + "' (expected '" + kShardMagic +
-                        "'): not an nf token shard",
-                    kRebuildHint);
+    throw DataError(
+        "bad magic '" + magic + "' in shard '" + path + "' (expected '" + kShardMagic + "'): not an nf token shard",
+        kRebuildHint);
   }
   const int64_t version = h5::read_int_attribute(root, "format_version", path);
   if (version != kFormatVersion) {
@@ -103,8 +111,8 @@ ShardFile::ShardFile(const std::string& path, const ShardExpectations& expect) :
   shard_index_ = h5::read_int_attribute(root, "shard_index", path);
   vocab_size_ = h5::read_int_attribute(root, "vocab_size", path);
   fingerprint_ = h5::read_string_attribute(root, "tokenizer_fingerprint", path);
-  NF_CHECK(vocab_size_ > 0 && vocab_size_ <= (int64_t{1} << 32), DataError, "shard '", path, "' has vocab_size ",
-           vocab_size_, ", out of range");
+  require(vocab_size_ > 0 && vocab_size_ <= (int64_t{1} << 32), "shard '", path, "' has vocab_size ", vocab_size_,
+          ", out of range");
   dtype_ = token_dtype_for_vocab(vocab_size_);
 
   const std::string context = "shard '" + path + "'";
@@ -133,28 +141,26 @@ ShardFile::ShardFile(const std::string& path, const ShardExpectations& expect) :
   const h5::Dataset offsets = open_dataset(root, kDocOffsetsPath, path);
   expect_unsigned(offsets.get(), 8, kDocOffsetsPath, path);
   const hsize_t offset_count = shape_of(offsets.get(), 1, kDocOffsetsPath, path)[0];
-  NF_CHECK(offset_count >= 1, DataError, "'/doc_offsets' in ", context, " is empty. HINT: ", kDamagedHint);
+  require(offset_count >= 1, "'/doc_offsets' in ", context, " is empty");
   doc_offsets_ = read_all<uint64_t>(offsets.get(), H5T_NATIVE_UINT64, offset_count, kDocOffsetsPath, path);
-  NF_CHECK(doc_offsets_.front() == 0 && doc_offsets_.back() == num_tokens_, DataError, "'/doc_offsets' in ", context,
-           " runs from ", doc_offsets_.front(), " to ", doc_offsets_.back(), ", expected 0 to ", num_tokens_,
-           ". HINT: ", kDamagedHint);
+  require(doc_offsets_.front() == 0 && doc_offsets_.back() == num_tokens_, "'/doc_offsets' in ", context, " runs from ",
+          doc_offsets_.front(), " to ", doc_offsets_.back(), ", expected 0 to ", num_tokens_, "");
   const auto decreasing = std::adjacent_find(doc_offsets_.begin(), doc_offsets_.end(), std::greater<uint64_t>());
-  NF_CHECK(decreasing == doc_offsets_.end(), DataError, "'/doc_offsets' in ", context, " decreases at document ",
-           decreasing - doc_offsets_.begin(), ". HINT: ", kDamagedHint);
+  require(decreasing == doc_offsets_.end(), "'/doc_offsets' in ", context, " decreases at document ",
+          decreasing - doc_offsets_.begin(), "");
 
   if (format_has_dpo_spans(format_)) {
     const h5::Dataset spans = open_dataset(root, kDpoSpansPath, path);
     expect_unsigned(spans.get(), 8, kDpoSpansPath, path);
     const std::vector<hsize_t> dims = shape_of(spans.get(), 2, kDpoSpansPath, path);
-    NF_CHECK(dims[0] == num_documents() && dims[1] == 3, DataError, "'/dpo_spans' in ", context, " has shape [",
-             dims[0], ", ", dims[1], "], expected [", num_documents(), ", 3]. HINT: ", kDamagedHint);
+    require(dims[0] == num_documents() && dims[1] == 3, "'/dpo_spans' in ", context, " has shape [", dims[0], ", ",
+            dims[1], "], expected [", num_documents(), ", 3]");
     const auto flat = read_all<uint64_t>(spans.get(), H5T_NATIVE_UINT64, dims[0] * 3, kDpoSpansPath, path);
     for (uint64_t doc = 0; doc < dims[0]; ++doc) {
       const DpoSpans span{flat[3 * doc], flat[3 * doc + 1], flat[3 * doc + 2]};
-      NF_CHECK(span.total() == doc_offsets_[doc + 1] - doc_offsets_[doc] && span.chosen > 0 && span.rejected > 0,
-               DataError, "'/dpo_spans' of document ", doc, " in ", context, " (", span.prompt, "+", span.chosen, "+",
-               span.rejected, ") do not match its ", doc_offsets_[doc + 1] - doc_offsets_[doc],
-               " tokens. HINT: ", kDamagedHint);
+      require(span.total() == doc_offsets_[doc + 1] - doc_offsets_[doc] && span.chosen > 0 && span.rejected > 0,
+              "'/dpo_spans' of document ", doc, " in ", context, " (", span.prompt, "+", span.chosen, "+",
+              span.rejected, ") do not match its ", doc_offsets_[doc + 1] - doc_offsets_[doc], " tokens");
       dpo_spans_.push_back(span);
     }
   }
@@ -172,8 +178,8 @@ void ShardFile::map_or_read_arrays(int64_t file_handle) {
     mask = open_dataset(root, kLossMaskPath, path_);
     expect_unsigned(mask.get(), 1, kLossMaskPath, path_);
     const hsize_t length = shape_of(mask.get(), 1, kLossMaskPath, path_)[0];
-    NF_CHECK(length == num_tokens_, DataError, "'/loss_mask' in shard '", path_, "' has ", length, " entries for ",
-             num_tokens_, " tokens. HINT: ", kDamagedHint);
+    require(length == num_tokens_, "'/loss_mask' in shard '", path_, "' has ", length, " entries for ", num_tokens_,
+            " tokens");
     mask_offset = mappable_offset(mask.get(), 1, num_tokens_);
   }
 
@@ -289,8 +295,8 @@ std::vector<std::string> ShardFile::metadata(const std::string& field) const {
   if (!h5::exists(file.get(), kMetaGroup) || !h5::exists(file.get(), name.c_str())) return {};
   const h5::Dataset dataset = open_dataset(file.get(), name.c_str(), path_);
   const std::vector<hsize_t> dims = shape_of(dataset.get(), 1, name.c_str(), path_);
-  NF_CHECK(dims[0] == num_documents(), DataError, "'/", name, "' in shard '", path_, "' has ", dims[0],
-           " entries for ", num_documents(), " documents. HINT: ", kDamagedHint);
+  require(dims[0] == num_documents(), "'/", name, "' in shard '", path_, "' has ", dims[0], " entries for ",
+          num_documents(), " documents");
   h5::Datatype type(H5Tcopy(H5T_C_S1));
   H5Tset_size(type.get(), H5T_VARIABLE);
   H5Tset_cset(type.get(), H5T_CSET_UTF8);

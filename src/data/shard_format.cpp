@@ -15,17 +15,21 @@ size_t token_dtype_bytes(TokenDtype dtype) { return dtype == TokenDtype::kUint16
 
 const char* format_name(DatasetFormat format) {
   switch (format) {
-    case DatasetFormat::kPretrain: return "pretrain";
-    case DatasetFormat::kSft: return "sft";
-    case DatasetFormat::kDpo: return "dpo";
-    case DatasetFormat::kSequence: return "sequence";
+    case DatasetFormat::kPretrain:
+      return "pretrain";
+    case DatasetFormat::kSft:
+      return "sft";
+    case DatasetFormat::kDpo:
+      return "dpo";
+    case DatasetFormat::kSequence:
+      return "sequence";
   }
   return "unknown";
 }
 
 DatasetFormat parse_format(const std::string& name, const std::string& where) {
-  for (DatasetFormat format : {DatasetFormat::kPretrain, DatasetFormat::kSft, DatasetFormat::kDpo,
-                               DatasetFormat::kSequence}) {
+  for (DatasetFormat format :
+       {DatasetFormat::kPretrain, DatasetFormat::kSft, DatasetFormat::kDpo, DatasetFormat::kSequence}) {
     if (name == format_name(format)) return format;
   }
   throw DataError(where + ": unknown dataset format '" + name + "' (expected pretrain, sft, dpo or sequence)",

@@ -21,6 +21,13 @@ namespace fs = std::filesystem;
 constexpr hsize_t kAlignment = 4096;
 constexpr hsize_t kAlignmentThreshold = 64;
 
+// Throws DataError(parts…) when the builder handed over a document that breaks the format.
+template <class... Parts>
+void require(bool ok, const Parts&... parts) {
+  if (!ok)
+    throw DataError(nf::detail::concat(parts...), "the shard builder encoded this document wrongly; please report it");
+}
+
 std::string shard_name(const std::string& stem, size_t index) {
   char suffix[32];
   std::snprintf(suffix, sizeof(suffix), "-%05zu.h5", index);
@@ -82,8 +89,8 @@ class TemporaryFile {
 
 ShardWriter::ShardWriter(ShardWriterOptions options)
     : options_(std::move(options)), dtype_(token_dtype_for_vocab(options_.vocab_size)) {
-  NF_CHECK(options_.vocab_size > 0 && options_.vocab_size <= (int64_t{1} << 32), UsageError,
-           "ShardWriter: vocab_size ", options_.vocab_size, " is out of range (1 .. 2^32)");
+  NF_CHECK(options_.vocab_size > 0 && options_.vocab_size <= (int64_t{1} << 32), UsageError, "ShardWriter: vocab_size ",
+           options_.vocab_size, " is out of range (1 .. 2^32)");
   NF_CHECK(!options_.directory.empty(), UsageError, "ShardWriter: no output directory given");
   if (options_.file_stem.empty()) options_.file_stem = options_.split;
   std::error_code error;
@@ -103,17 +110,17 @@ void ShardWriter::add(const EncodedDocument& doc) {
     }
   }
   if (format_has_loss_mask(options_.format)) {
-    NF_CHECK(doc.loss_mask.size() == doc.tokens.size(), DataError, where, ": loss mask has ", doc.loss_mask.size(),
-             " entries for ", doc.tokens.size(), " tokens");
+    require(doc.loss_mask.size() == doc.tokens.size(), where, ": loss mask has ", doc.loss_mask.size(), " entries for ",
+            doc.tokens.size(), " tokens");
   } else {
-    NF_CHECK(doc.loss_mask.empty(), DataError, where, ": a ", format_name(options_.format),
-             " dataset has no loss mask, but the document carries one");
+    require(doc.loss_mask.empty(), where, ": a ", format_name(options_.format),
+            " dataset has no loss mask, but the document carries one");
   }
   if (format_has_dpo_spans(options_.format)) {
-    NF_CHECK(doc.dpo.has_value(), DataError, where, ": a dpo document needs prompt/chosen/rejected spans");
-    NF_CHECK(doc.dpo->total() == doc.tokens.size() && doc.dpo->chosen > 0 && doc.dpo->rejected > 0, DataError,
-             where, ": dpo spans ", doc.dpo->prompt, "+", doc.dpo->chosen, "+", doc.dpo->rejected,
-             " do not cover its ", doc.tokens.size(), " tokens with non-empty responses");
+    require(doc.dpo.has_value(), where, ": a dpo document needs prompt/chosen/rejected spans");
+    require(doc.dpo->total() == doc.tokens.size() && doc.dpo->chosen > 0 && doc.dpo->rejected > 0, where,
+            ": dpo spans ", doc.dpo->prompt, "+", doc.dpo->chosen, "+", doc.dpo->rejected, " do not cover its ",
+            doc.tokens.size(), " tokens with non-empty responses");
     dpo_spans_.insert(dpo_spans_.end(), {doc.dpo->prompt, doc.dpo->chosen, doc.dpo->rejected});
   }
   const size_t doc_index = doc_offsets_.size() - 1;
@@ -130,9 +137,7 @@ void ShardWriter::add(const EncodedDocument& doc) {
   if (buffered_bytes() >= options_.target_shard_bytes) flush_shard();
 }
 
-uint64_t ShardWriter::buffered_bytes() const {
-  return tokens_.size() * token_dtype_bytes(dtype_) + loss_mask_.size();
-}
+uint64_t ShardWriter::buffered_bytes() const { return tokens_.size() * token_dtype_bytes(dtype_) + loss_mask_.size(); }
 
 std::vector<ShardRecord> ShardWriter::close() {
   NF_CHECK(!closed_, UsageError, "ShardWriter::close called twice");
@@ -151,8 +156,8 @@ void ShardWriter::flush_shard() {
     const h5::QuietErrors quiet;
     h5::PropertyList access(h5::check(H5Pcreate(H5P_FILE_ACCESS), "cannot create properties for", temp));
     H5Pset_alignment(access.get(), kAlignmentThreshold, kAlignment);
-    h5::File file(h5::check(H5Fcreate(temp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get()), "cannot create shard",
-                            temp));
+    h5::File file(
+        h5::check(H5Fcreate(temp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get()), "cannot create shard", temp));
     const hid_t root = file.get();
     const hid_t token_type = dtype_ == TokenDtype::kUint16 ? H5T_STD_U16LE : H5T_STD_U32LE;
     write_dataset(root, kTokensPath, token_type, H5T_NATIVE_UINT32, {tokens_.size()}, tokens_.data(), temp);

@@ -48,9 +48,9 @@ TokenDataset::TokenDataset(const std::string& dataset_dir, const TokenDatasetOpt
       }
       const std::string actual = sha256_file(path);
       if (actual != record.sha256) {
-        throw DataError("checksum mismatch in shard '" + path + "': sha256 " + actual + ", manifest says " +
-                            record.sha256,
-                        "the file was changed or damaged after the build; " + std::string(kRebuildHint));
+        throw DataError(
+            "checksum mismatch in shard '" + path + "': sha256 " + actual + ", manifest says " + record.sha256,
+            "the file was changed or damaged after the build; " + std::string(kRebuildHint));
       }
     }
     ShardFile shard(path, expect);

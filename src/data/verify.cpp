@@ -51,8 +51,8 @@ VerifyReport verify_dataset(const std::string& dataset_dir, const VerifyOptions&
       if (options.checksums) {
         const std::string actual = sha256_file(path);
         if (actual != record.sha256) {
-          report.problems.push_back("checksum mismatch in shard '" + path + "': sha256 " + actual +
-                                    ", manifest says " + record.sha256);
+          report.problems.push_back("checksum mismatch in shard '" + path + "': sha256 " + actual + ", manifest says " +
+                                    record.sha256);
         }
       }
       try {

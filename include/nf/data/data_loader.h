@@ -32,9 +32,9 @@ struct LoaderOptions {
   int dp_rank = 0;
   int dp_size = 1;
   uint64_t seed = 1234;
-  bool shuffle = true;             // false for validation: samples in stream order
-  size_t prefetch_batches = 4;     // bounded queue depth of the background thread; 0 = no thread
-  TokenId pad_id = 0;              // dpo padding (masked out of the loss)
+  bool shuffle = true;          // false for validation: samples in stream order
+  size_t prefetch_batches = 4;  // bounded queue depth of the background thread; 0 = no thread
+  TokenId pad_id = 0;           // dpo padding (masked out of the loss)
 };
 
 // This rank's rows of one global batch, row-major [rows, seq_len].
@@ -77,8 +77,8 @@ class DataLoader {
   std::shared_ptr<const TokenDataset> dataset_;
   LoaderOptions options_;
   uint64_t num_samples_;
-  uint64_t consumed_;    // position after the last batch returned by next()
-  uint64_t produced_;    // position after the last batch the prefetch thread made
+  uint64_t consumed_;  // position after the last batch returned by next()
+  uint64_t produced_;  // position after the last batch the prefetch thread made
 
   mutable std::mutex mutex_;
   std::condition_variable changed_;

@@ -37,8 +37,8 @@ DatasetSummary inspect_dataset(const std::string& dataset_dir);
 
 struct InspectOptions {
   std::string sample_split = "train";
-  int samples = 2;                      // documents to show
-  uint64_t sample_tokens = 64;          // tokens shown per document (or per DPO part)
+  int samples = 2;                       // documents to show
+  uint64_t sample_tokens = 64;           // tokens shown per document (or per DPO part)
   const Tokenizer* tokenizer = nullptr;  // decode samples when given; print ids otherwise
 };
 

@@ -28,12 +28,12 @@ struct EncodedDocument {
 };
 
 struct ShardWriterOptions {
-  std::string directory;               // the dataset directory (created if missing)
-  std::string split = "train";         // "train" or "val"
-  std::string file_stem;               // file names are <stem>-00000.h5 …; empty = split. In a
-                                       // multi-rank build give each rank its own, e.g. train-r003
+  std::string directory;        // the dataset directory (created if missing)
+  std::string split = "train";  // "train" or "val"
+  std::string file_stem;        // file names are <stem>-00000.h5 …; empty = split. In a
+                                // multi-rank build give each rank its own, e.g. train-r003
   DatasetFormat format = DatasetFormat::kPretrain;
-  int64_t vocab_size = 0;              // every token id must be < vocab_size
+  int64_t vocab_size = 0;  // every token id must be < vocab_size
   std::string tokenizer_fingerprint;
   uint64_t target_shard_bytes = uint64_t{256} << 20;  // roll once tokens + mask reach this size
 };
@@ -62,7 +62,7 @@ class ShardWriter {
   std::vector<uint32_t> tokens_;
   std::vector<uint64_t> doc_offsets_{0};
   std::vector<uint8_t> loss_mask_;
-  std::vector<uint64_t> dpo_spans_;  // 3 per document
+  std::vector<uint64_t> dpo_spans_;                           // 3 per document
   std::map<std::string, std::vector<std::string>> metadata_;  // field -> one value per document
   std::vector<ShardRecord> written_;
   bool closed_ = false;

@@ -46,7 +46,7 @@ class TokenDataset {
   struct DocumentRef {
     uint64_t begin = 0;  // in the concatenated stream
     uint64_t length = 0;
-    DpoSpans dpo;        // zero for formats other than dpo
+    DpoSpans dpo;  // zero for formats other than dpo
   };
   DocumentRef document(uint64_t index) const;
 

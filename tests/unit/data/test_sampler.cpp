@@ -68,7 +68,8 @@ class LoaderTest : public ::testing::Test {
   // (or the beginning); returns the state after the last step.
   LoaderState run(int dp_size, int steps, const LoaderState* state, std::vector<uint64_t>& seen) const {
     std::vector<std::unique_ptr<DataLoader>> ranks;
-    for (int r = 0; r < dp_size; ++r) ranks.push_back(std::make_unique<DataLoader>(dataset_, options(r, dp_size, 2), state));
+    for (int r = 0; r < dp_size; ++r)
+      ranks.push_back(std::make_unique<DataLoader>(dataset_, options(r, dp_size, 2), state));
     for (int step = 0; step < steps; ++step) {
       for (auto& rank : ranks) {
         const Batch batch = rank->next();
@@ -188,7 +189,8 @@ TEST(Loader, DpoPairsArePromptPlusResponseWithMaskedPrompt) {
   TempDir dir;
   std::vector<EncodedDocument> docs;
   const auto verses = bible_verses("Prov1:1-Prov3:35");
-  for (size_t i = 0; i + 2 < verses.size(); i += 3) docs.push_back(dpo_document(verses[i], verses[i + 1], verses[i + 2]));
+  for (size_t i = 0; i + 2 < verses.size(); i += 3)
+    docs.push_back(dpo_document(verses[i], verses[i + 1], verses[i + 2]));
   write_dataset(dir.path(), DatasetFormat::kDpo, docs);
   const TokenDataset dataset(dir.path());
   LoaderOptions options;

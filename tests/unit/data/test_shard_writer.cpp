@@ -117,7 +117,8 @@ TEST(ShardWriter, DpoSpansAndMetadata) {
   TempDir dir;
   const auto verses = bible_verses("Ps1:1-Ps5:12");
   std::vector<EncodedDocument> docs;
-  for (size_t i = 0; i + 2 < verses.size(); i += 3) docs.push_back(dpo_document(verses[i], verses[i + 1], verses[i + 2]));
+  for (size_t i = 0; i + 2 < verses.size(); i += 3)
+    docs.push_back(dpo_document(verses[i], verses[i + 1], verses[i + 2]));
   write_dataset(dir.path(), DatasetFormat::kDpo, docs);
   const TokenDataset dataset(dir.path());
   ASSERT_EQ(dataset.num_documents(), docs.size());
@@ -135,11 +136,12 @@ TEST(Manifest, JsonRoundTripAndMergeOfRankShardLists) {
   manifest.format = DatasetFormat::kSft;
   manifest.tokenizer = {"sentencepiece", "tokenizer.model", "abc", 32000};
   manifest.seed = 99;
-  RankShards rank1{1, {{"train", {{"train-r001-00000.h5", 10, 2, "s1"}}}, {"val", {{"val-r001-00000.h5", 3, 1, "v1"}}}}};
+  RankShards rank1{1,
+                   {{"train", {{"train-r001-00000.h5", 10, 2, "s1"}}}, {"val", {{"val-r001-00000.h5", 3, 1, "v1"}}}}};
   RankShards rank0{0, {{"train", {{"train-r000-00000.h5", 5, 1, "s0"}, {"train-r000-00001.h5", 6, 1, "s0b"}}}}};
   // As rank 0 would receive them over MPI: JSON text, in any order.
-  merge_rank_shards(manifest, {rank_shards_from_json(rank_shards_to_json(rank1)),
-                               rank_shards_from_json(rank_shards_to_json(rank0))});
+  merge_rank_shards(
+      manifest, {rank_shards_from_json(rank_shards_to_json(rank1)), rank_shards_from_json(rank_shards_to_json(rank0))});
   const SplitRecord& train = manifest.splits.at("train");
   ASSERT_EQ(train.shards.size(), 3u);
   EXPECT_EQ(train.shards[0].file, "train-r000-00000.h5");
