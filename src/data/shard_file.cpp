@@ -249,7 +249,7 @@ ShardFile::ShardFile(ShardFile&& other) noexcept
 namespace {
 
 template <class Stored>
-void convert_checked(const Stored* in, uint64_t count, TokenId* out, uint64_t vocab_size, const std::string& path,
+void convert_checked(const Stored* __restrict in, uint64_t count, TokenId* __restrict out, uint64_t vocab_size, const std::string& path,
                      uint64_t begin) {
   Stored largest = 0;
   for (uint64_t i = 0; i < count; ++i) {
