@@ -92,7 +92,9 @@ void print_summary(std::ostream& out, const DatasetSummary& summary) {
     const uint64_t largest = split.length_histogram.empty()
                                  ? 1
                                  : *std::max_element(split.length_histogram.begin(), split.length_histogram.end());
-    for (size_t bucket = 0; bucket < split.length_histogram.size(); ++bucket) {
+    size_t first_bucket = 0;
+    while (first_bucket < split.length_histogram.size() && split.length_histogram[first_bucket] == 0) ++first_bucket;
+    for (size_t bucket = first_bucket; bucket < split.length_histogram.size(); ++bucket) {
       const uint64_t count = split.length_histogram[bucket];
       const std::string range =
           std::to_string(uint64_t{1} << bucket) + "-" + std::to_string((uint64_t{2} << bucket) - 1);

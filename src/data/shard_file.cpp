@@ -29,7 +29,11 @@ h5::File open_hdf5(const std::string& path) {
   if (!std::filesystem::exists(path)) {
     throw DataError("shard '" + path + "' is missing", "the dataset is incomplete; " + std::string(kRebuildHint));
   }
-  h5::File file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+  // Many ranks open the same shards read-only, often on parallel filesystems without flock():
+  // HDF5's file locking only gets in the way there.
+  const h5::PropertyList access(h5::check(H5Pcreate(H5P_FILE_ACCESS), "cannot create properties for", path));
+  H5Pset_file_locking(access.get(), false, true);
+  h5::File file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, access.get()));
   if (!file.valid()) {
     throw DataError("cannot open shard '" + path + "' as HDF5 (" + h5::last_error() +
                         "): the file is truncated or "
