@@ -253,8 +253,8 @@ ShardFile::ShardFile(ShardFile&& other) noexcept
 namespace {
 
 template <class Stored>
-void convert_checked(const Stored* __restrict in, uint64_t count, TokenId* __restrict out, uint64_t vocab_size, const std::string& path,
-                     uint64_t begin) {
+void convert_checked(const Stored* __restrict in, uint64_t count, TokenId* __restrict out, uint64_t vocab_size,
+                     const std::string& path, uint64_t begin) {
   Stored largest = 0;
   for (uint64_t i = 0; i < count; ++i) {
     out[i] = static_cast<TokenId>(in[i]);
