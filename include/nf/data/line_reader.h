@@ -1,0 +1,48 @@
+// Streaming line reader over a plain or gzip file (zlib reads both through one interface), with
+// line numbers and a cap on line length, so a multi-gigabyte input or a runaway line never has to
+// fit in memory.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace nf::data {
+
+class LineReader {
+ public:
+  // Opens `path`; throws IoError when it cannot. Lines longer than `max_line_bytes` are cut:
+  // next() returns their first max_line_bytes bytes and sets truncated().
+  LineReader(std::string path, int64_t max_line_bytes);
+  ~LineReader();
+  LineReader(const LineReader&) = delete;
+  LineReader& operator=(const LineReader&) = delete;
+
+  // Reads the next line into `line` without its "\n" or "\r\n"; a UTF-8 byte order mark at the
+  // start of the file is dropped. Returns false at the end of the file. Throws DataError naming
+  // the file on corrupt or truncated gzip data.
+  bool next(std::string& line);
+
+  // 1-based number of the line last returned by next().
+  int64_t line_number() const { return line_number_; }
+  // Whether the line last returned was longer than max_line_bytes (and so was cut).
+  bool truncated() const { return truncated_; }
+  // Bytes of the file on disk consumed so far (compressed bytes for gzip), for progress.
+  int64_t disk_bytes() const;
+  const std::string& path() const { return path_; }
+
+ private:
+  bool refill();
+
+  std::string path_;
+  int64_t max_line_bytes_;
+  void* file_ = nullptr;  // gzFile, kept opaque so users of this header need no zlib.h
+  std::vector<char> buffer_;
+  size_t begin_ = 0;  // unread bytes are buffer_[begin_, end_)
+  size_t end_ = 0;
+  bool eof_ = false;
+  int64_t line_number_ = 0;
+  bool truncated_ = false;
+};
+
+}  // namespace nf::data
