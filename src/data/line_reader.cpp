@@ -45,15 +45,20 @@ bool LineReader::refill() {
     begin_ = 0;
   }
   const int got = gzread(as_gz(file_), buffer_.data() + end_, static_cast<unsigned>(buffer_.size() - end_));
-  if (got < 0) {
-    int code = 0;
-    const char* message = gzerror(as_gz(file_), &code);
+  int code = Z_OK;
+  const char* message = gzerror(as_gz(file_), &code);
+  // A truncated stream is no hard error to gzread (Z_BUF_ERROR, "unexpected end of file"): it
+  // returns what it could decompress, then 0, so the error code is checked at every read.
+  if (got < 0 || (got == 0 && code != Z_OK)) {
     throw DataError("input '" + path_ + "' after line " + std::to_string(line_number_) +
                         ": corrupt or truncated gzip data (" + message + ")",
                     "check the file with `gzip -t " + path_ + "`, then re-create or re-download it");
   }
   if (got == 0) eof_ = true;
   end_ += static_cast<size_t>(got);
+  // A UTF-8 byte order mark (Windows editors write one) is no part of the first line.
+  if (at_start_ && end_ >= 3 && std::memcmp(buffer_.data(), "\xEF\xBB\xBF", 3) == 0) begin_ = 3;
+  if (end_ >= 3 || eof_) at_start_ = false;
   return got > 0;
 }
 
@@ -86,7 +91,6 @@ bool LineReader::next(std::string& line) {
   } else if (crlf) {
     line.pop_back();
   }
-  if (line_number_ == 1 && line.compare(0, 3, "\xEF\xBB\xBF") == 0) line.erase(0, 3);
   return true;
 }
 

@@ -118,7 +118,9 @@ Problem parse_chat(const json& turns, const std::string& key, Document& document
     trainable = trainable || (segment.role == SegmentRole::kAssistant && !is_blank(segment.text));
     document.segments.push_back(std::move(segment));
   }
-  if (!trainable) return empty(quoted(key) + " (no assistant turn with text, so nothing to train on)");
+  if (!trainable) {
+    return RecordProblem{BadInputKind::kEmptyDocument, quoted(key) + " has no assistant turn with text: nothing to train on"};
+  }
   return std::nullopt;
 }
 

@@ -41,6 +41,7 @@ class LineReader {
   size_t begin_ = 0;  // unread bytes are buffer_[begin_, end_)
   size_t end_ = 0;
   bool eof_ = false;
+  bool at_start_ = true;  // the first bytes of the file are not yet checked for a byte order mark
   int64_t line_number_ = 0;
   bool truncated_ = false;
 };
