@@ -43,10 +43,15 @@ InputLayout resolve_layout(const std::string& path, const ReaderOptions& options
 }
 
 DocumentReader::DocumentReader(const std::string& path, ReaderOptions options, BadInputReport& bad)
+    : DocumentReader(path, LineRange{}, options, bad) {}
+
+DocumentReader::DocumentReader(const std::string& path, const LineRange& range, ReaderOptions options,
+                               BadInputReport& bad)
     : options_(options),
       layout_(resolve_layout(path, options)),
       bad_(bad),
-      lines_(path, line_cap(layout_, options.max_document_bytes)) {}
+      lines_(path, line_cap(layout_, options.max_document_bytes), range),
+      first_record_(range.begin == 0) {}
 
 bool DocumentReader::next(Document& document) {
   return layout_ == InputLayout::kParagraphs ? next_paragraph(document) : next_record(document);

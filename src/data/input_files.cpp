@@ -1,5 +1,5 @@
 // Input discovery: files, directories (recursive) and globs to a sorted, de-duplicated list with
-// sizes; and the order-preserving, byte-balanced split of that list into groups.
+// sizes.
 #include "nf/data/input_files.h"
 
 #include <glob.h>
@@ -124,23 +124,6 @@ int64_t total_bytes(const std::vector<InputFile>& files) {
   int64_t total = 0;
   for (const InputFile& file : files) total += file.bytes;
   return total;
-}
-
-std::vector<std::vector<InputFile>> split_inputs(const std::vector<InputFile>& files, int parts) {
-  NF_CHECK(parts >= 1, UsageError, "cannot split inputs into ", parts, " parts: need at least 1");
-  // Each file weighs its bytes + 1, so empty files spread too. File i goes to the part its middle
-  // falls into: floor((start + weight / 2) * parts / total), which never decreases along the list.
-  __int128 total = 0;
-  for (const InputFile& file : files) total += file.bytes + 1;
-  std::vector<std::vector<InputFile>> groups(static_cast<size_t>(parts));
-  __int128 start = 0;
-  for (const InputFile& file : files) {
-    const __int128 weight = file.bytes + 1;
-    const __int128 part = (2 * start + weight) * parts / (2 * total);
-    groups[static_cast<size_t>(std::min<__int128>(part, parts - 1))].push_back(file);
-    start += weight;
-  }
-  return groups;
 }
 
 }  // namespace nf::data

@@ -2,6 +2,8 @@
 // split with memchr, over-long lines cut and drained instead of buffered.
 #include "nf/data/line_reader.h"
 
+#include <fcntl.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <cerrno>
@@ -19,12 +21,26 @@ gzFile as_gz(void* file) { return static_cast<gzFile>(file); }
 
 }  // namespace
 
-LineReader::LineReader(std::string path, int64_t max_line_bytes)
-    : path_(std::move(path)), max_line_bytes_(max_line_bytes), buffer_(kBufferBytes) {
+LineReader::LineReader(std::string path, int64_t max_line_bytes, LineRange range)
+    : path_(std::move(path)),
+      max_line_bytes_(max_line_bytes),
+      range_(range),
+      offset_(range.begin),
+      buffer_(kBufferBytes),
+      at_start_(range.begin == 0),
+      line_number_(range.first_line - 1) {
   NF_CHECK(max_line_bytes_ > 0, UsageError, "max line bytes must be positive, got ", max_line_bytes_);
-  gzFile file = gzopen(path_.c_str(), "rb");
+  // open + lseek + gzdopen starts reading at range.begin; gzseek would read up to it instead.
+  const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::lseek(fd, range_.begin, SEEK_SET) < 0) {
+    const std::string reason = std::strerror(errno);
+    if (fd >= 0) ::close(fd);
+    throw IoError("cannot open input '" + path_ + "': " + reason, "check the path and its permissions");
+  }
+  gzFile file = gzdopen(fd, "rb");
   if (file == nullptr) {
-    throw IoError("cannot open input '" + path_ + "': " + std::strerror(errno), "check the path and its permissions");
+    ::close(fd);
+    throw IoError("cannot open input '" + path_ + "': out of memory", "");
   }
   gzbuffer(file, kZlibBufferBytes);
   file_ = file;
@@ -34,7 +50,7 @@ LineReader::~LineReader() {
   if (file_ != nullptr) gzclose(as_gz(file_));
 }
 
-int64_t LineReader::disk_bytes() const { return static_cast<int64_t>(gzoffset(as_gz(file_))); }
+int64_t LineReader::disk_bytes() const { return static_cast<int64_t>(gzoffset(as_gz(file_))) - range_.begin; }
 
 // Moves unread bytes to the front and reads more after them; false when nothing more came.
 bool LineReader::refill() {
@@ -65,6 +81,7 @@ bool LineReader::refill() {
 bool LineReader::next(std::string& line) {
   line.clear();
   truncated_ = false;
+  if (range_.end >= 0 && offset_ >= range_.end) return false;
   const size_t cap = static_cast<size_t>(max_line_bytes_);
   size_t length = 0;  // bytes of the whole line before its "\n", kept or not
   char last = 0;
@@ -80,6 +97,7 @@ bool LineReader::next(std::string& line) {
     // Keep at most cap + 1 bytes: one past the cap tells a trailing "\r" from a long line.
     if (line.size() <= cap) line.append(start, std::min(take, cap + 1 - line.size()));
     begin_ += newline ? take + 1 : take;
+    offset_ += static_cast<int64_t>(newline ? take + 1 : take);
     if (newline) break;
   }
   if (!any) return false;

@@ -30,14 +30,16 @@ InputLayout resolve_layout(const std::string& path, const ReaderOptions& options
 
 class DocumentReader {
  public:
-  // `bad` receives the bad records of this file; it must outlive the reader.
+  // Reads the whole file at `path`. `bad` receives the bad records; it must outlive the reader.
   DocumentReader(const std::string& path, ReaderOptions options, BadInputReport& bad);
+  // Reads the lines of `path` in `range` (a share of a plain file, from split_inputs).
+  DocumentReader(const std::string& path, const LineRange& range, ReaderOptions options, BadInputReport& bad);
 
   // Fills `document` with the next good document (source = "path:line" of its record, or of
   // its paragraph's first line). Returns false at the end of the file.
   bool next(Document& document);
 
-  // Bytes of the file on disk consumed so far, for progress.
+  // Bytes of the file (or range) on disk consumed so far, for progress.
   int64_t disk_bytes() const { return lines_.disk_bytes(); }
 
  private:

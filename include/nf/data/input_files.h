@@ -1,6 +1,6 @@
 // Input discovery for `nf-shard build --input`: files, globs and directories become one
-// deterministic list of files with their sizes, and that list is split into contiguous,
-// byte-balanced groups for ranks or threads. Gzip files are recognised by their magic bytes and
+// deterministic list of files with their sizes (nf/data/input_split.h splits it for ranks or
+// threads). Gzip files are recognised by their magic bytes and
 // read transparently (nf/data/line_reader.h).
 #pragma once
 
@@ -28,12 +28,5 @@ std::vector<InputFile> discover_inputs(const std::vector<std::string>& specs);
 
 // Sum of InputFile::bytes.
 int64_t total_bytes(const std::vector<InputFile>& files);
-
-// Splits `files` into `parts` contiguous groups of near-equal bytes, keeping the list's order:
-// concatenating the groups in order gives `files` back, so output written group by group (rank
-// by rank) is in the same order whatever the number of parts. A file is never cut; a file
-// belongs to the group its middle byte falls into, so groups may be empty when there are fewer
-// files than parts or one file dominates. Throws UsageError when parts < 1.
-std::vector<std::vector<InputFile>> split_inputs(const std::vector<InputFile>& files, int parts);
 
 }  // namespace nf::data

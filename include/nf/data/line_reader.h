@@ -9,11 +9,19 @@
 
 namespace nf::data {
 
+// A part of a plain (not gzip) file: the lines that start in [begin, end). `begin` is a line start
+// and `first_line` that line's number, so messages keep the file's own line numbers.
+struct LineRange {
+  int64_t begin = 0;
+  int64_t end = -1;  // -1: to the end of the file
+  int64_t first_line = 1;
+};
+
 class LineReader {
  public:
-  // Opens `path`; throws IoError when it cannot. Lines longer than `max_line_bytes` are cut:
-  // next() returns their first max_line_bytes bytes and sets truncated().
-  LineReader(std::string path, int64_t max_line_bytes);
+  // Opens `path` at `range.begin`; throws IoError when it cannot. Lines longer than
+  // `max_line_bytes` are cut: next() returns their first max_line_bytes bytes and sets truncated().
+  LineReader(std::string path, int64_t max_line_bytes, LineRange range = {});
   ~LineReader();
   LineReader(const LineReader&) = delete;
   LineReader& operator=(const LineReader&) = delete;
@@ -23,11 +31,12 @@ class LineReader {
   // the file on corrupt or truncated gzip data.
   bool next(std::string& line);
 
-  // 1-based number of the line last returned by next().
+  // 1-based number, in the whole file, of the line last returned by next().
   int64_t line_number() const { return line_number_; }
   // Whether the line last returned was longer than max_line_bytes (and so was cut).
   bool truncated() const { return truncated_; }
-  // Bytes of the file on disk consumed so far (compressed bytes for gzip), for progress.
+  // Bytes of the file on disk consumed so far from range.begin (compressed bytes for gzip), for
+  // progress; zlib reads ahead, so this may pass the range's end by up to 256 KiB.
   int64_t disk_bytes() const;
   const std::string& path() const { return path_; }
 
@@ -36,6 +45,8 @@ class LineReader {
 
   std::string path_;
   int64_t max_line_bytes_;
+  LineRange range_;
+  int64_t offset_;  // file offset of the next line's start (plain files)
   void* file_ = nullptr;  // gzFile, kept opaque so users of this header need no zlib.h
   std::vector<char> buffer_;
   size_t begin_ = 0;  // unread bytes are buffer_[begin_, end_)
