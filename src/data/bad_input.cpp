@@ -77,7 +77,8 @@ BadInputReport BadInputReport::from_json(const nlohmann::json& json, BadInputPol
     report.counts_[index] = entry->at("count").get<int64_t>();
     for (const nlohmann::json& example : entry->at("examples")) {
       if (static_cast<int>(report.examples_[index].size()) >= policy.max_examples) break;
-      report.examples_[index].push_back({example.at("source").get<std::string>(), example.at("reason").get<std::string>()});
+      report.examples_[index].push_back(
+          {example.at("source").get<std::string>(), example.at("reason").get<std::string>()});
     }
   }
   return report;

@@ -10,15 +10,37 @@ namespace {
 std::vector<SpecialRole> required_roles(DatasetFormat format) {
   switch (format) {
     case DatasetFormat::kPretrain:
-    case DatasetFormat::kSequence: return {SpecialRole::kEos};
+    case DatasetFormat::kSequence:
+      return {SpecialRole::kEos};
     case DatasetFormat::kSft:
-    case DatasetFormat::kDpo: return {SpecialRole::kUser, SpecialRole::kAssistant, SpecialRole::kEndOfTurn};
+    case DatasetFormat::kDpo:
+      return {SpecialRole::kUser, SpecialRole::kAssistant, SpecialRole::kEndOfTurn};
   }
   return {};
 }
 
+// The dataset format each segment role belongs to.
+DatasetFormat format_of(SegmentRole role) {
+  switch (role) {
+    case SegmentRole::kText:
+      return DatasetFormat::kPretrain;
+    case SegmentRole::kSystem:
+    case SegmentRole::kUser:
+    case SegmentRole::kAssistant:
+      return DatasetFormat::kSft;
+    case SegmentRole::kPrompt:
+    case SegmentRole::kChosen:
+    case SegmentRole::kRejected:
+      return DatasetFormat::kDpo;
+    case SegmentRole::kContext:
+    case SegmentRole::kNext:
+      return DatasetFormat::kSequence;
+  }
+  return DatasetFormat::kPretrain;
+}
+
 const char* segment_role_name(SegmentRole role) {
-  static constexpr const char* kNames[] = {"text",   "system", "user",    "assistant", "prompt",
+  static constexpr const char* kNames[] = {"text",   "system",   "user",    "assistant", "prompt",
                                            "chosen", "rejected", "context", "next"};
   return kNames[static_cast<size_t>(role)];
 }
@@ -41,8 +63,8 @@ TokenId DocumentEncoder::special(SpecialRole role) const {
   if (id) return *id;
   const std::string fingerprint = tokenizer_.fingerprint().substr(0, 12);
   throw UsageError(std::string(dataset_format_name(format_)) + " needs " + special_role_marker(role) +
-                       " (a special token for that role), and the " + tokenizer_.kind() + " tokenizer " +
-                       fingerprint + " has none",
+                       " (a special token for that role), and the " + tokenizer_.kind() + " tokenizer " + fingerprint +
+                       " has none",
                    "use a tokenizer trained by `nf-shard tokenizer train` (it has every role), or one whose "
                    "special tokens include this role");
 }
@@ -59,24 +81,26 @@ void DocumentEncoder::append(EncodedDocument& out, TokenId id, uint8_t mask) con
 }
 
 EncodedDocument DocumentEncoder::encode(const Document& document) const {
-  const SegmentRole allowed[4][3] = {{SegmentRole::kText, SegmentRole::kText, SegmentRole::kText},
-                                     {SegmentRole::kSystem, SegmentRole::kUser, SegmentRole::kAssistant},
-                                     {SegmentRole::kPrompt, SegmentRole::kChosen, SegmentRole::kRejected},
-                                     {SegmentRole::kContext, SegmentRole::kNext, SegmentRole::kNext}};
   for (const Segment& segment : document.segments) {
-    const SegmentRole* roles = allowed[static_cast<size_t>(format_)];
-    NF_CHECK(segment.role == roles[0] || segment.role == roles[1] || segment.role == roles[2], DataError,
-             document.source, ": a segment of role ", segment_role_name(segment.role), " cannot be encoded as ",
-             dataset_format_name(format_), " data");
+    NF_CHECK(format_of(segment.role) == format_, DataError, document.source, ": a segment of role ",
+             segment_role_name(segment.role), " cannot be encoded as ", dataset_format_name(format_), " data");
   }
   EncodedDocument out;
   out.metadata = document.metadata;
   out.source = document.source;
   switch (format_) {
-    case DatasetFormat::kPretrain: encode_pretrain(document, out); break;
-    case DatasetFormat::kSft: encode_sft(document, out); break;
-    case DatasetFormat::kDpo: encode_dpo(document, out); break;
-    case DatasetFormat::kSequence: encode_sequence(document, out); break;
+    case DatasetFormat::kPretrain:
+      encode_pretrain(document, out);
+      break;
+    case DatasetFormat::kSft:
+      encode_sft(document, out);
+      break;
+    case DatasetFormat::kDpo:
+      encode_dpo(document, out);
+      break;
+    case DatasetFormat::kSequence:
+      encode_sequence(document, out);
+      break;
   }
   return out;
 }

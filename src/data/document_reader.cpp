@@ -64,11 +64,10 @@ void DocumentReader::reject_json_document(const std::string& line) {
   const bool array = line[start] == '[';
   const bool pretty = line.find_first_not_of(" \t", start + 1) == std::string::npos && line[start] == '{';
   if (!array && !pretty) return;
-  throw DataError(source(lines_.line_number()) + ": this file is " +
-                      (array ? "a JSON array" : "pretty-printed JSON") +
-                      ", but nf-shard reads JSON Lines (one object per line)",
-                  "convert it with: jq -c '" + std::string(array ? ".[]" : ".") + "' " + lines_.path() +
-                      " > file.jsonl");
+  throw DataError(
+      source(lines_.line_number()) + ": this file is " + (array ? "a JSON array" : "pretty-printed JSON") +
+          ", but nf-shard reads JSON Lines (one object per line)",
+      "convert it with: jq -c '" + std::string(array ? ".[]" : ".") + "' " + lines_.path() + " > file.jsonl");
 }
 
 bool DocumentReader::next_record(Document& document) {

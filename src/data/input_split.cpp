@@ -33,13 +33,14 @@ std::vector<Cut> find_cuts(const std::string& path, const std::vector<int64_t>& 
   int64_t offset = 0;  // file offset of buffer[0]
   int64_t line = 1;    // number of the line being read
   bool line_blank = false;
-  size_t next = 0;     // index of the next target
+  size_t next = 0;  // index of the next target
   size_t got = 0;
   while (next < targets.size() && (got = std::fread(buffer.data(), 1, buffer.size(), file.get())) > 0) {
     size_t i = 0;
     while (i < got && next < targets.size()) {
       // A newline at target - 1 or later starts a line at or after the target.
-      const auto counted = static_cast<size_t>(std::clamp<int64_t>(targets[next] - 1 - offset, int64_t(i), int64_t(got)));
+      const auto counted =
+          static_cast<size_t>(std::clamp<int64_t>(targets[next] - 1 - offset, int64_t(i), int64_t(got)));
       if (counted > i) {
         line += std::count(buffer.data() + i, buffer.data() + counted, '\n');
         line_blank = false;
@@ -70,8 +71,7 @@ std::vector<Cut> find_cuts(const std::string& path, const std::vector<int64_t>& 
 
 // Cuts `file` (which starts at `start` in the weighted coordinates of split_inputs) at the
 // boundaries inside it; gzip files and files without boundaries stay whole.
-std::vector<InputSlice> slice_file(const InputFile& file, __int128 start, __int128 total, int parts,
-                                   bool after_blank) {
+std::vector<InputSlice> slice_file(const InputFile& file, __int128 start, __int128 total, int parts, bool after_blank) {
   std::vector<int64_t> targets;
   for (int k = 1; k < parts && !file.gzip; ++k) {
     const __int128 boundary = total * k / parts - start;

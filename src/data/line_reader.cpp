@@ -85,7 +85,7 @@ bool LineReader::next(std::string& line) {
   const size_t cap = static_cast<size_t>(max_line_bytes_);
   size_t length = 0;  // bytes of the whole line before its "\n", kept or not
   char last = 0;
-  bool any = false;   // whether this line has any byte, including its "\n"
+  bool any = false;  // whether this line has any byte, including its "\n"
   for (;;) {
     if (begin_ == end_ && !refill()) break;
     any = true;

@@ -27,9 +27,7 @@ std::string bar(double fraction) {
 }  // namespace
 
 ProgressClock steady_progress_clock() {
-  return [] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-  };
+  return [] { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); };
 }
 
 bool stderr_is_terminal() { return ::isatty(STDERR_FILENO) == 1; }
@@ -117,7 +115,8 @@ void ProgressReporter::print(double now, bool final) {
   }
   last_print_ = now;
   if (options_.total_bytes > 0) {
-    const auto step = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(options_.total_bytes * options_.line_fraction)));
+    const auto step =
+        std::max<int64_t>(1, static_cast<int64_t>(std::ceil(options_.total_bytes * options_.line_fraction)));
     while (next_fraction_bytes_ <= bytes()) next_fraction_bytes_ += step;
   }
 }

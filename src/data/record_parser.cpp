@@ -3,9 +3,8 @@
 // {"paragraphs", "next"}; metadata "id", "emotion", "scene".
 #include "nf/data/record_parser.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "nf/data/utf8.h"
 
@@ -119,7 +118,8 @@ Problem parse_chat(const json& turns, const std::string& key, Document& document
     document.segments.push_back(std::move(segment));
   }
   if (!trainable) {
-    return RecordProblem{BadInputKind::kEmptyDocument, quoted(key) + " has no assistant turn with text: nothing to train on"};
+    return RecordProblem{BadInputKind::kEmptyDocument,
+                         quoted(key) + " has no assistant turn with text: nothing to train on"};
   }
   return std::nullopt;
 }
@@ -166,10 +166,14 @@ Problem parse_sequence(const json& record, Document& document) {
 
 Problem parse_fields(const json& record, DatasetFormat format, Document& document) {
   switch (format) {
-    case DatasetFormat::kPretrain: return parse_pretrain(record, document);
-    case DatasetFormat::kSft: return parse_sft(record, document);
-    case DatasetFormat::kDpo: return parse_dpo(record, document);
-    case DatasetFormat::kSequence: return parse_sequence(record, document);
+    case DatasetFormat::kPretrain:
+      return parse_pretrain(record, document);
+    case DatasetFormat::kSft:
+      return parse_sft(record, document);
+    case DatasetFormat::kDpo:
+      return parse_dpo(record, document);
+    case DatasetFormat::kSequence:
+      return parse_sequence(record, document);
   }
   return std::nullopt;
 }
@@ -185,22 +189,29 @@ std::string parse_error_text(const json::parse_error& error) {
 
 const char* dataset_format_name(DatasetFormat format) {
   switch (format) {
-    case DatasetFormat::kPretrain: return "pretrain";
-    case DatasetFormat::kSft: return "sft";
-    case DatasetFormat::kDpo: return "dpo";
-    case DatasetFormat::kSequence: return "sequence";
+    case DatasetFormat::kPretrain:
+      return "pretrain";
+    case DatasetFormat::kSft:
+      return "sft";
+    case DatasetFormat::kDpo:
+      return "dpo";
+    case DatasetFormat::kSequence:
+      return "sequence";
   }
   return "unknown";
 }
 
 std::string expected_record_shape(DatasetFormat format) {
   switch (format) {
-    case DatasetFormat::kPretrain: return "pretrain records are {\"text\", \"id\"?, \"emotion\"?, \"scene\"?}";
+    case DatasetFormat::kPretrain:
+      return "pretrain records are {\"text\", \"id\"?, \"emotion\"?, \"scene\"?}";
     case DatasetFormat::kSft:
       return "sft records are {\"instruction\", \"input\"?, \"output\"} or "
              "{\"conversations\": [{\"role\", \"content\"}, ...]}";
-    case DatasetFormat::kDpo: return "dpo records are {\"prompt\", \"chosen\", \"rejected\"}";
-    case DatasetFormat::kSequence: return "sequence records are {\"paragraphs\": [\"...\", ...], \"next\"}";
+    case DatasetFormat::kDpo:
+      return "dpo records are {\"prompt\", \"chosen\", \"rejected\"}";
+    case DatasetFormat::kSequence:
+      return "sequence records are {\"paragraphs\": [\"...\", ...], \"next\"}";
   }
   return "";
 }
@@ -210,9 +221,8 @@ std::optional<RecordProblem> check_utf8(std::string_view text) {
   if (bad == std::string_view::npos) return std::nullopt;
   char hex[8];
   std::snprintf(hex, sizeof(hex), "0x%02x", static_cast<unsigned>(static_cast<unsigned char>(text[bad])));
-  return RecordProblem{BadInputKind::kInvalidUtf8,
-                       "invalid UTF-8 at byte " + std::to_string(bad + 1) + " (" + hex +
-                           "); convert the file to UTF-8, e.g. iconv -f GB18030 -t UTF-8"};
+  return RecordProblem{BadInputKind::kInvalidUtf8, "invalid UTF-8 at byte " + std::to_string(bad + 1) + " (" + hex +
+                                                       "); convert the file to UTF-8, e.g. iconv -f GB18030 -t UTF-8"};
 }
 
 std::optional<RecordProblem> parse_record(std::string_view line, DatasetFormat format, int64_t max_document_bytes,

@@ -6,21 +6,20 @@
 
 #include <array>
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 namespace nf::data {
 
 enum class BadInputKind {
-  kMalformedJson,   // the line is not valid JSON
-  kMissingField,    // a field the dataset format needs is absent (the message lists the expected fields)
-  kWrongType,       // a field, or the record itself, has the wrong JSON type
-  kInvalidUtf8,     // bytes that are not UTF-8
-  kEmptyDocument,   // nothing but whitespace where the format needs text
-  kTooLong,         // longer than the configured maximum document bytes
-  kUnknownRole,     // a chat turn's role is not system/user/assistant (or an alias)
+  kMalformedJson,  // the line is not valid JSON
+  kMissingField,   // a field the dataset format needs is absent (the message lists the expected fields)
+  kWrongType,      // a field, or the record itself, has the wrong JSON type
+  kInvalidUtf8,    // bytes that are not UTF-8
+  kEmptyDocument,  // nothing but whitespace where the format needs text
+  kTooLong,        // longer than the configured maximum document bytes
+  kUnknownRole,    // a chat turn's role is not system/user/assistant (or an alias)
 };
 constexpr int kBadInputKindCount = 7;
 
@@ -28,8 +27,8 @@ constexpr int kBadInputKindCount = 7;
 const char* bad_input_kind_name(BadInputKind kind);
 
 struct BadInputPolicy {
-  bool strict = false;       // throw DataError at the first bad record instead of skipping it
-  int max_examples = 5;      // file:line examples kept per kind
+  bool strict = false;   // throw DataError at the first bad record instead of skipping it
+  int max_examples = 5;  // file:line examples kept per kind
 };
 
 struct BadInputExample {
@@ -51,9 +50,7 @@ class BadInputReport {
 
   int64_t count(BadInputKind kind) const { return counts_[static_cast<size_t>(kind)]; }
   int64_t total() const;
-  const std::vector<BadInputExample>& examples(BadInputKind kind) const {
-    return examples_[static_cast<size_t>(kind)];
-  }
+  const std::vector<BadInputExample>& examples(BadInputKind kind) const { return examples_[static_cast<size_t>(kind)]; }
   const BadInputPolicy& policy() const { return policy_; }
 
   // The end-of-build summary: "" when nothing was bad; otherwise a header line with the total,

@@ -23,7 +23,7 @@ struct DpoSpans {
 
 struct EncodedDocument {
   std::vector<TokenId> tokens;
-  std::vector<uint8_t> loss_mask;  // sft and sequence: one per token, 1 where it counts; else empty
+  std::vector<uint8_t> loss_mask;     // sft and sequence: one per token, 1 where it counts; else empty
   std::optional<DpoSpans> dpo_spans;  // dpo only
   std::map<std::string, std::string> metadata;
   std::string source;

@@ -46,7 +46,7 @@ class LineReader {
   std::string path_;
   int64_t max_line_bytes_;
   LineRange range_;
-  int64_t offset_;  // file offset of the next line's start (plain files)
+  int64_t offset_;        // file offset of the next line's start (plain files)
   void* file_ = nullptr;  // gzFile, kept opaque so users of this header need no zlib.h
   std::vector<char> buffer_;
   size_t begin_ = 0;  // unread bytes are buffer_[begin_, end_)

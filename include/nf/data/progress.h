@@ -14,12 +14,12 @@
 namespace nf::data {
 
 struct ProgressOptions {
-  std::string label = "build";    // the line's first word
-  int64_t total_bytes = 0;        // the input's size; 0 when unknown (no percent, no ETA)
-  bool terminal = false;          // redraw one line in place; see stderr_is_terminal()
-  double redraw_seconds = 0.2;    // terminal: at most one redraw per this many seconds
-  double line_seconds = 10.0;     // not a terminal: a line at least this often...
-  double line_fraction = 0.10;    // ...and each time another this fraction of the bytes is done
+  std::string label = "build";  // the line's first word
+  int64_t total_bytes = 0;      // the input's size; 0 when unknown (no percent, no ETA)
+  bool terminal = false;        // redraw one line in place; see stderr_is_terminal()
+  double redraw_seconds = 0.2;  // terminal: at most one redraw per this many seconds
+  double line_seconds = 10.0;   // not a terminal: a line at least this often...
+  double line_fraction = 0.10;  // ...and each time another this fraction of the bytes is done
 };
 
 // Seconds on a monotonic clock.

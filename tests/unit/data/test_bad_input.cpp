@@ -42,7 +42,8 @@ const std::vector<Case>& cases() {
        "missing \"paragraphs\"; sequence records are {\"paragraphs\": [\"...\", ...], \"next\"}"},
       {DatasetFormat::kPretrain, "{\"text\": 42}", BadInputKind::kWrongType, "\"text\" is a number, expected a string"},
       {DatasetFormat::kPretrain, "[\"text\"]", BadInputKind::kWrongType,
-       "the record is an array, expected an object; pretrain records are {\"text\", \"id\"?, \"emotion\"?, \"scene\"?}"},
+       "the record is an array, expected an object; pretrain records are {\"text\", \"id\"?, \"emotion\"?, "
+       "\"scene\"?}"},
       {DatasetFormat::kPretrain, "{\"text\": \"t\", \"emotion\": [\"happy\"]}", BadInputKind::kWrongType,
        "\"emotion\" is an array, expected a string or a number"},
       {DatasetFormat::kSft, "{\"conversations\": [{\"role\": \"user\", \"content\": [\"img\"]}]}",
@@ -54,8 +55,7 @@ const std::vector<Case>& cases() {
       {DatasetFormat::kPretrain, "{\"text\": \" \\n\\t \"}", BadInputKind::kEmptyDocument,
        "\"text\" has no text (empty or only whitespace)"},
       {DatasetFormat::kSft, "{\"conversations\": [{\"role\": \"user\", \"content\": \"hi\"}]}",
-       BadInputKind::kEmptyDocument,
-       "\"conversations\" has no assistant turn with text: nothing to train on"},
+       BadInputKind::kEmptyDocument, "\"conversations\" has no assistant turn with text: nothing to train on"},
       {DatasetFormat::kDpo, "{\"prompt\": \"p\", \"chosen\": \"\", \"rejected\": \"r\"}", BadInputKind::kEmptyDocument,
        "\"chosen\" has no text (empty or only whitespace)"},
       {DatasetFormat::kSequence, "{\"paragraphs\": [\"a\", \"\"], \"next\": \"n\"}", BadInputKind::kEmptyDocument,
@@ -64,20 +64,22 @@ const std::vector<Case>& cases() {
        "the document has 101 bytes of text, more than the limit of 100 (--max-document-bytes)"},
       {DatasetFormat::kSft,
        "{\"conversations\": [{\"from\": \"human\", \"value\": \"q\"}, {\"from\": \"tool\", \"value\": \"x\"}]}",
-       BadInputKind::kUnknownRole, "conversations[1].from is \"tool\", expected system, user or assistant (or human, gpt)"},
+       BadInputKind::kUnknownRole,
+       "conversations[1].from is \"tool\", expected system, user or assistant (or human, gpt)"},
   };
   return all;
 }
 
 TEST(BadInput, EveryKindIsCountedSkippedAndReportedAtItsFileAndLine) {
   TempDir dir;
-  for (DatasetFormat format : {DatasetFormat::kPretrain, DatasetFormat::kSft, DatasetFormat::kDpo,
-                               DatasetFormat::kSequence}) {
+  for (DatasetFormat format :
+       {DatasetFormat::kPretrain, DatasetFormat::kSft, DatasetFormat::kDpo, DatasetFormat::kSequence}) {
     // A good record first, then each bad one of this format, then a good one: the reader skips only the bad.
     const std::string good = format == DatasetFormat::kPretrain ? "{\"text\": \"ok\"}"
                              : format == DatasetFormat::kSft    ? "{\"instruction\": \"q\", \"output\": \"a\"}"
-                             : format == DatasetFormat::kDpo ? "{\"prompt\": \"p\", \"chosen\": \"c\", \"rejected\": \"r\"}"
-                                                             : "{\"paragraphs\": [], \"next\": \"n\"}";
+                             : format == DatasetFormat::kDpo
+                                 ? "{\"prompt\": \"p\", \"chosen\": \"c\", \"rejected\": \"r\"}"
+                                 : "{\"paragraphs\": [], \"next\": \"n\"}";
     std::string content = good + "\n";
     std::vector<const Case*> expected;
     for (const Case& c : cases()) {
@@ -99,8 +101,8 @@ TEST(BadInput, EveryKindIsCountedSkippedAndReportedAtItsFileAndLine) {
     for (size_t i = 0; i < expected.size(); ++i) {
       const auto& examples = bad.examples(expected[i]->kind);
       const std::string source = path + ":" + std::to_string(i + 2);
-      const auto found = std::find_if(examples.begin(), examples.end(),
-                                      [&](const BadInputExample& e) { return e.source == source; });
+      const auto found =
+          std::find_if(examples.begin(), examples.end(), [&](const BadInputExample& e) { return e.source == source; });
       ASSERT_NE(found, examples.end()) << source << " " << expected[i]->line;
       EXPECT_EQ(found->reason, expected[i]->reason) << expected[i]->line;
     }
@@ -121,9 +123,10 @@ TEST(BadInput, StrictModeThrowsTheFirstWithFileLineKindAndReason) {
     reader.next(document);
     FAIL() << "strict mode skipped a bad record";
   } catch (const DataError& error) {
-    EXPECT_EQ(std::string(error.what()),
-              dir.file("sft.jsonl") +
-                  ":2: unknown-role: conversations[0].role is \"robot\", expected system, user or assistant (or human, gpt)");
+    EXPECT_EQ(
+        std::string(error.what()),
+        dir.file("sft.jsonl") +
+            ":2: unknown-role: conversations[0].role is \"robot\", expected system, user or assistant (or human, gpt)");
     EXPECT_EQ(error.hint(), "fix the record, or drop --strict to skip bad records and get a count at the end");
   }
 }
@@ -217,8 +220,9 @@ TEST(BadInputReport, JsonRoundTripCarriesReportsAcrossRanks) {
   report.add(BadInputKind::kTooLong, "x.txt:4", "long");
   report.add(BadInputKind::kInvalidUtf8, "y.jsonl:1", "bytes");
   const nlohmann::json json = report.to_json();
-  EXPECT_EQ(json.dump(), "{\"invalid-utf8\":{\"count\":1,\"examples\":[{\"reason\":\"bytes\",\"source\":\"y.jsonl:1\"}]},"
-                         "\"too-long\":{\"count\":1,\"examples\":[{\"reason\":\"long\",\"source\":\"x.txt:4\"}]}}");
+  EXPECT_EQ(json.dump(),
+            "{\"invalid-utf8\":{\"count\":1,\"examples\":[{\"reason\":\"bytes\",\"source\":\"y.jsonl:1\"}]},"
+            "\"too-long\":{\"count\":1,\"examples\":[{\"reason\":\"long\",\"source\":\"x.txt:4\"}]}}");
   const BadInputReport back = BadInputReport::from_json(nlohmann::json::parse(json.dump()), {false, 3});
   EXPECT_EQ(back.to_json(), json);
   EXPECT_EQ(back.total(), 2);

@@ -22,8 +22,8 @@ class FakeTokenizer : public Tokenizer {
     return ids;
   }
   std::string decode(const std::vector<TokenId>& ids) const override {
-    static constexpr const char* kNames[] = {"<|bos|>", "<|eos|>", "<|pad|>", "<|system|>", "<|user|>",
-                                             "<|assistant|>", "<|end|>"};
+    static constexpr const char* kNames[] = {"<|bos|>",  "<|eos|>",       "<|pad|>", "<|system|>",
+                                             "<|user|>", "<|assistant|>", "<|end|>"};
     std::string text;
     for (TokenId id : ids) text += id < kSpecials ? std::string(kNames[id]) : std::string(1, char(id - kSpecials));
     return text;
@@ -74,7 +74,12 @@ TEST(DocumentEncoder, SftWrapsEachTurnAndTrainsOnAssistantContentAndItsEnd) {
       make({{SegmentRole::kSystem, "sys"}, {SegmentRole::kUser, "q?"}, {SegmentRole::kAssistant, "诗"}}));
   EXPECT_EQ(tokenizer.decode(out.tokens), "<|system|>sys<|end|><|user|>q?<|end|><|assistant|>诗<|end|>");
   // system: 1 + 3 + 1, user: 1 + 2 + 1, assistant: role 0, 3 UTF-8 bytes and <|end|> 1.
-  EXPECT_EQ(mask_text(out.loss_mask), "00000" "0000" "0" "111" "1");
+  EXPECT_EQ(mask_text(out.loss_mask),
+            "00000"
+            "0000"
+            "0"
+            "111"
+            "1");
   EXPECT_FALSE(out.dpo_spans.has_value());
 }
 
@@ -90,18 +95,21 @@ TEST(DocumentEncoder, DpoSpansArePromptChosenRejectedLengths) {
   EXPECT_EQ(out.dpo_spans->rejected, 4u + 1u);
   EXPECT_EQ(out.dpo_spans->prompt + out.dpo_spans->chosen + out.dpo_spans->rejected, out.tokens.size());
   EXPECT_TRUE(out.loss_mask.empty());
-  EXPECT_THROW(encoder.encode(make({{SegmentRole::kChosen, "4"}, {SegmentRole::kPrompt, "2+2?"},
-                                    {SegmentRole::kRejected, "5"}})),
+  EXPECT_THROW(encoder.encode(
+                   make({{SegmentRole::kChosen, "4"}, {SegmentRole::kPrompt, "2+2?"}, {SegmentRole::kRejected, "5"}})),
                DataError);
 }
 
 TEST(DocumentEncoder, SequenceTrainsOnlyOnTheNextParagraphAndItsEos) {
   FakeTokenizer tokenizer;
   const DocumentEncoder encoder(tokenizer, DatasetFormat::kSequence);
-  const EncodedDocument out = encoder.encode(
-      make({{SegmentRole::kContext, "ab"}, {SegmentRole::kContext, "c"}, {SegmentRole::kNext, "de"}}));
+  const EncodedDocument out =
+      encoder.encode(make({{SegmentRole::kContext, "ab"}, {SegmentRole::kContext, "c"}, {SegmentRole::kNext, "de"}}));
   EXPECT_EQ(tokenizer.decode(out.tokens), "ab<|eos|>c<|eos|>de<|eos|>");
-  EXPECT_EQ(mask_text(out.loss_mask), "000" "00" "111");
+  EXPECT_EQ(mask_text(out.loss_mask),
+            "000"
+            "00"
+            "111");
 }
 
 std::string usage_message(const Tokenizer& tokenizer, DatasetFormat format, const Document* document = nullptr) {
@@ -120,8 +128,9 @@ TEST(DocumentEncoder, AMissingSpecialTokenNamesTheFormatTheRoleAndTheTokenizer) 
             "sft needs <|user|> (a special token for that role), and the fake-bytes tokenizer 0123456789ab has none");
   EXPECT_EQ(usage_message(no_user, DatasetFormat::kPretrain), "no error");
   const FakeTokenizer no_eos({SpecialRole::kEos});
-  EXPECT_EQ(usage_message(no_eos, DatasetFormat::kSequence),
-            "sequence needs <|eos|> (a special token for that role), and the fake-bytes tokenizer 0123456789ab has none");
+  EXPECT_EQ(
+      usage_message(no_eos, DatasetFormat::kSequence),
+      "sequence needs <|eos|> (a special token for that role), and the fake-bytes tokenizer 0123456789ab has none");
   EXPECT_EQ(usage_message(FakeTokenizer({SpecialRole::kEndOfTurn}), DatasetFormat::kDpo),
             "dpo needs <|end|> (a special token for that role), and the fake-bytes tokenizer 0123456789ab has none");
   // <|system|> is needed only once a document has a system turn.

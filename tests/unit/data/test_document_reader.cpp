@@ -2,10 +2,9 @@
 // the Tang poems in every dataset format, and the line reader's edge cases.
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "corpus.h"
 #include "nf/core/error.h"
@@ -105,11 +104,16 @@ TEST(DocumentReader, TangPoemsInEveryFormat) {
   TempDir dir;
   std::string pretrain, alpaca, chat, dpo, sequence;
   for (const auto& poem : poems) {
-    pretrain += json{{"text", body(poem)}, {"id", poem.title}, {"emotion", "calm"}, {"scene", poem.author}}.dump() + "\n";
-    alpaca += json{{"instruction", "写一首诗：" + poem.title}, {"input", poem.author}, {"output", body(poem)}}.dump() + "\n";
-    chat += json{{"conversations", {{{"from", "system"}, {"value", "你是诗人"}},
-                                    {{"from", "human"}, {"value", poem.title}},
-                                    {{"from", "gpt"}, {"value", body(poem)}}}}}.dump() + "\n";
+    pretrain +=
+        json{{"text", body(poem)}, {"id", poem.title}, {"emotion", "calm"}, {"scene", poem.author}}.dump() + "\n";
+    alpaca +=
+        json{{"instruction", "写一首诗：" + poem.title}, {"input", poem.author}, {"output", body(poem)}}.dump() + "\n";
+    chat += json{{"conversations",
+                  {{{"from", "system"}, {"value", "你是诗人"}},
+                   {{"from", "human"}, {"value", poem.title}},
+                   {{"from", "gpt"}, {"value", body(poem)}}}}}
+                .dump() +
+            "\n";
     dpo += json{{"prompt", poem.title}, {"chosen", body(poem)}, {"rejected", poem.lines.back()}}.dump() + "\n";
     std::vector<std::string> context(poem.lines.begin(), poem.lines.end() - 1);
     sequence += json{{"paragraphs", context}, {"next", poem.lines.back()}}.dump() + "\n";
@@ -194,8 +198,9 @@ TEST(LineReader, StripsCrlfAndByteOrderMarkCountsLinesAndCutsLongLines) {
   std::string line;
   std::vector<std::pair<std::string, bool>> lines;
   while (reader.next(line)) lines.push_back({line, reader.truncated()});
-  EXPECT_EQ(lines, (std::vector<std::pair<std::string, bool>>{
-                       {"one", false}, {"two", false}, {"", false}, {"zzzzz", true}, {"12345", false}, {"last", false}}));
+  EXPECT_EQ(lines,
+            (std::vector<std::pair<std::string, bool>>{
+                {"one", false}, {"two", false}, {"", false}, {"zzzzz", true}, {"12345", false}, {"last", false}}));
   EXPECT_EQ(reader.line_number(), 6);
   EXPECT_EQ(reader.disk_bytes(), static_cast<int64_t>(std::filesystem::file_size(dir.file("x.txt"))));
 }

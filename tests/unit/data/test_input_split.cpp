@@ -79,7 +79,8 @@ std::vector<std::string> read_shares(const std::vector<std::vector<InputSlice>>&
 TEST(SplitInputs, ABigJsonlFileIsCutAtLineStartsAndReadsBackIdenticallyForAnyShareCount) {
   TempDir dir;
   std::string jsonl;
-  for (const auto& verse : bible_verses()) jsonl += nlohmann::json{{"text", verse.text}, {"id", verse.id}}.dump() + "\n";
+  for (const auto& verse : bible_verses())
+    jsonl += nlohmann::json{{"text", verse.text}, {"id", verse.id}}.dump() + "\n";
   write_text(dir.file("a-small.jsonl"), "{\"text\": \"first\"}\n");
   write_text(dir.file("b-kjv.jsonl"), jsonl);
   const std::string head = jsonl.substr(0, jsonl.rfind('\n', 200000) + 1);

@@ -32,15 +32,15 @@ TEST(Progress, OffATerminalPrintsALineEveryTenthOfTheInputOrEveryTenSeconds) {
   progress.add(50, 1);
   EXPECT_EQ(out.str(), "");  // 5%, 1 s: nothing due yet
   clock.now = 102;
-  progress.add(60, 1);       // 11%: a tenth is done
+  progress.add(60, 1);  // 11%: a tenth is done
   clock.now = 103;
-  progress.add(10, 0);       // 12%, 1 s after the last line: nothing
+  progress.add(10, 0);  // 12%, 1 s after the last line: nothing
   clock.now = 113;
-  progress.add(0, 0);        // 10 s since the last line
+  progress.add(0, 0);  // 10 s since the last line
   clock.now = 120;
   progress.add(880, 18);
   progress.finish();
-  progress.finish();         // a second finish prints nothing
+  progress.finish();  // a second finish prints nothing
   EXPECT_EQ(lines_of(out.str()), (std::vector<std::string>{
                                      "build  11.0%  110 B/1.0 kB  0.0 MB/s  1 docs/s  ETA 16s",
                                      "build  12.0%  120 B/1.0 kB  0.0 MB/s  0 docs/s  ETA 1m35s",
