@@ -1,0 +1,158 @@
+// Per-format encoding of Documents into token ids, loss masks and DPO spans.
+#include "nf/data/document_encoder.h"
+
+#include "nf/core/error.h"
+#include "nf/data/record_parser.h"
+
+namespace nf::data {
+namespace {
+
+std::vector<SpecialRole> required_roles(DatasetFormat format) {
+  switch (format) {
+    case DatasetFormat::kPretrain:
+    case DatasetFormat::kSequence:
+      return {SpecialRole::kEos};
+    case DatasetFormat::kSft:
+    case DatasetFormat::kDpo:
+      return {SpecialRole::kUser, SpecialRole::kAssistant, SpecialRole::kEndOfTurn};
+  }
+  return {};
+}
+
+// The dataset format each segment role belongs to.
+DatasetFormat format_of(SegmentRole role) {
+  switch (role) {
+    case SegmentRole::kText:
+      return DatasetFormat::kPretrain;
+    case SegmentRole::kSystem:
+    case SegmentRole::kUser:
+    case SegmentRole::kAssistant:
+      return DatasetFormat::kSft;
+    case SegmentRole::kPrompt:
+    case SegmentRole::kChosen:
+    case SegmentRole::kRejected:
+      return DatasetFormat::kDpo;
+    case SegmentRole::kContext:
+    case SegmentRole::kNext:
+      return DatasetFormat::kSequence;
+  }
+  return DatasetFormat::kPretrain;
+}
+
+const char* segment_role_name(SegmentRole role) {
+  static constexpr const char* kNames[] = {"text",   "system",   "user",    "assistant", "prompt",
+                                           "chosen", "rejected", "context", "next"};
+  return kNames[static_cast<size_t>(role)];
+}
+
+}  // namespace
+
+const char* special_role_marker(SpecialRole role) {
+  static constexpr const char* kMarkers[] = {"<|bos|>",  "<|eos|>",       "<|pad|>", "<|system|>",
+                                             "<|user|>", "<|assistant|>", "<|end|>"};
+  return kMarkers[static_cast<size_t>(role)];
+}
+
+DocumentEncoder::DocumentEncoder(const Tokenizer& tokenizer, DatasetFormat format)
+    : tokenizer_(tokenizer), format_(format) {
+  for (SpecialRole role : required_roles(format)) special(role);
+}
+
+TokenId DocumentEncoder::special(SpecialRole role) const {
+  const std::optional<TokenId> id = tokenizer_.special(role);
+  if (id) return *id;
+  const std::string fingerprint = tokenizer_.fingerprint().substr(0, 12);
+  throw UsageError(std::string(dataset_format_name(format_)) + " needs " + special_role_marker(role) +
+                       " (a special token for that role), and the " + tokenizer_.kind() + " tokenizer " + fingerprint +
+                       " has none",
+                   "use a tokenizer trained by `nf-shard tokenizer train` (it has every role), or one whose "
+                   "special tokens include this role");
+}
+
+void DocumentEncoder::append(EncodedDocument& out, const std::vector<TokenId>& ids, uint8_t mask) const {
+  out.tokens.insert(out.tokens.end(), ids.begin(), ids.end());
+  if (format_ == DatasetFormat::kSft || format_ == DatasetFormat::kSequence) {
+    out.loss_mask.insert(out.loss_mask.end(), ids.size(), mask);
+  }
+}
+
+void DocumentEncoder::append(EncodedDocument& out, TokenId id, uint8_t mask) const {
+  append(out, std::vector<TokenId>{id}, mask);
+}
+
+EncodedDocument DocumentEncoder::encode(const Document& document) const {
+  for (const Segment& segment : document.segments) {
+    NF_CHECK(format_of(segment.role) == format_, DataError, document.source, ": a segment of role ",
+             segment_role_name(segment.role), " cannot be encoded as ", dataset_format_name(format_), " data");
+  }
+  EncodedDocument out;
+  out.metadata = document.metadata;
+  out.source = document.source;
+  switch (format_) {
+    case DatasetFormat::kPretrain:
+      encode_pretrain(document, out);
+      break;
+    case DatasetFormat::kSft:
+      encode_sft(document, out);
+      break;
+    case DatasetFormat::kDpo:
+      encode_dpo(document, out);
+      break;
+    case DatasetFormat::kSequence:
+      encode_sequence(document, out);
+      break;
+  }
+  return out;
+}
+
+// text ‖ <|eos|>
+void DocumentEncoder::encode_pretrain(const Document& document, EncodedDocument& out) const {
+  for (const Segment& segment : document.segments) append(out, tokenizer_.encode(segment.text), 0);
+  append(out, special(SpecialRole::kEos), 0);
+}
+
+// Each turn is <|role|> ‖ content ‖ <|end|>; the loss covers assistant content and its <|end|>.
+void DocumentEncoder::encode_sft(const Document& document, EncodedDocument& out) const {
+  for (const Segment& segment : document.segments) {
+    const SpecialRole role = segment.role == SegmentRole::kSystem ? SpecialRole::kSystem
+                             : segment.role == SegmentRole::kUser ? SpecialRole::kUser
+                                                                  : SpecialRole::kAssistant;
+    const uint8_t trained = role == SpecialRole::kAssistant ? 1 : 0;
+    append(out, special(role), 0);
+    append(out, tokenizer_.encode(segment.text), trained);
+    append(out, special(SpecialRole::kEndOfTurn), trained);
+  }
+}
+
+// prompt = <|user|> ‖ prompt ‖ <|end|> ‖ <|assistant|>, chosen = chosen ‖ <|end|>,
+// rejected = rejected ‖ <|end|>; the spans are their token lengths.
+void DocumentEncoder::encode_dpo(const Document& document, EncodedDocument& out) const {
+  const auto& segments = document.segments;
+  NF_CHECK(segments.size() == 3 && segments[0].role == SegmentRole::kPrompt &&
+               segments[1].role == SegmentRole::kChosen && segments[2].role == SegmentRole::kRejected,
+           DataError, document.source, ": a dpo document is exactly a prompt, a chosen and a rejected segment");
+  DpoSpans spans;
+  for (const Segment& segment : document.segments) {
+    const size_t before = out.tokens.size();
+    if (segment.role == SegmentRole::kPrompt) append(out, special(SpecialRole::kUser), 0);
+    append(out, tokenizer_.encode(segment.text), 0);
+    append(out, special(SpecialRole::kEndOfTurn), 0);
+    if (segment.role == SegmentRole::kPrompt) append(out, special(SpecialRole::kAssistant), 0);
+    const uint64_t length = out.tokens.size() - before;
+    if (segment.role == SegmentRole::kPrompt) spans.prompt += length;
+    if (segment.role == SegmentRole::kChosen) spans.chosen += length;
+    if (segment.role == SegmentRole::kRejected) spans.rejected += length;
+  }
+  out.dpo_spans = spans;
+}
+
+// Each paragraph ‖ <|eos|> with mask 0, then next ‖ <|eos|> with mask 1.
+void DocumentEncoder::encode_sequence(const Document& document, EncodedDocument& out) const {
+  for (const Segment& segment : document.segments) {
+    const uint8_t trained = segment.role == SegmentRole::kNext ? 1 : 0;
+    append(out, tokenizer_.encode(segment.text), trained);
+    append(out, special(SpecialRole::kEos), trained);
+  }
+}
+
+}  // namespace nf::data

@@ -1,0 +1,115 @@
+// Streaming line reader: zlib's gzread over a 1 MiB buffer (transparent for plain files), lines
+// split with memchr, over-long lines cut and drained instead of buffered.
+#include "nf/data/line_reader.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "nf/core/error.h"
+
+namespace nf::data {
+namespace {
+
+constexpr size_t kBufferBytes = 1 << 20;
+constexpr unsigned kZlibBufferBytes = 1 << 18;
+
+gzFile as_gz(void* file) { return static_cast<gzFile>(file); }
+
+}  // namespace
+
+LineReader::LineReader(std::string path, int64_t max_line_bytes, LineRange range)
+    : path_(std::move(path)),
+      max_line_bytes_(max_line_bytes),
+      range_(range),
+      offset_(range.begin),
+      buffer_(kBufferBytes),
+      at_start_(range.begin == 0),
+      line_number_(range.first_line - 1) {
+  NF_CHECK(max_line_bytes_ > 0, UsageError, "max line bytes must be positive, got ", max_line_bytes_);
+  // open + lseek + gzdopen starts reading at range.begin; gzseek would read up to it instead.
+  const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::lseek(fd, range_.begin, SEEK_SET) < 0) {
+    const std::string reason = std::strerror(errno);
+    if (fd >= 0) ::close(fd);
+    throw IoError("cannot open input '" + path_ + "': " + reason, "check the path and its permissions");
+  }
+  gzFile file = gzdopen(fd, "rb");
+  if (file == nullptr) {
+    ::close(fd);
+    throw IoError("cannot open input '" + path_ + "': out of memory", "");
+  }
+  gzbuffer(file, kZlibBufferBytes);
+  file_ = file;
+}
+
+LineReader::~LineReader() {
+  if (file_ != nullptr) gzclose(as_gz(file_));
+}
+
+int64_t LineReader::disk_bytes() const { return static_cast<int64_t>(gzoffset(as_gz(file_))) - range_.begin; }
+
+// Moves unread bytes to the front and reads more after them; false when nothing more came.
+bool LineReader::refill() {
+  if (eof_) return false;
+  if (begin_ > 0) {
+    std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
+    end_ -= begin_;
+    begin_ = 0;
+  }
+  const int got = gzread(as_gz(file_), buffer_.data() + end_, static_cast<unsigned>(buffer_.size() - end_));
+  int code = Z_OK;
+  const char* message = gzerror(as_gz(file_), &code);
+  // A truncated stream is no hard error to gzread (Z_BUF_ERROR, "unexpected end of file"): it
+  // returns what it could decompress, then 0, so the error code is checked at every read.
+  if (got < 0 || (got == 0 && code != Z_OK)) {
+    throw DataError("input '" + path_ + "' after line " + std::to_string(line_number_) +
+                        ": corrupt or truncated gzip data (" + message + ")",
+                    "check the file with `gzip -t " + path_ + "`, then re-create or re-download it");
+  }
+  if (got == 0) eof_ = true;
+  end_ += static_cast<size_t>(got);
+  // A UTF-8 byte order mark (Windows editors write one) is no part of the first line.
+  if (at_start_ && end_ >= 3 && std::memcmp(buffer_.data(), "\xEF\xBB\xBF", 3) == 0) begin_ = 3;
+  if (end_ >= 3 || eof_) at_start_ = false;
+  return got > 0;
+}
+
+bool LineReader::next(std::string& line) {
+  line.clear();
+  truncated_ = false;
+  if (range_.end >= 0 && offset_ >= range_.end) return false;
+  const size_t cap = static_cast<size_t>(max_line_bytes_);
+  size_t length = 0;  // bytes of the whole line before its "\n", kept or not
+  char last = 0;
+  bool any = false;  // whether this line has any byte, including its "\n"
+  for (;;) {
+    if (begin_ == end_ && !refill()) break;
+    any = true;
+    const char* start = buffer_.data() + begin_;
+    const char* newline = static_cast<const char*>(std::memchr(start, '\n', end_ - begin_));
+    const size_t take = newline ? static_cast<size_t>(newline - start) : end_ - begin_;
+    if (take > 0) last = start[take - 1];
+    length += take;
+    // Keep at most cap + 1 bytes: one past the cap tells a trailing "\r" from a long line.
+    if (line.size() <= cap) line.append(start, std::min(take, cap + 1 - line.size()));
+    begin_ += newline ? take + 1 : take;
+    offset_ += static_cast<int64_t>(newline ? take + 1 : take);
+    if (newline) break;
+  }
+  if (!any) return false;
+  ++line_number_;
+  const bool crlf = last == '\r';
+  if (length - (crlf ? 1 : 0) > cap) {
+    line.resize(cap);
+    truncated_ = true;
+  } else if (crlf) {
+    line.pop_back();
+  }
+  return true;
+}
+
+}  // namespace nf::data
