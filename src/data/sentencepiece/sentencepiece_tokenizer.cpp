@@ -49,13 +49,29 @@ std::vector<TokenId> SentencePieceTokenizer::encode(std::string_view text) const
 }
 
 std::string SentencePieceTokenizer::decode(const std::vector<TokenId>& ids) const {
+  // sentencepiece decodes control pieces (<s>, </s>) to nothing; the Tokenizer contract wants
+  // their strings, so runs of ordinary ids are decoded between them.
+  const auto& processor = impl_->processor;
+  std::string text;
+  std::vector<int> run;
+  const auto flush = [&] {
+    std::string piece_text;
+    const auto status = processor.Decode(run, &piece_text);
+    NF_CHECK(status.ok(), DataError, "sentencepiece '", path_, "' could not decode: ", status.ToString());
+    text += piece_text;
+    run.clear();
+  };
   for (const TokenId id : ids) {
     NF_CHECK(id >= 0 && id < vocab_size(), DataError, "cannot decode token id ", id, ": '", path_, "' has ",
              vocab_size(), " pieces");
+    if (processor.IsControl(id)) {
+      flush();
+      text += processor.IdToPiece(id);
+    } else {
+      run.push_back(id);
+    }
   }
-  std::string text;
-  const auto status = impl_->processor.Decode(std::vector<int>(ids.begin(), ids.end()), &text);
-  NF_CHECK(status.ok(), DataError, "sentencepiece '", path_, "' could not decode: ", status.ToString());
+  flush();
   return text;
 }
 
