@@ -15,13 +15,15 @@ constexpr size_t kShortPiece = 64;
 }  // namespace
 
 const std::vector<TokenId>* BpeCache::find(std::string_view piece) const {
+  if (piece.size() > kMaxPiece) return nullptr;
   const auto found = entries_.find(std::string(piece));
   return found == entries_.end() ? nullptr : &found->second;
 }
 
-void BpeCache::insert(std::string_view piece, std::vector<TokenId> ids) {
+void BpeCache::insert(std::string_view piece, const std::vector<TokenId>& ids) {
+  if (piece.size() > kMaxPiece) return;
   if (entries_.size() >= max_entries_) entries_.clear();
-  entries_.emplace(std::string(piece), std::move(ids));
+  entries_.emplace(std::string(piece), ids);
 }
 
 std::vector<TokenId> BpeTokenizer::encode(std::string_view text) const {
@@ -61,17 +63,22 @@ void BpeTokenizer::encode_piece(std::string_view piece, BpeCache& cache, std::ve
     out.insert(out.end(), cached->begin(), cached->end());
     return;
   }
-  std::vector<TokenId> ids = piece.size() <= kShortPiece ? merge_short(piece) : merge_long(piece);
-  out.insert(out.end(), ids.begin(), ids.end());
-  cache.insert(piece, std::move(ids));
+  if (piece.size() <= kShortPiece) {
+    merge_short(piece, cache);
+  } else {
+    merge_long(piece, cache.parts);
+  }
+  out.insert(out.end(), cache.parts.begin(), cache.parts.end());
+  cache.insert(piece, cache.parts);
 }
 
-std::vector<TokenId> BpeTokenizer::merge_short(std::string_view piece) const {
-  std::vector<TokenId> parts;
-  parts.reserve(piece.size());
+void BpeTokenizer::merge_short(std::string_view piece, BpeCache& scratch) const {
+  std::vector<TokenId>& parts = scratch.parts;
+  parts.clear();
   for (const char byte : piece) parts.push_back(byte_ids_[static_cast<uint8_t>(byte)]);
   // ranks[i]: the rank of merging parts[i] with parts[i + 1], INT_MAX when there is no such merge.
-  std::vector<int32_t> ranks(parts.size() - 1);
+  std::vector<int32_t>& ranks = scratch.ranks;
+  ranks.resize(parts.size() - 1);
   const auto rank_at = [&](size_t i) {
     const MergeRule* rule = find_merge(parts[i], parts[i + 1]);
     return rule ? rule->rank : INT_MAX;
@@ -89,10 +96,9 @@ std::vector<TokenId> BpeTokenizer::merge_short(std::string_view piece) const {
     if (best + 1 < parts.size()) ranks[best] = rank_at(best);
     if (best > 0) ranks[best - 1] = rank_at(best - 1);
   }
-  return parts;
 }
 
-std::vector<TokenId> BpeTokenizer::merge_long(std::string_view piece) const {
+void BpeTokenizer::merge_long(std::string_view piece, std::vector<TokenId>& parts) const {
   struct Symbol {
     TokenId id;
     int prev;
@@ -133,9 +139,8 @@ std::vector<TokenId> BpeTokenizer::merge_long(std::string_view piece) const {
     push(left.prev);
     push(top.left);
   }
-  std::vector<TokenId> parts;
+  parts.clear();
   for (int i = 0; i >= 0; i = symbols[i].next) parts.push_back(symbols[i].id);
-  return parts;
 }
 
 }  // namespace nf::data

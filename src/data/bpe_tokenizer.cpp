@@ -8,10 +8,6 @@
 namespace nf::data {
 namespace {
 
-uint64_t pair_key(TokenId left, TokenId right) {
-  return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
-}
-
 }  // namespace
 
 const std::vector<std::string>& default_special_tokens() {
@@ -70,13 +66,8 @@ BpeTokenizer::BpeTokenizer(std::vector<std::string> tokens, std::vector<std::pai
     NF_CHECK(merged != ids_.end(), DataError, origin, ": merge ", rank, " (ids ", left, " + ", right,
              ") makes a token that is not in the vocabulary");
     // The first (lowest) rank of a pair wins, as in Hugging Face's BPE.
-    merge_rules_.emplace(pair_key(left, right), MergeRule{static_cast<int32_t>(rank), merged->second});
+    merge_rules_.insert(left, right, MergeRule{static_cast<int32_t>(rank), merged->second});
   }
-}
-
-const BpeTokenizer::MergeRule* BpeTokenizer::find_merge(TokenId left, TokenId right) const {
-  const auto found = merge_rules_.find(pair_key(left, right));
-  return found == merge_rules_.end() ? nullptr : &found->second;
 }
 
 std::string BpeTokenizer::decode(const std::vector<TokenId>& ids) const {

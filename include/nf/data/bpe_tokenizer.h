@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "nf/data/pair_table.h"
 #include "nf/data/pretokenizer.h"
 #include "nf/data/tokenizer.h"
 
@@ -28,12 +29,18 @@ struct BpeOptions {
 };
 
 // Pieces already encoded, reused across documents: one cache per encoding thread. Bounded:
-// cleared when it holds more than `max_entries` pieces.
+// cleared when it holds more than `max_entries` pieces. Pieces longer than kMaxPiece bytes are
+// not kept: they rarely repeat (a CJK line is one piece), and would only churn the table.
 class BpeCache {
  public:
-  explicit BpeCache(size_t max_entries = 1 << 18) : max_entries_(max_entries) {}
+  static constexpr size_t kMaxPiece = 32;
+  explicit BpeCache(size_t max_entries = 1 << 16) : max_entries_(max_entries) {}
   const std::vector<TokenId>* find(std::string_view piece) const;
-  void insert(std::string_view piece, std::vector<TokenId> ids);
+  void insert(std::string_view piece, const std::vector<TokenId>& ids);
+
+  // Buffers of the merge in progress, reused from piece to piece to avoid allocations.
+  std::vector<TokenId> parts;
+  std::vector<int32_t> ranks;
 
  private:
   size_t max_entries_;
@@ -67,14 +74,10 @@ class BpeTokenizer : public Tokenizer {
   const BpeOptions& options() const { return options_; }
 
  private:
-  struct MergeRule {
-    int32_t rank;
-    TokenId result;
-  };
-  const MergeRule* find_merge(TokenId left, TokenId right) const;
+  const MergeRule* find_merge(TokenId left, TokenId right) const { return merge_rules_.find(left, right); }
   void encode_piece(std::string_view piece, BpeCache& cache, std::vector<TokenId>& out) const;
-  std::vector<TokenId> merge_short(std::string_view piece) const;
-  std::vector<TokenId> merge_long(std::string_view piece) const;
+  void merge_short(std::string_view piece, BpeCache& scratch) const;
+  void merge_long(std::string_view piece, std::vector<TokenId>& parts) const;
 
   std::vector<std::string> tokens_;
   std::vector<std::pair<TokenId, TokenId>> merges_;
@@ -82,7 +85,7 @@ class BpeTokenizer : public Tokenizer {
   BpeOptions options_;
   std::unordered_map<std::string, TokenId> ids_;  // ordinary tokens' bytes → id
   std::vector<TokenId> byte_ids_;                 // the id of each single byte
-  std::unordered_map<uint64_t, MergeRule> merge_rules_;
+  PairTable merge_rules_;
   std::vector<bool> is_special_;
   std::map<SpecialRole, TokenId> roles_;
 };
