@@ -1,7 +1,12 @@
 // BPE encoding: pre-tokenize, then merge each piece's bytes by rank (lowest rank first, leftmost
 // on ties, as Hugging Face and GPT-2's encoder.py do), with a cache of pieces already seen.
+#include <unicode/bytestream.h>
+#include <unicode/normalizer2.h>
+
 #include <climits>
 #include <queue>
+
+#include "nf/core/error.h"
 
 #include "nf/data/bpe_tokenizer.h"
 
@@ -11,6 +16,20 @@ namespace {
 // Pieces up to this many bytes merge with a quadratic scan (fast for short words); longer ones
 // (long numbers, CJK runs, white space) with a heap over a linked list, O(n log n).
 constexpr size_t kShortPiece = 64;
+
+// The NFC form of `text` in `storage`, or `text` itself when it is already NFC (the common case).
+std::string_view normalize_nfc(std::string_view text, std::string& storage) {
+  UErrorCode status = U_ZERO_ERROR;
+  const icu::Normalizer2* nfc = icu::Normalizer2::getNFCInstance(status);
+  const icu::StringPiece input(text.data(), static_cast<int32_t>(text.size()));
+  if (U_SUCCESS(status) && nfc->isNormalizedUTF8(input, status)) return text;
+  status = U_ZERO_ERROR;
+  storage.clear();
+  icu::StringByteSink<std::string> sink(&storage);
+  nfc->normalizeUTF8(0, input, sink, nullptr, status);
+  NF_CHECK(U_SUCCESS(status), DataError, "ICU could not NFC-normalize a text: ", u_errorName(status));
+  return storage;
+}
 
 }  // namespace
 
@@ -35,6 +54,8 @@ std::vector<TokenId> BpeTokenizer::encode(std::string_view text) const {
 }
 
 void BpeTokenizer::encode(std::string_view text, BpeCache& cache, std::vector<TokenId>& out) const {
+  std::string normalized;
+  if (options_.nfc) text = normalize_nfc(text, normalized);
   std::string prefixed;
   if (options_.add_prefix_space && !text.empty() && text[0] != ' ') {
     prefixed = " " + std::string(text);

@@ -74,7 +74,7 @@ std::string type_of(const json& node) { return node.is_object() ? node.value("ty
 
 DataError unsupported(const std::string& path, const std::string& key, const std::string& what) {
   return DataError("'" + path + "': " + key + " " + what + " is not supported",
-                   "nf supports byte-level BPE with the GPT-2, Llama-3 or Qwen2 split pattern and no normalizer; "
+                   "nf supports byte-level BPE with the GPT-2, Llama-3 or Qwen2 split pattern and no normalizer or NFC; "
                    "see docs/tokenizers.md");
 }
 
@@ -136,12 +136,13 @@ std::unique_ptr<BpeTokenizer> load_bpe_tokenizer_json(const std::string& path) {
     NF_CHECK(doc.is_object() && doc.contains("model"), DataError, "'", path, "' has no \"model\": not a tokenizer.json");
     const json& model = doc["model"];
     check_model(model, path);
-    if (const json* normalizer = optional_key(doc, "normalizer")) {
-      throw unsupported(path, "normalizer", "'" + type_of(*normalizer) + "'");
-    }
     const json* pre_tokenizer = optional_key(doc, "pre_tokenizer");
     if (!pre_tokenizer) throw unsupported(path, "pre_tokenizer", "null (no byte-level pre-tokenizer)");
     BpeOptions options = parse_pre_tokenizer(*pre_tokenizer, path);
+    if (const json* normalizer = optional_key(doc, "normalizer")) {
+      if (type_of(*normalizer) != "NFC") throw unsupported(path, "normalizer", "'" + type_of(*normalizer) + "'");
+      options.nfc = true;
+    }
     options.ignore_merges = model.value("ignore_merges", false);
     if (const json* decoder = optional_key(doc, "decoder"); decoder && type_of(*decoder) != "ByteLevel") {
       throw unsupported(path, "decoder", "'" + type_of(*decoder) + "'");
@@ -199,7 +200,7 @@ std::string bpe_to_tokenizer_json(const BpeTokenizer& tokenizer) {
     doc["added_tokens"].push_back({{"id", special.id}, {"content", special.content}, {"single_word", false},
                                    {"lstrip", false}, {"rstrip", false}, {"normalized", false}, {"special", true}});
   }
-  doc["normalizer"] = nullptr;
+  doc["normalizer"] = options.nfc ? ordered_json{{"type", "NFC"}} : ordered_json(nullptr);
   const bool gpt2 = options.pattern == PreTokenizerPattern::kGpt2;
   ordered_json byte_level = {{"type", "ByteLevel"}, {"add_prefix_space", options.add_prefix_space},
                              {"trim_offsets", true}, {"use_regex", gpt2}};

@@ -105,6 +105,7 @@ std::string BpeTokenizer::fingerprint() const {
   field(pretokenizer_name(options_.pattern));
   field(options_.add_prefix_space ? "prefix-space" : "no-prefix-space");
   field(options_.ignore_merges ? "ignore-merges" : "use-merges");
+  field(options_.nfc ? "nfc" : "no-normalizer");
   field(std::to_string(tokens_.size()));
   for (const std::string& token : tokens_) field(token);
   for (const auto& [left, right] : merges_) field(std::to_string(left) + " " + std::to_string(right));

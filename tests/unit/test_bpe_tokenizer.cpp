@@ -166,14 +166,33 @@ TEST(BpeFiles, LoadsGpt2FixturesInEveryMergeSpelling) {
   EXPECT_EQ(llama->vocab_size(), 269);
 }
 
-// Writes the gpt2_small fixture with `edit` applied to its text, and returns the load error.
-std::string load_error(const std::string& name, const std::string& from, const std::string& to) {
+// The gpt2_small fixture with `from` replaced by `to`, written to a fresh directory.
+std::string edited_fixture(const std::string& name, const std::string& from, const std::string& to) {
   std::string text = read_file(kFixtures + "/gpt2_small/tokenizer.json");
   const size_t at = text.find(from);
   EXPECT_NE(at, std::string::npos) << from;
   text.replace(at, from.size(), to);
   const std::string path = temp_dir(name) + "/tokenizer.json";
   write_file_atomic(path, text);
+  return path;
+}
+
+TEST(BpeFiles, NfcNormalizerComposesBeforeSplitting) {
+  const std::string path = edited_fixture("nfc", "\"normalizer\": null", "\"normalizer\": {\"type\": \"NFC\"}");
+  const auto tokenizer = load_bpe_tokenizer_json(path);
+  EXPECT_TRUE(tokenizer->options().nfc);
+  EXPECT_EQ(tokenizer->encode("cafe\u0301 the"), tokenizer->encode("caf\u00e9 the"));
+  EXPECT_EQ(tokenizer->decode(tokenizer->encode("cafe\u0301")), "caf\u00e9");
+  const std::string saved = temp_dir("nfc_saved");
+  tokenizer->save(saved);
+  EXPECT_EQ(load_bpe_tokenizer_json(saved + "/tokenizer.json")->fingerprint(), tokenizer->fingerprint());
+  fs::remove_all(fs::path(path).parent_path());
+  fs::remove_all(saved);
+}
+
+// Loads the gpt2_small fixture with `from` replaced by `to`, and returns the load error.
+std::string load_error(const std::string& name, const std::string& from, const std::string& to) {
+  const std::string path = edited_fixture(name, from, to);
   try {
     load_bpe_tokenizer_json(path);
   } catch (const DataError& e) {

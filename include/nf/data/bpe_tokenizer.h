@@ -26,6 +26,7 @@ struct BpeOptions {
   PreTokenizerPattern pattern = PreTokenizerPattern::kGpt2;
   bool add_prefix_space = false;  // ByteLevel(add_prefix_space): prepend " " unless text starts with one
   bool ignore_merges = false;     // a piece that is itself in the vocabulary becomes one token (Llama-3)
+  bool nfc = false;               // NFC-normalize text before splitting (Qwen2); decode then gives NFC(x)
 };
 
 // Pieces already encoded, reused across documents: one cache per encoding thread. Bounded:
