@@ -19,5 +19,7 @@ void add_verify_command(CLI::App& app);
 // `nf-shard inspect DATASET` (cmd_inspect.cpp). With a loader, samples are decoded with the
 // dataset's tokenizer (or --tokenizer); without one they print as token ids.
 void add_inspect_command(CLI::App& app, TokenizerLoader load_tokenizer = {});
+// `nf-shard tokenizer train|encode|info` (cmd_tokenizer.cpp).
+void add_tokenizer_command(CLI::App& app);
 
 }  // namespace nf::shard

@@ -12,7 +12,7 @@ packages=(
   # distributed + data + config
   libopenmpi-dev openmpi-bin libhdf5-dev libyaml-cpp-dev zlib1g-dev libssl-dev
   # libraries chosen over hand-rolled code
-  libcli11-dev nlohmann-json3-dev libsentencepiece-dev libprotobuf-dev protobuf-compiler
+  libcli11-dev nlohmann-json3-dev libicu-dev libsentencepiece-dev libprotobuf-dev protobuf-compiler
   # tests
   googletest libgtest-dev libgmock-dev
   # slurm: a real single-node cluster for the slurm test tier
