@@ -3,7 +3,6 @@
 #include "nf/optim/adamw.h"
 
 #include <ATen/ATen.h>
-#include <torch/autograd.h>
 
 #include <cmath>
 #include <map>
@@ -21,7 +20,7 @@ double AdamWOptions::weight_decay_for(const std::string& name) const {
 
 void adamw_update(at::Tensor& param, const at::Tensor& grad, at::Tensor& exp_avg, at::Tensor& exp_avg_sq, int64_t step,
                   double lr, double weight_decay, const AdamWOptions& o) {
-  torch::NoGradGuard no_grad;
+  at::NoGradGuard no_grad;
   const bool fp32 = param.scalar_type() == at::kFloat;
   at::Tensor master = fp32 ? param : param.to(at::kFloat);
   const at::Tensor g = grad.to(at::kFloat);
@@ -75,7 +74,7 @@ void AdamW::load_state(const NamedTensors& state) {
     if (it == by_name.end()) throw CheckpointError("optimizer state has no entry '" + key + "'");
     return it->second;
   };
-  torch::NoGradGuard no_grad;
+  at::NoGradGuard no_grad;
   const auto restore = [&](const std::string& key, at::Tensor& target) {
     const at::Tensor& saved = find(key);
     NF_CHECK(saved.sizes() == target.sizes(), CheckpointError, "optimizer state '", key, "' has shape ",

@@ -2,12 +2,11 @@
 #include "nf/optim/grad_clip.h"
 
 #include <ATen/ATen.h>
-#include <torch/autograd.h>
 
 namespace nf::optim {
 
 at::Tensor grad_norm_squared(const std::vector<at::Tensor>& parameters) {
-  torch::NoGradGuard no_grad;
+  at::NoGradGuard no_grad;
   at::Tensor total;
   for (const auto& param : parameters) {
     const at::Tensor& grad = param.grad();
@@ -24,7 +23,7 @@ at::Tensor clip_coefficient(const at::Tensor& total_norm, double max_norm) {
 }
 
 void scale_gradients(const std::vector<at::Tensor>& parameters, const at::Tensor& coefficient) {
-  torch::NoGradGuard no_grad;
+  at::NoGradGuard no_grad;
   for (const auto& param : parameters) {
     at::Tensor grad = param.grad();
     if (grad.defined()) grad.mul_(coefficient.to(grad.device(), grad.scalar_type()));
