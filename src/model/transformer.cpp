@@ -35,7 +35,9 @@ torch::Tensor CausalLMImpl::forward_layers(const torch::Tensor& hidden, int64_t 
   return x;
 }
 
-torch::Tensor CausalLMImpl::head(const torch::Tensor& hidden) { return at::linear(model->norm(hidden), output_weight()); }
+torch::Tensor CausalLMImpl::head(const torch::Tensor& hidden) {
+  return at::linear(model->norm(hidden), output_weight());
+}
 
 torch::Tensor CausalLMImpl::forward(const torch::Tensor& tokens) {
   return head(forward_layers(embed(tokens), 0, config_.n_layers));

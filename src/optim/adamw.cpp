@@ -77,8 +77,8 @@ void AdamW::load_state(const NamedTensors& state) {
   at::NoGradGuard no_grad;
   const auto restore = [&](const std::string& key, at::Tensor& target) {
     const at::Tensor& saved = find(key);
-    NF_CHECK(saved.sizes() == target.sizes(), CheckpointError, "optimizer state '", key, "' has shape ",
-             saved.sizes(), ", the parameter has ", target.sizes());
+    NF_CHECK(saved.sizes() == target.sizes(), CheckpointError, "optimizer state '", key, "' has shape ", saved.sizes(),
+             ", the parameter has ", target.sizes());
     target.copy_(saved);
   };
   for (size_t i = 0; i < parameters_.size(); ++i) {

@@ -22,7 +22,8 @@ double learning_rate_at(const LrScheduleOptions& o, int64_t step) {
   }
   const int64_t decay_steps = o.total_steps - o.warmup_steps;
   const double progress =
-      decay_steps <= 0 ? 1.0 : std::min(1.0, static_cast<double>(step - o.warmup_steps) / static_cast<double>(decay_steps));
+      decay_steps <= 0 ? 1.0
+                       : std::min(1.0, static_cast<double>(step - o.warmup_steps) / static_cast<double>(decay_steps));
   const double min_lr = o.peak_lr * o.min_lr_ratio;
   switch (o.decay) {
     case LrDecay::kCosine:

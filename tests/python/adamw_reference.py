@@ -81,7 +81,8 @@ def check_lr_schedules(directory):
     failures = []
     for case in json.load(open(f"{directory}/lr_schedule.json")):
         for step, value in enumerate(case["values"]):
-            expected = schedule(case["kind"], case["peak_lr"], case["min_lr_ratio"], case["warmup"], case["total"], step)
+            expected = schedule(case["kind"], case["peak_lr"], case["min_lr_ratio"], case["warmup"], case["total"],
+                                step)
             if abs(value - expected) > 1e-12 * case["peak_lr"]:
                 failures.append(f"lr {case['kind']} warmup {case['warmup']} total {case['total']} step {step}: "
                                 f"{value} != {expected}")

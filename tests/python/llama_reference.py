@@ -71,7 +71,8 @@ def llama_logits(w, cfg, tokens):
     cos, sin = rotary(cfg["d_model"] // cfg["n_heads"], cfg["rope_theta"], tokens.shape[1])
     for i in range(cfg["n_layers"]):
         p = f"model.layers.{i}."
-        x = x + attention(rms_norm(x, w[p + "input_layernorm.weight"], cfg["norm_eps"]), w, p + "self_attn.", cfg, cos, sin)
+        normed = rms_norm(x, w[p + "input_layernorm.weight"], cfg["norm_eps"])
+        x = x + attention(normed, w, p + "self_attn.", cfg, cos, sin)
         x = x + mlp(rms_norm(x, w[p + "post_attention_layernorm.weight"], cfg["norm_eps"]), w, p + "mlp.")
     x = rms_norm(x, w["model.norm.weight"], cfg["norm_eps"])
     head = w["model.embed_tokens.weight"] if cfg["tie_embeddings"] else w["lm_head.weight"]

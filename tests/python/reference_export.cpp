@@ -42,10 +42,8 @@ struct ModelCase {
 
 void export_model_case(const std::string& dir, const ModelCase& c) {
   nf::model::CausalLM model(c.config);
-  const int64_t count = nf::model::initialize(*model, nf::model::InitOptions()
-                                                          .with_seed(7)
-                                                          .with_std(c.config.init_std)
-                                                          .with_n_layers(c.config.n_layers));
+  const int64_t count = nf::model::initialize(
+      *model, nf::model::InitOptions().with_seed(7).with_std(c.config.init_std).with_n_layers(c.config.n_layers));
   at::Generator gen = at::detail::createCPUGenerator(42);
   const at::Tensor tokens = at::randint(c.config.vocab_size, {c.batch, c.seq}, gen, at::kLong);
   const at::Tensor targets = at::randint(c.config.vocab_size, {c.batch, c.seq}, gen, at::kLong);
@@ -70,11 +68,11 @@ void export_model_case(const std::string& dir, const ModelCase& c) {
   tensors.insert("loss_sum", loss.sum.detach());
   tensors.insert("loss_count", loss.count);
   const ModelConfig& m = c.config;
-  nlohmann::json info = {{"vocab_size", m.vocab_size}, {"d_model", m.d_model},       {"n_layers", m.n_layers},
-                         {"n_heads", m.n_heads},       {"n_kv_heads", m.kv_heads()}, {"ffn_dim", m.ffn_dim()},
-                         {"rope_theta", m.rope_theta}, {"norm_eps", m.norm_eps},     {"tie_embeddings", m.tie_embeddings},
-                         {"parameter_names", names},   {"parameter_count", count},
-                         {"count_parameters", nf::model::count_parameters(m)}};
+  nlohmann::json info = {
+      {"vocab_size", m.vocab_size}, {"d_model", m.d_model},       {"n_layers", m.n_layers},
+      {"n_heads", m.n_heads},       {"n_kv_heads", m.kv_heads()}, {"ffn_dim", m.ffn_dim()},
+      {"rope_theta", m.rope_theta}, {"norm_eps", m.norm_eps},     {"tie_embeddings", m.tie_embeddings},
+      {"parameter_names", names},   {"parameter_count", count},   {"count_parameters", nf::model::count_parameters(m)}};
   write_case(dir, c.name, tensors, info);
 }
 
@@ -82,8 +80,11 @@ void export_model_case(const std::string& dir, const ModelCase& c) {
 // gradients drawn from a fixed generator.
 void export_adamw_case(const std::string& dir) {
   const std::vector<std::pair<std::string, std::vector<int64_t>>> shapes = {
-      {"model.embed_tokens.weight", {5, 3}}, {"model.layers.0.mlp.up_proj.weight", {4, 3}},
-      {"model.layers.0.input_layernorm.weight", {3}}, {"model.norm.weight", {3}}, {"lm_head.weight", {5, 3}}};
+      {"model.embed_tokens.weight", {5, 3}},
+      {"model.layers.0.mlp.up_proj.weight", {4, 3}},
+      {"model.layers.0.input_layernorm.weight", {3}},
+      {"model.norm.weight", {3}},
+      {"lm_head.weight", {5, 3}}};
   at::Generator gen = at::detail::createCPUGenerator(3);
   nf::optim::NamedTensors params;
   Dict tensors;
@@ -93,7 +94,8 @@ void export_adamw_case(const std::string& dir) {
   }
   const auto adamw_options = nf::optim::AdamWOptions().with_betas(0.9, 0.95).with_eps(1e-8).with_weight_decay(0.1);
   nf::optim::AdamW optimizer(params, adamw_options);
-  const auto schedule = nf::optim::LrScheduleOptions().with_peak_lr(1e-2).with_min_lr_ratio(0.1).with_warmup_steps(2).with_total_steps(6);
+  const auto schedule =
+      nf::optim::LrScheduleOptions().with_peak_lr(1e-2).with_min_lr_ratio(0.1).with_warmup_steps(2).with_total_steps(6);
   const int64_t steps = 6;
   std::vector<at::Tensor> parameters;
   for (const auto& item : params) parameters.push_back(item.second);
@@ -107,32 +109,48 @@ void export_adamw_case(const std::string& dir) {
     const double lr = nf::optim::learning_rate_at(schedule, step);
     lrs.push_back(lr);
     optimizer.step(lr);
-    for (const auto& [name, param] : params) tensors.insert("step" + std::to_string(step) + "/" + name, param.detach().clone());
+    for (const auto& [name, param] : params)
+      tensors.insert("step" + std::to_string(step) + "/" + name, param.detach().clone());
   }
   for (const auto& [key, value] : optimizer.state()) tensors.insert("state/" + key, value);
   for (const auto& [name, param] : params) decays[name] = adamw_options.weight_decay_for(name);
   write_case(dir, "adamw", tensors,
-             {{"steps", steps}, {"lrs", lrs}, {"norms", norms}, {"weight_decay", decays}, {"max_norm", 1.0},
-              {"beta1", 0.9}, {"beta2", 0.95}, {"eps", 1e-8}, {"parameter_names", nlohmann::json(shapes)}});
+             {{"steps", steps},
+              {"lrs", lrs},
+              {"norms", norms},
+              {"weight_decay", decays},
+              {"max_norm", 1.0},
+              {"beta1", 0.9},
+              {"beta2", 0.95},
+              {"eps", 1e-8},
+              {"parameter_names", nlohmann::json(shapes)}});
 }
 
 void export_lr_schedules(const std::string& dir) {
   nlohmann::json cases = nlohmann::json::array();
   for (const char* kind : {"cosine", "linear", "constant"}) {
     for (const auto& [warmup, total] : {std::pair<int64_t, int64_t>{0, 10}, {3, 10}, {10, 10}, {5, 1000}}) {
-      const auto options = nf::optim::LrScheduleOptions().with_peak_lr(3e-4).with_min_lr_ratio(0.1)
-                               .with_warmup_steps(warmup).with_total_steps(total).with_decay(nf::optim::parse_lr_decay(kind));
+      const auto options = nf::optim::LrScheduleOptions()
+                               .with_peak_lr(3e-4)
+                               .with_min_lr_ratio(0.1)
+                               .with_warmup_steps(warmup)
+                               .with_total_steps(total)
+                               .with_decay(nf::optim::parse_lr_decay(kind));
       nlohmann::json values = nlohmann::json::array();
       for (int64_t step = 0; step <= total + 2; ++step) values.push_back(nf::optim::learning_rate_at(options, step));
-      cases.push_back({{"kind", kind}, {"peak_lr", 3e-4}, {"min_lr_ratio", 0.1}, {"warmup", warmup}, {"total", total},
+      cases.push_back({{"kind", kind},
+                       {"peak_lr", 3e-4},
+                       {"min_lr_ratio", 0.1},
+                       {"warmup", warmup},
+                       {"total", total},
                        {"values", values}});
     }
   }
   write_file(dir + "/lr_schedule.json", cases.dump(2));
 }
 
-ModelConfig config(int64_t vocab, int64_t d, int64_t layers, int64_t heads, int64_t kv_heads, int64_t ffn,
-                   double theta, bool tied) {
+ModelConfig config(int64_t vocab, int64_t d, int64_t layers, int64_t heads, int64_t kv_heads, int64_t ffn, double theta,
+                   bool tied) {
   ModelConfig c;
   c.vocab_size = vocab;
   c.d_model = d;
@@ -158,8 +176,9 @@ int main(int argc, char** argv) {
   const std::string dir = argv[1];
   ModelCase mqa{"mqa_untied_eps", config(64, 32, 3, 4, 1, 80, 10000.0, false), 2, 9, true};
   mqa.config.norm_eps = 1e-6;
-  for (const ModelCase& c : {ModelCase{"gqa_tied", config(97, 64, 2, 4, 2, 0, 10000.0, true), 2, 16, true},
-                             ModelCase{"mha_untied", config(101, 48, 2, 6, 0, 96, 500000.0, false), 3, 12, false}, mqa}) {
+  for (const ModelCase& c :
+       {ModelCase{"gqa_tied", config(97, 64, 2, 4, 2, 0, 10000.0, true), 2, 16, true},
+        ModelCase{"mha_untied", config(101, 48, 2, 6, 0, 96, 500000.0, false), 3, 12, false}, mqa}) {
     export_model_case(dir, c);
   }
   export_adamw_case(dir);

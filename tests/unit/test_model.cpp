@@ -46,9 +46,9 @@ TEST_F(ModelTest, ParameterNamesAndCountFollowHuggingFace) {
     std::vector<std::string> expected = {"model.embed_tokens.weight"};
     for (int i = 0; i < config.n_layers; ++i) {
       const std::string p = "model.layers." + std::to_string(i) + ".";
-      for (const char* n : {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
-                            "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj", "input_layernorm",
-                            "post_attention_layernorm"}) {
+      for (const char* n :
+           {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj",
+            "mlp.up_proj", "mlp.down_proj", "input_layernorm", "post_attention_layernorm"}) {
         expected.push_back(p + n + ".weight");
       }
     }
@@ -156,7 +156,8 @@ TEST_F(ModelTest, TinyPresetForwardBackwardThroughput) {
   const std::string configs = std::string(NF_SOURCE_DIR) + "/configs";
   const train::TrainConfig config = train::load_train_config(configs + "/tiny.yaml", {}, {configs});
   CausalLM model(config.model);
-  const int64_t count = initialize(*model, InitOptions().with_seed(config.training.seed).with_n_layers(config.model.n_layers));
+  const int64_t count =
+      initialize(*model, InitOptions().with_seed(config.training.seed).with_n_layers(config.model.n_layers));
   EXPECT_EQ(count, count_parameters(config.model));
   const int64_t batch = config.training.micro_batch_size, seq = config.training.seq_len;
   const torch::Tensor tokens = torch::randint(config.model.vocab_size, {batch, seq + 1}, torch::kLong);
@@ -171,8 +172,8 @@ TEST_F(ModelTest, TinyPresetForwardBackwardThroughput) {
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < iterations; ++i) step();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::cout << "tiny preset: " << count << " parameters, B=" << batch << " T=" << seq << ", 1 thread: "
-            << iterations * batch * seq / seconds << " tokens/s forward+backward (fp32)\n";
+  std::cout << "tiny preset: " << count << " parameters, B=" << batch << " T=" << seq
+            << ", 1 thread: " << iterations * batch * seq / seconds << " tokens/s forward+backward (fp32)\n";
 }
 
 }  // namespace

@@ -18,7 +18,8 @@ class OptimTest : public ::testing::Test {
 };
 
 TEST_F(OptimTest, LrScheduleValues) {
-  auto options = LrScheduleOptions().with_peak_lr(1e-3).with_min_lr_ratio(0.1).with_warmup_steps(10).with_total_steps(110);
+  auto options =
+      LrScheduleOptions().with_peak_lr(1e-3).with_min_lr_ratio(0.1).with_warmup_steps(10).with_total_steps(110);
   EXPECT_DOUBLE_EQ(learning_rate_at(options, 0), 1e-4);
   EXPECT_DOUBLE_EQ(learning_rate_at(options, 4), 5e-4);
   EXPECT_DOUBLE_EQ(learning_rate_at(options, 9), 1e-3);

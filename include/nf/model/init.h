@@ -4,26 +4,37 @@
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <c10/util/ArrayRef.h>
 
 #include <cstdint>
 #include <string>
 
-#include <c10/util/ArrayRef.h>
-
 namespace nf::model {
 
 struct InitOptions {
-  int64_t seed = 1234;       // training.seed
-  double std = 0.02;         // model.init_std: Normal(0, std) for every matrix
-  int64_t n_layers = 1;      // for the scaled output projections
+  int64_t seed = 1234;   // training.seed
+  double std = 0.02;     // model.init_std: Normal(0, std) for every matrix
+  int64_t n_layers = 1;  // for the scaled output projections
   // GPT-2 / Megatron: the projections that write into the residual stream (o_proj, down_proj) use
   // std / sqrt(2 · n_layers), so the residual's variance does not grow with depth. Off = HF Llama.
   bool scale_output_projections = true;
 
-  InitOptions& with_seed(int64_t value) { seed = value; return *this; }
-  InitOptions& with_std(double value) { std = value; return *this; }
-  InitOptions& with_n_layers(int64_t value) { n_layers = value; return *this; }
-  InitOptions& with_scaled_output_projections(bool value) { scale_output_projections = value; return *this; }
+  InitOptions& with_seed(int64_t value) {
+    seed = value;
+    return *this;
+  }
+  InitOptions& with_std(double value) {
+    std = value;
+    return *this;
+  }
+  InitOptions& with_n_layers(int64_t value) {
+    n_layers = value;
+    return *this;
+  }
+  InitOptions& with_scaled_output_projections(bool value) {
+    scale_output_projections = value;
+    return *this;
+  }
 };
 
 // The 64-bit generator seed of one parameter: the first 8 bytes of SHA-256("seed/name/shape").

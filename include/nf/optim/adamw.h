@@ -15,17 +15,30 @@ namespace nf::optim {
 using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
 
 struct AdamWOptions {
-  double beta1 = 0.9;          // training.adam_beta1
-  double beta2 = 0.95;         // training.adam_beta2
-  double eps = 1e-8;           // training.adam_eps
-  double weight_decay = 0.1;   // training.weight_decay, for parameters not matched below
+  double beta1 = 0.9;         // training.adam_beta1
+  double beta2 = 0.95;        // training.adam_beta2
+  double eps = 1e-8;          // training.adam_eps
+  double weight_decay = 0.1;  // training.weight_decay, for parameters not matched below
   // Parameters whose name contains any of these get no weight decay: norms and embeddings.
   std::vector<std::string> no_decay_patterns = {"norm", "embed_tokens"};
 
-  AdamWOptions& with_betas(double b1, double b2) { beta1 = b1; beta2 = b2; return *this; }
-  AdamWOptions& with_eps(double value) { eps = value; return *this; }
-  AdamWOptions& with_weight_decay(double value) { weight_decay = value; return *this; }
-  AdamWOptions& with_no_decay_patterns(std::vector<std::string> value) { no_decay_patterns = std::move(value); return *this; }
+  AdamWOptions& with_betas(double b1, double b2) {
+    beta1 = b1;
+    beta2 = b2;
+    return *this;
+  }
+  AdamWOptions& with_eps(double value) {
+    eps = value;
+    return *this;
+  }
+  AdamWOptions& with_weight_decay(double value) {
+    weight_decay = value;
+    return *this;
+  }
+  AdamWOptions& with_no_decay_patterns(std::vector<std::string> value) {
+    no_decay_patterns = std::move(value);
+    return *this;
+  }
 
   // The weight decay of the parameter `name` under these options.
   double weight_decay_for(const std::string& name) const;

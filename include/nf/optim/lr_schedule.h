@@ -13,17 +13,32 @@ enum class LrDecay { kCosine, kLinear, kConstant };
 LrDecay parse_lr_decay(const std::string& name);
 
 struct LrScheduleOptions {
-  double peak_lr = 3e-4;        // training.learning_rate
-  double min_lr_ratio = 0.1;    // training.min_lr_ratio: the final lr is peak_lr · min_lr_ratio
-  int64_t warmup_steps = 0;     // training.warmup_steps
-  int64_t total_steps = 1;      // training.max_steps
+  double peak_lr = 3e-4;      // training.learning_rate
+  double min_lr_ratio = 0.1;  // training.min_lr_ratio: the final lr is peak_lr · min_lr_ratio
+  int64_t warmup_steps = 0;   // training.warmup_steps
+  int64_t total_steps = 1;    // training.max_steps
   LrDecay decay = LrDecay::kCosine;
 
-  LrScheduleOptions& with_peak_lr(double value) { peak_lr = value; return *this; }
-  LrScheduleOptions& with_min_lr_ratio(double value) { min_lr_ratio = value; return *this; }
-  LrScheduleOptions& with_warmup_steps(int64_t value) { warmup_steps = value; return *this; }
-  LrScheduleOptions& with_total_steps(int64_t value) { total_steps = value; return *this; }
-  LrScheduleOptions& with_decay(LrDecay value) { decay = value; return *this; }
+  LrScheduleOptions& with_peak_lr(double value) {
+    peak_lr = value;
+    return *this;
+  }
+  LrScheduleOptions& with_min_lr_ratio(double value) {
+    min_lr_ratio = value;
+    return *this;
+  }
+  LrScheduleOptions& with_warmup_steps(int64_t value) {
+    warmup_steps = value;
+    return *this;
+  }
+  LrScheduleOptions& with_total_steps(int64_t value) {
+    total_steps = value;
+    return *this;
+  }
+  LrScheduleOptions& with_decay(LrDecay value) {
+    decay = value;
+    return *this;
+  }
 };
 
 // The lr of optimizer step `step` (0-based: the first update is step 0).
