@@ -1,0 +1,90 @@
+// The building blocks of the Llama decoder, with Hugging Face's parameter names and math:
+// Projection (a bias-free linear), Embedding, RMSNorm, rotary tables, Attention (GQA + RoPE),
+// Mlp (SwiGLU) and DecoderLayer. Parameters are created uninitialized; nf::model::initialize
+// fills them by name (init.h), so the values never depend on how the model was built or split.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/pimpl.h>
+
+#include "nf/model/model_config.h"
+
+namespace nf::model {
+
+// y = x · weightᵀ, weight [out_features, in_features]; no bias. Tensor parallelism (issue #5)
+// replaces these with column/row-parallel versions holding a slice of the same weight.
+class ProjectionImpl : public torch::nn::Module {
+ public:
+  ProjectionImpl(int64_t in_features, int64_t out_features);
+  torch::Tensor forward(const torch::Tensor& input);
+  torch::Tensor weight;
+};
+TORCH_MODULE(Projection);
+
+// Token embedding, weight [vocab_size, d_model].
+class EmbeddingImpl : public torch::nn::Module {
+ public:
+  EmbeddingImpl(int64_t vocab_size, int64_t d_model);
+  torch::Tensor forward(const torch::Tensor& tokens);
+  torch::Tensor weight;
+};
+TORCH_MODULE(Embedding);
+
+// RMSNorm as in HF Llama: normalize in fp32, cast back to the input dtype, then scale by weight.
+class RMSNormImpl : public torch::nn::Module {
+ public:
+  RMSNormImpl(int64_t dim, double eps);
+  torch::Tensor forward(const torch::Tensor& input);
+  torch::Tensor weight;
+
+ private:
+  double eps_;
+};
+TORCH_MODULE(RMSNorm);
+
+// cos/sin of the rotary angles for positions [0, seq_len), each [seq_len, head_dim] in fp32, laid
+// out as HF's cat(freqs, freqs) so that rotate_half pairs dimension i with i + head_dim/2.
+struct RopeTables {
+  torch::Tensor cos;
+  torch::Tensor sin;
+};
+RopeTables rope_tables(int64_t head_dim, double theta, int64_t seq_len, const torch::Device& device);
+
+// Causal self-attention with grouped-query heads: query head h reads key/value head
+// h / (n_heads / n_kv_heads), as HF's repeat_kv. Input and output [batch, seq, d_model].
+class AttentionImpl : public torch::nn::Module {
+ public:
+  explicit AttentionImpl(const ModelConfig& config);
+  torch::Tensor forward(const torch::Tensor& hidden, const RopeTables& rope);
+
+ private:
+  int64_t n_heads_, n_kv_heads_, head_dim_;
+  Projection q_proj_{nullptr}, k_proj_{nullptr}, v_proj_{nullptr}, o_proj_{nullptr};
+};
+TORCH_MODULE(Attention);
+
+// SwiGLU: down_proj(silu(gate_proj(x)) * up_proj(x)).
+class MlpImpl : public torch::nn::Module {
+ public:
+  explicit MlpImpl(const ModelConfig& config);
+  torch::Tensor forward(const torch::Tensor& hidden);
+
+ private:
+  Projection gate_proj_{nullptr}, up_proj_{nullptr}, down_proj_{nullptr};
+};
+TORCH_MODULE(Mlp);
+
+// One pre-norm block: h = x + attn(norm(x)); out = h + mlp(norm(h)).
+class DecoderLayerImpl : public torch::nn::Module {
+ public:
+  explicit DecoderLayerImpl(const ModelConfig& config);
+  torch::Tensor forward(const torch::Tensor& hidden, const RopeTables& rope);
+
+ private:
+  Attention self_attn_{nullptr};
+  Mlp mlp_{nullptr};
+  RMSNorm input_layernorm_{nullptr}, post_attention_layernorm_{nullptr};
+};
+TORCH_MODULE(DecoderLayer);
+
+}  // namespace nf::model

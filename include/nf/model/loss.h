@@ -1,0 +1,25 @@
+// Next-token cross-entropy as a sum and a token count, so that micro-batches, data-parallel ranks
+// and pipeline stages combine partial results exactly: mean = Σ sums / Σ counts.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <optional>
+
+namespace nf::model {
+
+struct LossSum {
+  at::Tensor sum;    // fp32 scalar, Σ over counted tokens of -log p(target); carries the graph
+  at::Tensor count;  // int64 scalar, number of counted tokens (same device as sum)
+
+  // sum / count; the loss of this part alone (NaN-free: 0 when count is 0).
+  at::Tensor mean() const;
+};
+
+// logits [batch, seq, vocab] (any float dtype; computed in fp32), targets [batch, seq] int64,
+// loss_mask [batch, seq] (bool or 0/1) selecting the tokens that count; no mask = every token.
+// To train on the mean over several parts, backward on part.sum / total_count.
+LossSum cross_entropy_sum(const at::Tensor& logits, const at::Tensor& targets,
+                          const std::optional<at::Tensor>& loss_mask = std::nullopt);
+
+}  // namespace nf::model

@@ -1,0 +1,121 @@
+// The decoder's building blocks (layers.h), following Hugging Face's LlamaForCausalLM math.
+#include "nf/model/layers.h"
+
+#include <ATen/ATen.h>
+#include <torch/version.h>
+
+#include <cmath>
+
+namespace nf::model {
+namespace {
+
+torch::Tensor uninitialized(at::IntArrayRef shape) { return torch::empty(shape, torch::kFloat); }
+
+// HF's rotate_half: (x1, x2) -> (-x2, x1) over the two halves of the last dimension.
+torch::Tensor rotate_half(const torch::Tensor& x) {
+  const int64_t half = x.size(-1) / 2;
+  return torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+}
+
+torch::Tensor apply_rope(const torch::Tensor& x, const RopeTables& rope) {
+  const torch::Tensor cos = rope.cos.to(x.dtype()), sin = rope.sin.to(x.dtype());
+  return x * cos + rotate_half(x) * sin;
+}
+
+// [batch, kv_heads, seq, head_dim] -> [batch, kv_heads * n_rep, seq, head_dim], each kv head
+// repeated n_rep times in place (HF's repeat_kv), so query head h meets kv head h / n_rep.
+torch::Tensor repeat_kv(const torch::Tensor& x, int64_t n_rep) {
+  if (n_rep == 1) return x;
+  const auto b = x.size(0), kv = x.size(1), t = x.size(2), d = x.size(3);
+  return x.unsqueeze(2).expand({b, kv, n_rep, t, d}).reshape({b, kv * n_rep, t, d});
+}
+
+// Softmax(q kᵀ / sqrt(head_dim) + causal mask) v through the fused kernel: the public op on
+// PyTorch 2.x, its private 1.13 predecessor (math backend, same scaling) otherwise.
+torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
+#if TORCH_VERSION_MAJOR >= 2
+  return at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, /*dropout_p=*/0.0, /*is_causal=*/true);
+#else
+  return std::get<0>(at::_scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, /*dropout_p=*/0.0,
+                                                       /*need_attn_weights=*/false, /*is_causal=*/true));
+#endif
+}
+
+}  // namespace
+
+ProjectionImpl::ProjectionImpl(int64_t in_features, int64_t out_features)
+    : weight(register_parameter("weight", uninitialized({out_features, in_features}))) {}
+
+torch::Tensor ProjectionImpl::forward(const torch::Tensor& input) { return at::linear(input, weight); }
+
+EmbeddingImpl::EmbeddingImpl(int64_t vocab_size, int64_t d_model)
+    : weight(register_parameter("weight", uninitialized({vocab_size, d_model}))) {}
+
+torch::Tensor EmbeddingImpl::forward(const torch::Tensor& tokens) { return at::embedding(weight, tokens); }
+
+RMSNormImpl::RMSNormImpl(int64_t dim, double eps)
+    : weight(register_parameter("weight", uninitialized({dim}))), eps_(eps) {}
+
+torch::Tensor RMSNormImpl::forward(const torch::Tensor& input) {
+  const torch::Tensor x = input.to(torch::kFloat);
+  const torch::Tensor normalized = x * torch::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + eps_);
+  return weight * normalized.to(input.scalar_type());
+}
+
+RopeTables rope_tables(int64_t head_dim, double theta, int64_t seq_len, const torch::Device& device) {
+  const auto fp32 = torch::TensorOptions().dtype(torch::kFloat).device(device);
+  const torch::Tensor exponents = torch::arange(0, head_dim, 2, fp32) / static_cast<double>(head_dim);
+  const torch::Tensor inv_freq = 1.0 / torch::pow(theta, exponents);
+  const torch::Tensor freqs = torch::outer(torch::arange(seq_len, fp32), inv_freq);
+  const torch::Tensor angles = torch::cat({freqs, freqs}, -1);
+  return {angles.cos(), angles.sin()};
+}
+
+AttentionImpl::AttentionImpl(const ModelConfig& config)
+    : n_heads_(config.n_heads), n_kv_heads_(config.kv_heads()), head_dim_(config.head_dim()) {
+  const int64_t d = config.d_model;
+  q_proj_ = register_module("q_proj", Projection(d, n_heads_ * head_dim_));
+  k_proj_ = register_module("k_proj", Projection(d, n_kv_heads_ * head_dim_));
+  v_proj_ = register_module("v_proj", Projection(d, n_kv_heads_ * head_dim_));
+  o_proj_ = register_module("o_proj", Projection(n_heads_ * head_dim_, d));
+}
+
+torch::Tensor AttentionImpl::forward(const torch::Tensor& hidden, const RopeTables& rope) {
+  const int64_t batch = hidden.size(0), seq = hidden.size(1);
+  // [batch, seq, heads * head_dim] -> [batch, heads, seq, head_dim]
+  const auto split_heads = [&](const torch::Tensor& x, int64_t heads) {
+    return x.view({batch, seq, heads, head_dim_}).transpose(1, 2);
+  };
+  const torch::Tensor q = apply_rope(split_heads(q_proj_(hidden), n_heads_), rope);
+  const torch::Tensor k = apply_rope(split_heads(k_proj_(hidden), n_kv_heads_), rope);
+  const torch::Tensor v = split_heads(v_proj_(hidden), n_kv_heads_);
+  const int64_t n_rep = n_heads_ / n_kv_heads_;
+  const torch::Tensor context = causal_attention(q, repeat_kv(k, n_rep), repeat_kv(v, n_rep));
+  return o_proj_(context.transpose(1, 2).reshape({batch, seq, n_heads_ * head_dim_}));
+}
+
+MlpImpl::MlpImpl(const ModelConfig& config) {
+  const int64_t d = config.d_model, hidden = config.ffn_dim();
+  gate_proj_ = register_module("gate_proj", Projection(d, hidden));
+  up_proj_ = register_module("up_proj", Projection(d, hidden));
+  down_proj_ = register_module("down_proj", Projection(hidden, d));
+}
+
+torch::Tensor MlpImpl::forward(const torch::Tensor& hidden) {
+  return down_proj_(at::silu(gate_proj_(hidden)) * up_proj_(hidden));
+}
+
+DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& config) {
+  // Registration order sets the parameter order; it follows HF's module order.
+  self_attn_ = register_module("self_attn", Attention(config));
+  mlp_ = register_module("mlp", Mlp(config));
+  input_layernorm_ = register_module("input_layernorm", RMSNorm(config.d_model, config.norm_eps));
+  post_attention_layernorm_ = register_module("post_attention_layernorm", RMSNorm(config.d_model, config.norm_eps));
+}
+
+torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& hidden, const RopeTables& rope) {
+  const torch::Tensor h = hidden + self_attn_(input_layernorm_(hidden), rope);
+  return h + mlp_(post_attention_layernorm_(h));
+}
+
+}  // namespace nf::model
