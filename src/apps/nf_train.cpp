@@ -1,6 +1,9 @@
 // nf-train: the trainer's entry point. One process per rank, launched by mpirun or srun.
 //
 //   nf-train --config configs/pretrain_tiny.yaml [--dry-run] [--section.key value ...]
+#include <torch/cuda.h>
+
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -10,13 +13,16 @@
 #include "nf/core/error.h"
 #include "nf/core/logging.h"
 #include "nf/dist/job.h"
+#include "nf/dist/mesh.h"
 #include "nf/train/config.h"
+#include "nf/train/trainer.h"
 
 namespace {
 
 constexpr const char* kUsage =
     "usage: nf-train --config FILE [options] [--section.key value ...]\n"
     "  --config FILE     YAML config (may inherit a preset: tiny, small, base)\n"
+    "  --resume auto|DIR resume from the run's latest checkpoint or a step directory\n"
     "  --dry-run         resolve and validate the config for this world size, write the\n"
     "                    resolved config to the run directory, print the plan, and exit\n"
     "  --print-config    print the resolved config as YAML and exit\n"
@@ -41,6 +47,10 @@ Arguments parse_arguments(const std::vector<std::string>& args) {
       out.config_file = args[++i];
     } else if (arg.rfind("--config=", 0) == 0) {
       out.config_file = arg.substr(9);
+    } else if (arg == "--resume") {
+      if (i + 1 >= args.size()) throw nf::UsageError("--resume needs auto or a checkpoint directory", "nf-train --config c.yaml --resume auto");
+      out.overrides.push_back("--checkpoint.resume");
+      out.overrides.push_back(args[++i]);
     } else if (arg == "--dry-run") {
       out.dry_run = true;
     } else if (arg == "--print-config") {
@@ -68,6 +78,12 @@ std::vector<std::string> preset_dirs() {
   return dirs;
 }
 
+// One GPU per rank (the local rank's) when LibTorch has CUDA, else the CPU.
+c10::Device pick_device(const nf::dist::JobContext& job) {
+  if (!torch::cuda::is_available()) return c10::Device(c10::kCPU);
+  return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(job.local_rank % torch::cuda::device_count()));
+}
+
 int run(const nf::dist::JobContext& job) {
   const Arguments args = parse_arguments(job.args);
   if (args.help) {
@@ -84,19 +100,25 @@ int run(const nf::dist::JobContext& job) {
     return 0;
   }
   nf::Logger log({job.rank, job.world_size, nf::parse_log_level(config.logging.level), config.logging.all_ranks});
-  const nf::dist::MeshShape mesh = nf::train::validate_layout(config, job.world_size);
+  const nf::dist::MeshShape shape = nf::train::validate_layout(config, job.world_size);
   const std::string run_dir = nf::train::run_directory(config, args.config_file);
   if (job.rank == 0) nf::write_file_atomic(run_dir + "/config.yaml", nf::train::to_yaml_text(config));
-  const nf::dist::MeshCoords coords = mesh.coords(job.rank);
-  log.info("layout ", mesh.describe(), "; this rank is tp ", coords.tp, ", dp ", coords.dp, ", pp ", coords.pp,
+  const nf::dist::MeshCoords coords = shape.coords(job.rank);
+  log.info("layout ", shape.describe(), "; this rank is tp ", coords.tp, ", dp ", coords.dp, ", pp ", coords.pp,
            " (local rank ", job.local_rank, ")");
   log.info("model: ", nf::model::count_parameters(config.model), " parameters, ", config.model.n_layers,
            " layers, d_model ", config.model.d_model, ", vocab ", config.model.vocab_size);
   log.info("resolved config written to ", run_dir, "/config.yaml");
-  if (!args.dry_run) {
-    throw nf::UsageError("this build of nf-train validates configs only; the training loop is not built yet",
-                         "pass --dry-run");
+  if (args.dry_run) return 0;
+  if (job.rank == 0) {
+    std::filesystem::create_directories(run_dir + "/logs");
+    log.add_file(run_dir + "/logs/train.log");
   }
+  const nf::dist::Mesh mesh(shape, MPI_COMM_WORLD,
+                            std::chrono::milliseconds(static_cast<int64_t>(config.parallel.collective_timeout_s * 1000)));
+  const nf::train::TrainResult result = nf::train::train(config, run_dir, mesh, pick_device(job), log);
+  if (result.preempted) return static_cast<int>(nf::ExitCode::kPreempted);
+  log.info("done: ", result.step, " steps, final loss ", result.last_loss, ", checkpoint ", result.checkpoint);
   return 0;
 }
 

@@ -80,10 +80,26 @@ config::Schema<TrainConfig> train_schema() {
   s.field(&C::training, &TrainingConfig::eval_steps, "training.eval_steps", "Batches per validation-loss evaluation.")
       .at_least(1);
 
+  s.field(&C::training, &TrainingConfig::max_bad_steps, "training.max_bad_steps",
+          "A non-finite loss skips its update; this many in a row stop the run (exit code 7).")
+      .at_least(1);
+  s.field(&C::training, &TrainingConfig::peak_tflops, "training.peak_tflops",
+          "Peak TFLOP/s of one device, the denominator of MFU; 0 = H100 bf16 on CUDA, not shown on CPU.")
+      .at_least(0);
+
   s.field(&C::data, &DataConfig::train_path, "data.train_path",
           "Dataset directory (manifest.json) written by nf-shard build.");
   s.field(&C::data, &DataConfig::val_path, "data.val_path",
           "Validation dataset directory; empty = the train dataset's val split.");
+
+  s.field(&C::checkpoint, &CheckpointConfig::save_interval, "checkpoint.save_interval",
+          "Steps between checkpoints (one is always saved at the end); 0 = only at the end.")
+      .at_least(0);
+  s.field(&C::checkpoint, &CheckpointConfig::keep_last, "checkpoint.keep_last",
+          "Keep only the newest N step checkpoints; 0 = keep all.")
+      .at_least(0);
+  s.field(&C::checkpoint, &CheckpointConfig::resume, "checkpoint.resume",
+          "Resume from: empty = start fresh, auto = the run's latest checkpoint if any, or a step directory.");
 
   s.field(&C::parallel, &ParallelConfig::tp, "parallel.tp", "Tensor-parallel size (innermost mesh axis).").at_least(1);
   s.field(&C::parallel, &ParallelConfig::pp, "parallel.pp", "Pipeline-parallel size (outermost mesh axis).")

@@ -3,7 +3,9 @@
 // become documents with the byte-token rules of tests/unit/data/data_fixture.h: pretrain = one
 // line each, sft = (question, answer) line pairs, dpo = (prompt, chosen, rejected) triples.
 //
-//   write-text-dataset TEXT_FILE OUT_DIR pretrain|sft|dpo [TARGET_SHARD_BYTES]
+//   write-text-dataset TEXT_FILE OUT_DIR pretrain|sft|dpo [TARGET_SHARD_BYTES [VAL_EVERY]]
+//
+// With VAL_EVERY = k > 0, every k-th document goes to the val split instead of train.
 #include <fstream>
 #include <iostream>
 
@@ -24,15 +26,17 @@ int main(int argc, char** argv) {
       if (!line.empty()) lines.push_back(line);
     }
     const DatasetFormat format = parse_format(argv[3], "command line");
-    std::vector<EncodedDocument> docs;
+    const size_t val_every = argc > 5 ? std::stoull(argv[5]) : 0;
+    std::vector<EncodedDocument> docs, val_docs;
     const size_t group = format == DatasetFormat::kPretrain ? 1 : format == DatasetFormat::kSft ? 2 : 3;
     for (size_t i = 0; i + group <= lines.size(); i += group) {
-      if (format == DatasetFormat::kPretrain) docs.push_back(testing::pretrain_document(lines[i]));
-      if (format == DatasetFormat::kSft) docs.push_back(testing::sft_document(lines[i], lines[i + 1]));
-      if (format == DatasetFormat::kDpo) docs.push_back(testing::dpo_document(lines[i], lines[i + 1], lines[i + 2]));
+      auto& split = val_every > 0 && (i / group) % val_every == val_every - 1 ? val_docs : docs;
+      if (format == DatasetFormat::kPretrain) split.push_back(testing::pretrain_document(lines[i]));
+      if (format == DatasetFormat::kSft) split.push_back(testing::sft_document(lines[i], lines[i + 1]));
+      if (format == DatasetFormat::kDpo) split.push_back(testing::dpo_document(lines[i], lines[i + 1], lines[i + 2]));
     }
     const uint64_t target = argc > 4 ? std::stoull(argv[4]) : uint64_t{1} << 20;
-    testing::write_dataset(argv[2], format, docs, target);
+    testing::write_dataset(argv[2], format, docs, target, val_docs);
   } catch (const nf::Error& e) {
     std::cerr << "write-text-dataset: " << e.what() << "\n";
     return 1;

@@ -17,6 +17,8 @@ enum class ExitCode : int {
   kCheckpoint = 4,   // bad or missing checkpoint
   kDistributed = 5,  // a collective failed or stalled, a rank died
   kIo = 6,           // the filesystem refused a read or write
+  kDiverged = 7,     // training stopped: too many non-finite losses in a row
+  kPreempted = 75,   // stopped by SIGTERM/SIGUSR1/SIGINT after saving a checkpoint: requeue me (EX_TEMPFAIL)
 };
 
 // Base of every NeuralFlow exception: a message that says what went wrong and where
@@ -47,6 +49,7 @@ NF_DEFINE_ERROR(DataError, kData, "data error")
 NF_DEFINE_ERROR(CheckpointError, kCheckpoint, "checkpoint error")
 NF_DEFINE_ERROR(DistError, kDistributed, "distributed error")
 NF_DEFINE_ERROR(IoError, kIo, "I/O error")
+NF_DEFINE_ERROR(DivergedError, kDiverged, "training diverged")
 #undef NF_DEFINE_ERROR
 
 namespace detail {

@@ -31,6 +31,14 @@ struct TrainingConfig {
   int64_t log_interval = 10;
   int64_t eval_interval = 100;
   int64_t eval_steps = 10;
+  int64_t max_bad_steps = 5;
+  double peak_tflops = 0.0;
+};
+
+struct CheckpointConfig {
+  int64_t save_interval = 0;
+  int64_t keep_last = 0;
+  std::string resume;
 };
 
 struct DataConfig {
@@ -52,6 +60,7 @@ struct TrainConfig {
   model::ModelConfig model;
   TrainingConfig training;
   DataConfig data;
+  CheckpointConfig checkpoint;
   dist::ParallelConfig parallel;
   OutputConfig output;
   LoggingConfig logging;

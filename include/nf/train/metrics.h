@@ -1,0 +1,54 @@
+// What the trainer reports every log_interval steps: the console/log line, one JSON object per
+// record in runs/<name>/metrics.jsonl, and TensorBoard scalars. Rank 0 writes them.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "nf/train/tensorboard.h"
+
+namespace nf::train {
+
+struct StepMetrics {
+  int64_t step = 0;  // optimizer steps completed (1 after the first update)
+  double loss = 0;
+  double lr = 0;
+  double grad_norm = 0;
+  double tokens_per_s = 0;
+  double gflops_per_s = 0;            // achieved model FLOP/s of one device, in GFLOP/s
+  double mfu = std::nan("");          // fraction of the peak; NaN when no peak is known (CPU)
+  double data_wait = 0;               // fraction of the interval spent waiting for batches
+  int64_t skipped_steps = 0;          // non-finite losses so far
+};
+
+// "step 100 | loss 8.2341 | lr 3.00e-04 | grad_norm 1.23 | tokens/s 12,345 | mfu 41.2% | data_wait 0.3%"
+// with "| GFLOP/s 12.3" instead of mfu when the peak is unknown, and "| skipped N" when N > 0.
+std::string format_step_line(const StepMetrics& m);
+nlohmann::json to_json(const StepMetrics& m);
+
+// 12345.6 -> "12,346".
+std::string with_thousands(double value);
+
+class MetricsSink {
+ public:
+  // Opens run_dir/metrics.jsonl for appending and a TensorBoard file under run_dir/tensorboard.
+  // On a resume from `resume_step` > 0, records after that step (from the interrupted run) are
+  // dropped first, so the file reads as one uninterrupted run.
+  MetricsSink(const std::string& run_dir, int64_t resume_step);
+
+  void record(const StepMetrics& m);
+  void record_eval(int64_t step, double val_loss);
+
+ private:
+  void append(const nlohmann::json& record);
+
+  std::ofstream jsonl_;
+  std::unique_ptr<TensorBoardWriter> tensorboard_;
+};
+
+}  // namespace nf::train

@@ -1,0 +1,197 @@
+#include "nf/train/checkpoint.h"
+
+#include <torch/csrc/jit/serialization/pickle.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "nf/core/atomic_file.h"
+#include "nf/core/error.h"
+
+namespace nf::train {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr int kFormatVersion = 1;
+constexpr const char* kMetaFile = "meta.json";
+constexpr const char* kLatestFile = "latest";
+
+std::string model_file(const dist::MeshCoords& c) {
+  return "model-tp" + std::to_string(c.tp) + "-pp" + std::to_string(c.pp) + ".bin";
+}
+std::string optimizer_file(const dist::MeshCoords& c) {
+  return "optim-tp" + std::to_string(c.tp) + "-pp" + std::to_string(c.pp) + "-dp" + std::to_string(c.dp) + ".bin";
+}
+
+// A tensor file: the pickled pair (names, tensors), values bit for bit.
+void write_tensors(const std::string& path, const NamedTensors& tensors) {
+  c10::List<std::string> names;
+  c10::List<at::Tensor> values;
+  for (const auto& [name, tensor] : tensors) {
+    names.push_back(name);
+    values.push_back(tensor.detach().cpu().contiguous());
+  }
+  const std::vector<char> bytes = torch::jit::pickle_save(c10::ivalue::Tuple::create({names, values}));
+  write_file_atomic(path, std::string(bytes.begin(), bytes.end()));
+}
+
+NamedTensors read_tensors(const std::string& path) {
+  NF_CHECK(fs::exists(path), CheckpointError, "checkpoint file '", path, "' is missing");
+  const std::string bytes = read_file(path);
+  NamedTensors out;
+  try {
+    const c10::IValue value = torch::jit::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
+    const auto& elements = value.toTupleRef().elements();
+    const c10::List<c10::IValue> names = elements.at(0).toList();
+    const c10::List<at::Tensor> values = elements.at(1).toTensorList();
+    NF_CHECK(names.size() == values.size(), CheckpointError, "checkpoint file '", path, "' holds ", names.size(),
+             " names but ", values.size(), " tensors");
+    for (size_t i = 0; i < names.size(); ++i) out.emplace_back(names.get(i).toStringRef(), values.get(i));
+  } catch (const c10::Error& e) {
+    throw CheckpointError("checkpoint file '" + path + "' is damaged: " + e.what_without_backtrace(),
+                          "resume from an older step directory");
+  }
+  return out;
+}
+
+nlohmann::json meta_to_json(const CheckpointMeta& m) {
+  return {{"format_version", kFormatVersion},
+          {"step", m.step},
+          {"loader", data::loader_state_to_json(m.loader)},
+          {"layout", {{"tp", m.tp}, {"pp", m.pp}, {"dp", m.dp}, {"zero", m.zero}}},
+          {"tokenizer_fingerprint", m.tokenizer_fingerprint},
+          {"tokens_seen", m.tokens_seen},
+          {"skipped_steps", m.skipped_steps},
+          {"bad_steps_in_a_row", m.bad_steps_in_a_row}};
+}
+
+CheckpointMeta meta_from_json(const std::string& path) {
+  CheckpointMeta m;
+  try {
+    const nlohmann::json j = nlohmann::json::parse(read_file(path));
+    NF_CHECK(j.at("format_version").get<int>() == kFormatVersion, CheckpointError, "'", path,
+             "' has format_version ", j.at("format_version").dump(), ", this nf-train reads ", kFormatVersion);
+    m.step = j.at("step").get<int64_t>();
+    m.loader = data::loader_state_from_json(j.at("loader"), path);
+    const auto& layout = j.at("layout");
+    m.tp = layout.at("tp").get<int64_t>();
+    m.pp = layout.at("pp").get<int64_t>();
+    m.dp = layout.at("dp").get<int64_t>();
+    m.zero = layout.at("zero").get<int64_t>();
+    m.tokenizer_fingerprint = j.at("tokenizer_fingerprint").get<std::string>();
+    m.tokens_seen = j.at("tokens_seen").get<int64_t>();
+    m.skipped_steps = j.at("skipped_steps").get<int64_t>();
+    m.bad_steps_in_a_row = j.at("bad_steps_in_a_row").get<int64_t>();
+  } catch (const nlohmann::json::exception& e) {
+    throw CheckpointError("checkpoint metadata '" + path + "' is malformed: " + e.what(),
+                          "resume from another step directory");
+  }
+  return m;
+}
+
+// Step directories under `dir` (complete ones only), oldest first.
+std::vector<std::pair<int64_t, fs::path>> step_directories(const fs::path& dir) {
+  std::vector<std::pair<int64_t, fs::path>> out;
+  if (!fs::is_directory(dir)) return out;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("step_", 0) != 0 || name.find('.') != std::string::npos) continue;
+    if (!fs::exists(entry.path() / kMetaFile)) continue;
+    out.emplace_back(std::stoll(name.substr(5)), entry.path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+std::string step_directory(const std::string& checkpoints_dir, int64_t step) {
+  return (fs::path(checkpoints_dir) / ("step_" + std::to_string(step))).string();
+}
+
+std::string save_checkpoint(const std::string& checkpoints_dir, const CheckpointMeta& meta,
+                            const NamedTensors& model_shard, const NamedTensors& optimizer_state,
+                            const dist::Mesh& mesh, int64_t keep_last) {
+  const std::string final_dir = step_directory(checkpoints_dir, meta.step);
+  const std::string partial = final_dir + ".partial";
+  const bool root = mesh.world().rank() == 0;
+  if (root) {
+    fs::remove_all(partial);
+    fs::create_directories(partial);
+  }
+  mesh.world().barrier();
+  const dist::MeshCoords& coords = mesh.coords();
+  if (coords.dp == 0) write_tensors(partial + "/" + model_file(coords), model_shard);
+  if (coords.dp == 0 || meta.zero > 0) write_tensors(partial + "/" + optimizer_file(coords), optimizer_state);
+  mesh.world().barrier();  // every shard is on disk before the directory can look complete
+  if (root) {
+    write_file_atomic(partial + "/" + kMetaFile, meta_to_json(meta).dump(2) + "\n");
+    fs::remove_all(final_dir);
+    fs::rename(partial, final_dir);
+    write_file_atomic(checkpoints_dir + "/" + kLatestFile, fs::path(final_dir).filename().string() + "\n");
+    if (keep_last > 0) {
+      auto steps = step_directories(checkpoints_dir);
+      for (size_t i = 0; i + keep_last < steps.size(); ++i) fs::remove_all(steps[i].second);
+    }
+  }
+  mesh.world().barrier();
+  return final_dir;
+}
+
+std::optional<std::string> resolve_resume(const std::string& resume, const std::string& checkpoints_dir) {
+  if (resume.empty()) return std::nullopt;
+  const auto latest_in = [](const fs::path& dir) -> std::optional<std::string> {
+    const fs::path latest = dir / kLatestFile;
+    if (!fs::exists(latest)) return std::nullopt;
+    std::string name = read_file(latest.string());
+    name.erase(name.find_last_not_of(" \n\r\t") + 1);
+    const fs::path step = dir / name;
+    NF_CHECK(fs::exists(step / kMetaFile), CheckpointError, "'", latest.string(), "' names '", name,
+             "', which is not a complete checkpoint");
+    return step.string();
+  };
+  if (resume == "auto") return latest_in(checkpoints_dir);
+  const fs::path path(resume);
+  if (fs::exists(path / kMetaFile)) return path.string();
+  if (auto step = latest_in(path)) return step;
+  throw CheckpointError("checkpoint.resume: '" + resume + "' is neither a step directory (with " + kMetaFile +
+                            ") nor a checkpoints directory with a '" + kLatestFile + "' file",
+                        "pass a runs/<name>/checkpoints/step_N directory, or auto");
+}
+
+LoadedCheckpoint load_checkpoint(const std::string& step_dir, const dist::Mesh& mesh, int64_t zero) {
+  LoadedCheckpoint out;
+  out.meta = meta_from_json(step_dir + "/" + kMetaFile);
+  const dist::MeshShape& shape = mesh.shape();
+  const auto& m = out.meta;
+  NF_CHECK(m.tp == shape.tp() && m.pp == shape.pp() && m.dp == shape.dp() && m.zero == zero, CheckpointError,
+           "checkpoint '", step_dir, "' was written with tp ", m.tp, ", pp ", m.pp, ", dp ", m.dp, ", zero ", m.zero,
+           " but this job runs tp ", shape.tp(), ", pp ", shape.pp(), ", dp ", shape.dp(), ", zero ", zero,
+           "; resume with the same layout");
+  const dist::MeshCoords& coords = mesh.coords();
+  out.model_shard = read_tensors(step_dir + "/" + model_file(coords));  // the same for every dp rank
+  dist::MeshCoords optimizer_coords = coords;
+  if (zero == 0) optimizer_coords.dp = 0;
+  out.optimizer_state = read_tensors(step_dir + "/" + optimizer_file(optimizer_coords));
+  return out;
+}
+
+void restore_tensors(const NamedTensors& target, const NamedTensors& saved, const std::string& source) {
+  std::map<std::string, const at::Tensor*> by_name;
+  for (const auto& [name, tensor] : saved) by_name[name] = &tensor;
+  NF_CHECK(by_name.size() == target.size(), CheckpointError, "'", source, "' holds ", by_name.size(),
+           " tensors but the model has ", target.size());
+  at::NoGradGuard no_grad;
+  for (const auto& [name, tensor] : target) {
+    const auto it = by_name.find(name);
+    NF_CHECK(it != by_name.end(), CheckpointError, "'", source, "' has no tensor '", name, "'");
+    NF_CHECK(it->second->sizes() == tensor.sizes(), CheckpointError, "'", source, "': tensor '", name, "' has shape ",
+             it->second->sizes(), " but the model's is ", tensor.sizes());
+    at::Tensor destination = tensor;
+    destination.copy_(*it->second);
+  }
+}
+
+}  // namespace nf::train

@@ -1,0 +1,101 @@
+#include "nf/train/metrics.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+
+#include "nf/core/atomic_file.h"
+#include "nf/core/error.h"
+
+namespace nf::train {
+namespace {
+
+std::string printf_string(const char* format, double value) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), format, value);
+  return buffer;
+}
+
+// Keeps the records of metrics.jsonl with step <= `last_step` (atomically rewritten).
+void truncate_after(const std::string& path, int64_t last_step) {
+  if (!std::filesystem::exists(path)) return;
+  std::istringstream in(read_file(path));
+  std::string kept;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    const auto record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (record.is_object() && record.value("step", int64_t{0}) <= last_step) kept += line + "\n";
+  }
+  write_file_atomic(path, kept);
+}
+
+}  // namespace
+
+std::string with_thousands(double value) {
+  std::string digits = std::to_string(static_cast<long long>(std::llround(value)));
+  const size_t first = digits[0] == '-' ? 1 : 0;
+  for (int64_t i = static_cast<int64_t>(digits.size()) - 3; i > static_cast<int64_t>(first); i -= 3) {
+    digits.insert(static_cast<size_t>(i), ",");
+  }
+  return digits;
+}
+
+std::string format_step_line(const StepMetrics& m) {
+  std::string line = "step " + std::to_string(m.step) + " | loss " + printf_string("%.4f", m.loss) + " | lr " +
+                     printf_string("%.2e", m.lr) + " | grad_norm " + printf_string("%.2f", m.grad_norm) +
+                     " | tokens/s " + with_thousands(m.tokens_per_s);
+  if (!std::isnan(m.mfu)) line += " | mfu " + printf_string("%.1f", 100.0 * m.mfu) + "%";
+  line += " | GFLOP/s " + printf_string("%.1f", m.gflops_per_s);
+  line += " | data_wait " + printf_string("%.1f", 100.0 * m.data_wait) + "%";
+  if (m.skipped_steps > 0) line += " | skipped " + std::to_string(m.skipped_steps);
+  return line;
+}
+
+nlohmann::json to_json(const StepMetrics& m) {
+  nlohmann::json j = {{"step", m.step},
+                      {"loss", m.loss},
+                      {"lr", m.lr},
+                      {"grad_norm", m.grad_norm},
+                      {"tokens_per_s", m.tokens_per_s},
+                      {"gflops_per_s", m.gflops_per_s},
+                      {"data_wait", m.data_wait},
+                      {"skipped_steps", m.skipped_steps}};
+  if (!std::isnan(m.mfu)) j["mfu"] = m.mfu;
+  return j;
+}
+
+MetricsSink::MetricsSink(const std::string& run_dir, int64_t resume_step) {
+  const std::string path = run_dir + "/metrics.jsonl";
+  std::filesystem::create_directories(run_dir);
+  if (resume_step > 0) {
+    truncate_after(path, resume_step);
+  } else {
+    std::filesystem::remove(path);  // a fresh run starts a fresh record
+  }
+  jsonl_.open(path, std::ios::app);
+  NF_CHECK(jsonl_.good(), IoError, "cannot open '", path, "' for appending");
+  tensorboard_ = std::make_unique<TensorBoardWriter>(run_dir + "/tensorboard");
+}
+
+void MetricsSink::append(const nlohmann::json& record) {
+  jsonl_ << record.dump() << '\n';
+  jsonl_.flush();
+}
+
+void MetricsSink::record(const StepMetrics& m) {
+  append(to_json(m));
+  tensorboard_->add_scalar("train/loss", m.loss, m.step);
+  tensorboard_->add_scalar("train/lr", m.lr, m.step);
+  tensorboard_->add_scalar("train/grad_norm", m.grad_norm, m.step);
+  tensorboard_->add_scalar("perf/tokens_per_s", m.tokens_per_s, m.step);
+  if (!std::isnan(m.mfu)) tensorboard_->add_scalar("perf/mfu", m.mfu, m.step);
+  tensorboard_->flush();
+}
+
+void MetricsSink::record_eval(int64_t step, double val_loss) {
+  append({{"step", step}, {"val_loss", val_loss}});
+  tensorboard_->add_scalar("val/loss", val_loss, step);
+  tensorboard_->flush();
+}
+
+}  // namespace nf::train

@@ -1,0 +1,72 @@
+#include "step.h"
+
+#include <torch/torch.h>
+
+#include "nf/model/loss.h"
+
+namespace nf::train {
+namespace {
+
+// Σ of (sum, count) over the dp ranks, in fp64 so counts stay exact.
+LossTotals all_reduce_totals(double sum, double count, const dist::Mesh& mesh) {
+  at::Tensor totals = torch::tensor({sum, count}, torch::kFloat64);
+  if (mesh.dp().size() > 1) mesh.dp().all_reduce(totals, dist::ReduceOp::kSum)->wait();
+  return {totals[0].item<double>(), totals[1].item<double>()};
+}
+
+int64_t local_count(const DeviceBatch& batch) { return batch.loss_mask.sum().item<int64_t>(); }
+
+}  // namespace
+
+DeviceBatch to_device(const data::Batch& batch, const c10::Device& device) {
+  const std::vector<int64_t> shape = {batch.rows, batch.seq_len};
+  auto tokens = [&](const std::vector<data::TokenId>& ids) {
+    return torch::from_blob(const_cast<data::TokenId*>(ids.data()), shape, torch::kInt32).to(device, torch::kInt64);
+  };
+  at::Tensor mask = torch::from_blob(const_cast<uint8_t*>(batch.loss_mask.data()), shape, torch::kUInt8);
+  return {tokens(batch.inputs), tokens(batch.targets), mask.to(device, torch::kBool)};
+}
+
+LossTotals forward_backward(model::CausalLM& model, const DeviceBatch& batch, int64_t micro_batch_size,
+                            const dist::Mesh& mesh) {
+  // The global count comes first: every micro-batch's gradient is scaled by it.
+  const LossTotals counted = all_reduce_totals(0.0, static_cast<double>(local_count(batch)), mesh);
+  const double scale = counted.count > 0 ? 1.0 / counted.count : 0.0;
+  double local_sum = 0;
+  const int64_t rows = batch.inputs.size(0);
+  for (int64_t begin = 0; begin < rows; begin += micro_batch_size) {
+    const int64_t length = std::min(micro_batch_size, rows - begin);
+    const at::Tensor logits = model->forward(batch.inputs.narrow(0, begin, length));
+    const model::LossSum part = model::cross_entropy_sum(logits, batch.targets.narrow(0, begin, length),
+                                                         batch.loss_mask.narrow(0, begin, length));
+    (part.sum * scale).backward();
+    local_sum += part.sum.item<double>();
+  }
+  return {all_reduce_totals(local_sum, 0.0, mesh).sum, counted.count};
+}
+
+LossTotals evaluate(model::CausalLM& model, const DeviceBatch& batch, int64_t micro_batch_size,
+                    const dist::Mesh& mesh) {
+  torch::NoGradGuard no_grad;
+  double sum = 0, count = 0;
+  const int64_t rows = batch.inputs.size(0);
+  for (int64_t begin = 0; begin < rows; begin += micro_batch_size) {
+    const int64_t length = std::min(micro_batch_size, rows - begin);
+    const at::Tensor logits = model->forward(batch.inputs.narrow(0, begin, length));
+    const model::LossSum part = model::cross_entropy_sum(logits, batch.targets.narrow(0, begin, length),
+                                                         batch.loss_mask.narrow(0, begin, length));
+    sum += part.sum.item<double>();
+    count += static_cast<double>(part.count.item<int64_t>());
+  }
+  return all_reduce_totals(sum, count, mesh);
+}
+
+void reduce_gradients(const std::vector<at::Tensor>& parameters, const dist::Mesh& mesh) {
+  if (mesh.dp().size() == 1) return;
+  for (const at::Tensor& parameter : parameters) {
+    at::Tensor grad = parameter.grad();
+    if (grad.defined()) mesh.dp().all_reduce(grad, dist::ReduceOp::kSum)->wait();
+  }
+}
+
+}  // namespace nf::train

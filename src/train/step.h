@@ -1,0 +1,38 @@
+// The trainer's arithmetic on one global batch, apart from the bookkeeping around it (trainer.cpp).
+// Private to src/train.
+#pragma once
+
+#include <ATen/Tensor.h>
+
+#include "nf/data/data_loader.h"
+#include "nf/dist/mesh.h"
+#include "nf/model/transformer.h"
+
+namespace nf::train {
+
+// This rank's rows of a batch on `device`: int64 inputs/targets [rows, seq], bool loss mask.
+struct DeviceBatch {
+  at::Tensor inputs, targets, loss_mask;
+};
+DeviceBatch to_device(const data::Batch& batch, const c10::Device& device);
+
+struct LossTotals {
+  double sum = 0;    // Σ −log p over every counted token of the global batch (all dp ranks)
+  double count = 0;  // counted tokens of the global batch
+  double mean() const { return count > 0 ? sum / count : 0.0; }
+};
+
+// Forward and backward over this rank's rows in micro-batches of `micro_batch_size`, each
+// micro-batch's loss sum divided by the global token count, so that after the gradients are
+// summed over dp they are the gradients of the global batch's mean loss. Returns the global totals.
+LossTotals forward_backward(model::CausalLM& model, const DeviceBatch& batch, int64_t micro_batch_size,
+                            const dist::Mesh& mesh);
+
+// The global batch's loss without gradients (validation).
+LossTotals evaluate(model::CausalLM& model, const DeviceBatch& batch, int64_t micro_batch_size,
+                    const dist::Mesh& mesh);
+
+// Sums every parameter's gradient over the data-parallel ranks.
+void reduce_gradients(const std::vector<at::Tensor>& parameters, const dist::Mesh& mesh);
+
+}  // namespace nf::train

@@ -1,0 +1,271 @@
+#include "nf/train/trainer.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <memory>
+#include <optional>
+
+#include "nf/core/error.h"
+#include "nf/data/data_loader.h"
+#include "nf/data/token_dataset.h"
+#include "nf/model/flops.h"
+#include "nf/model/transformer.h"
+#include "nf/optim/adamw.h"
+#include "nf/optim/grad_clip.h"
+#include "nf/optim/lr_schedule.h"
+#include "nf/train/checkpoint.h"
+#include "nf/train/metrics.h"
+#include "nf/train/preemption.h"
+#include "step.h"
+
+namespace nf::train {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::vector<at::Tensor> tensors_of(const NamedTensors& named) {
+  std::vector<at::Tensor> out;
+  for (const auto& [name, tensor] : named) out.push_back(tensor);
+  return out;
+}
+
+// The validation split (data.val_path, else the train dataset's val split), or null when there
+// is none to evaluate on.
+std::shared_ptr<const data::TokenDataset> open_validation(const TrainConfig& config, const std::string& fingerprint,
+                                                          Logger& log) {
+  if (config.training.eval_interval == 0) return nullptr;
+  const std::string path = config.data.val_path.empty() ? config.data.train_path : config.data.val_path;
+  const data::Manifest manifest = data::read_manifest(path);
+  const auto split = manifest.splits.find("val");
+  if (split == manifest.splits.end() || split->second.tokens <= static_cast<uint64_t>(config.training.seq_len)) {
+    log.warn("no validation: '", path, "' has no val split longer than training.seq_len; build the dataset with ",
+             "nf-shard build --val-fraction > 0 or set data.val_path");
+    return nullptr;
+  }
+  data::TokenDatasetOptions options;
+  options.split = "val";
+  options.model_vocab_size = config.model.vocab_size;
+  options.tokenizer_fingerprint = fingerprint;
+  return std::make_shared<const data::TokenDataset>(path, options);
+}
+
+class Trainer {
+ public:
+  Trainer(const TrainConfig& config, const std::string& run_dir, const dist::Mesh& mesh, const c10::Device& device,
+          Logger& log)
+      : config_(config), run_dir_(run_dir), checkpoints_dir_(run_dir + "/checkpoints"), mesh_(mesh), log_(log) {
+    const TrainingConfig& t = config.training;
+    NF_CHECK(!config.data.train_path.empty(), ConfigError, "data.train_path is empty",
+             "pass --data.train_path DIR (a dataset written by nf-shard build)");
+    NF_CHECK(mesh.shape().tp() == 1 && mesh.shape().pp() == 1, ConfigError, "parallel.tp (", mesh.shape().tp(),
+             ") and parallel.pp (", mesh.shape().pp(), "): this nf-train trains data-parallel layouts only so far; ",
+             "set parallel.tp 1 and parallel.pp 1 (tensor and pipeline stages are issue #5)");
+    model_ = model::CausalLM(config.model);
+    const int64_t parameters = model::initialize(
+        *model_, model::InitOptions().with_seed(t.seed).with_std(config.model.init_std).with_n_layers(config.model.n_layers));
+    model_->to(device);
+    log.info("model: ", with_thousands(static_cast<double>(parameters)), " parameters on ", device.str());
+    parameters_ = model::named_parameters(*model_);
+    optimizer_ = std::make_unique<optim::AdamW>(
+        parameters_, optim::AdamWOptions()
+                         .with_betas(t.adam_beta1, t.adam_beta2)
+                         .with_eps(t.adam_eps)
+                         .with_weight_decay(t.weight_decay));
+    schedule_ = optim::LrScheduleOptions()
+                    .with_peak_lr(t.learning_rate)
+                    .with_min_lr_ratio(t.min_lr_ratio)
+                    .with_warmup_steps(t.warmup_steps)
+                    .with_total_steps(t.max_steps)
+                    .with_decay(optim::parse_lr_decay(t.lr_schedule));
+    device_ = device;
+    resume_and_open_data();
+    const double peak = t.peak_tflops > 0 ? t.peak_tflops : (device.is_cuda() ? 989.0 : 0.0);
+    peak_gflops_ = peak * 1e3;
+    flops_per_token_ = model::training_flops_per_token(config.model, t.seq_len);
+    if (mesh.world().rank() == 0) metrics_ = std::make_unique<MetricsSink>(run_dir, meta_.step);
+  }
+
+  TrainResult run() {
+    const TrainingConfig& t = config_.training;
+    PreemptionGuard preemption;
+    TrainResult result;
+    result.step = meta_.step;
+    Clock::time_point interval_start = Clock::now();
+    double data_wait = 0;
+    int64_t interval_steps = 0;
+    while (meta_.step < t.max_steps) {
+      const Clock::time_point wait_start = Clock::now();
+      const data::Batch batch = loader_->next();
+      data_wait += seconds_since(wait_start);
+      const double loss = train_step(batch);
+      result.last_loss = loss;
+      ++interval_steps;
+      if (meta_.step % t.log_interval == 0 || meta_.step == t.max_steps) {
+        report(loss, interval_steps, seconds_since(interval_start), data_wait);
+        interval_start = Clock::now();
+        data_wait = 0;
+        interval_steps = 0;
+      }
+      if (t.eval_interval > 0 && meta_.step % t.eval_interval == 0) run_validation();
+      const bool save_due = config_.checkpoint.save_interval > 0 && meta_.step % config_.checkpoint.save_interval == 0;
+      if (preemption_agreed(preemption)) {
+        result.checkpoint = save();
+        result.preempted = true;
+        log_.warn("preempted by a signal at step ", meta_.step, "; checkpoint ", result.checkpoint,
+                  " saved, exiting with code 75 (requeue and resume with --checkpoint.resume auto)");
+        break;
+      }
+      if (save_due && meta_.step < t.max_steps) result.checkpoint = save();
+    }
+    if (last_saved_step_ != meta_.step) result.checkpoint = save();
+    result.step = meta_.step;
+    return result;
+  }
+
+ private:
+  void resume_and_open_data() {
+    const std::optional<std::string> resume = resolve_resume(config_.checkpoint.resume, checkpoints_dir_);
+    std::optional<LoadedCheckpoint> loaded;
+    if (resume) {
+      loaded = load_checkpoint(*resume, mesh_, config_.parallel.zero);
+      restore_tensors(parameters_, loaded->model_shard, *resume);
+      optimizer_->load_state(loaded->optimizer_state);
+      meta_ = loaded->meta;
+      log_.info("resumed from ", *resume, " at step ", meta_.step, " (", with_thousands(meta_.loader.consumed_samples),
+                " samples consumed)");
+    } else if (config_.checkpoint.resume == "auto") {
+      log_.info("checkpoint.resume auto: no checkpoint in ", checkpoints_dir_, ", starting fresh");
+    }
+    data::TokenDatasetOptions options;
+    options.model_vocab_size = config_.model.vocab_size;
+    options.tokenizer_fingerprint = meta_.tokenizer_fingerprint;
+    auto train_data = std::make_shared<const data::TokenDataset>(config_.data.train_path, options);
+    meta_.tokenizer_fingerprint = train_data->manifest().tokenizer.fingerprint;
+    meta_.tp = mesh_.shape().tp();
+    meta_.pp = mesh_.shape().pp();
+    meta_.dp = mesh_.shape().dp();
+    meta_.zero = config_.parallel.zero;
+    loader_options_.seq_len = config_.training.seq_len;
+    loader_options_.global_batch_size = config_.training.global_batch_size;
+    loader_options_.dp_rank = static_cast<int>(mesh_.coords().dp);
+    loader_options_.dp_size = static_cast<int>(mesh_.shape().dp());
+    loader_options_.seed = static_cast<uint64_t>(config_.training.seed);
+    loader_ = std::make_unique<data::DataLoader>(train_data, loader_options_, loaded ? &meta_.loader : nullptr);
+    log_.info("data: ", config_.data.train_path, " train split, ", with_thousands(static_cast<double>(train_data->num_tokens())),
+              " tokens, ", with_thousands(static_cast<double>(loader_->num_samples())), " samples of ",
+              config_.training.seq_len, " per epoch");
+    validation_ = open_validation(config_, meta_.tokenizer_fingerprint, log_);
+  }
+
+  // One optimizer step; returns the global batch's mean loss.
+  double train_step(const data::Batch& batch) {
+    const TrainingConfig& t = config_.training;
+    const LossTotals totals = forward_backward(model_, to_device(batch, device_), t.micro_batch_size, mesh_);
+    const std::vector<at::Tensor> parameters = tensors_of(parameters_);
+    reduce_gradients(parameters, mesh_);
+    const double loss = totals.mean();
+    grad_norm_ = std::sqrt(optim::grad_norm_squared(parameters).item<double>());
+    meta_.loader = batch.state;
+    meta_.tokens_seen += t.global_batch_size * t.seq_len;
+    if (!std::isfinite(loss) || !std::isfinite(grad_norm_)) {
+      optimizer_->zero_grad();
+      ++meta_.skipped_steps;
+      ++meta_.bad_steps_in_a_row;
+      log_.warn("step ", meta_.step + 1, ": non-finite ", std::isfinite(loss) ? "gradient norm" : "loss",
+                "; update skipped (", meta_.bad_steps_in_a_row, " in a row)");
+      NF_CHECK(meta_.bad_steps_in_a_row < t.max_bad_steps, DivergedError, meta_.bad_steps_in_a_row,
+               " steps in a row had a non-finite loss or gradient (training.max_bad_steps = ", t.max_bad_steps,
+               "); the last good checkpoint is in ", checkpoints_dir_);
+      ++meta_.step;
+      return loss;
+    }
+    meta_.bad_steps_in_a_row = 0;
+    if (t.grad_clip > 0) optim::scale_gradients(parameters, optim::clip_coefficient(torch::tensor(grad_norm_), t.grad_clip));
+    lr_ = optim::learning_rate_at(schedule_, meta_.step);
+    optimizer_->step(lr_);
+    optimizer_->zero_grad();
+    ++meta_.step;
+    return loss;
+  }
+
+  void report(double loss, int64_t steps, double seconds, double data_wait) {
+    StepMetrics m;
+    m.step = meta_.step;
+    m.loss = loss;
+    m.lr = lr_;
+    m.grad_norm = grad_norm_;
+    m.tokens_per_s = static_cast<double>(steps * config_.training.global_batch_size * config_.training.seq_len) / seconds;
+    m.gflops_per_s = m.tokens_per_s * flops_per_token_ / static_cast<double>(mesh_.world().size()) / 1e9;
+    if (peak_gflops_ > 0) m.mfu = m.gflops_per_s / peak_gflops_;
+    m.data_wait = data_wait / seconds;
+    m.skipped_steps = meta_.skipped_steps;
+    log_.info(format_step_line(m));
+    if (metrics_) metrics_->record(m);
+  }
+
+  void run_validation() {
+    if (!validation_) return;
+    data::LoaderOptions options = loader_options_;
+    options.shuffle = false;
+    options.prefetch_batches = 0;
+    const uint64_t samples = data::samples_per_epoch(*validation_, options.seq_len);
+    const uint64_t batches = std::max<uint64_t>(1, samples / static_cast<uint64_t>(options.global_batch_size));
+    LossTotals total;
+    for (uint64_t i = 0; i < std::min<uint64_t>(batches, static_cast<uint64_t>(config_.training.eval_steps)); ++i) {
+      const data::Batch batch = data::make_batch(*validation_, options, i * static_cast<uint64_t>(options.global_batch_size));
+      const LossTotals part = evaluate(model_, to_device(batch, device_), config_.training.micro_batch_size, mesh_);
+      total.sum += part.sum;
+      total.count += part.count;
+    }
+    log_.info("step ", meta_.step, " | val_loss ", total.mean());
+    if (metrics_) metrics_->record_eval(meta_.step, total.mean());
+  }
+
+  // Every rank stops at the same step: the signal may reach only some of them.
+  bool preemption_agreed(const PreemptionGuard& preemption) {
+    at::Tensor flag = torch::tensor({static_cast<int32_t>(preemption.signal_received() != 0)}, torch::kInt32);
+    if (mesh_.world().size() > 1) mesh_.world().all_reduce(flag, dist::ReduceOp::kMax)->wait();
+    return flag.item<int32_t>() != 0;
+  }
+
+  std::string save() {
+    const std::string dir = save_checkpoint(checkpoints_dir_, meta_, parameters_, optimizer_->state(), mesh_,
+                                            config_.checkpoint.keep_last);
+    log_.info("checkpoint saved: ", dir);
+    last_saved_step_ = meta_.step;
+    return dir;
+  }
+
+  const TrainConfig& config_;
+  std::string run_dir_, checkpoints_dir_;
+  const dist::Mesh& mesh_;
+  Logger& log_;
+  c10::Device device_{c10::kCPU};
+  model::CausalLM model_{nullptr};
+  NamedTensors parameters_;
+  std::unique_ptr<optim::AdamW> optimizer_;
+  optim::LrScheduleOptions schedule_;
+  data::LoaderOptions loader_options_;
+  std::unique_ptr<data::DataLoader> loader_;
+  std::shared_ptr<const data::TokenDataset> validation_;
+  std::unique_ptr<MetricsSink> metrics_;
+  CheckpointMeta meta_;
+  int64_t last_saved_step_ = -1;
+  double lr_ = 0, grad_norm_ = 0, peak_gflops_ = 0, flops_per_token_ = 0;
+};
+
+}  // namespace
+
+TrainResult train(const TrainConfig& config, const std::string& run_dir, const dist::Mesh& mesh,
+                  const c10::Device& device, Logger& log) {
+  Trainer trainer(config, run_dir, mesh, device, log);
+  return trainer.run();
+}
+
+}  // namespace nf::train

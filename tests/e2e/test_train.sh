@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# nf-train as a user runs it, on a byte-level dataset of the KJV bible (vocab 260):
+#  - a 12-step run writes config.yaml, logs/train.log, metrics.jsonl, tensorboard/, checkpoints,
+#    and its loss falls;
+#  - resuming from the step-6 checkpoint reproduces steps 7..12 bit for bit;
+#  - dp = 2 (mpirun -n 2) reproduces the single-rank losses within 1e-5 relative;
+#  - SIGTERM mid-run saves a checkpoint and exits 75; --resume auto continues from it;
+#  - NaN losses skip updates and training.max_bad_steps of them exit 7;
+#  - a missing dataset or a too-small model vocabulary fail with exit 2/3 and a named file.
+set -uo pipefail
+build=$1 source=$2
+train=$build/src/nf-train
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+py=/usr/bin/python3
+
+bible -f 'Gen1:1-Gen11:32' >"$work/genesis.txt" || fail "bible (bible-kjv) is not installed"
+"$build/tests/write-text-dataset" "$work/genesis.txt" "$work/data" pretrain 65536 10 || fail "dataset"
+
+common=(--config "$source/configs/tiny.yaml" --data.train_path "$work/data" --output.dir "$work/runs"
+  --model.vocab_size 260 --model.d_model 64 --model.n_layers 2 --model.n_heads 4 --model.n_kv_heads 2
+  --model.max_seq_len 64 --training.seq_len 32 --training.micro_batch_size 2 --training.global_batch_size 8
+  --training.max_steps 12 --training.warmup_steps 2 --training.learning_rate 3e-3 --training.log_interval 1
+  --training.eval_interval 6 --training.eval_steps 2 --checkpoint.save_interval 6)
+
+# The losses of a run's metrics.jsonl, one "step loss grad_norm lr" line each (%.17g: every bit).
+losses() { $py -c '
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if "loss" in r: print(r["step"], "%.17g" % r["loss"], "%.17g" % r["grad_norm"], "%.17g" % r["lr"])
+' "$1"; }
+
+# 1. A full run.
+"$train" "${common[@]}" --output.name full >"$work/full.out" 2>&1 || { cat "$work/full.out"; fail "full run"; }
+run=$work/runs/full
+for f in config.yaml logs/train.log metrics.jsonl checkpoints/latest checkpoints/step_6/meta.json checkpoints/step_12/meta.json; do
+  [[ -s $run/$f ]] || fail "missing $run/$f"
+done
+ls "$run"/tensorboard/events.out.tfevents.* >/dev/null || fail "no TensorBoard event file"
+[[ $(cat "$run/checkpoints/latest") == step_12 ]] || fail "latest is $(cat "$run/checkpoints/latest")"
+grep -q '^\[rank 0/1\] .* INFO step 12 | loss [0-9.]* | lr .* | grad_norm .* | tokens/s [0-9,]* | GFLOP/s .* | data_wait .*%$' \
+  "$run/logs/train.log" || fail "no step 12 log line in train.log"
+grep -q 'val_loss' "$run/metrics.jsonl" || fail "no validation record"
+losses "$run/metrics.jsonl" >"$work/full.losses"
+[[ $(wc -l <"$work/full.losses") -eq 12 ]] || fail "expected 12 loss records"
+$py - "$work/full.losses" <<'PY' || fail "loss did not fall"
+import math, sys
+rows = [line.split() for line in open(sys.argv[1])]
+first, last = float(rows[0][1]), float(rows[-1][1])
+print(f"loss {first:.4f} -> {last:.4f} (ln 260 = {math.log(260):.4f})")
+sys.exit(0 if abs(first - math.log(260)) < 0.5 and last < first - 0.5 else 1)
+PY
+echo "PASS: full run, outputs present, loss falls"
+
+# 2. Resume from step 6 reproduces steps 7..12 exactly.
+cp -r "$run" "$work/runs/resumed"
+rm -r "$work/runs/resumed/checkpoints/step_12"
+echo step_6 >"$work/runs/resumed/checkpoints/latest"
+"$train" "${common[@]}" --output.name resumed --resume auto >"$work/resumed.out" 2>&1 || { cat "$work/resumed.out"; fail "resume"; }
+grep -q 'resumed from .*step_6 at step 6' "$work/resumed.out" || fail "did not resume from step 6"
+losses "$work/runs/resumed/metrics.jsonl" >"$work/resumed.losses"
+diff "$work/full.losses" "$work/resumed.losses" || fail "resumed losses differ from the uninterrupted run"
+echo "PASS: resume from step 6 reproduces steps 7-12 bit for bit"
+
+# 3. Data parallel on 2 ranks matches the single rank.
+"$MPIEXEC" -n 2 --oversubscribe "$train" "${common[@]}" --output.name dp2 >"$work/dp2.out" 2>&1 ||
+  { cat "$work/dp2.out"; fail "dp=2 run"; }
+losses "$work/runs/dp2/metrics.jsonl" >"$work/dp2.losses"
+$py - "$work/full.losses" "$work/dp2.losses" <<'PY' || fail "dp=2 losses differ from dp=1"
+import sys
+a = [line.split() for line in open(sys.argv[1])]
+b = [line.split() for line in open(sys.argv[2])]
+assert len(a) == len(b) == 12, (len(a), len(b))
+worst = max(abs(float(x[1]) - float(y[1])) / abs(float(x[1])) for x, y in zip(a, b))
+print(f"dp=2 vs dp=1: worst relative loss difference {worst:.2e}")
+sys.exit(0 if worst <= 1e-5 else 1)
+PY
+echo "PASS: dp=2 reproduces the single-rank losses"
+
+# 4. SIGTERM: finish the step, save, exit 75; then resume.
+"$train" "${common[@]}" --output.name preempt --training.max_steps 100000 --checkpoint.save_interval 0 \
+  >"$work/preempt.out" 2>&1 &
+pid=$!
+for _ in $(seq 1 200); do
+  [[ -s $work/runs/preempt/metrics.jsonl && $(grep -c '"loss"' "$work/runs/preempt/metrics.jsonl") -ge 3 ]] && break
+  sleep 0.1
+done
+kill -TERM $pid
+wait $pid
+code=$?
+[[ $code -eq 75 ]] || { cat "$work/preempt.out"; fail "preempted run exited $code, expected 75"; }
+saved=$(cat "$work/runs/preempt/checkpoints/latest")
+grep -q "preempted by a signal at step ${saved#step_}" "$work/preempt.out" || fail "no preemption message for $saved"
+"$train" "${common[@]}" --output.name preempt --training.max_steps $((${saved#step_} + 2)) --resume auto \
+  >"$work/preempt2.out" 2>&1 || { cat "$work/preempt2.out"; fail "resume after preemption"; }
+grep -q "resumed from .*$saved" "$work/preempt2.out" || fail "did not resume from $saved"
+echo "PASS: SIGTERM saved $saved and exited 75; the resumed run continued from it"
+
+# 5. Non-finite losses: skipped, then the run stops with exit 7.
+"$train" "${common[@]}" --output.name diverge --training.learning_rate 1e30 --training.grad_clip 0 \
+  --training.max_bad_steps 3 >"$work/diverge.out" 2>&1
+code=$?
+[[ $code -eq 7 ]] || { tail -5 "$work/diverge.out"; fail "diverging run exited $code, expected 7"; }
+grep -q 'update skipped (1 in a row)' "$work/diverge.out" || fail "no skipped-update warning"
+grep -q 'training diverged: 3 steps in a row had a non-finite loss' "$work/diverge.out" || fail "no divergence message"
+echo "PASS: non-finite losses were skipped and 3 in a row stopped the run with exit 7"
+
+# 6. Bad inputs name the file.
+"$train" "${common[@]}" --output.name missing --data.train_path "$work/nowhere" >"$work/missing.out" 2>&1
+code=$?
+[[ $code -eq 3 ]] && grep -q "$work/nowhere" "$work/missing.out" || { cat "$work/missing.out"; fail "missing dataset: exit $code"; }
+"$train" "${common[@]}" --output.name small --model.vocab_size 200 >"$work/small.out" 2>&1
+code=$?
+[[ $code -eq 3 ]] && grep -q "vocab" "$work/small.out" || { cat "$work/small.out"; fail "vocab mismatch: exit $code"; }
+echo "PASS: a missing dataset and a too-small vocabulary fail with exit 3 naming the problem"

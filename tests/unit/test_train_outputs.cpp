@@ -1,0 +1,94 @@
+// The trainer's reporting and checkpoint bookkeeping that need no MPI: the log line, metrics
+// records, MFU's FLOP count, and the resolution of checkpoint.resume.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "../support/temp_dir.h"
+#include "nf/core/atomic_file.h"
+#include "nf/core/error.h"
+#include "nf/model/flops.h"
+#include "nf/train/checkpoint.h"
+#include "nf/train/metrics.h"
+
+namespace nf::train {
+namespace {
+
+TEST(Metrics, LogLineHasEveryField) {
+  StepMetrics m;
+  m.step = 100;
+  m.loss = 8.23412;
+  m.lr = 3e-4;
+  m.grad_norm = 1.234;
+  m.tokens_per_s = 12345.4;
+  m.gflops_per_s = 98.76;
+  m.mfu = 0.4123;
+  m.data_wait = 0.003;
+  EXPECT_EQ(format_step_line(m),
+            "step 100 | loss 8.2341 | lr 3.00e-04 | grad_norm 1.23 | tokens/s 12,345 | mfu 41.2% | GFLOP/s 98.8 | "
+            "data_wait 0.3%");
+  m.mfu = std::nan("");
+  m.skipped_steps = 2;
+  EXPECT_EQ(format_step_line(m),
+            "step 100 | loss 8.2341 | lr 3.00e-04 | grad_norm 1.23 | tokens/s 12,345 | GFLOP/s 98.8 | data_wait 0.3% | "
+            "skipped 2");
+  const nlohmann::json j = to_json(m);
+  EXPECT_EQ(j.at("step"), 100);
+  EXPECT_DOUBLE_EQ(j.at("loss").get<double>(), 8.23412);
+  EXPECT_FALSE(j.contains("mfu"));
+}
+
+TEST(Metrics, Thousands) {
+  EXPECT_EQ(with_thousands(0), "0");
+  EXPECT_EQ(with_thousands(999.6), "1,000");
+  EXPECT_EQ(with_thousands(1234567), "1,234,567");
+  EXPECT_EQ(with_thousands(-1234), "-1,234");
+}
+
+TEST(Metrics, ResumeDropsRecordsOfTheInterruptedRun) {
+  nf::testing::TempDir dir;
+  write_file_atomic(dir.path().string() + "/metrics.jsonl",
+                    "{\"step\":1,\"loss\":5}\n{\"step\":2,\"loss\":4}\n{\"step\":3,\"loss\":3}\n");
+  { MetricsSink sink(dir.path().string(), 2); }
+  EXPECT_EQ(read_file(dir.path().string() + "/metrics.jsonl"), "{\"step\":1,\"loss\":5}\n{\"step\":2,\"loss\":4}\n");
+  { MetricsSink sink(dir.path().string(), 0); }
+  EXPECT_EQ(read_file(dir.path().string() + "/metrics.jsonl"), "");
+}
+
+TEST(Flops, MatchesTheFormulaByHand) {
+  model::ModelConfig c;
+  c.vocab_size = 1000;
+  c.d_model = 64;
+  c.n_layers = 2;
+  c.n_heads = 4;
+  c.ffn_hidden = 128;
+  // Per layer: q,k,v,o 4·64·64 + gate/up/down 3·64·128; lm_head 1000·64.
+  const double weights = 2 * (4 * 64 * 64 + 3 * 64 * 128) + 1000 * 64;
+  EXPECT_DOUBLE_EQ(model::training_flops_per_token(c, 32), 6 * weights + 12.0 * 2 * 32 * 64);
+  c.tie_embeddings = true;  // the output matmul still runs
+  EXPECT_DOUBLE_EQ(model::training_flops_per_token(c, 32), 6 * weights + 12.0 * 2 * 32 * 64);
+}
+
+TEST(Checkpoint, ResumeResolution) {
+  nf::testing::TempDir dir;
+  const std::string checkpoints = dir.path().string() + "/checkpoints";
+  EXPECT_FALSE(resolve_resume("", checkpoints).has_value());
+  EXPECT_FALSE(resolve_resume("auto", checkpoints).has_value());  // nothing saved yet: start fresh
+  write_file_atomic(checkpoints + "/step_4/meta.json", "{}");
+  write_file_atomic(checkpoints + "/latest", "step_4\n");
+  EXPECT_EQ(resolve_resume("auto", checkpoints).value(), checkpoints + "/step_4");
+  EXPECT_EQ(resolve_resume(checkpoints, checkpoints).value(), checkpoints + "/step_4");
+  EXPECT_EQ(resolve_resume(checkpoints + "/step_4", checkpoints).value(), checkpoints + "/step_4");
+  try {
+    resolve_resume(dir.path().string() + "/nope", checkpoints);
+    FAIL() << "expected a CheckpointError";
+  } catch (const CheckpointError& e) {
+    EXPECT_NE(std::string(e.what()).find(dir.path().string() + "/nope"), std::string::npos) << e.what();
+  }
+  write_file_atomic(checkpoints + "/latest", "step_9\n");  // names a directory that is not there
+  EXPECT_THROW(resolve_resume("auto", checkpoints), CheckpointError);
+}
+
+}  // namespace
+}  // namespace nf::train
