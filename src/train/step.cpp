@@ -1,5 +1,6 @@
 #include "step.h"
 
+#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
 #include "nf/model/loss.h"
@@ -28,7 +29,7 @@ DeviceBatch to_device(const data::Batch& batch, const c10::Device& device) {
 }
 
 LossTotals forward_backward(model::CausalLM& model, const DeviceBatch& batch, int64_t micro_batch_size,
-                            const dist::Mesh& mesh) {
+                            const dist::Mesh& mesh, bool bf16_autocast) {
   // The global count comes first: every micro-batch's gradient is scaled by it.
   const LossTotals counted = all_reduce_totals(0.0, static_cast<double>(local_count(batch)), mesh);
   const double scale = counted.count > 0 ? 1.0 / counted.count : 0.0;
@@ -36,6 +37,7 @@ LossTotals forward_backward(model::CausalLM& model, const DeviceBatch& batch, in
   const int64_t rows = batch.inputs.size(0);
   for (int64_t begin = 0; begin < rows; begin += micro_batch_size) {
     const int64_t length = std::min(micro_batch_size, rows - begin);
+    const Bf16Autocast autocast(bf16_autocast);  // the loss is computed in fp32 either way (loss.h)
     const at::Tensor logits = model->forward(batch.inputs.narrow(0, begin, length));
     const model::LossSum part = model::cross_entropy_sum(logits, batch.targets.narrow(0, begin, length),
                                                          batch.loss_mask.narrow(0, begin, length));
@@ -46,8 +48,9 @@ LossTotals forward_backward(model::CausalLM& model, const DeviceBatch& batch, in
 }
 
 LossTotals evaluate(model::CausalLM& model, const DeviceBatch& batch, int64_t micro_batch_size,
-                    const dist::Mesh& mesh) {
+                    const dist::Mesh& mesh, bool bf16_autocast) {
   torch::NoGradGuard no_grad;
+  const Bf16Autocast autocast(bf16_autocast);
   double sum = 0, count = 0;
   const int64_t rows = batch.inputs.size(0);
   for (int64_t begin = 0; begin < rows; begin += micro_batch_size) {
@@ -59,6 +62,18 @@ LossTotals evaluate(model::CausalLM& model, const DeviceBatch& batch, int64_t mi
     count += static_cast<double>(part.count.item<int64_t>());
   }
   return all_reduce_totals(sum, count, mesh);
+}
+
+Bf16Autocast::Bf16Autocast(bool enabled) : enabled_(enabled) {
+  if (!enabled_) return;
+  at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+  at::autocast::set_enabled(true);
+}
+
+Bf16Autocast::~Bf16Autocast() {
+  if (!enabled_) return;
+  at::autocast::set_enabled(false);
+  at::autocast::clear_cache();
 }
 
 void reduce_gradients(const std::vector<at::Tensor>& parameters, const dist::Mesh& mesh) {

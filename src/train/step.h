@@ -26,11 +26,24 @@ struct LossTotals {
 // micro-batch's loss sum divided by the global token count, so that after the gradients are
 // summed over dp they are the gradients of the global batch's mean loss. Returns the global totals.
 LossTotals forward_backward(model::CausalLM& model, const DeviceBatch& batch, int64_t micro_batch_size,
-                            const dist::Mesh& mesh);
+                            const dist::Mesh& mesh, bool bf16_autocast);
 
 // The global batch's loss without gradients (validation).
 LossTotals evaluate(model::CausalLM& model, const DeviceBatch& batch, int64_t micro_batch_size,
-                    const dist::Mesh& mesh);
+                    const dist::Mesh& mesh, bool bf16_autocast);
+
+// CUDA bf16 autocast for its lifetime (fp32 master weights and optimizer; matmuls in bf16); a
+// no-op when `enabled` is false.
+class Bf16Autocast {
+ public:
+  explicit Bf16Autocast(bool enabled);
+  ~Bf16Autocast();
+  Bf16Autocast(const Bf16Autocast&) = delete;
+  Bf16Autocast& operator=(const Bf16Autocast&) = delete;
+
+ private:
+  bool enabled_;
+};
 
 // Sums every parameter's gradient over the data-parallel ranks.
 void reduce_gradients(const std::vector<at::Tensor>& parameters, const dist::Mesh& mesh);

@@ -84,6 +84,10 @@ class Trainer {
                     .with_total_steps(t.max_steps)
                     .with_decay(optim::parse_lr_decay(t.lr_schedule));
     device_ = device;
+    NF_CHECK(t.dtype != "bf16" || device.is_cuda(), ConfigError,
+             "training.dtype bf16 needs a CUDA device; this LibTorch/machine trains on the CPU in fp32 (use auto or fp32)");
+    bf16_autocast_ = device.is_cuda() && t.dtype != "fp32";
+    log.info("precision: ", bf16_autocast_ ? "bf16 autocast, fp32 master weights and optimizer" : "fp32");
     resume_and_open_data();
     const double peak = t.peak_tflops > 0 ? t.peak_tflops : (device.is_cuda() ? 989.0 : 0.0);
     peak_gflops_ = peak * 1e3;
@@ -166,7 +170,7 @@ class Trainer {
   // One optimizer step; returns the global batch's mean loss.
   double train_step(const data::Batch& batch) {
     const TrainingConfig& t = config_.training;
-    const LossTotals totals = forward_backward(model_, to_device(batch, device_), t.micro_batch_size, mesh_);
+    const LossTotals totals = forward_backward(model_, to_device(batch, device_), t.micro_batch_size, mesh_, bf16_autocast_);
     const std::vector<at::Tensor> parameters = tensors_of(parameters_);
     reduce_gradients(parameters, mesh_);
     const double loss = totals.mean();
@@ -219,7 +223,7 @@ class Trainer {
     LossTotals total;
     for (uint64_t i = 0; i < std::min<uint64_t>(batches, static_cast<uint64_t>(config_.training.eval_steps)); ++i) {
       const data::Batch batch = data::make_batch(*validation_, options, i * static_cast<uint64_t>(options.global_batch_size));
-      const LossTotals part = evaluate(model_, to_device(batch, device_), config_.training.micro_batch_size, mesh_);
+      const LossTotals part = evaluate(model_, to_device(batch, device_), config_.training.micro_batch_size, mesh_, bf16_autocast_);
       total.sum += part.sum;
       total.count += part.count;
     }
@@ -257,6 +261,7 @@ class Trainer {
   std::unique_ptr<MetricsSink> metrics_;
   CheckpointMeta meta_;
   int64_t last_saved_step_ = -1;
+  bool bf16_autocast_ = false;
   double lr_ = 0, grad_norm_ = 0, peak_gflops_ = 0, flops_per_token_ = 0;
 };
 
