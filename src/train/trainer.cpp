@@ -134,18 +134,7 @@ class Trainer {
 
  private:
   void resume_and_open_data() {
-    const std::optional<std::string> resume = resolve_resume(config_.checkpoint.resume, checkpoints_dir_);
-    std::optional<LoadedCheckpoint> loaded;
-    if (resume) {
-      loaded = load_checkpoint(*resume, mesh_, config_.parallel.zero);
-      restore_tensors(parameters_, loaded->model_shard, *resume);
-      optimizer_->load_state(loaded->optimizer_state);
-      meta_ = loaded->meta;
-      log_.info("resumed from ", *resume, " at step ", meta_.step, " (", with_thousands(meta_.loader.consumed_samples),
-                " samples consumed)");
-    } else if (config_.checkpoint.resume == "auto") {
-      log_.info("checkpoint.resume auto: no checkpoint in ", checkpoints_dir_, ", starting fresh");
-    }
+    std::optional<LoadedCheckpoint> loaded = load_resume_checkpoint();
     data::TokenDatasetOptions options;
     options.model_vocab_size = config_.model.vocab_size;
     options.tokenizer_fingerprint = meta_.tokenizer_fingerprint;
@@ -165,6 +154,41 @@ class Trainer {
               " tokens, ", with_thousands(static_cast<double>(loader_->num_samples())), " samples of ",
               config_.training.seq_len, " per epoch");
     validation_ = open_validation(config_, meta_.tokenizer_fingerprint, log_);
+  }
+
+  // The first checkpoint of resume_candidates that every rank reads intact; a damaged one is
+  // skipped with a warning under `auto` and is an error when named explicitly.
+  std::optional<LoadedCheckpoint> load_resume_checkpoint() {
+    const std::string& resume = config_.checkpoint.resume;
+    const std::vector<std::string> candidates = resume_candidates(resume, checkpoints_dir_);
+    if (candidates.empty() && resume == "auto") {
+      log_.info("checkpoint.resume auto: no checkpoint in ", checkpoints_dir_, ", starting fresh");
+    }
+    for (const std::string& dir : candidates) {
+      std::optional<LoadedCheckpoint> loaded;
+      std::string error;
+      try {
+        loaded = load_checkpoint(dir, mesh_, config_.parallel.zero);
+        restore_tensors(parameters_, loaded->model_shard, dir);
+        optimizer_->load_state(loaded->optimizer_state);
+      } catch (const CheckpointError& e) {
+        if (resume != "auto") throw;
+        error = e.what();
+      }
+      at::Tensor ok = torch::tensor({static_cast<int32_t>(error.empty())}, torch::kInt32);
+      if (mesh_.world().size() > 1) mesh_.world().all_reduce(ok, dist::ReduceOp::kMin)->wait();
+      if (ok.item<int32_t>() == 1) {
+        meta_ = loaded->meta;
+        last_saved_step_ = meta_.step;  // already on disk: finishing right away saves nothing again
+        log_.info("resumed from ", dir, " at step ", meta_.step, " (", with_thousands(meta_.loader.consumed_samples),
+                  " samples consumed)");
+        return loaded;
+      }
+      log_.warn("skipping checkpoint ", dir, ": ", error.empty() ? "damaged on another rank" : error);
+    }
+    NF_CHECK(candidates.empty(), CheckpointError, "no intact checkpoint in ", checkpoints_dir_, " (tried ",
+             candidates.size(), "); move the damaged step directories away to start fresh");
+    return std::nullopt;
   }
 
   // One optimizer step; returns the global batch's mean loss.

@@ -2,7 +2,8 @@
 # nf-train as a user runs it, on a byte-level dataset of the KJV bible (vocab 260):
 #  - a 12-step run writes config.yaml, logs/train.log, metrics.jsonl, tensorboard/, checkpoints,
 #    and its loss falls;
-#  - resuming from the step-6 checkpoint reproduces steps 7..12 bit for bit;
+#  - resuming from the step-6 checkpoint reproduces steps 7..12 bit for bit; a truncated checkpoint
+#    is caught by its checksum and --resume auto falls back to the previous one;
 #  - dp = 2 (mpirun -n 2) reproduces the single-rank losses within 1e-5 relative;
 #  - SIGTERM mid-run saves a checkpoint and exits 75; --resume auto continues from it;
 #  - NaN losses skip updates and training.max_bad_steps of them exit 7;
@@ -63,6 +64,18 @@ grep -q 'resumed from .*step_6 at step 6' "$work/resumed.out" || fail "did not r
 losses "$work/runs/resumed/metrics.jsonl" >"$work/resumed.losses"
 diff "$work/full.losses" "$work/resumed.losses" || fail "resumed losses differ from the uninterrupted run"
 echo "PASS: resume from step 6 reproduces steps 7-12 bit for bit"
+
+# 2b. A damaged newest checkpoint: --resume auto falls back to the one before, with a warning.
+cp -r "$run" "$work/runs/damaged"
+truncate -s 1000 "$work/runs/damaged/checkpoints/step_12/model-tp0-pp0.bin"
+"$train" "${common[@]}" --output.name damaged --resume "$work/runs/damaged/checkpoints/step_12" >"$work/damaged2.out" 2>&1
+code=$?
+[[ $code -eq 4 ]] || { cat "$work/damaged2.out"; fail "explicit damaged checkpoint: exit $code, expected 4"; }
+"$train" "${common[@]}" --output.name damaged --resume auto --training.max_steps 13 >"$work/damaged.out" 2>&1 ||
+  { cat "$work/damaged.out"; fail "resume past a damaged checkpoint"; }
+grep -q "skipping checkpoint .*step_12: .*does not match its SHA-256" "$work/damaged.out" || fail "no damaged-checkpoint warning"
+grep -q 'resumed from .*step_6 at step 6' "$work/damaged.out" || fail "did not fall back to step 6"
+echo "PASS: a truncated checkpoint is detected by checksum; auto falls back, an explicit path fails with exit 4"
 
 # 3. Data parallel on 2 ranks matches the single rank.
 "$MPIEXEC" -n 2 --oversubscribe "$train" "${common[@]}" --output.name dp2 >"$work/dp2.out" 2>&1 ||
