@@ -170,6 +170,7 @@ void expect_parameters_match(const FlatParameters& flat, const Reference& refere
     EXPECT_LE(relative, 1e-5) << "step " << step << " " << ours[i].first << ": max element difference "
                               << (ours[i].second - theirs[i].second).abs().max().item<double>();
   }
+  // NF_DP_TEST_VERBOSE=1 prints the margin (docs/parallelism.md quotes it).
   if (getenv("NF_DP_TEST_VERBOSE")) std::printf("step %ld worst relative error %.3g\n", static_cast<long>(step), worst);
 }
 
