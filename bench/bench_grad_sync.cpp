@@ -2,14 +2,14 @@
 // (GradSync, all_reduce or ZeRO-2 reduce_scatter per bucket) against one all_reduce per parameter.
 // The layout is the parameter list of a Llama-style CausalLM (~25M parameters by default).
 //   mpirun -n 2 build/bench/bench-grad-sync [--layers 5] [--iterations 10] [--bucket-mb 1,5,25,100]
-#include <CLI/CLI.hpp>
+#include <mpi.h>
 #include <torch/torch.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <functional>
-#include <mpi.h>
 
 #include "nf/dist/job.h"
 #include "nf/dist/mpi_communicator.h"
@@ -67,8 +67,8 @@ int run(const nf::dist::JobContext& job) {
   }
   const double megabytes = static_cast<double>(numel) * 4 / 1e6;
   if (dp.rank() == 0) {
-    std::printf("gradient sync over dp=%d: %zu parameters, %.1fM elements (%.1f MB fp32), median of %d\n\n",
-                dp.size(), parameters.size(), static_cast<double>(numel) / 1e6, megabytes, iterations);
+    std::printf("gradient sync over dp=%d: %zu parameters, %.1fM elements (%.1f MB fp32), median of %d\n\n", dp.size(),
+                parameters.size(), static_cast<double>(numel) / 1e6, megabytes, iterations);
     std::printf("| method | bucket MiB | collectives | time ms | bus GB/s |\n|---|---:|---:|---:|---:|\n");
   }
   // Ring all_reduce moves 2(n-1)/n of the data per rank, reduce_scatter (n-1)/n.

@@ -164,7 +164,8 @@ void expect_parameters_match(const FlatParameters& flat, const Reference& refere
   double worst = 0;
   for (size_t i = 0; i < ours.size(); ++i) {
     ASSERT_EQ(ours[i].first, theirs[i].first);
-    const double error = (ours[i].second.to(torch::kDouble) - theirs[i].second.to(torch::kDouble)).norm().item<double>();
+    const double error =
+        (ours[i].second.to(torch::kDouble) - theirs[i].second.to(torch::kDouble)).norm().item<double>();
     const double relative = error / theirs[i].second.to(torch::kDouble).norm().item<double>();
     worst = std::max(worst, relative);
     EXPECT_LE(relative, 1e-5) << "step " << step << " " << ours[i].first << ": max element difference "
@@ -200,8 +201,7 @@ TEST_P(DpMatchesOneProcess, ParametersAndGradNormEveryStep) {
 }
 
 INSTANTIATE_TEST_SUITE_P(ZeroStages, DpMatchesOneProcess,
-                         ::testing::Combine(::testing::Values(0, 1, 2), ::testing::Bool()),
-                         [](const auto& info) {
+                         ::testing::Combine(::testing::Values(0, 1, 2), ::testing::Bool()), [](const auto& info) {
                            return "zero" + std::to_string(std::get<0>(info.param)) +
                                   (std::get<1>(info.param) ? "_overlap" : "");
                          });

@@ -86,7 +86,9 @@ TEST(FlatParameters, ParametersAndGradientsAreViewsOfTheBuffers) {
     EXPECT_TRUE(torch::allclose(flat.flat_grads().narrow(0, slot.offset, slot.numel), 4 * before[i].flatten()));
   }
   // Padding never receives anything; zero_grad keeps the views bound.
-  EXPECT_EQ(flat.flat_grads().abs().sum().item<double>(), (4 * torch::cat({before[0].flatten(), before[1], before[2].flatten(), before[4]})).abs().sum().item<double>());
+  EXPECT_EQ(
+      flat.flat_grads().abs().sum().item<double>(),
+      (4 * torch::cat({before[0].flatten(), before[1], before[2].flatten(), before[4]})).abs().sum().item<double>());
   flat.zero_grad();
   flat.check_grads_bound();
   EXPECT_EQ(params[0].second.grad().abs().sum().item<double>(), 0.0);

@@ -29,10 +29,10 @@ class GradSync::ReadyHook : public torch::autograd::FunctionPostHook {
 
 GradSync::GradSync(FlatParameters& flat, dist::Communicator& dp, int zero_stage, bool overlap)
     : flat_(flat), dp_(dp), zero_stage_(zero_stage), overlap_(overlap) {
-  NF_CHECK(zero_stage >= 0 && zero_stage <= 2, ConfigError, "parallel.zero_stage must be 0, 1 or 2, got ",
-           zero_stage);
-  NF_CHECK(dp.size() == flat.layout().dp_size(), UsageError, "grad sync: the flat layout was built for dp=",
-           flat.layout().dp_size(), " but the '", dp.axis(), "' communicator has ", dp.size(), " ranks");
+  NF_CHECK(zero_stage >= 0 && zero_stage <= 2, ConfigError, "parallel.zero_stage must be 0, 1 or 2, got ", zero_stage);
+  NF_CHECK(dp.size() == flat.layout().dp_size(), UsageError,
+           "grad sync: the flat layout was built for dp=", flat.layout().dp_size(), " but the '", dp.axis(),
+           "' communicator has ", dp.size(), " ranks");
   if (zero_stage_ == 2) shard_grads_ = at::zeros({flat.layout().shard_numel()}, flat.flat_grads().options());
   if (!overlap_) return;
   const auto& parameters = flat_.parameters();

@@ -14,8 +14,9 @@ namespace nf::parallel::dp {
 ShardedAdamW::ShardedAdamW(FlatParameters& flat, dist::Communicator& dp, optim::AdamWOptions options)
     : flat_(flat), dp_(dp), options_(std::move(options)) {
   const FlatLayout& layout = flat_.layout();
-  NF_CHECK(dp.size() == layout.dp_size(), UsageError, "sharded AdamW: the flat layout was built for dp=",
-           layout.dp_size(), " but the '", dp.axis(), "' communicator has ", dp.size(), " ranks");
+  NF_CHECK(dp.size() == layout.dp_size(), UsageError,
+           "sharded AdamW: the flat layout was built for dp=", layout.dp_size(), " but the '", dp.axis(),
+           "' communicator has ", dp.size(), " ranks");
   segments_ = layout.shard_segments(dp_.rank());
   for (const ShardSegment& segment : segments_) {
     const double decay = options_.weight_decay_for(layout.slots()[segment.slot].name);
@@ -86,10 +87,10 @@ void ShardedAdamW::gather_parameters() {
 namespace {
 
 at::Tensor layout_fingerprint(const FlatLayout& layout, int rank) {
-  return at::tensor(std::vector<int64_t>{layout.dp_size(), rank, layout.total_numel(),
-                                         static_cast<int64_t>(layout.buckets().size()),
-                                         static_cast<int64_t>(layout.slots().size())},
-                    at::kLong);
+  return at::tensor(
+      std::vector<int64_t>{layout.dp_size(), rank, layout.total_numel(), static_cast<int64_t>(layout.buckets().size()),
+                           static_cast<int64_t>(layout.slots().size())},
+      at::kLong);
 }
 
 const at::Tensor& find_entry(const std::map<std::string, at::Tensor>& by_name, const std::string& key) {
@@ -130,7 +131,8 @@ NamedTensors ShardedAdamW::full_state() const {
     std::vector<std::unique_ptr<dist::Work>> works;
     for (const Bucket& bucket : layout.buckets()) {
       at::Tensor output = full.narrow(0, bucket.offset, bucket.numel);
-      works.push_back(dp_.all_gather(shard.narrow(0, bucket.shard_offset, bucket.chunk_numel(layout.dp_size())), output));
+      works.push_back(
+          dp_.all_gather(shard.narrow(0, bucket.shard_offset, bucket.chunk_numel(layout.dp_size())), output));
     }
     for (auto& work : works) work->wait();
     return full;
@@ -139,7 +141,9 @@ NamedTensors ShardedAdamW::full_state() const {
   const at::Tensor master = with_master ? gather(master_) : at::Tensor();
   NamedTensors state{{"step", at::scalar_tensor(step_, at::kLong)}};
   for (const ParamSlot& slot : layout.slots()) {
-    const auto piece = [&](const at::Tensor& full) { return full.narrow(0, slot.offset, slot.numel).view(slot.shape).clone(); };
+    const auto piece = [&](const at::Tensor& full) {
+      return full.narrow(0, slot.offset, slot.numel).view(slot.shape).clone();
+    };
     state.emplace_back(slot.name + ".exp_avg", piece(exp_avg));
     state.emplace_back(slot.name + ".exp_avg_sq", piece(exp_avg_sq));
     if (with_master) state.emplace_back(slot.name + ".master", piece(master));

@@ -31,10 +31,10 @@ struct ParamSlot {
 };
 
 struct Bucket {
-  int64_t offset = 0;              // in the flat buffer
-  int64_t numel = 0;               // padded to a multiple of dp
-  int64_t shard_offset = 0;        // where this bucket's chunk starts in a rank's shard
-  std::vector<size_t> slots;       // parameters in the bucket (indices into slots()), layout order
+  int64_t offset = 0;         // in the flat buffer
+  int64_t numel = 0;          // padded to a multiple of dp
+  int64_t shard_offset = 0;   // where this bucket's chunk starts in a rank's shard
+  std::vector<size_t> slots;  // parameters in the bucket (indices into slots()), layout order
   int64_t chunk_numel(int dp_size) const { return numel / dp_size; }
 };
 

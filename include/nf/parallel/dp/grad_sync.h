@@ -64,7 +64,7 @@ class GradSync {
   dist::Communicator& dp_;
   int zero_stage_;
   bool overlap_;
-  at::Tensor shard_grads_;  // zero 2 only
+  at::Tensor shard_grads_;                                            // zero 2 only
   std::vector<std::shared_ptr<torch::autograd::Node>> accumulators_;  // kept alive: hooks live on them
   std::vector<uintptr_t> hook_keys_;
   std::vector<int64_t> pending_;  // per bucket: gradients still to come in the armed backward
