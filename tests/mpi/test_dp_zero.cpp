@@ -113,16 +113,22 @@ class Replica {
     }
   }
 
-  // The loss contract: backward this rank's sum / the global token count; gradients are summed.
+  // The loss contract: backward each micro-batch's sum / the global token count (all micro-batches
+  // of all ranks); gradients accumulate locally and are summed over dp. Two micro-batches per
+  // rank, the overlap armed for the last one only.
   double step(int64_t step) {
     flat_.zero_grad();
     const int64_t rows = kBatch / dp_.size();
     const Batch batch = global_batch(step).rows(dp_.rank() * rows, rows);
-    const model::LossSum loss = model::cross_entropy_sum(lm_->forward(batch.tokens), batch.targets, batch.mask);
-    torch::Tensor global_count = loss.count.reshape({1}).clone();
+    torch::Tensor global_count = batch.mask.sum().reshape({1});
     dp_.all_reduce(global_count, dist::ReduceOp::kSum)->wait();
-    sync_.arm();
-    (loss.sum / global_count.squeeze()).backward();
+    const int64_t first_rows = (rows + 1) / 2;
+    for (const auto& [begin, count] : {std::pair<int64_t, int64_t>{0, first_rows}, {first_rows, rows - first_rows}}) {
+      const Batch micro = batch.rows(begin, count);
+      const model::LossSum loss = model::cross_entropy_sum(lm_->forward(micro.tokens), micro.targets, micro.mask);
+      if (begin + count == rows) sync_.arm();
+      (loss.sum / global_count.squeeze()).backward();
+    }
     sync_.finish();
     flat_.check_grads_bound();
     const double lr = optim::learning_rate_at(kSchedule, step);

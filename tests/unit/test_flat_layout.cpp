@@ -96,5 +96,10 @@ TEST(FlatParameters, ParametersAndGradientsAreViewsOfTheBuffers) {
   EXPECT_THROW(flat.check_grads_bound(), UsageError);
 }
 
+TEST(FlatParameters, ATensorListedTwiceIsAnError) {
+  const torch::Tensor tied = torch::ones({4}).requires_grad_();
+  EXPECT_THROW(FlatParameters({{"embed", tied}, {"head", tied}}, 16, 1), UsageError);
+}
+
 }  // namespace
 }  // namespace nf::parallel::dp

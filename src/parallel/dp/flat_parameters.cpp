@@ -3,6 +3,8 @@
 
 #include <ATen/ATen.h>
 
+#include <set>
+
 #include "nf/core/error.h"
 
 namespace nf::parallel::dp {
@@ -19,7 +21,11 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> shapes_of(const NamedT
 FlatParameters::FlatParameters(NamedTensors parameters, int64_t bucket_numel, int dp_size)
     : parameters_(std::move(parameters)), layout_(shapes_of(parameters_), bucket_numel, dp_size) {
   const at::Tensor& first = parameters_.front().second;
+  std::set<const void*> seen;
   for (const auto& [name, tensor] : parameters_) {
+    // A tensor listed twice (tied weights under two names) would be rebound twice and untied.
+    NF_CHECK(seen.insert(tensor.unsafeGetTensorImpl()).second, UsageError, "flat parameters: '", name,
+             "' is a tensor already listed under another name; list tied parameters once");
     NF_CHECK(tensor.scalar_type() == first.scalar_type() && tensor.device() == first.device(), UsageError,
              "flat parameters: '", name, "' is ", tensor.scalar_type(), " on ", tensor.device(), ", the first is ",
              first.scalar_type(), " on ", first.device(), "; one flat buffer holds one dtype on one device");
