@@ -47,7 +47,7 @@ TEST_F(TpLayers, ColumnParallelLinearMatchesTheFullLayer) {
   const ShardSpec out_spec = split_spec(2, 12, &tp, false);
   EXPECT_TRUE(close_to(yl, block(y, out_spec)));
   (yl * block(probe, out_spec)).sum().backward();  // this rank's share of the same loss
-  EXPECT_TRUE(close_to(xl.grad(), x.grad()));       // copy_to_tp summed every rank's share
+  EXPECT_TRUE(close_to(xl.grad(), x.grad()));      // copy_to_tp summed every rank's share
   EXPECT_TRUE(close_to(column->weight.grad(), block(w.grad(), column->spec())));
   EXPECT_TRUE(close_to(gather_full(column->weight.grad(), column->spec(), tp), w.grad()));
 }
@@ -122,8 +122,8 @@ TEST_F(TpLayers, VocabParallelCrossEntropyWithPaddedVocabulary) {
   torch::Tensor targets = torch::randint(vocab, {tokens}, torch::kLong);
   targets[0] = 0, targets[1] = vocab - 1;
   const torch::Tensor logits = full.clone().requires_grad_();
-  const torch::Tensor expected =
-      torch::nn::functional::cross_entropy(logits, targets, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
+  const torch::Tensor expected = torch::nn::functional::cross_entropy(
+      logits, targets, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
   (expected * weights).sum().backward();
 
   // Padding columns hold zeros here: a zero logit would carry probability if it were not masked.

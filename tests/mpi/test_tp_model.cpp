@@ -31,7 +31,9 @@ ModelConfig tiny(int tp, bool tied) {
   return c;
 }
 
-InitOptions init_options(const ModelConfig& c) { return InitOptions().with_seed(3).with_std(0.1).with_n_layers(c.n_layers); }
+InitOptions init_options(const ModelConfig& c) {
+  return InitOptions().with_seed(3).with_std(0.1).with_n_layers(c.n_layers);
+}
 
 struct Result {
   LossSum loss;
@@ -82,8 +84,7 @@ TEST_P(TpModel, MatchesTheUnshardedModel) {
     // Layout-independent init: the shards reassemble the unsharded initial values bit for bit.
     EXPECT_TRUE(torch::equal(parallel::tp::gather_full(parameter, spec, tp), ref_params[i].second.detach())) << name;
     ASSERT_TRUE(parameter.grad().defined()) << name;
-    EXPECT_TRUE(close_to(parallel::tp::gather_full(parameter.grad(), spec, tp), ref_params[i].second.grad()))
-        << name;
+    EXPECT_TRUE(close_to(parallel::tp::gather_full(parameter.grad(), spec, tp), ref_params[i].second.grad())) << name;
   }
 }
 

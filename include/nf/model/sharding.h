@@ -23,8 +23,7 @@ namespace nf::model {
 std::vector<int64_t> full_shape_of(const ModelConfig& config, const std::string& name);
 
 // How `name` is split over `tp` (nullptr or one rank: every spec holds the whole tensor).
-parallel::tp::ShardSpec shard_spec_of(const ModelConfig& config, const std::string& name,
-                                      const dist::Communicator* tp);
+parallel::tp::ShardSpec shard_spec_of(const ModelConfig& config, const std::string& name, const dist::Communicator* tp);
 
 // The tp constraints on the config: n_heads, n_kv_heads and the MLP width divisible by tp
 // (whole heads per rank); throws ConfigError naming parallel.tp and the model key.

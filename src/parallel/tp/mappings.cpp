@@ -13,9 +13,7 @@ using torch::autograd::variable_list;
 
 // The communicator rides in the autograd context as a pointer; the Mesh that owns it outlives
 // every forward and backward pass.
-void remember(AutogradContext* ctx, dist::Communicator& tp) {
-  ctx->saved_data["tp"] = reinterpret_cast<int64_t>(&tp);
-}
+void remember(AutogradContext* ctx, dist::Communicator& tp) { ctx->saved_data["tp"] = reinterpret_cast<int64_t>(&tp); }
 dist::Communicator& recall(AutogradContext* ctx) {
   return *reinterpret_cast<dist::Communicator*>(ctx->saved_data["tp"].toInt());
 }
@@ -80,8 +78,8 @@ torch::Tensor all_gather_last_dim(const torch::Tensor& input, dist::Communicator
 torch::Tensor slice_last_dim(const torch::Tensor& input, dist::Communicator& tp) {
   if (tp.size() == 1) return input;
   const int64_t width = input.size(-1);
-  NF_CHECK(width % tp.size() == 0, DistError, "tensor parallelism: last dimension ", width,
-           " is not divisible by tp (", tp.size(), ")");
+  NF_CHECK(width % tp.size() == 0, DistError, "tensor parallelism: last dimension ", width, " is not divisible by tp (",
+           tp.size(), ")");
   const int64_t chunk = width / tp.size();
   return input.narrow(-1, tp.rank() * chunk, chunk).contiguous();
 }

@@ -2,8 +2,8 @@
 // sum-exp by all-reduce, backward softmax − one-hot on the local columns).
 #include "nf/parallel/tp/vocab_parallel.h"
 
-#include <torch/autograd.h>
 #include <ATen/ATen.h>
+#include <torch/autograd.h>
 
 #include <algorithm>
 #include <limits>

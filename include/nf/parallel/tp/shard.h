@@ -13,11 +13,11 @@
 namespace nf::parallel::tp {
 
 struct ShardSpec {
-  int64_t dim = -1;               // the split dimension; -1 = replicated (every rank holds the full tensor)
-  int64_t index = 0;              // which shard this rank holds (its tp rank)
-  int64_t count = 1;              // number of shards (the tp size)
-  int64_t full_size = 0;          // the full tensor's size along dim (the HF layout)
-  int64_t padded_full_size = 0;   // full_size rounded up to a multiple of count; rows past full_size are zeros
+  int64_t dim = -1;              // the split dimension; -1 = replicated (every rank holds the full tensor)
+  int64_t index = 0;             // which shard this rank holds (its tp rank)
+  int64_t count = 1;             // number of shards (the tp size)
+  int64_t full_size = 0;         // the full tensor's size along dim (the HF layout)
+  int64_t padded_full_size = 0;  // full_size rounded up to a multiple of count; rows past full_size are zeros
 
   bool replicated() const { return dim < 0; }
   int64_t shard_size() const { return padded_full_size / count; }
