@@ -11,7 +11,7 @@ namespace nf::model {
 
 namespace {
 
-bool parallel(const dist::Communicator* tp) { return tp != nullptr && tp->size() > 1; }
+bool tensor_parallel(const dist::Communicator* tp) { return tp != nullptr && tp->size() > 1; }
 
 }  // namespace
 
@@ -57,12 +57,12 @@ torch::Tensor CausalLMImpl::forward_layers(const torch::Tensor& hidden, int64_t 
 torch::Tensor CausalLMImpl::head(const torch::Tensor& hidden) {
   const torch::Tensor normed = model->norm(hidden);
   // Column-parallel over the vocabulary: the replicated input's gradient is summed over tp.
-  return at::linear(parallel(tp_) ? parallel::tp::copy_to_tp(normed, *tp_) : normed, output_weight());
+  return at::linear(tensor_parallel(tp_) ? parallel::tp::copy_to_tp(normed, *tp_) : normed, output_weight());
 }
 
 LossSum CausalLMImpl::loss(const torch::Tensor& logits, const torch::Tensor& targets,
                            const std::optional<torch::Tensor>& loss_mask) {
-  if (!parallel(tp_)) return cross_entropy_sum(logits, targets, loss_mask);
+  if (!tensor_parallel(tp_)) return cross_entropy_sum(logits, targets, loss_mask);
   return vocab_parallel_cross_entropy_sum(logits, targets, config_.vocab_size, *tp_, loss_mask);
 }
 
