@@ -29,6 +29,7 @@ struct BuildArguments {
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   bool strict = false;
   int64_t max_doc_tokens = 0;
+  std::string max_document_bytes = "8MiB";
   bool quiet = false;
 };
 
@@ -82,6 +83,7 @@ void run_build(const BuildArguments& args, const dist::JobContext& job, const To
   options.threads = args.threads;
   options.bad_input.strict = args.strict;
   options.max_doc_tokens = args.max_doc_tokens;
+  options.max_document_bytes = static_cast<int64_t>(data::parse_byte_size(args.max_document_bytes, "--max-document-bytes"));
   options.created_by = command_line(job.args);
   if (!args.quiet) {
     options.progress = &std::cerr;
@@ -130,6 +132,8 @@ void add_build_command(CLI::App& app, const dist::JobContext& job, TokenizerLoad
   command->add_option("--threads", args->threads, "encoding threads per rank")->check(CLI::PositiveNumber);
   command->add_flag("--strict", args->strict, "stop at the first bad record instead of skipping it");
   command->add_option("--max-doc-tokens", args->max_doc_tokens, "skip (count as bad) longer documents; 0 = no limit")
+      ->capture_default_str();
+  command->add_option("--max-document-bytes", args->max_document_bytes, "skip (count as bad) longer documents' text")
       ->capture_default_str();
   command->add_flag("--quiet", args->quiet, "no progress output");
   command->callback([args, &job, load_tokenizer] { run_build(*args, job, load_tokenizer); });
