@@ -83,7 +83,8 @@ void run_build(const BuildArguments& args, const dist::JobContext& job, const To
   options.threads = args.threads;
   options.bad_input.strict = args.strict;
   options.max_doc_tokens = args.max_doc_tokens;
-  options.max_document_bytes = static_cast<int64_t>(data::parse_byte_size(args.max_document_bytes, "--max-document-bytes"));
+  options.max_document_bytes =
+      static_cast<int64_t>(data::parse_byte_size(args.max_document_bytes, "--max-document-bytes"));
   options.created_by = command_line(job.args);
   if (!args.quiet) {
     options.progress = &std::cerr;

@@ -42,8 +42,8 @@ void check_options(const BuildOptions& options, const BuildCollective& collectiv
   NF_CHECK(options.threads >= 1, UsageError, "--threads ", options.threads, " must be at least 1");
   NF_CHECK(options.shard_bytes > 0, UsageError, "--shard-size must be positive");
   NF_CHECK(options.max_doc_tokens >= 0, UsageError, "--max-doc-tokens ", options.max_doc_tokens, " is negative");
-  NF_CHECK(collective.world_size == 1 || (collective.gather && collective.barrier), UsageError,
-           "build_dataset: a ", collective.world_size, "-rank build needs gather and barrier functions");
+  NF_CHECK(collective.world_size == 1 || (collective.gather && collective.barrier), UsageError, "build_dataset: a ",
+           collective.world_size, "-rank build needs gather and barrier functions");
 }
 
 std::string rank_suffix(const BuildCollective& collective) {
@@ -120,7 +120,8 @@ void clear_previous_build(const std::string& dir) {
   if (!fs::is_directory(dir, error)) return;
   // The manifest goes first: from here on the directory no longer looks like a complete dataset.
   fs::remove(fs::path(dir) / kManifestFile, error);
-  NF_CHECK(!error, IoError, "cannot remove the old '", (fs::path(dir) / kManifestFile).string(), "': ", error.message());
+  NF_CHECK(!error, IoError, "cannot remove the old '", (fs::path(dir) / kManifestFile).string(),
+           "': ", error.message());
   static const std::regex shard(R"((train|val)(-r[0-9]+)?-[0-9]{5}\.h5)");
   for (const fs::directory_entry& entry : fs::directory_iterator(dir)) {
     const std::string name = entry.path().filename().string();
@@ -128,8 +129,8 @@ void clear_previous_build(const std::string& dir) {
       continue;
     }
     fs::remove(entry.path(), error);
-    NF_CHECK(!error, IoError, "cannot remove '", entry.path().string(), "' left by an earlier build: ",
-             error.message());
+    NF_CHECK(!error, IoError, "cannot remove '", entry.path().string(),
+             "' left by an earlier build: ", error.message());
   }
 }
 

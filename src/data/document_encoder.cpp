@@ -88,8 +88,8 @@ EncodedDocument DocumentEncoder::encode(const Document& document) const {
 
 EncodedDocument DocumentEncoder::encode(const Document& document,
                                         const std::vector<std::vector<TokenId>>& segment_tokens) const {
-  NF_CHECK(segment_tokens.size() == document.segments.size(), DataError, document.source, ": ",
-           segment_tokens.size(), " encoded segments for ", document.segments.size(), " segments");
+  NF_CHECK(segment_tokens.size() == document.segments.size(), DataError, document.source, ": ", segment_tokens.size(),
+           " encoded segments for ", document.segments.size(), " segments");
   for (const Segment& segment : document.segments) {
     NF_CHECK(format_of(segment.role) == format_, DataError, document.source, ": a segment of role ",
              segment_role_name(segment.role), " cannot be encoded as ", dataset_format_name(format_), " data");
@@ -116,14 +116,14 @@ EncodedDocument DocumentEncoder::encode(const Document& document,
 
 // text ‖ <|eos|>
 void DocumentEncoder::encode_pretrain(const Document& /*document*/, const std::vector<std::vector<TokenId>>& ids,
-                                       EncodedDocument& out) const {
+                                      EncodedDocument& out) const {
   for (const std::vector<TokenId>& text : ids) append(out, text, 0);
   append(out, special(SpecialRole::kEos), 0);
 }
 
 // Each turn is <|role|> ‖ content ‖ <|end|>; the loss covers assistant content and its <|end|>.
 void DocumentEncoder::encode_sft(const Document& document, const std::vector<std::vector<TokenId>>& ids,
-                                       EncodedDocument& out) const {
+                                 EncodedDocument& out) const {
   for (size_t i = 0; i < document.segments.size(); ++i) {
     const Segment& segment = document.segments[i];
     const SpecialRole role = segment.role == SegmentRole::kSystem ? SpecialRole::kSystem
@@ -139,7 +139,7 @@ void DocumentEncoder::encode_sft(const Document& document, const std::vector<std
 // prompt = <|user|> ‖ prompt ‖ <|end|> ‖ <|assistant|>, chosen = chosen ‖ <|end|>,
 // rejected = rejected ‖ <|end|>; the spans are their token lengths.
 void DocumentEncoder::encode_dpo(const Document& document, const std::vector<std::vector<TokenId>>& ids,
-                                       EncodedDocument& out) const {
+                                 EncodedDocument& out) const {
   const auto& segments = document.segments;
   NF_CHECK(segments.size() == 3 && segments[0].role == SegmentRole::kPrompt &&
                segments[1].role == SegmentRole::kChosen && segments[2].role == SegmentRole::kRejected,
@@ -162,7 +162,7 @@ void DocumentEncoder::encode_dpo(const Document& document, const std::vector<std
 
 // Each paragraph ‖ <|eos|> with mask 0, then next ‖ <|eos|> with mask 1.
 void DocumentEncoder::encode_sequence(const Document& document, const std::vector<std::vector<TokenId>>& ids,
-                                       EncodedDocument& out) const {
+                                      EncodedDocument& out) const {
   for (size_t i = 0; i < document.segments.size(); ++i) {
     const Segment& segment = document.segments[i];
     const uint8_t trained = segment.role == SegmentRole::kNext ? 1 : 0;

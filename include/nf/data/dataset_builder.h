@@ -38,9 +38,9 @@ struct BuildOptions {
   uint64_t shard_bytes = uint64_t{256} << 20;  // a shard rolls once tokens + mask reach this size
   double val_fraction = 0.01;
   uint64_t seed = 0;
-  int threads = 1;               // encoding threads per rank
-  BadInputPolicy bad_input;      // skip and count (default), or strict
-  int64_t max_doc_tokens = 0;    // longer documents are bad input of kind too-long; 0 = no limit
+  int threads = 1;             // encoding threads per rank
+  BadInputPolicy bad_input;    // skip and count (default), or strict
+  int64_t max_doc_tokens = 0;  // longer documents are bad input of kind too-long; 0 = no limit
   int64_t max_document_bytes = 8 << 20;
   uint64_t batch_bytes = 1 << 20;  // text per encoding batch
   std::string created_by = "nf-shard build";
@@ -60,9 +60,9 @@ struct BuildCollective {
 };
 
 struct BuildResult {
-  Manifest manifest;      // rank 0: the manifest written; other ranks: empty
-  BadInputReport bad;     // rank 0: every rank's, merged in input order; other ranks: their own
-  uint64_t documents = 0; // good documents written (rank 0: all ranks)
+  Manifest manifest;       // rank 0: the manifest written; other ranks: empty
+  BadInputReport bad;      // rank 0: every rank's, merged in input order; other ranks: their own
+  uint64_t documents = 0;  // good documents written (rank 0: all ranks)
   uint64_t tokens = 0;
   int64_t input_bytes = 0;  // bytes of input read (rank 0: all ranks)
   double seconds = 0.0;     // wall time of this rank's build

@@ -38,10 +38,8 @@ class DocumentEncoder {
   void append(EncodedDocument& out, TokenId id, uint8_t mask) const;
   void encode_pretrain(const Document& document, const std::vector<std::vector<TokenId>>& ids,
                        EncodedDocument& out) const;
-  void encode_sft(const Document& document, const std::vector<std::vector<TokenId>>& ids,
-                       EncodedDocument& out) const;
-  void encode_dpo(const Document& document, const std::vector<std::vector<TokenId>>& ids,
-                       EncodedDocument& out) const;
+  void encode_sft(const Document& document, const std::vector<std::vector<TokenId>>& ids, EncodedDocument& out) const;
+  void encode_dpo(const Document& document, const std::vector<std::vector<TokenId>>& ids, EncodedDocument& out) const;
   void encode_sequence(const Document& document, const std::vector<std::vector<TokenId>>& ids,
                        EncodedDocument& out) const;
 

@@ -110,8 +110,8 @@ TEST(DatasetBuilder, OneAndTwoThreadsWriteIdenticalTokensInInputOrder) {
   write_text(dir.file("kjv.txt"), bible_paragraphs(120));
   std::vector<std::vector<TokenId>> tokens;
   for (int threads : {1, 2}) {
-    BuildOptions options = options_for(dir.file("kjv.txt"), dir.file("out" + std::to_string(threads)),
-                                       DatasetFormat::kPretrain);
+    BuildOptions options =
+        options_for(dir.file("kjv.txt"), dir.file("out" + std::to_string(threads)), DatasetFormat::kPretrain);
     options.threads = threads;
     options.val_fraction = 0.1;
     options.shard_bytes = 64 << 10;
@@ -156,8 +156,8 @@ TEST(DatasetBuilder, ValSplitIsADeterministicHashOfSeedAndTextNearTheFraction) {
   write_text(dir.file("verses.jsonl"), jsonl(records));
   std::vector<std::vector<std::string>> val_ids;
   for (uint64_t batch : {uint64_t{4} << 10, uint64_t{1} << 20}) {
-    BuildOptions options = options_for(dir.file("verses.jsonl"), dir.file("out" + std::to_string(batch)),
-                                       DatasetFormat::kPretrain);
+    BuildOptions options =
+        options_for(dir.file("verses.jsonl"), dir.file("out" + std::to_string(batch)), DatasetFormat::kPretrain);
     options.val_fraction = 0.05;
     options.batch_bytes = batch;
     build_dataset(tokenizer(), options);
@@ -175,7 +175,9 @@ TEST(DatasetBuilder, SftLossMaskCoversOnlyTheResponsesAndMetadataIsKept) {
   std::vector<json> records;
   const auto& verses = bible_verses();
   for (size_t i = 0; i + 1 < 400; i += 2) {
-    records.push_back({{"instruction", verses[i].text}, {"output", verses[i + 1].text}, {"id", verses[i].id},
+    records.push_back({{"instruction", verses[i].text},
+                       {"output", verses[i + 1].text},
+                       {"id", verses[i].id},
                        {"emotion", i % 4 ? "calm" : "joy"}});
   }
   write_text(dir.file("sft.jsonl"), jsonl(records));
@@ -187,10 +189,11 @@ TEST(DatasetBuilder, SftLossMaskCoversOnlyTheResponsesAndMetadataIsKept) {
     const StoredDocument& document = documents[d];
     ASSERT_EQ(document.mask.size(), document.tokens.size());
     std::vector<TokenId> trained, untrained;
-    for (size_t t = 0; t < document.tokens.size(); ++t) (document.mask[t] ? trained : untrained).push_back(document.tokens[t]);
+    for (size_t t = 0; t < document.tokens.size(); ++t)
+      (document.mask[t] ? trained : untrained).push_back(document.tokens[t]);
     EXPECT_EQ(tokenizer().decode(trained), records[d]["output"].get<std::string>() + "<|end|>");
-    EXPECT_EQ(tokenizer().decode(untrained), "<|user|>" + records[d]["instruction"].get<std::string>() +
-                                                 "<|end|><|assistant|>");
+    EXPECT_EQ(tokenizer().decode(untrained),
+              "<|user|>" + records[d]["instruction"].get<std::string>() + "<|end|><|assistant|>");
     EXPECT_EQ(document.metadata.at("id"), records[d]["id"]);
     EXPECT_EQ(document.metadata.at("emotion"), records[d]["emotion"]);
   }
@@ -201,8 +204,10 @@ TEST(DatasetBuilder, DpoSpansSplitPromptChosenRejected) {
   std::vector<json> records;
   for (const auto& poem : tang_poems()) {
     if (poem.lines.size() < 2) continue;
-    records.push_back({{"prompt", poem.title + " " + poem.author}, {"chosen", poem.lines[0]},
-                       {"rejected", poem.lines[1]}, {"scene", poem.author}});
+    records.push_back({{"prompt", poem.title + " " + poem.author},
+                       {"chosen", poem.lines[0]},
+                       {"rejected", poem.lines[1]},
+                       {"scene", poem.author}});
   }
   ASSERT_GT(records.size(), 250u);
   write_text(dir.file("dpo.jsonl"), jsonl(records));
