@@ -3,15 +3,19 @@
 // mode, shard sizes and what an interrupted rebuild leaves behind.
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <thread>
 
 #include "corpus.h"
 #include "nf/core/error.h"
 #include "nf/data/bpe_trainer.h"
 #include "nf/data/dataset_builder.h"
 #include "nf/data/shard_file.h"
+#include "nf/data/verify.h"
 
 namespace nf::data {
 namespace {
@@ -132,6 +136,70 @@ TEST(DatasetBuilder, OneAndTwoThreadsWriteIdenticalTokensInInputOrder) {
   genesis1.segments = {{SegmentRole::kText, first}};
   const std::string split = is_val_document(genesis1, 0, 0.1) ? "val" : "train";
   EXPECT_EQ(tokenizer().decode(read_split(dir.file("out1"), split)[0].tokens), first + "<|eos|>");
+}
+
+// Two ranks as two threads: a barrier and a gather over shared memory stand in for MPI.
+class ThreadRanks {
+ public:
+  explicit ThreadRanks(int size) : size_(size), slots_(size) {}
+  BuildCollective collective(int rank) {
+    BuildCollective collective{rank, size_, {}, {}};
+    collective.barrier = [this] { barrier(); };
+    collective.gather = [this, rank](const std::string& text) {
+      slots_[static_cast<size_t>(rank)] = text;
+      barrier();
+      return rank == 0 ? slots_ : std::vector<std::string>{};
+    };
+    return collective;
+  }
+
+ private:
+  void barrier() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    const int generation = generation_;
+    if (++waiting_ == size_) {
+      waiting_ = 0;
+      ++generation_;
+      done_.notify_all();
+    } else {
+      done_.wait(lock, [&] { return generation_ != generation; });
+    }
+  }
+
+  int size_;
+  std::vector<std::string> slots_;
+  std::mutex mutex_;
+  std::condition_variable done_;
+  int waiting_ = 0;
+  int generation_ = 0;
+};
+
+TEST(DatasetBuilder, TwoRanksWriteTheSameTokenStreamAsOne) {
+  TempDir dir;
+  write_text(dir.file("in/kjv.txt"), bible_paragraphs(80));
+  std::string poems;
+  for (const auto& poem : tang_poems()) poems += json{{"text", poem.lines[0]}, {"id", poem.title}}.dump() + "\n";
+  write_text(dir.file("in/tang.jsonl"), poems);
+  BuildOptions options = options_for(dir.file("in"), dir.file("one"), DatasetFormat::kPretrain);
+  options.val_fraction = 0.1;
+  options.shard_bytes = 32 << 10;
+  const BuildResult one = build_dataset(tokenizer(), options);
+
+  options.out_dir = dir.file("two");
+  ThreadRanks ranks(2);
+  BuildResult two;
+  std::thread rank1([&] { build_dataset(tokenizer(), options, ranks.collective(1)); });
+  two = build_dataset(tokenizer(), options, ranks.collective(0));
+  rank1.join();
+  EXPECT_EQ(two.documents, one.documents);
+  EXPECT_EQ(two.tokens, one.tokens);
+  EXPECT_TRUE(verify_dataset(options.out_dir).ok());
+  std::set<std::string> files;
+  for (const auto& shard : two.manifest.splits.at("train").shards) files.insert(shard.file.substr(0, 10));
+  EXPECT_EQ(files, (std::set<std::string>{"train-r000", "train-r001"}));
+  for (const char* split : {"train", "val"}) {
+    EXPECT_EQ(all_tokens(read_split(dir.file("one"), split)), all_tokens(read_split(dir.file("two"), split))) << split;
+  }
 }
 
 TEST(DatasetBuilder, ValSplitIsADeterministicHashOfSeedAndTextNearTheFraction) {
