@@ -52,7 +52,8 @@ void copy_tokenizer(const std::string& source, const fs::path& stage) {
       copy_tokenizer_file(from / name, stage / name);
       found_model = found_model || std::string(name) == "tokenizer.json" || std::string(name) == "tokenizer.model";
     }
-    NF_CHECK(found_model, UsageError, "tokenizer directory '", source, "' holds neither tokenizer.json nor tokenizer.model");
+    NF_CHECK(found_model, UsageError, "tokenizer directory '", source,
+             "' holds neither tokenizer.json nor tokenizer.model");
     return;
   }
   const std::string extension = from.extension().string();
@@ -127,8 +128,8 @@ void check_state(const StateDict& state, const model::ModelConfig& config) {
                                            config.tie_embeddings ? " with tied embeddings" : ""),
                             hint);
     const torch::Tensor& tensor = found->second;
-    NF_CHECK(tensor.defined() && tensor.device().is_cpu() && tensor.is_floating_point(), CheckpointError,
-             "parameter '", name, "' is not a floating-point CPU tensor");
+    NF_CHECK(tensor.defined() && tensor.device().is_cpu() && tensor.is_floating_point(), CheckpointError, "parameter '",
+             name, "' is not a floating-point CPU tensor");
     if (tensor.sizes().vec() != shape)
       throw CheckpointError(detail::concat("parameter '", name, "' has shape ", tensor.sizes(),
                                            ", the model config needs ", c10::IntArrayRef(shape)),
@@ -178,8 +179,8 @@ void export_hf(const std::string& out_dir, const model::ModelConfig& config, con
   model::validate(config);
   check_state(state, config);
   const fs::path target = fs::path(out_dir).lexically_normal();
-  NF_CHECK(!fs::exists(target) || (fs::is_directory(target) && fs::is_empty(target)), UsageError,
-           "export directory '", out_dir, "' exists and is not empty (remove it or choose a new one)");
+  NF_CHECK(!fs::exists(target) || (fs::is_directory(target) && fs::is_empty(target)), UsageError, "export directory '",
+           out_dir, "' exists and is not empty (remove it or choose a new one)");
   StagingDir stage{target.string() + ".partial." + std::to_string(::getpid())};
   std::error_code error;
   fs::remove_all(stage.path, error);  // a leftover of an earlier run with the same process id

@@ -87,7 +87,8 @@ TensorInfo parse_entry(const std::string& where, const std::string& name, const 
            ": data_offsets ", offsets.dump(), " are not non-negative integers");
   info.begin = offsets[0].get<uint64_t>();
   info.end = offsets[1].get<uint64_t>();
-  NF_CHECK(info.begin <= info.end, CheckpointError, prefix, ": data_offsets ", offsets.dump(), " end before they begin");
+  NF_CHECK(info.begin <= info.end, CheckpointError, prefix, ": data_offsets ", offsets.dump(),
+           " end before they begin");
   const uint64_t expected = byte_size(info.dtype, info.shape);
   NF_CHECK(info.end - info.begin == expected, CheckpointError, where, ": ", describe(info), " needs ", expected,
            " bytes but data_offsets [", info.begin, ", ", info.end, "] hold ", info.end - info.begin,
@@ -104,9 +105,8 @@ void check_layout(const std::string& where, const std::vector<TensorInfo>& tenso
   for (const TensorInfo& info : tensors) {
     NF_CHECK(info.begin >= covered, CheckpointError, where, ": ", describe(info), " at data offset ", info.begin,
              " overlaps tensor '", previous ? previous->name : "", "', which ends at data offset ", covered);
-    NF_CHECK(info.begin == covered, CheckpointError, where, ": ", describe(info), " starts at data offset ",
-             info.begin, " but the previous tensor ends at ", covered, ": ", info.begin - covered,
-             " bytes belong to no tensor");
+    NF_CHECK(info.begin == covered, CheckpointError, where, ": ", describe(info), " starts at data offset ", info.begin,
+             " but the previous tensor ends at ", covered, ": ", info.begin - covered, " bytes belong to no tensor");
     NF_CHECK(info.end <= data_bytes, CheckpointError, where, ": ", describe(info), " ends at file offset ",
              data_start + info.end, ", past the end of the file (", data_start + data_bytes,
              " bytes): the file is truncated");
@@ -170,10 +170,9 @@ void write_safetensors(const std::string& path, const NamedTensors& tensors, con
   for (const auto& [name, tensor] : tensors) {
     NF_CHECK(!name.empty() && name != kMetadataKey, CheckpointError, "cannot write '", path, "': tensor name '", name,
              "' is empty or reserved");
-    NF_CHECK(seen.insert(name).second, CheckpointError, "cannot write '", path, "': tensor '", name,
-             "' appears twice");
-    NF_CHECK(tensor.defined() && tensor.device().is_cpu(), CheckpointError, "cannot write '", path, "': tensor '",
-             name, "' is undefined or not on the CPU");
+    NF_CHECK(seen.insert(name).second, CheckpointError, "cannot write '", path, "': tensor '", name, "' appears twice");
+    NF_CHECK(tensor.defined() && tensor.device().is_cpu(), CheckpointError, "cannot write '", path, "': tensor '", name,
+             "' is undefined or not on the CPU");
     contiguous.push_back(tensor.contiguous());
     const uint64_t bytes = contiguous.back().nbytes();
     header[name] = {{"dtype", safetensors_dtype_name(tensor.scalar_type())},
@@ -257,7 +256,8 @@ const TensorInfo& SafetensorsFile::info(const std::string& name) const {
 torch::Tensor SafetensorsFile::read(const std::string& name) const {
   const TensorInfo& entry = info(name);
   torch::Tensor tensor = torch::empty(entry.shape, torch::TensorOptions().dtype(entry.dtype));
-  if (entry.end > entry.begin) std::memcpy(tensor.data_ptr(), mapping_ + data_start_ + entry.begin, entry.end - entry.begin);
+  if (entry.end > entry.begin)
+    std::memcpy(tensor.data_ptr(), mapping_ + data_start_ + entry.begin, entry.end - entry.begin);
   return tensor;
 }
 

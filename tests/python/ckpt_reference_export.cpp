@@ -68,8 +68,8 @@ void export_model(const std::string& dir, const std::string& name, const nf::mod
   write_pickle(dir + "/" + name + ".pt", values);
 }
 
-nf::model::ModelConfig config(int64_t vocab, int64_t d, int64_t layers, int64_t heads, int64_t kv_heads,
-                              int64_t ffn, bool tied) {
+nf::model::ModelConfig config(int64_t vocab, int64_t d, int64_t layers, int64_t heads, int64_t kv_heads, int64_t ffn,
+                              bool tied) {
   nf::model::ModelConfig c;
   c.vocab_size = vocab;
   c.d_model = d;

@@ -73,7 +73,10 @@ TEST(HfExport, WritesConfigWeightsAndTokenizer) {
   const std::string tokenizer = dir.write("tok/my_tokenizer.json", "{\"model\": {}}");
   const std::string out = (dir.path() / "hf").string();
   export_hf(out, config, state,
-            HfExportOptions().with_dtype(ExportDtype::kBFloat16).with_bos_token_id(1).with_eos_token_id(2)
+            HfExportOptions()
+                .with_dtype(ExportDtype::kBFloat16)
+                .with_bos_token_id(1)
+                .with_eos_token_id(2)
                 .with_tokenizer_path(tokenizer));
 
   const auto hf = nlohmann::json::parse(read_file(out + "/config.json"));
@@ -151,7 +154,8 @@ TEST(HfExport, StateThatDoesNotFitTheConfigNamesTheParameter) {
   expect_error<CheckpointError>([&] { check_state(missing, config); }, "'model.layers.1.mlp.up_proj.weight'");
 
   StateDict extra = random_state(tiny_config(false, 2));
-  expect_error<CheckpointError>([&] { check_state(extra, tiny_config(true, 2)); }, "unexpected parameter 'lm_head.weight'");
+  expect_error<CheckpointError>([&] { check_state(extra, tiny_config(true, 2)); },
+                                "unexpected parameter 'lm_head.weight'");
 
   StateDict misshapen = random_state(config);
   misshapen["model.layers.0.self_attn.k_proj.weight"] = torch::zeros({32, 32});
