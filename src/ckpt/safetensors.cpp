@@ -15,6 +15,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <tuple>
 
 #include "nf/core/atomic_file.h"
@@ -265,6 +266,22 @@ NamedTensors SafetensorsFile::read(const std::vector<std::string>& names) const 
   NamedTensors result;
   for (const std::string& name : names) result.emplace_back(name, read(name));
   return result;
+}
+
+std::string describe(const SafetensorsFile& file) {
+  std::ostringstream out;
+  out << file.path() << ": " << file.tensors().size() << " tensors\n";
+  for (const auto& [key, value] : file.metadata()) out << "  metadata " << key << " = " << value << "\n";
+  uint64_t bytes = 0;
+  int64_t elements = 0;
+  for (const TensorInfo& info : file.tensors()) {
+    out << "  " << info.name << "  " << safetensors_dtype_name(info.dtype) << " " << c10::IntArrayRef(info.shape)
+        << "  bytes [" << info.begin << ", " << info.end << ")\n";
+    bytes += info.end - info.begin;
+    elements += c10::multiply_integers(info.shape);
+  }
+  out << "total: " << elements << " elements, " << bytes << " bytes of data\n";
+  return out.str();
 }
 
 NamedTensors SafetensorsFile::read_all() const {

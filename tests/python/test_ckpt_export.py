@@ -10,7 +10,10 @@ nf's code) parses what nf_ckpt_reference_export wrote and:
       the same tokens (relative error <= 1e-5, fp32; see llama_reference.py for the tolerance);
       the bf16 export must equal the fp32 weights rounded by torch to bfloat16.
 
-Usage: /usr/bin/python3 test_ckpt_export.py PATH/TO/nf_ckpt_reference_export
+It also runs `nf-ckpt inspect` on an export (every tensor listed) and on a truncated copy (exit
+code 4, checkpoint error).
+
+Usage: /usr/bin/python3 test_ckpt_export.py PATH/TO/nf_ckpt_reference_export PATH/TO/nf-ckpt
 """
 import json
 import os
@@ -125,6 +128,26 @@ def check_hf(directory, case):
     return failures
 
 
+def check_inspect(nf_ckpt, directory):
+    failures = []
+    path = f"{directory}/mha_tied_fp32/model.safetensors"
+    listing = subprocess.run([nf_ckpt, "inspect", path], capture_output=True, text=True)
+    tensors, _ = read_safetensors(path)
+    for name, dtype, array in tensors:
+        line = f"  {name}  {dtype} [{', '.join(map(str, array.shape))}]"
+        if line not in listing.stdout:
+            failures.append(f"inspect lists no '{line}'")
+    with open(path, "rb") as f:
+        blob = f.read()
+    with open(f"{directory}/truncated.safetensors", "wb") as f:
+        f.write(blob[:-10])
+    truncated = subprocess.run([nf_ckpt, "inspect", f"{directory}/truncated.safetensors"], capture_output=True, text=True)
+    if listing.returncode != 0 or truncated.returncode != 4 or "truncated" not in truncated.stderr:
+        failures.append(f"exit codes {listing.returncode}, {truncated.returncode}: {truncated.stderr.strip()}")
+    print(f"nf-ckpt inspect: {len(tensors)} tensors listed; truncated file: {truncated.stderr.strip()}")
+    return failures
+
+
 def main():
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as directory:
@@ -132,6 +155,7 @@ def main():
         failures = [f"dtypes: {f}" for f in check_dtypes(directory)]
         for case in ("gqa_untied_fp32", "mha_tied_fp32", "gqa_untied_bf16"):
             failures += [f"{case}: {f}" for f in check_hf(directory, case)]
+        failures += [f"inspect: {f}" for f in check_inspect(sys.argv[2], directory)]
     for failure in failures:
         print("FAIL", failure)
     sys.exit(1 if failures else 0)

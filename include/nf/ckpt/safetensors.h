@@ -79,4 +79,8 @@ class SafetensorsFile {
   uint64_t data_start_ = 0;  // 8 + header length
 };
 
+// A listing for people (nf-ckpt inspect): the metadata, then one line per tensor with its dtype,
+// shape and byte range, then the totals. Reads only the header.
+std::string describe(const SafetensorsFile& file);
+
 }  // namespace nf::ckpt

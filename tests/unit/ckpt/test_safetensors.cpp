@@ -155,6 +155,18 @@ TEST(Safetensors, RewriteReplacesTheFileAndLeavesNoTemporary) {
   EXPECT_EQ(entries, 1);
 }
 
+TEST(Safetensors, DescribeListsMetadataTensorsAndTotals) {
+  nf::testing::TempDir dir;
+  const std::string path = (dir.path() / "a.safetensors").string();
+  write_safetensors(path, {{"w", torch::zeros({2, 3}, torch::kBFloat16)}, {"n", torch::zeros({4})}}, {{"step", "7"}});
+  const std::string text = describe(SafetensorsFile(path));
+  EXPECT_NE(text.find(": 2 tensors\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("metadata step = 7\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("  w  BF16 [2, 3]  bytes [0, 12)\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("  n  F32 [4]  bytes [12, 28)\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("total: 10 elements, 28 bytes of data\n"), std::string::npos) << text;
+}
+
 TEST(SafetensorsErrors, TruncatedFileNamesTheTensorAndOffset) {
   nf::testing::TempDir dir;
   const std::string path = (dir.path() / "t.safetensors").string();
