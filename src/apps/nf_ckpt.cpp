@@ -1,12 +1,42 @@
-// nf-ckpt: checkpoint tools. So far one subcommand:
+// nf-ckpt: checkpoint tools.
 //
 //   nf-ckpt inspect FILE.safetensors   names, dtypes, shapes and byte ranges, without reading data
+//   nf-ckpt export-hf STEP_DIR OUT [--dtype bf16|fp16|fp32] [--tokenizer PATH]
+//                                      a training checkpoint (any tp) as a Hugging Face Llama directory
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <iostream>
 
+#include "nf/ckpt/hf_export.h"
 #include "nf/ckpt/safetensors.h"
+#include "nf/data/manifest.h"
+#include "nf/train/checkpoint.h"
+#include "nf/train/config.h"
 #include "nf/core/error.h"
 #include "nf/dist/job.h"
+
+namespace {
+
+void export_checkpoint(const std::string& step_dir, const std::string& out_dir, const std::string& dtype,
+                       std::string tokenizer) {
+  const nf::train::TrainConfig config = nf::train::load_train_config(step_dir + "/config.yaml", {}, {});
+  if (tokenizer.empty() && std::filesystem::exists(config.data.train_path + "/manifest.json")) {
+    const nf::data::Manifest manifest = nf::data::read_manifest(config.data.train_path);
+    const std::string path = config.data.train_path + "/" + manifest.tokenizer.file;
+    if (std::filesystem::exists(path)) tokenizer = path;  // datasets from nf-shard build carry it
+  }
+  const nf::ckpt::StateDict state = nf::train::consolidate_model(step_dir);
+  nf::ckpt::export_hf(out_dir, config.model, state,
+                      nf::ckpt::HfExportOptions().with_dtype(nf::ckpt::parse_export_dtype(dtype)).with_tokenizer_path(tokenizer));
+  std::cout << "exported " << state.size() << " tensors of " << step_dir << " to " << out_dir << " ("
+            << dtype << (tokenizer.empty() ? ", no tokenizer" : ", tokenizer " + tokenizer) << ")\n";
+  for (const auto& entry : std::filesystem::directory_iterator(out_dir)) {
+    std::cout << "  " << entry.path().filename().string() << "  " << std::filesystem::file_size(entry.path())
+              << " bytes\n";
+  }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   return nf::dist::run_job(argc, argv, [](const nf::dist::JobContext& job) {
@@ -16,6 +46,14 @@ int main(int argc, char** argv) {
     CLI::App* inspect = app.add_subcommand("inspect", "list the tensors of a safetensors file (header only)");
     inspect->add_option("file", file, "a .safetensors file")->required();
     inspect->callback([&] { std::cout << nf::ckpt::describe(nf::ckpt::SafetensorsFile(file)); });
+    std::string step_dir, out_dir, dtype = "bf16", tokenizer;
+    CLI::App* export_hf = app.add_subcommand("export-hf", "write a checkpoint as a Hugging Face Llama directory");
+    export_hf->add_option("checkpoint", step_dir, "a step directory, e.g. runs/x/checkpoints/step_200")->required();
+    export_hf->add_option("out", out_dir, "the directory to create")->required();
+    export_hf->add_option("--dtype", dtype, "bf16, fp16 or fp32 (default bf16)");
+    export_hf->add_option("--tokenizer", tokenizer,
+                          "tokenizer file or directory; default: the training dataset's (data.train_path)");
+    export_hf->callback([&] { export_checkpoint(step_dir, out_dir, dtype, tokenizer); });
     // CLI11 takes a vector of arguments in reverse order.
     std::vector<std::string> args(job.args.rbegin(), job.args.rend());
     try {

@@ -1,13 +1,13 @@
 #include "nf/train/checkpoint.h"
 
-#include <torch/csrc/jit/serialization/pickle.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
+#include "nf/ckpt/safetensors.h"
 #include "nf/core/atomic_file.h"
 #include "nf/core/error.h"
 #include "nf/core/hash.h"
@@ -20,51 +20,32 @@ constexpr int kFormatVersion = 1;
 constexpr const char* kMetaFile = "meta.json";
 constexpr const char* kLatestFile = "latest";
 constexpr const char* kChecksumSuffix = ".sha256";
+constexpr const char* kConfigFile = "config.yaml";
 
 std::string model_file(const dist::MeshCoords& c) {
-  return "model-tp" + std::to_string(c.tp) + "-pp" + std::to_string(c.pp) + ".bin";
+  return "model-tp" + std::to_string(c.tp) + "-pp" + std::to_string(c.pp) + ".safetensors";
 }
 std::string optimizer_file(const dist::MeshCoords& c) {
-  return "optim-tp" + std::to_string(c.tp) + "-pp" + std::to_string(c.pp) + "-dp" + std::to_string(c.dp) + ".bin";
+  return "optim-tp" + std::to_string(c.tp) + "-pp" + std::to_string(c.pp) + "-dp" + std::to_string(c.dp) + ".safetensors";
 }
 
-// A tensor file: the pickled pair (names, tensors), values bit for bit.
-void write_tensors(const std::string& path, const NamedTensors& tensors) {
-  c10::List<std::string> names;
-  c10::List<at::Tensor> values;
-  for (const auto& [name, tensor] : tensors) {
-    names.push_back(name);
-    values.push_back(tensor.detach().cpu().contiguous());
-  }
-  const std::vector<char> bytes = torch::jit::pickle_save(c10::ivalue::Tuple::create({names, values}));
-  const std::string content(bytes.begin(), bytes.end());
-  write_file_atomic(path, content);
-  // The checksum travels beside the file until rank 0 collects them all into meta.json.
-  write_file_atomic(path + kChecksumSuffix, sha256_hex(content) + "\n");
+// A tensor file: safetensors (values bit for bit), with its SHA-256 in a sidecar until rank 0
+// collects the sums into meta.json.
+void write_tensors(const std::string& path, const NamedTensors& tensors, const ckpt::Metadata& metadata) {
+  ckpt::NamedTensors cpu;
+  for (const auto& [name, tensor] : tensors) cpu.emplace_back(name, tensor.detach().cpu().contiguous());
+  ckpt::write_safetensors(path, cpu, metadata);
+  write_file_atomic(path + kChecksumSuffix, sha256_file(path) + "\n");
 }
 
 // Reads a tensor file and checks it against the SHA-256 recorded in meta.json.
 NamedTensors read_tensors(const std::string& path, const std::map<std::string, std::string>& checksums) {
   NF_CHECK(fs::exists(path), CheckpointError, "checkpoint file '", path, "' is missing");
-  const std::string bytes = read_file(path);
   const auto expected = checksums.find(fs::path(path).filename().string());
   NF_CHECK(expected != checksums.end(), CheckpointError, "checkpoint file '", path, "' is not listed in meta.json");
-  NF_CHECK(expected->second == sha256_hex(bytes), CheckpointError, "checkpoint file '", path,
+  NF_CHECK(expected->second == sha256_file(path), CheckpointError, "checkpoint file '", path,
            "' does not match its SHA-256 in meta.json (truncated or corrupted)");
-  NamedTensors out;
-  try {
-    const c10::IValue value = torch::jit::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
-    const auto& elements = value.toTupleRef().elements();
-    const c10::List<c10::IValue> names = elements.at(0).toList();
-    const c10::List<at::Tensor> values = elements.at(1).toTensorList();
-    NF_CHECK(names.size() == values.size(), CheckpointError, "checkpoint file '", path, "' holds ", names.size(),
-             " names but ", values.size(), " tensors");
-    for (size_t i = 0; i < names.size(); ++i) out.emplace_back(names.get(i).toStringRef(), values.get(i));
-  } catch (const c10::Error& e) {
-    throw CheckpointError("checkpoint file '" + path + "' is damaged: " + e.what_without_backtrace(),
-                          "resume from an older step directory");
-  }
-  return out;
+  return ckpt::SafetensorsFile(path).read_all();
 }
 
 nlohmann::json meta_to_json(const CheckpointMeta& m) {
@@ -125,7 +106,8 @@ std::string step_directory(const std::string& checkpoints_dir, int64_t step) {
 }
 
 std::string save_checkpoint(const std::string& checkpoints_dir, const CheckpointMeta& meta,
-                            const NamedTensors& model_shard, const NamedTensors& optimizer_state,
+                            const NamedTensors& model_shard, const ckpt::Metadata& model_metadata,
+                            const NamedTensors& optimizer_state, const std::string& config_yaml,
                             const dist::Mesh& mesh, int64_t keep_last) {
   const std::string final_dir = step_directory(checkpoints_dir, meta.step);
   const std::string partial = final_dir + ".partial";
@@ -136,14 +118,15 @@ std::string save_checkpoint(const std::string& checkpoints_dir, const Checkpoint
   }
   mesh.world().barrier();
   const dist::MeshCoords& coords = mesh.coords();
-  if (coords.dp == 0) write_tensors(partial + "/" + model_file(coords), model_shard);
-  if (coords.dp == 0 || meta.zero > 0) write_tensors(partial + "/" + optimizer_file(coords), optimizer_state);
+  if (coords.dp == 0) write_tensors(partial + "/" + model_file(coords), model_shard, model_metadata);
+  if (coords.dp == 0 || meta.zero > 0) write_tensors(partial + "/" + optimizer_file(coords), optimizer_state, {});
+  if (root) write_file_atomic(partial + "/" + kConfigFile, config_yaml);
   mesh.world().barrier();  // every shard is on disk before the directory can look complete
   if (root) {
     CheckpointMeta complete = meta;
     for (const auto& entry : fs::directory_iterator(partial)) {
       const std::string name = entry.path().filename().string();
-      if (entry.path().extension() != kChecksumSuffix) continue;
+      if (entry.path().extension() != kChecksumSuffix) continue;  // every file has one but meta.json
       std::string digest = read_file(entry.path().string());
       digest.erase(digest.find_last_not_of("\n") + 1);
       complete.files[name.substr(0, name.size() - std::string(kChecksumSuffix).size())] = digest;
@@ -210,6 +193,38 @@ LoadedCheckpoint load_checkpoint(const std::string& step_dir, const dist::Mesh& 
   if (zero == 0) optimizer_coords.dp = 0;
   out.optimizer_state = read_tensors(step_dir + "/" + optimizer_file(optimizer_coords), m.files);
   return out;
+}
+
+std::string shard_metadata(int64_t dim, int64_t index, int64_t count, int64_t full_size) {
+  return std::to_string(dim) + " " + std::to_string(index) + " " + std::to_string(count) + " " +
+         std::to_string(full_size);
+}
+
+std::map<std::string, at::Tensor> consolidate_model(const std::string& step_dir) {
+  const CheckpointMeta meta = meta_from_json(step_dir + "/" + kMetaFile);
+  NF_CHECK(meta.pp == 1, CheckpointError, "'", step_dir, "' is split into ", meta.pp,
+           " pipeline stages; consolidating those is not supported yet");
+  std::map<std::string, std::vector<at::Tensor>> shards;
+  std::map<std::string, std::string> specs;
+  for (int64_t t = 0; t < meta.tp; ++t) {
+    const std::string path = step_dir + "/" + model_file(dist::MeshCoords{t, 0, 0});
+    for (auto& [name, tensor] : read_tensors(path, meta.files)) shards[name].push_back(tensor);
+    const ckpt::SafetensorsFile file(path);
+    for (const auto& [key, value] : file.metadata()) {
+      if (key.rfind("shard.", 0) == 0) specs[key.substr(6)] = value;
+    }
+  }
+  std::map<std::string, at::Tensor> full;
+  for (auto& [name, pieces] : shards) {
+    const auto spec = specs.find(name);
+    NF_CHECK(spec != specs.end(), CheckpointError, "'", step_dir, "': tensor '", name, "' has no shard metadata");
+    int64_t dim = -1, index = 0, count = 1, full_size = 0;
+    std::istringstream(spec->second) >> dim >> index >> count >> full_size;
+    NF_CHECK(static_cast<int64_t>(pieces.size()) == meta.tp, CheckpointError, "'", step_dir, "': tensor '", name,
+             "' is in ", pieces.size(), " of ", meta.tp, " model files");
+    full[name] = dim < 0 ? pieces.front() : at::cat(pieces, dim).narrow(dim, 0, full_size).contiguous();
+  }
+  return full;
 }
 
 void restore_tensors(const NamedTensors& target, const NamedTensors& saved, const std::string& source) {

@@ -295,8 +295,13 @@ class Trainer {
   }
 
   std::string save() {
-    const std::string dir = save_checkpoint(checkpoints_dir_, meta_, parameters_,
-                                            optimizer_ ? optimizer_->state() : sharded_->state(), mesh_,
+    ckpt::Metadata shard_layout;
+    for (const auto& [name, tensor] : parameters_) {
+      const parallel::tp::ShardSpec spec = model_->shard_spec_of(name);
+      shard_layout["shard." + name] = shard_metadata(spec.dim, spec.index, spec.count, spec.full_size);
+    }
+    const std::string dir = save_checkpoint(checkpoints_dir_, meta_, parameters_, shard_layout,
+                                            optimizer_ ? optimizer_->state() : sharded_->state(), to_yaml_text(config_), mesh_,
                                             config_.checkpoint.keep_last);
     log_.info("checkpoint saved: ", dir);
     last_saved_step_ = meta_.step;

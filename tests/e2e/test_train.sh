@@ -67,7 +67,7 @@ echo "PASS: resume from step 6 reproduces steps 7-12 bit for bit"
 
 # 2b. A damaged newest checkpoint: --resume auto falls back to the one before, with a warning.
 cp -r "$run" "$work/runs/damaged"
-truncate -s 1000 "$work/runs/damaged/checkpoints/step_12/model-tp0-pp0.bin"
+truncate -s 1000 "$work/runs/damaged/checkpoints/step_12/model-tp0-pp0.safetensors"
 "$train" "${common[@]}" --output.name damaged --resume "$work/runs/damaged/checkpoints/step_12" >"$work/damaged2.out" 2>&1
 code=$?
 [[ $code -eq 4 ]] || { cat "$work/damaged2.out"; fail "explicit damaged checkpoint: exit $code, expected 4"; }
@@ -98,6 +98,36 @@ for layout in "dp2_zero0 --parallel.zero 0" "dp2_zero1 --parallel.zero 1" "dp2_z
   compare "$name" "$work/$name.losses" || fail "$name losses differ from the single rank"
 done
 echo "PASS: dp 2 (ZeRO 0, 1, 2) and tp 2 reproduce the single-rank losses and gradient norms"
+
+# 3b. Export to Hugging Face: the 1-rank checkpoint exactly, and the tp 2 checkpoint gathered from
+# its two shards matches it (the runs differ only by rounding).
+ckpt=$build/src/nf-ckpt
+"$ckpt" export-hf "$run/checkpoints/step_12" "$work/hf_full" --dtype fp32 >"$work/export.out" 2>&1 ||
+  { cat "$work/export.out"; fail "export-hf"; }
+"$ckpt" export-hf "$work/runs/tp2/checkpoints/step_12" "$work/hf_tp2" --dtype fp32 >>"$work/export.out" 2>&1 ||
+  { cat "$work/export.out"; fail "export-hf of the tp 2 checkpoint"; }
+for f in config.json generation_config.json model.safetensors; do [[ -s $work/hf_full/$f ]] || fail "export lacks $f"; done
+PYTHONPATH=$source/tests/python $py - "$run/checkpoints/step_12/model-tp0-pp0.safetensors" "$work/hf_full" "$work/hf_tp2" <<'PY' ||
+import json, sys
+import numpy as np
+from test_ckpt_export import read_safetensors
+def tensors(path):
+    return {name: array for name, _, array in read_safetensors(path)[0]}
+shard = tensors(sys.argv[1])
+full = tensors(sys.argv[2] + "/model.safetensors")
+tp2 = tensors(sys.argv[3] + "/model.safetensors")
+assert sorted(shard) == sorted(full) == sorted(tp2), (sorted(shard), sorted(full))
+for name in full:
+    assert np.array_equal(np.asarray(shard[name]), np.asarray(full[name])), name
+    a, b = np.asarray(full[name], np.float64), np.asarray(tp2[name], np.float64)
+    assert a.shape == b.shape, (name, a.shape, b.shape)
+    assert np.abs(a - b).max() <= 1e-4 * max(1.0, np.abs(a).max()), (name, np.abs(a - b).max())
+config = json.load(open(sys.argv[2] + "/config.json"))
+assert config["architectures"] == ["LlamaForCausalLM"] and config["num_key_value_heads"] == 2, config
+print(f"exported {len(full)} tensors; the tp 2 export matches the 1-rank one")
+PY
+  fail "exported tensors"
+echo "PASS: nf-ckpt export-hf writes the checkpoint's tensors; a tp 2 checkpoint consolidates to the same model"
 
 # 4. SIGTERM: finish the step, save, exit 75; then resume.
 "$train" "${common[@]}" --output.name preempt --training.max_steps 100000 --checkpoint.save_interval 0 \

@@ -1,8 +1,10 @@
 // Training checkpoints, sharded as the job runs: runs/<name>/checkpoints/step_N/ holds
 //   meta.json                          step, data position, layout, tokenizer, counters, SHA-256 of
 //                                      every file (rank 0)
-//   model-tp<t>-pp<p>.bin              the parameters this (tp, pp) coordinate holds (dp rank 0)
-//   optim-tp<t>-pp<p>-dp<d>.bin        optimizer state of one rank (every dp rank under ZeRO)
+//   config.yaml                        the run's resolved config (rank 0)
+//   model-tp<t>-pp<p>.safetensors      the parameters this (tp, pp) coordinate holds (dp rank 0),
+//                                      HF names; metadata "shard.<name>" = "dim index count full_size"
+//   optim-tp<t>-pp<p>-dp<d>.safetensors  optimizer state of one rank (every dp rank under ZeRO)
 // and checkpoints/latest names the newest complete step directory. Every rank writes into
 // step_N.partial/; after a barrier rank 0 writes meta.json and renames the directory, then
 // rewrites `latest`, so a save cut short never looks complete and `latest` never dangles.
@@ -16,6 +18,7 @@
 
 #include <ATen/Tensor.h>
 
+#include "nf/ckpt/safetensors.h"
 #include "nf/data/sampler.h"
 #include "nf/dist/mesh.h"
 
@@ -38,12 +41,21 @@ struct CheckpointMeta {
 // "step_<N>" under `checkpoints_dir`.
 std::string step_directory(const std::string& checkpoints_dir, int64_t step);
 
-// Collective over the mesh's world. `model_shard` is written by dp rank 0 of each (tp, pp);
+// Collective over the mesh's world. `model_shard` (with `model_metadata`) is written by dp rank 0 of each (tp, pp);
 // `optimizer_state` by every rank when `meta.zero` > 0, else by dp rank 0. Keeps the newest
 // `keep_last` step directories (0 = all). Returns the step directory.
 std::string save_checkpoint(const std::string& checkpoints_dir, const CheckpointMeta& meta,
-                            const NamedTensors& model_shard, const NamedTensors& optimizer_state,
+                            const NamedTensors& model_shard, const ckpt::Metadata& model_metadata,
+                            const NamedTensors& optimizer_state, const std::string& config_yaml,
                             const dist::Mesh& mesh, int64_t keep_last);
+
+// The full (unsharded) parameters of a step directory, gathered from its tensor-parallel model
+// files by their "shard.<name>" metadata, for export; needs no MPI. CheckpointError for a
+// pipeline-split checkpoint (pp > 1) or a damaged file.
+std::map<std::string, at::Tensor> consolidate_model(const std::string& step_dir);
+
+// The metadata value "dim index count full_size" of a shard.
+std::string shard_metadata(int64_t dim, int64_t index, int64_t count, int64_t full_size);
 
 // The step directories to try, in order, for `resume`: "" = none; "auto" = the one `latest` names,
 // then every other complete one, newest first (so a damaged newest checkpoint falls back to the
