@@ -9,11 +9,11 @@
 
 #include "nf/ckpt/hf_export.h"
 #include "nf/ckpt/safetensors.h"
+#include "nf/core/error.h"
 #include "nf/data/manifest.h"
+#include "nf/dist/job.h"
 #include "nf/train/checkpoint.h"
 #include "nf/train/config.h"
-#include "nf/core/error.h"
-#include "nf/dist/job.h"
 
 namespace {
 
@@ -26,10 +26,11 @@ void export_checkpoint(const std::string& step_dir, const std::string& out_dir, 
     if (std::filesystem::exists(path)) tokenizer = path;  // datasets from nf-shard build carry it
   }
   const nf::ckpt::StateDict state = nf::train::consolidate_model(step_dir);
-  nf::ckpt::export_hf(out_dir, config.model, state,
-                      nf::ckpt::HfExportOptions().with_dtype(nf::ckpt::parse_export_dtype(dtype)).with_tokenizer_path(tokenizer));
-  std::cout << "exported " << state.size() << " tensors of " << step_dir << " to " << out_dir << " ("
-            << dtype << (tokenizer.empty() ? ", no tokenizer" : ", tokenizer " + tokenizer) << ")\n";
+  nf::ckpt::export_hf(
+      out_dir, config.model, state,
+      nf::ckpt::HfExportOptions().with_dtype(nf::ckpt::parse_export_dtype(dtype)).with_tokenizer_path(tokenizer));
+  std::cout << "exported " << state.size() << " tensors of " << step_dir << " to " << out_dir << " (" << dtype
+            << (tokenizer.empty() ? ", no tokenizer" : ", tokenizer " + tokenizer) << ")\n";
   for (const auto& entry : std::filesystem::directory_iterator(out_dir)) {
     std::cout << "  " << entry.path().filename().string() << "  " << std::filesystem::file_size(entry.path())
               << " bytes\n";

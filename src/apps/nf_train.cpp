@@ -48,7 +48,8 @@ Arguments parse_arguments(const std::vector<std::string>& args) {
     } else if (arg.rfind("--config=", 0) == 0) {
       out.config_file = arg.substr(9);
     } else if (arg == "--resume") {
-      if (i + 1 >= args.size()) throw nf::UsageError("--resume needs auto or a checkpoint directory", "nf-train --config c.yaml --resume auto");
+      if (i + 1 >= args.size())
+        throw nf::UsageError("--resume needs auto or a checkpoint directory", "nf-train --config c.yaml --resume auto");
       out.overrides.push_back("--checkpoint.resume");
       out.overrides.push_back(args[++i]);
     } else if (arg == "--dry-run") {
@@ -107,15 +108,16 @@ int run(const nf::dist::JobContext& job) {
   log.info("layout ", shape.describe(), "; this rank is tp ", coords.tp, ", dp ", coords.dp, ", pp ", coords.pp,
            " (local rank ", job.local_rank, ")");
   log.info("model: ", nf::model::count_parameters(config.model), " parameters, ", config.model.n_layers,
-           " layers, d_model ", config.model.d_model, ", vocab ", config.model.vocab_size);
+           " layers, d_model ", config.model.d_model, ", vocab ", config.model.vocab_size);  // before any allocation
   log.info("resolved config written to ", run_dir, "/config.yaml");
   if (args.dry_run) return 0;
   if (job.rank == 0) {
     std::filesystem::create_directories(run_dir + "/logs");
     log.add_file(run_dir + "/logs/train.log");
   }
-  const nf::dist::Mesh mesh(shape, MPI_COMM_WORLD,
-                            std::chrono::milliseconds(static_cast<int64_t>(config.parallel.collective_timeout_s * 1000)));
+  const nf::dist::Mesh mesh(
+      shape, MPI_COMM_WORLD,
+      std::chrono::milliseconds(static_cast<int64_t>(config.parallel.collective_timeout_s * 1000)));
   const nf::train::TrainResult result = nf::train::train(config, run_dir, mesh, pick_device(job), log);
   if (result.preempted) return static_cast<int>(nf::ExitCode::kPreempted);
   log.info("done: ", result.step, " steps, final loss ", result.last_loss, ", checkpoint ", result.checkpoint);

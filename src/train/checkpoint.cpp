@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
-#include <nlohmann/json.hpp>
 
 #include "nf/ckpt/safetensors.h"
 #include "nf/core/atomic_file.h"
@@ -26,7 +26,8 @@ std::string model_file(const dist::MeshCoords& c) {
   return "model-tp" + std::to_string(c.tp) + "-pp" + std::to_string(c.pp) + ".safetensors";
 }
 std::string optimizer_file(const dist::MeshCoords& c) {
-  return "optim-tp" + std::to_string(c.tp) + "-pp" + std::to_string(c.pp) + "-dp" + std::to_string(c.dp) + ".safetensors";
+  return "optim-tp" + std::to_string(c.tp) + "-pp" + std::to_string(c.pp) + "-dp" + std::to_string(c.dp) +
+         ".safetensors";
 }
 
 // A tensor file: safetensors (values bit for bit), with its SHA-256 in a sidecar until rank 0
@@ -64,8 +65,8 @@ CheckpointMeta meta_from_json(const std::string& path) {
   CheckpointMeta m;
   try {
     const nlohmann::json j = nlohmann::json::parse(read_file(path));
-    NF_CHECK(j.at("format_version").get<int>() == kFormatVersion, CheckpointError, "'", path,
-             "' has format_version ", j.at("format_version").dump(), ", this nf-train reads ", kFormatVersion);
+    NF_CHECK(j.at("format_version").get<int>() == kFormatVersion, CheckpointError, "'", path, "' has format_version ",
+             j.at("format_version").dump(), ", this nf-train reads ", kFormatVersion);
     m.step = j.at("step").get<int64_t>();
     m.loader = data::loader_state_from_json(j.at("loader"), path);
     const auto& layout = j.at("layout");
@@ -107,8 +108,8 @@ std::string step_directory(const std::string& checkpoints_dir, int64_t step) {
 
 std::string save_checkpoint(const std::string& checkpoints_dir, const CheckpointMeta& meta,
                             const NamedTensors& model_shard, const ckpt::Metadata& model_metadata,
-                            const NamedTensors& optimizer_state, const std::string& config_yaml,
-                            const dist::Mesh& mesh, int64_t keep_last) {
+                            const NamedTensors& optimizer_state, const std::string& config_yaml, const dist::Mesh& mesh,
+                            int64_t keep_last) {
   const std::string final_dir = step_directory(checkpoints_dir, meta.step);
   const std::string partial = final_dir + ".partial";
   const bool root = mesh.world().rank() == 0;
@@ -169,8 +170,8 @@ std::vector<std::string> resume_candidates(const std::string& resume, const std:
   const fs::path path(resume);
   if (fs::exists(path / kMetaFile)) return {path.string()};
   if (auto step = latest_in(path)) {
-    NF_CHECK(fs::exists(fs::path(*step) / kMetaFile), CheckpointError, "'", (path / kLatestFile).string(),
-             "' names '", *step, "', which is not a complete checkpoint");
+    NF_CHECK(fs::exists(fs::path(*step) / kMetaFile), CheckpointError, "'", (path / kLatestFile).string(), "' names '",
+             *step, "', which is not a complete checkpoint");
     return {*step};
   }
   throw CheckpointError("checkpoint.resume: '" + resume + "' is neither a step directory (with " + kMetaFile +

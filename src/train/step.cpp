@@ -44,7 +44,8 @@ DeviceBatch to_device(const data::Batch& batch, const c10::Device& device) {
 }
 
 LossTotals forward_backward(model::CausalLM& model, const DeviceBatch& batch, int64_t micro_batch_size,
-                            const dist::Mesh& mesh, bool bf16_autocast, const std::function<void()>& before_last_backward) {
+                            const dist::Mesh& mesh, bool bf16_autocast,
+                            const std::function<void()>& before_last_backward) {
   // The global count comes first: every micro-batch's gradient is scaled by it.
   const LossTotals counted = all_reduce_totals(0.0, static_cast<double>(local_count(batch)), mesh);
   const double scale = counted.count > 0 ? 1.0 / counted.count : 0.0;
@@ -61,8 +62,8 @@ LossTotals forward_backward(model::CausalLM& model, const DeviceBatch& batch, in
   return {all_reduce_totals(local_sum, 0.0, mesh).sum, counted.count};
 }
 
-LossTotals evaluate(model::CausalLM& model, const DeviceBatch& batch, int64_t micro_batch_size,
-                    const dist::Mesh& mesh, bool bf16_autocast) {
+LossTotals evaluate(model::CausalLM& model, const DeviceBatch& batch, int64_t micro_batch_size, const dist::Mesh& mesh,
+                    bool bf16_autocast) {
   torch::NoGradGuard no_grad;
   const Bf16Autocast autocast(bf16_autocast);
   double sum = 0, count = 0;

@@ -33,11 +33,12 @@ struct LossTotals {
 // `before_last_backward` runs just before the last micro-batch's backward (GradSync::arm, so that
 // bucket reductions can overlap with that backward).
 LossTotals forward_backward(model::CausalLM& model, const DeviceBatch& batch, int64_t micro_batch_size,
-                            const dist::Mesh& mesh, bool bf16_autocast, const std::function<void()>& before_last_backward);
+                            const dist::Mesh& mesh, bool bf16_autocast,
+                            const std::function<void()>& before_last_backward);
 
 // The global batch's loss without gradients (validation).
-LossTotals evaluate(model::CausalLM& model, const DeviceBatch& batch, int64_t micro_batch_size,
-                    const dist::Mesh& mesh, bool bf16_autocast);
+LossTotals evaluate(model::CausalLM& model, const DeviceBatch& batch, int64_t micro_batch_size, const dist::Mesh& mesh,
+                    bool bf16_autocast);
 
 // CUDA bf16 autocast for its lifetime (fp32 master weights and optimizer; matmuls in bf16); a
 // no-op when `enabled` is false.

@@ -28,9 +28,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 std::vector<at::Tensor> tensors_of(const NamedTensors& named) {
   std::vector<at::Tensor> out;
@@ -73,13 +71,15 @@ class Trainer {
              "replicated norm weights once per tp rank); use parallel.zero 1");
     model_ = model::CausalLM(config.model, mesh.shape().tp() > 1 ? &mesh.tp() : nullptr);
     const int64_t parameters = model::initialize(
-        *model_, model::InitOptions().with_seed(t.seed).with_std(config.model.init_std).with_n_layers(config.model.n_layers));
+        *model_,
+        model::InitOptions().with_seed(t.seed).with_std(config.model.init_std).with_n_layers(config.model.n_layers));
     model_->to(device);
-    log.info("model: ", with_thousands(static_cast<double>(parameters)), " parameters on ", device.str());
+    log.info("initialized ", with_thousands(static_cast<double>(parameters)), " parameters on ", device.str(),
+             " (seed ", t.seed, ")");
     const dist::ParallelConfig& p = config.parallel;
-    flat_ = std::make_unique<parallel::dp::FlatParameters>(
-        model::named_parameters(*model_), parallel::dp::bucket_numel_for(p.bucket_mb, sizeof(float)),
-        static_cast<int>(mesh.shape().dp()));
+    flat_ = std::make_unique<parallel::dp::FlatParameters>(model::named_parameters(*model_),
+                                                           parallel::dp::bucket_numel_for(p.bucket_mb, sizeof(float)),
+                                                           static_cast<int>(mesh.shape().dp()));
     parameters_ = flat_->parameters();
     grad_sync_ = std::make_unique<parallel::dp::GradSync>(*flat_, mesh.dp(), static_cast<int>(p.zero),
                                                           p.overlap_grad_reduce && mesh.shape().dp() > 1);
@@ -101,8 +101,9 @@ class Trainer {
                     .with_total_steps(t.max_steps)
                     .with_decay(optim::parse_lr_decay(t.lr_schedule));
     device_ = device;
-    NF_CHECK(t.dtype != "bf16" || device.is_cuda(), ConfigError,
-             "training.dtype bf16 needs a CUDA device; this LibTorch/machine trains on the CPU in fp32 (use auto or fp32)");
+    NF_CHECK(
+        t.dtype != "bf16" || device.is_cuda(), ConfigError,
+        "training.dtype bf16 needs a CUDA device; this LibTorch/machine trains on the CPU in fp32 (use auto or fp32)");
     bf16_autocast_ = device.is_cuda() && t.dtype != "fp32";
     log.info("precision: ", bf16_autocast_ ? "bf16 autocast, fp32 master weights and optimizer" : "fp32");
     resume_and_open_data();
@@ -167,9 +168,10 @@ class Trainer {
     loader_options_.dp_size = static_cast<int>(mesh_.shape().dp());
     loader_options_.seed = static_cast<uint64_t>(config_.training.seed);
     loader_ = std::make_unique<data::DataLoader>(train_data, loader_options_, loaded ? &meta_.loader : nullptr);
-    log_.info("data: ", config_.data.train_path, " train split, ", with_thousands(static_cast<double>(train_data->num_tokens())),
-              " tokens, ", with_thousands(static_cast<double>(loader_->num_samples())), " samples of ",
-              config_.training.seq_len, " per epoch");
+    log_.info("data: ", config_.data.train_path, " train split, ",
+              with_thousands(static_cast<double>(train_data->num_tokens())), " tokens, ",
+              with_thousands(static_cast<double>(loader_->num_samples())), " samples of ", config_.training.seq_len,
+              " per epoch");
     validation_ = open_validation(config_, meta_.tokenizer_fingerprint, log_);
   }
 
@@ -260,7 +262,8 @@ class Trainer {
     m.loss = loss;
     m.lr = lr_;
     m.grad_norm = grad_norm_;
-    m.tokens_per_s = static_cast<double>(steps * config_.training.global_batch_size * config_.training.seq_len) / seconds;
+    m.tokens_per_s =
+        static_cast<double>(steps * config_.training.global_batch_size * config_.training.seq_len) / seconds;
     m.gflops_per_s = m.tokens_per_s * flops_per_token_ / static_cast<double>(mesh_.world().size()) / 1e9;
     if (peak_gflops_ > 0) m.mfu = m.gflops_per_s / peak_gflops_;
     m.data_wait = data_wait / seconds;
@@ -278,8 +281,10 @@ class Trainer {
     const uint64_t batches = std::max<uint64_t>(1, samples / static_cast<uint64_t>(options.global_batch_size));
     LossTotals total;
     for (uint64_t i = 0; i < std::min<uint64_t>(batches, static_cast<uint64_t>(config_.training.eval_steps)); ++i) {
-      const data::Batch batch = data::make_batch(*validation_, options, i * static_cast<uint64_t>(options.global_batch_size));
-      const LossTotals part = evaluate(model_, to_device(batch, device_), config_.training.micro_batch_size, mesh_, bf16_autocast_);
+      const data::Batch batch =
+          data::make_batch(*validation_, options, i * static_cast<uint64_t>(options.global_batch_size));
+      const LossTotals part =
+          evaluate(model_, to_device(batch, device_), config_.training.micro_batch_size, mesh_, bf16_autocast_);
       total.sum += part.sum;
       total.count += part.count;
     }
@@ -301,8 +306,8 @@ class Trainer {
       shard_layout["shard." + name] = shard_metadata(spec.dim, spec.index, spec.count, spec.full_size);
     }
     const std::string dir = save_checkpoint(checkpoints_dir_, meta_, parameters_, shard_layout,
-                                            optimizer_ ? optimizer_->state() : sharded_->state(), to_yaml_text(config_), mesh_,
-                                            config_.checkpoint.keep_last);
+                                            optimizer_ ? optimizer_->state() : sharded_->state(), to_yaml_text(config_),
+                                            mesh_, config_.checkpoint.keep_last);
     log_.info("checkpoint saved: ", dir);
     last_saved_step_ = meta_.step;
     return dir;
@@ -317,8 +322,8 @@ class Trainer {
   NamedTensors parameters_;
   std::unique_ptr<parallel::dp::FlatParameters> flat_;
   std::unique_ptr<parallel::dp::GradSync> grad_sync_;
-  std::unique_ptr<optim::AdamW> optimizer_;                // zero 0
-  std::unique_ptr<parallel::dp::ShardedAdamW> sharded_;    // zero 1 and 2
+  std::unique_ptr<optim::AdamW> optimizer_;              // zero 0
+  std::unique_ptr<parallel::dp::ShardedAdamW> sharded_;  // zero 1 and 2
   optim::LrScheduleOptions schedule_;
   data::LoaderOptions loader_options_;
   std::unique_ptr<data::DataLoader> loader_;

@@ -78,7 +78,8 @@ TEST(Checkpoint, ResumeCandidates) {
   using List = std::vector<std::string>;
   EXPECT_EQ(resume_candidates("", checkpoints), List{});
   EXPECT_EQ(resume_candidates("auto", checkpoints), List{});  // nothing saved yet: start fresh
-  for (const char* step : {"step_2", "step_4", "step_10"}) write_file_atomic(checkpoints + "/" + step + "/meta.json", "{}");
+  for (const char* step : {"step_2", "step_4", "step_10"})
+    write_file_atomic(checkpoints + "/" + step + "/meta.json", "{}");
   fs::create_directories(checkpoints + "/step_12.partial");  // an interrupted save is never a candidate
   write_file_atomic(checkpoints + "/latest", "step_4\n");
   EXPECT_EQ(resume_candidates("auto", checkpoints),

@@ -10,13 +10,13 @@
 // rewrites `latest`, so a save cut short never looks complete and `latest` never dangles.
 #pragma once
 
+#include <ATen/Tensor.h>
+
 #include <cstdint>
 #include <map>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <ATen/Tensor.h>
 
 #include "nf/ckpt/safetensors.h"
 #include "nf/data/sampler.h"
@@ -27,13 +27,13 @@ namespace nf::train {
 using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
 
 struct CheckpointMeta {
-  int64_t step = 0;                   // optimizer steps completed
-  data::LoaderState loader;           // position of the training data stream after `step`
-  int64_t tp = 1, pp = 1, dp = 1;     // layout the shards were written with
+  int64_t step = 0;                // optimizer steps completed
+  data::LoaderState loader;        // position of the training data stream after `step`
+  int64_t tp = 1, pp = 1, dp = 1;  // layout the shards were written with
   int64_t zero = 0;
   std::string tokenizer_fingerprint;  // of the training dataset
   int64_t tokens_seen = 0;
-  int64_t skipped_steps = 0;          // steps whose update was skipped for a non-finite loss
+  int64_t skipped_steps = 0;  // steps whose update was skipped for a non-finite loss
   int64_t bad_steps_in_a_row = 0;
   std::map<std::string, std::string> files;  // file name -> SHA-256, filled in by save_checkpoint
 };
@@ -46,8 +46,8 @@ std::string step_directory(const std::string& checkpoints_dir, int64_t step);
 // `keep_last` step directories (0 = all). Returns the step directory.
 std::string save_checkpoint(const std::string& checkpoints_dir, const CheckpointMeta& meta,
                             const NamedTensors& model_shard, const ckpt::Metadata& model_metadata,
-                            const NamedTensors& optimizer_state, const std::string& config_yaml,
-                            const dist::Mesh& mesh, int64_t keep_last);
+                            const NamedTensors& optimizer_state, const std::string& config_yaml, const dist::Mesh& mesh,
+                            int64_t keep_last);
 
 // The full (unsharded) parameters of a step directory, gathered from its tensor-parallel model
 // files by their "shard.<name>" metadata, for export; needs no MPI. CheckpointError for a

@@ -6,9 +6,8 @@
 #include <cstdint>
 #include <fstream>
 #include <memory>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "nf/train/tensorboard.h"
 
@@ -20,10 +19,10 @@ struct StepMetrics {
   double lr = 0;
   double grad_norm = 0;
   double tokens_per_s = 0;
-  double gflops_per_s = 0;            // achieved model FLOP/s of one device, in GFLOP/s
-  double mfu = std::nan("");          // fraction of the peak; NaN when no peak is known (CPU)
-  double data_wait = 0;               // fraction of the interval spent waiting for batches
-  int64_t skipped_steps = 0;          // non-finite losses so far
+  double gflops_per_s = 0;    // achieved model FLOP/s of one device, in GFLOP/s
+  double mfu = std::nan("");  // fraction of the peak; NaN when no peak is known (CPU)
+  double data_wait = 0;       // fraction of the interval spent waiting for batches
+  int64_t skipped_steps = 0;  // non-finite losses so far
 };
 
 // "step 100 | loss 8.2341 | lr 3.00e-04 | grad_norm 1.23 | tokens/s 12,345 | mfu 41.2% | data_wait 0.3%"

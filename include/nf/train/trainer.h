@@ -3,10 +3,10 @@
 // validation, metrics, checkpoints, exact resume and preemption.
 #pragma once
 
+#include <c10/core/Device.h>
+
 #include <cstdint>
 #include <string>
-
-#include <c10/core/Device.h>
 
 #include "nf/core/logging.h"
 #include "nf/dist/mesh.h"
@@ -15,10 +15,10 @@
 namespace nf::train {
 
 struct TrainResult {
-  int64_t step = 0;          // optimizer steps completed
-  double last_loss = 0;      // training loss of the last step
-  bool preempted = false;    // stopped by a signal after saving a checkpoint
-  std::string checkpoint;    // the last step directory written
+  int64_t step = 0;        // optimizer steps completed
+  double last_loss = 0;    // training loss of the last step
+  bool preempted = false;  // stopped by a signal after saving a checkpoint
+  std::string checkpoint;  // the last step directory written
 };
 
 // Collective over `mesh`. Writes under `run_dir`: logs/train.log, metrics.jsonl, tensorboard/,
