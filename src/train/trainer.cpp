@@ -222,12 +222,11 @@ class Trainer {
     grad_sync_->finish();
     const double loss = totals.mean();
     at::Tensor shard_grads;
-    if (sharded_) {
-      shard_grads = grad_sync_->shard_grads();
-      grad_norm_ = sharded_->grad_norm(shard_grads);
-    } else {
-      grad_norm_ = global_grad_norm(model_, parameters_, mesh_);
-    }
+    if (sharded_) shard_grads = grad_sync_->shard_grads();
+    // ZeRO 2 holds only this rank's reduced chunk (and tp = 1, checked above); otherwise every rank
+    // has the full reduced gradients and the norm must count tp shards and replicated norms apart.
+    grad_norm_ =
+        config_.parallel.zero == 2 ? sharded_->grad_norm(shard_grads) : global_grad_norm(model_, parameters_, mesh_);
     meta_.loader = batch.state;
     meta_.tokens_seen += t.global_batch_size * t.seq_len;
     if (!std::isfinite(loss) || !std::isfinite(grad_norm_)) {

@@ -4,7 +4,7 @@
 #    and its loss falls;
 #  - resuming from the step-6 checkpoint reproduces steps 7..12 bit for bit; a truncated checkpoint
 #    is caught by its checksum and --resume auto falls back to the previous one;
-#  - dp 2 (ZeRO 0, 1, 2) and tp 2 reproduce the single-rank losses within 1e-5 relative;
+#  - dp 2 (ZeRO 0, 1, 2), tp 2 and tp 2 x dp 2 reproduce the single-rank losses within 1e-5 relative;
 #  - SIGTERM mid-run saves a checkpoint and exits 75; --resume auto continues from it;
 #  - NaN losses skip updates and training.max_bad_steps of them exit 7;
 #  - a missing dataset or a too-small model vocabulary fail with exit 2/3 and a named file.
@@ -83,9 +83,12 @@ import sys
 a = [line.split() for line in open(sys.argv[1])]
 b = [line.split() for line in open(sys.argv[2])]
 assert len(a) == len(b) == 12, (len(a), len(b))
-worst = max(max(abs(float(x[i]) - float(y[i])) / abs(float(x[i])) for i in (1, 2)) for x, y in zip(a, b))
-print(f"{sys.argv[3]} vs 1 rank: worst relative loss/grad_norm difference {worst:.2e}")
-sys.exit(0 if worst <= 1e-5 else 1)
+# Losses within 1e-5 relative (the project's gate). Gradient norms within 1e-4: they are sums of
+# squares of fp32 gradients that tp and dp reduce in other orders, so they carry more rounding.
+def worst(column):
+    return max(abs(float(x[column]) - float(y[column])) / abs(float(x[column])) for x, y in zip(a, b))
+print(f"{sys.argv[3]} vs 1 rank: worst relative difference: loss {worst(1):.2e}, grad_norm {worst(2):.2e}")
+sys.exit(0 if worst(1) <= 1e-5 and worst(2) <= 1e-4 else 1)
 PY
 }
 for layout in "dp2_zero0 --parallel.zero 0" "dp2_zero1 --parallel.zero 1" "dp2_zero2 --parallel.zero 2 --parallel.bucket_mb 0.05" \
@@ -97,7 +100,11 @@ for layout in "dp2_zero0 --parallel.zero 0" "dp2_zero1 --parallel.zero 1" "dp2_z
   losses "$work/runs/$name/metrics.jsonl" >"$work/$name.losses"
   compare "$name" "$work/$name.losses" || fail "$name losses differ from the single rank"
 done
-echo "PASS: dp 2 (ZeRO 0, 1, 2) and tp 2 reproduce the single-rank losses and gradient norms"
+"$MPIEXEC" -n 4 --oversubscribe "$train" "${common[@]}" --output.name tp2dp2 --parallel.tp 2 --parallel.zero 1 \
+  >"$work/tp2dp2.out" 2>&1 || { cat "$work/tp2dp2.out"; fail "tp2 x dp2 run"; }
+losses "$work/runs/tp2dp2/metrics.jsonl" >"$work/tp2dp2.losses"
+compare tp2dp2_zero1 "$work/tp2dp2.losses" || fail "tp 2 x dp 2 losses differ from the single rank"
+echo "PASS: dp 2 (ZeRO 0, 1, 2), tp 2 and tp 2 x dp 2 (ZeRO 1) reproduce the single-rank losses and gradient norms"
 
 # 3b. Export to Hugging Face: the 1-rank checkpoint exactly, and the tp 2 checkpoint gathered from
 # its two shards matches it (the runs differ only by rounding).
