@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "commands.h"
+#include "nf/core/cli.h"
 #include "nf/core/error.h"
 #include "nf/data/tokenizer_loader.h"
 #include "nf/dist/job.h"
@@ -22,14 +23,6 @@ int main(int argc, char** argv) {
     nf::shard::add_build_command(app, job, nf::data::load_tokenizer);
     nf::shard::add_verify_command(app);
     nf::shard::add_inspect_command(app, nf::data::load_tokenizer);
-    // CLI11 takes a vector of arguments in reverse order.
-    std::vector<std::string> args(job.args.rbegin(), job.args.rend());
-    try {
-      app.parse(args);
-    } catch (const CLI::ParseError& e) {
-      const int code = app.exit(e);
-      return code == 0 ? 0 : static_cast<int>(nf::ExitCode::kUsage);
-    }
-    return 0;
+    return nf::run_cli(app, job.args);
   });
 }

@@ -9,6 +9,7 @@
 
 #include "nf/ckpt/hf_export.h"
 #include "nf/ckpt/safetensors.h"
+#include "nf/core/cli.h"
 #include "nf/core/error.h"
 #include "nf/data/manifest.h"
 #include "nf/dist/job.h"
@@ -55,14 +56,6 @@ int main(int argc, char** argv) {
     export_hf->add_option("--tokenizer", tokenizer,
                           "tokenizer file or directory; default: the training dataset's (data.train_path)");
     export_hf->callback([&] { export_checkpoint(step_dir, out_dir, dtype, tokenizer); });
-    // CLI11 takes a vector of arguments in reverse order.
-    std::vector<std::string> args(job.args.rbegin(), job.args.rend());
-    try {
-      app.parse(args);
-    } catch (const CLI::ParseError& e) {
-      const int code = app.exit(e);
-      return code == 0 ? 0 : static_cast<int>(nf::ExitCode::kUsage);
-    }
-    return 0;
+    return nf::run_cli(app, job.args);
   });
 }

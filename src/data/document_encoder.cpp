@@ -62,7 +62,7 @@ TokenId DocumentEncoder::special(SpecialRole role) const {
   const std::optional<TokenId> id = tokenizer_.special(role);
   if (id) return *id;
   const std::string fingerprint = tokenizer_.fingerprint().substr(0, 12);
-  throw UsageError(std::string(dataset_format_name(format_)) + " needs " + special_role_marker(role) +
+  throw UsageError(std::string(format_name(format_)) + " needs " + special_role_marker(role) +
                        " (a special token for that role), and the " + tokenizer_.kind() + " tokenizer " + fingerprint +
                        " has none",
                    "use a tokenizer trained by `nf-shard tokenizer train` (it has every role), or one whose "
@@ -92,7 +92,7 @@ EncodedDocument DocumentEncoder::encode(const Document& document,
            " encoded segments for ", document.segments.size(), " segments");
   for (const Segment& segment : document.segments) {
     NF_CHECK(format_of(segment.role) == format_, DataError, document.source, ": a segment of role ",
-             segment_role_name(segment.role), " cannot be encoded as ", dataset_format_name(format_), " data");
+             segment_role_name(segment.role), " cannot be encoded as ", format_name(format_), " data");
   }
   EncodedDocument out;
   out.metadata = document.metadata;

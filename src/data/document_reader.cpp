@@ -35,8 +35,8 @@ InputLayout resolve_layout(const std::string& path, const ReaderOptions& options
   }
   if (layout == InputLayout::kParagraphs && options.format != DatasetFormat::kPretrain) {
     throw UsageError(std::string("input '") + path + "': plain-text paragraphs are pretrain data, but the format is " +
-                         dataset_format_name(options.format),
-                     "give " + std::string(dataset_format_name(options.format)) + " data as JSONL; " +
+                         format_name(options.format),
+                     "give " + std::string(format_name(options.format)) + " data as JSONL; " +
                          expected_record_shape(options.format));
   }
   return layout;

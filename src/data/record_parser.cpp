@@ -187,20 +187,6 @@ std::string parse_error_text(const json::parse_error& error) {
 
 }  // namespace
 
-const char* dataset_format_name(DatasetFormat format) {
-  switch (format) {
-    case DatasetFormat::kPretrain:
-      return "pretrain";
-    case DatasetFormat::kSft:
-      return "sft";
-    case DatasetFormat::kDpo:
-      return "dpo";
-    case DatasetFormat::kSequence:
-      return "sequence";
-  }
-  return "unknown";
-}
-
 std::string expected_record_shape(DatasetFormat format) {
   switch (format) {
     case DatasetFormat::kPretrain:

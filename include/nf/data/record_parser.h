@@ -10,6 +10,7 @@
 
 #include "nf/data/bad_input.h"
 #include "nf/data/document.h"
+#include "nf/data/shard_format.h"
 
 namespace nf::data {
 
@@ -18,8 +19,6 @@ struct RecordProblem {
   std::string reason;
 };
 
-// "pretrain", "sft", "dpo", "sequence".
-const char* dataset_format_name(DatasetFormat format);
 // The record shape(s) a format accepts, for messages: e.g. {"prompt", "chosen", "rejected"}.
 std::string expected_record_shape(DatasetFormat format);
 

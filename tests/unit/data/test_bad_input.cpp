@@ -88,7 +88,7 @@ TEST(BadInput, EveryKindIsCountedSkippedAndReportedAtItsFileAndLine) {
       expected.push_back(&c);
     }
     content += good + "\n";
-    const std::string path = dir.file(std::string(dataset_format_name(format)) + ".jsonl.gz");
+    const std::string path = dir.file(std::string(format_name(format)) + ".jsonl.gz");
     write_gzip(path, content);
     BadInputReport bad({/*strict=*/false, /*max_examples=*/10});
     DocumentReader reader(path, {format, InputLayout::kAuto, /*max_document_bytes=*/100}, bad);
