@@ -43,7 +43,13 @@ trap 'rm -rf "$work"' EXIT
 # nf's jemalloc options (src/apps/allocator_config.cpp); nf has them built in, Python reads them here.
 malloc_conf=$(sed -n 's/.*malloc_conf = "\(.*\)";/\1/p' "$root/src/apps/allocator_config.cpp")
 [[ -n $malloc_conf ]] || { echo "could not read malloc_conf from src/apps/allocator_config.cpp" >&2; exit 2; }
-export OMP_NUM_THREADS=$threads MALLOC_CONF=$malloc_conf
+# Both sides use the same threads for ATen's OpenMP loops and for OpenBLAS's own pthread pool (which
+# libtorch's sgemm uses). Waiting threads sleep (PASSIVE): with the default spin-wait, OpenMP
+# workers spinning between ops and OpenBLAS workers sched_yield-ing between GEMMs fight for the
+# cores, and on a loaded machine either program runs 2-5x slower (see docs/benchmarks.md).
+# Set OMP_WAIT_POLICY=ACTIVE in the environment to measure that case.
+export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+export MALLOC_CONF=$malloc_conf
 
 bible -f 'Gen1:1-Exo40:38' >"$work/text.txt"
 "$build/tests/write-text-dataset" "$work/text.txt" "$work/data" pretrain 65536 10 >/dev/null
@@ -86,15 +92,15 @@ run_torch() {
 }
 
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; threads $threads;" \
-  "load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  "OMP_WAIT_POLICY $OMP_WAIT_POLICY; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "model: configs/$preset.yaml (vocab $vocab, d_model $d_model, $n_layers layers, $n_heads/$n_kv_heads heads);" \
   "seq_len $seq_len, micro-batch $micro, global batch $global; $warmup untimed + $steps timed steps; $rounds rounds"
 nf_results=() torch_results=()
 for ((r = 1; r <= rounds; r++)); do
   nf_results+=("$(run_nf "$r")")
-  echo "round $r nf-train: ${nf_results[-1]%% *} tokens/s" >&2
+  echo "round $r nf-train: ${nf_results[-1]%% *} tokens/s"
   torch_results+=("$(run_torch "$r")")
-  echo "round $r PyTorch:  ${torch_results[-1]%% *} tokens/s" >&2
+  echo "round $r PyTorch:  ${torch_results[-1]%% *} tokens/s"
 done
 peak=$(LD_PRELOAD=$jemalloc $py "$root/scripts/bench/torch_train_loop.py" peak --threads "$threads" --size "$peak_size")
 

@@ -243,7 +243,7 @@ def main():
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first")
     parser.add_argument("--steps", type=int, default=3, help="timed steps")
     parser.add_argument("--size", type=int, default=2048, help="peak: matrix size")
-    parser.add_argument("--repeats", type=int, default=5, help="peak: timed matmuls")
+    parser.add_argument("--repeats", type=int, default=10, help="peak: timed matmuls")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.mode == "peak":
