@@ -5,7 +5,9 @@
 set -uo pipefail
 build=$1 source=$2
 fail() { echo "FAIL: $*"; exit 1; }
-out=$(bash "$source/scripts/bench_train.sh" --quick --build "$build" 2>&1) || { echo "$out"; fail "bench_train.sh --quick exited $?"; }
+out=$(bash "$source/scripts/bench_train.sh" --quick --build "$build" 2>&1)
+code=$?
+[[ $code -eq 0 ]] || { echo "$out"; fail "bench_train.sh --quick exited $code"; }
 echo "$out"
 grep -Eq '^\| tokens/s \(best round\) \| [0-9,]+ \| [0-9,]+ \|$' <<<"$out" || fail "no tokens/s row"
 grep -Eq '^\| % of matmul peak .* \| [0-9.]+% \| [0-9.]+% \|$' <<<"$out" || fail "no % of matmul peak row"
