@@ -8,6 +8,7 @@
 #include <string>
 
 #include "nf/data/tokenizer.h"
+#include "nf/dist/job.h"
 
 namespace nf::shard {
 
@@ -19,6 +20,9 @@ void add_verify_command(CLI::App& app);
 // `nf-shard inspect DATASET` (cmd_inspect.cpp). With a loader, samples are decoded with the
 // dataset's tokenizer (or --tokenizer); without one they print as token ids.
 void add_inspect_command(CLI::App& app, TokenizerLoader load_tokenizer = {});
+// `nf-shard build --input ... --tokenizer T --out DIR` (cmd_build.cpp); under mpirun every rank
+// builds its share and rank 0 writes the manifest. `job` must outlive the app.
+void add_build_command(CLI::App& app, const dist::JobContext& job, TokenizerLoader load_tokenizer);
 // `nf-shard tokenizer train|encode|info` (cmd_tokenizer.cpp).
 void add_tokenizer_command(CLI::App& app);
 

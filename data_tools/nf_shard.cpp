@@ -4,6 +4,7 @@
 //   nf-shard tokenizer train --vocab-size 8192 --input corpus.txt --out tok/
 //   nf-shard tokenizer encode --tokenizer tok/ --text "Hello"
 //   nf-shard tokenizer info tok/tokenizer.json
+//   mpirun -n 4 nf-shard build --input corpus/ --tokenizer tok/ --format pretrain --out data/
 //   nf-shard verify DATASET
 //   nf-shard inspect DATASET --samples 3
 #include <CLI/CLI.hpp>
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
     CLI::App app{"nf-shard: tokenizers and HDF5 token datasets for nf-train", job.program};
     app.require_subcommand(1);
     nf::shard::add_tokenizer_command(app);
+    nf::shard::add_build_command(app, job, nf::data::load_tokenizer);
     nf::shard::add_verify_command(app);
     nf::shard::add_inspect_command(app, nf::data::load_tokenizer);
     // CLI11 takes a vector of arguments in reverse order.

@@ -10,6 +10,15 @@ source "$root/scripts/mpi_env.sh"
 ranks=${NF_RANKS:-4}
 cd "$root"
 
+echo "== data: the bundled corpus (KJV bible + Tang poems), a BPE tokenizer, and a dataset built on $ranks ranks"
+scripts/prepare_corpus.sh data/corpus
+[[ -f data/tokenizer/tokenizer.json ]] ||
+  "$build/data_tools/nf-shard" tokenizer train --vocab-size 8192 --input data/corpus/kjv.txt data/corpus/tang.txt \
+    --out data/tokenizer
+mpirun -n "$ranks" "$build/data_tools/nf-shard" build --input data/corpus --tokenizer data/tokenizer \
+  --format pretrain --out data/pretrain_tiny --threads 1 --quiet
+"$build/data_tools/nf-shard" verify data/pretrain_tiny
+
 echo "== nf-train: resolve and validate the tiny pretraining config on $ranks ranks"
 mpirun -n "$ranks" "$build/src/nf-train" --config configs/pretrain_tiny.yaml --dry-run
 echo "== resolved config: runs/pretrain_tiny/config.yaml"

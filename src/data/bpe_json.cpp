@@ -218,8 +218,13 @@ std::string bpe_to_tokenizer_json(const BpeTokenizer& tokenizer) {
                         {"fuse_unk", false}, {"byte_fallback", false}, {"ignore_merges", options.ignore_merges}};
   ordered_json vocab = ordered_json::object();
   const std::vector<std::string>& tokens = tokenizer.tokens();
+  // ordered_map's operator[] searches linearly (quadratic for a 128k vocabulary: tens of seconds);
+  // the tokens are unique (the constructor checks), so append to the underlying vector instead.
+  auto& entries = static_cast<std::vector<std::pair<const std::string, ordered_json>>&>(
+      vocab.get_ref<ordered_json::object_t&>());
+  entries.reserve(tokens.size());
   for (size_t id = 0; id < tokens.size(); ++id) {
-    if (!tokens[id].empty()) vocab[bytes_to_byte_level(tokens[id])] = id;
+    if (!tokens[id].empty()) entries.emplace_back(bytes_to_byte_level(tokens[id]), id);
   }
   model["vocab"] = std::move(vocab);
   ordered_json merges = ordered_json::array();

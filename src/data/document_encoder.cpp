@@ -81,6 +81,15 @@ void DocumentEncoder::append(EncodedDocument& out, TokenId id, uint8_t mask) con
 }
 
 EncodedDocument DocumentEncoder::encode(const Document& document) const {
+  std::vector<std::vector<TokenId>> segment_tokens;
+  for (const Segment& segment : document.segments) segment_tokens.push_back(tokenizer_.encode(segment.text));
+  return encode(document, segment_tokens);
+}
+
+EncodedDocument DocumentEncoder::encode(const Document& document,
+                                        const std::vector<std::vector<TokenId>>& segment_tokens) const {
+  NF_CHECK(segment_tokens.size() == document.segments.size(), DataError, document.source, ": ", segment_tokens.size(),
+           " encoded segments for ", document.segments.size(), " segments");
   for (const Segment& segment : document.segments) {
     NF_CHECK(format_of(segment.role) == format_, DataError, document.source, ": a segment of role ",
              segment_role_name(segment.role), " cannot be encoded as ", dataset_format_name(format_), " data");
@@ -90,52 +99,57 @@ EncodedDocument DocumentEncoder::encode(const Document& document) const {
   out.source = document.source;
   switch (format_) {
     case DatasetFormat::kPretrain:
-      encode_pretrain(document, out);
+      encode_pretrain(document, segment_tokens, out);
       break;
     case DatasetFormat::kSft:
-      encode_sft(document, out);
+      encode_sft(document, segment_tokens, out);
       break;
     case DatasetFormat::kDpo:
-      encode_dpo(document, out);
+      encode_dpo(document, segment_tokens, out);
       break;
     case DatasetFormat::kSequence:
-      encode_sequence(document, out);
+      encode_sequence(document, segment_tokens, out);
       break;
   }
   return out;
 }
 
 // text ‖ <|eos|>
-void DocumentEncoder::encode_pretrain(const Document& document, EncodedDocument& out) const {
-  for (const Segment& segment : document.segments) append(out, tokenizer_.encode(segment.text), 0);
+void DocumentEncoder::encode_pretrain(const Document& /*document*/, const std::vector<std::vector<TokenId>>& ids,
+                                      EncodedDocument& out) const {
+  for (const std::vector<TokenId>& text : ids) append(out, text, 0);
   append(out, special(SpecialRole::kEos), 0);
 }
 
 // Each turn is <|role|> ‖ content ‖ <|end|>; the loss covers assistant content and its <|end|>.
-void DocumentEncoder::encode_sft(const Document& document, EncodedDocument& out) const {
-  for (const Segment& segment : document.segments) {
+void DocumentEncoder::encode_sft(const Document& document, const std::vector<std::vector<TokenId>>& ids,
+                                 EncodedDocument& out) const {
+  for (size_t i = 0; i < document.segments.size(); ++i) {
+    const Segment& segment = document.segments[i];
     const SpecialRole role = segment.role == SegmentRole::kSystem ? SpecialRole::kSystem
                              : segment.role == SegmentRole::kUser ? SpecialRole::kUser
                                                                   : SpecialRole::kAssistant;
     const uint8_t trained = role == SpecialRole::kAssistant ? 1 : 0;
     append(out, special(role), 0);
-    append(out, tokenizer_.encode(segment.text), trained);
+    append(out, ids[i], trained);
     append(out, special(SpecialRole::kEndOfTurn), trained);
   }
 }
 
 // prompt = <|user|> ‖ prompt ‖ <|end|> ‖ <|assistant|>, chosen = chosen ‖ <|end|>,
 // rejected = rejected ‖ <|end|>; the spans are their token lengths.
-void DocumentEncoder::encode_dpo(const Document& document, EncodedDocument& out) const {
+void DocumentEncoder::encode_dpo(const Document& document, const std::vector<std::vector<TokenId>>& ids,
+                                 EncodedDocument& out) const {
   const auto& segments = document.segments;
   NF_CHECK(segments.size() == 3 && segments[0].role == SegmentRole::kPrompt &&
                segments[1].role == SegmentRole::kChosen && segments[2].role == SegmentRole::kRejected,
            DataError, document.source, ": a dpo document is exactly a prompt, a chosen and a rejected segment");
   DpoSpans spans;
-  for (const Segment& segment : document.segments) {
+  for (size_t i = 0; i < document.segments.size(); ++i) {
+    const Segment& segment = document.segments[i];
     const size_t before = out.tokens.size();
     if (segment.role == SegmentRole::kPrompt) append(out, special(SpecialRole::kUser), 0);
-    append(out, tokenizer_.encode(segment.text), 0);
+    append(out, ids[i], 0);
     append(out, special(SpecialRole::kEndOfTurn), 0);
     if (segment.role == SegmentRole::kPrompt) append(out, special(SpecialRole::kAssistant), 0);
     const uint64_t length = out.tokens.size() - before;
@@ -143,14 +157,16 @@ void DocumentEncoder::encode_dpo(const Document& document, EncodedDocument& out)
     if (segment.role == SegmentRole::kChosen) spans.chosen += length;
     if (segment.role == SegmentRole::kRejected) spans.rejected += length;
   }
-  out.dpo_spans = spans;
+  out.dpo = spans;
 }
 
 // Each paragraph ‖ <|eos|> with mask 0, then next ‖ <|eos|> with mask 1.
-void DocumentEncoder::encode_sequence(const Document& document, EncodedDocument& out) const {
-  for (const Segment& segment : document.segments) {
+void DocumentEncoder::encode_sequence(const Document& document, const std::vector<std::vector<TokenId>>& ids,
+                                      EncodedDocument& out) const {
+  for (size_t i = 0; i < document.segments.size(); ++i) {
+    const Segment& segment = document.segments[i];
     const uint8_t trained = segment.role == SegmentRole::kNext ? 1 : 0;
-    append(out, tokenizer_.encode(segment.text), trained);
+    append(out, ids[i], trained);
     append(out, special(SpecialRole::kEos), trained);
   }
 }

@@ -6,10 +6,10 @@
 
 #include <cmath>
 
+#include "nf/parallel/tp/mappings.h"
+
 namespace nf::model {
 namespace {
-
-torch::Tensor uninitialized(at::IntArrayRef shape) { return torch::empty(shape, torch::kFloat); }
 
 // HF's rotate_half: (x1, x2) -> (-x2, x1) over the two halves of the last dimension.
 torch::Tensor rotate_half(const torch::Tensor& x) {
@@ -41,20 +41,17 @@ torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, c
 #endif
 }
 
+int64_t tp_size(const dist::Communicator* tp) { return tp ? tp->size() : 1; }
+
+// The input of a group of column-parallel projections, through copy_to_tp once (Megatron's f).
+torch::Tensor copy_in(const torch::Tensor& input, dist::Communicator* tp) {
+  return tp ? parallel::tp::copy_to_tp(input, *tp) : input;
+}
+
 }  // namespace
 
-ProjectionImpl::ProjectionImpl(int64_t in_features, int64_t out_features)
-    : weight(register_parameter("weight", uninitialized({out_features, in_features}))) {}
-
-torch::Tensor ProjectionImpl::forward(const torch::Tensor& input) { return at::linear(input, weight); }
-
-EmbeddingImpl::EmbeddingImpl(int64_t vocab_size, int64_t d_model)
-    : weight(register_parameter("weight", uninitialized({vocab_size, d_model}))) {}
-
-torch::Tensor EmbeddingImpl::forward(const torch::Tensor& tokens) { return at::embedding(weight, tokens); }
-
 RMSNormImpl::RMSNormImpl(int64_t dim, double eps)
-    : weight(register_parameter("weight", uninitialized({dim}))), eps_(eps) {}
+    : weight(register_parameter("weight", torch::empty({dim}, torch::kFloat))), eps_(eps) {}
 
 torch::Tensor RMSNormImpl::forward(const torch::Tensor& input) {
   const torch::Tensor x = input.to(torch::kFloat);
@@ -71,13 +68,18 @@ RopeTables rope_tables(int64_t head_dim, double theta, int64_t seq_len, const to
   return {angles.cos(), angles.sin()};
 }
 
-AttentionImpl::AttentionImpl(const ModelConfig& config)
-    : n_heads_(config.n_heads), n_kv_heads_(config.kv_heads()), head_dim_(config.head_dim()) {
-  const int64_t d = config.d_model;
-  q_proj_ = register_module("q_proj", Projection(d, n_heads_ * head_dim_));
-  k_proj_ = register_module("k_proj", Projection(d, n_kv_heads_ * head_dim_));
-  v_proj_ = register_module("v_proj", Projection(d, n_kv_heads_ * head_dim_));
-  o_proj_ = register_module("o_proj", Projection(n_heads_ * head_dim_, d));
+AttentionImpl::AttentionImpl(const ModelConfig& config, dist::Communicator* tp)
+    : tp_(tp),
+      n_heads_(config.n_heads / tp_size(tp)),
+      n_kv_heads_(config.kv_heads() / tp_size(tp)),
+      head_dim_(config.head_dim()) {
+  const int64_t d = config.d_model, q_width = config.n_heads * head_dim_, kv_width = config.kv_heads() * head_dim_;
+  // Contiguous row blocks of q and k/v are whole heads, and rank r's query heads
+  // [r·n_heads/tp, ...) read exactly its kv heads [r·n_kv_heads/tp, ...): GQA stays local.
+  q_proj_ = register_module("q_proj", parallel::tp::ColumnParallelLinear(d, q_width, tp));
+  k_proj_ = register_module("k_proj", parallel::tp::ColumnParallelLinear(d, kv_width, tp));
+  v_proj_ = register_module("v_proj", parallel::tp::ColumnParallelLinear(d, kv_width, tp));
+  o_proj_ = register_module("o_proj", parallel::tp::RowParallelLinear(q_width, d, tp));
 }
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& hidden, const RopeTables& rope) {
@@ -86,29 +88,31 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& hidden, const RopeTabl
   const auto split_heads = [&](const torch::Tensor& x, int64_t heads) {
     return x.view({batch, seq, heads, head_dim_}).transpose(1, 2);
   };
-  const torch::Tensor q = apply_rope(split_heads(q_proj_(hidden), n_heads_), rope);
-  const torch::Tensor k = apply_rope(split_heads(k_proj_(hidden), n_kv_heads_), rope);
-  const torch::Tensor v = split_heads(v_proj_(hidden), n_kv_heads_);
+  const torch::Tensor x = copy_in(hidden, tp_);
+  const torch::Tensor q = apply_rope(split_heads(q_proj_->forward_copied(x), n_heads_), rope);
+  const torch::Tensor k = apply_rope(split_heads(k_proj_->forward_copied(x), n_kv_heads_), rope);
+  const torch::Tensor v = split_heads(v_proj_->forward_copied(x), n_kv_heads_);
   const int64_t n_rep = n_heads_ / n_kv_heads_;
   const torch::Tensor context = causal_attention(q, repeat_kv(k, n_rep), repeat_kv(v, n_rep));
   return o_proj_(context.transpose(1, 2).reshape({batch, seq, n_heads_ * head_dim_}));
 }
 
-MlpImpl::MlpImpl(const ModelConfig& config) {
+MlpImpl::MlpImpl(const ModelConfig& config, dist::Communicator* tp) : tp_(tp) {
   const int64_t d = config.d_model, hidden = config.ffn_dim();
-  gate_proj_ = register_module("gate_proj", Projection(d, hidden));
-  up_proj_ = register_module("up_proj", Projection(d, hidden));
-  down_proj_ = register_module("down_proj", Projection(hidden, d));
+  gate_proj_ = register_module("gate_proj", parallel::tp::ColumnParallelLinear(d, hidden, tp));
+  up_proj_ = register_module("up_proj", parallel::tp::ColumnParallelLinear(d, hidden, tp));
+  down_proj_ = register_module("down_proj", parallel::tp::RowParallelLinear(hidden, d, tp));
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& hidden) {
-  return down_proj_(at::silu(gate_proj_(hidden)) * up_proj_(hidden));
+  const torch::Tensor x = copy_in(hidden, tp_);
+  return down_proj_(at::silu(gate_proj_->forward_copied(x)) * up_proj_->forward_copied(x));
 }
 
-DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& config) {
+DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& config, dist::Communicator* tp) {
   // Registration order sets the parameter order; it follows HF's module order.
-  self_attn_ = register_module("self_attn", Attention(config));
-  mlp_ = register_module("mlp", Mlp(config));
+  self_attn_ = register_module("self_attn", Attention(config, tp));
+  mlp_ = register_module("mlp", Mlp(config, tp));
   input_layernorm_ = register_module("input_layernorm", RMSNorm(config.d_model, config.norm_eps));
   post_attention_layernorm_ = register_module("post_attention_layernorm", RMSNorm(config.d_model, config.norm_eps));
 }

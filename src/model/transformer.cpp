@@ -5,21 +5,40 @@
 #include <torch/autograd.h>
 
 #include "nf/core/error.h"
+#include "nf/parallel/tp/mappings.h"
 
 namespace nf::model {
 
-DecoderStackImpl::DecoderStackImpl(const ModelConfig& config) {
-  embed_tokens = register_module("embed_tokens", Embedding(config.vocab_size, config.d_model));
+namespace {
+
+bool tensor_parallel(const dist::Communicator* tp) { return tp != nullptr && tp->size() > 1; }
+
+}  // namespace
+
+DecoderStackImpl::DecoderStackImpl(const ModelConfig& config, dist::Communicator* tp) {
+  embed_tokens =
+      register_module("embed_tokens", parallel::tp::VocabParallelEmbedding(config.vocab_size, config.d_model, tp));
   layers = register_module("layers", torch::nn::ModuleList());
-  for (int64_t i = 0; i < config.n_layers; ++i) layers->push_back(DecoderLayer(config));
+  for (int64_t i = 0; i < config.n_layers; ++i) layers->push_back(DecoderLayer(config, tp));
   norm = register_module("norm", RMSNorm(config.d_model, config.norm_eps));
 }
 
-CausalLMImpl::CausalLMImpl(const ModelConfig& config) : config_(config) {
+CausalLMImpl::CausalLMImpl(const ModelConfig& config, dist::Communicator* tp) : config_(config), tp_(tp) {
   validate(config_);
-  model = register_module("model", DecoderStack(config_));
-  // Tied: no lm_head parameter at all (HF lists the shared tensor once, as the embedding).
-  if (!config_.tie_embeddings) lm_head_ = register_module("lm_head", Projection(config_.d_model, config_.vocab_size));
+  validate_tensor_parallel(config_, tp_ ? tp_->size() : 1);
+  model = register_module("model", DecoderStack(config_, tp_));
+  // Tied: no lm_head parameter at all (HF lists the shared tensor once, as the embedding). Its rows
+  // are the padded vocabulary, split like the embedding's.
+  if (!config_.tie_embeddings) {
+    const int64_t rows = shard_spec_of("lm_head.weight").padded_full_size;
+    lm_head_ = register_module("lm_head", parallel::tp::ColumnParallelLinear(config_.d_model, rows, tp_));
+  }
+  // The layers chose their shapes; sharding.h is the contract checkpoints rely on. They must agree.
+  for (const auto& [name, parameter] : model::named_parameters(*this)) {
+    const auto expected = parallel::tp::shard_shape(full_shape_of(name), shard_spec_of(name));
+    NF_CHECK(parameter.sizes() == c10::IntArrayRef(expected), UsageError, "parameter '", name, "' has shape ",
+             parameter.sizes(), " but sharding.h gives ", c10::IntArrayRef(expected));
+  }
 }
 
 torch::Tensor CausalLMImpl::embed(const torch::Tensor& tokens) { return model->embed_tokens(tokens); }
@@ -36,7 +55,15 @@ torch::Tensor CausalLMImpl::forward_layers(const torch::Tensor& hidden, int64_t 
 }
 
 torch::Tensor CausalLMImpl::head(const torch::Tensor& hidden) {
-  return at::linear(model->norm(hidden), output_weight());
+  const torch::Tensor normed = model->norm(hidden);
+  // Column-parallel over the vocabulary: the replicated input's gradient is summed over tp.
+  return at::linear(tensor_parallel(tp_) ? parallel::tp::copy_to_tp(normed, *tp_) : normed, output_weight());
+}
+
+LossSum CausalLMImpl::loss(const torch::Tensor& logits, const torch::Tensor& targets,
+                           const std::optional<torch::Tensor>& loss_mask) {
+  if (!tensor_parallel(tp_)) return cross_entropy_sum(logits, targets, loss_mask);
+  return vocab_parallel_cross_entropy_sum(logits, targets, config_.vocab_size, *tp_, loss_mask);
 }
 
 torch::Tensor CausalLMImpl::forward(const torch::Tensor& tokens) {
@@ -47,12 +74,22 @@ torch::Tensor CausalLMImpl::output_weight() const {
   return config_.tie_embeddings ? model->embed_tokens->weight : lm_head_->weight;
 }
 
-int64_t initialize(torch::nn::Module& model, const InitOptions& options) {
+std::vector<int64_t> CausalLMImpl::full_shape_of(const std::string& name) const {
+  return model::full_shape_of(config_, name);
+}
+
+parallel::tp::ShardSpec CausalLMImpl::shard_spec_of(const std::string& name) const {
+  return model::shard_spec_of(config_, name, tp_);
+}
+
+int64_t initialize(CausalLMImpl& model, const InitOptions& options) {
   torch::NoGradGuard no_grad;
   int64_t count = 0;
   for (auto& [name, parameter] : named_parameters(model)) {
-    parameter.copy_(initial_value(options, name, parameter.sizes()));
-    count += parameter.numel();
+    // Every rank draws the full tensor and keeps its block: the values never depend on tp.
+    const at::Tensor full = initial_value(options, name, model.full_shape_of(name));
+    parameter.copy_(parallel::tp::take_shard(full, model.shard_spec_of(name)));
+    count += full.numel();
   }
   return count;
 }

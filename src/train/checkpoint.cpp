@@ -5,10 +5,12 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "nf/core/atomic_file.h"
 #include "nf/core/error.h"
+#include "nf/core/hash.h"
 
 namespace nf::train {
 namespace {
@@ -17,6 +19,7 @@ namespace fs = std::filesystem;
 constexpr int kFormatVersion = 1;
 constexpr const char* kMetaFile = "meta.json";
 constexpr const char* kLatestFile = "latest";
+constexpr const char* kChecksumSuffix = ".sha256";
 
 std::string model_file(const dist::MeshCoords& c) {
   return "model-tp" + std::to_string(c.tp) + "-pp" + std::to_string(c.pp) + ".bin";
@@ -34,12 +37,20 @@ void write_tensors(const std::string& path, const NamedTensors& tensors) {
     values.push_back(tensor.detach().cpu().contiguous());
   }
   const std::vector<char> bytes = torch::jit::pickle_save(c10::ivalue::Tuple::create({names, values}));
-  write_file_atomic(path, std::string(bytes.begin(), bytes.end()));
+  const std::string content(bytes.begin(), bytes.end());
+  write_file_atomic(path, content);
+  // The checksum travels beside the file until rank 0 collects them all into meta.json.
+  write_file_atomic(path + kChecksumSuffix, sha256_hex(content) + "\n");
 }
 
-NamedTensors read_tensors(const std::string& path) {
+// Reads a tensor file and checks it against the SHA-256 recorded in meta.json.
+NamedTensors read_tensors(const std::string& path, const std::map<std::string, std::string>& checksums) {
   NF_CHECK(fs::exists(path), CheckpointError, "checkpoint file '", path, "' is missing");
   const std::string bytes = read_file(path);
+  const auto expected = checksums.find(fs::path(path).filename().string());
+  NF_CHECK(expected != checksums.end(), CheckpointError, "checkpoint file '", path, "' is not listed in meta.json");
+  NF_CHECK(expected->second == sha256_hex(bytes), CheckpointError, "checkpoint file '", path,
+           "' does not match its SHA-256 in meta.json (truncated or corrupted)");
   NamedTensors out;
   try {
     const c10::IValue value = torch::jit::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
@@ -64,7 +75,8 @@ nlohmann::json meta_to_json(const CheckpointMeta& m) {
           {"tokenizer_fingerprint", m.tokenizer_fingerprint},
           {"tokens_seen", m.tokens_seen},
           {"skipped_steps", m.skipped_steps},
-          {"bad_steps_in_a_row", m.bad_steps_in_a_row}};
+          {"bad_steps_in_a_row", m.bad_steps_in_a_row},
+          {"files", m.files}};
 }
 
 CheckpointMeta meta_from_json(const std::string& path) {
@@ -84,6 +96,7 @@ CheckpointMeta meta_from_json(const std::string& path) {
     m.tokens_seen = j.at("tokens_seen").get<int64_t>();
     m.skipped_steps = j.at("skipped_steps").get<int64_t>();
     m.bad_steps_in_a_row = j.at("bad_steps_in_a_row").get<int64_t>();
+    m.files = j.at("files").get<std::map<std::string, std::string>>();
   } catch (const nlohmann::json::exception& e) {
     throw CheckpointError("checkpoint metadata '" + path + "' is malformed: " + e.what(),
                           "resume from another step directory");
@@ -127,7 +140,16 @@ std::string save_checkpoint(const std::string& checkpoints_dir, const Checkpoint
   if (coords.dp == 0 || meta.zero > 0) write_tensors(partial + "/" + optimizer_file(coords), optimizer_state);
   mesh.world().barrier();  // every shard is on disk before the directory can look complete
   if (root) {
-    write_file_atomic(partial + "/" + kMetaFile, meta_to_json(meta).dump(2) + "\n");
+    CheckpointMeta complete = meta;
+    for (const auto& entry : fs::directory_iterator(partial)) {
+      const std::string name = entry.path().filename().string();
+      if (entry.path().extension() != kChecksumSuffix) continue;
+      std::string digest = read_file(entry.path().string());
+      digest.erase(digest.find_last_not_of("\n") + 1);
+      complete.files[name.substr(0, name.size() - std::string(kChecksumSuffix).size())] = digest;
+      fs::remove(entry.path());
+    }
+    write_file_atomic(partial + "/" + kMetaFile, meta_to_json(complete).dump(2) + "\n");
     fs::remove_all(final_dir);
     fs::rename(partial, final_dir);
     write_file_atomic(checkpoints_dir + "/" + kLatestFile, fs::path(final_dir).filename().string() + "\n");
@@ -140,22 +162,34 @@ std::string save_checkpoint(const std::string& checkpoints_dir, const Checkpoint
   return final_dir;
 }
 
-std::optional<std::string> resolve_resume(const std::string& resume, const std::string& checkpoints_dir) {
-  if (resume.empty()) return std::nullopt;
+std::vector<std::string> resume_candidates(const std::string& resume, const std::string& checkpoints_dir) {
+  if (resume.empty()) return {};
   const auto latest_in = [](const fs::path& dir) -> std::optional<std::string> {
     const fs::path latest = dir / kLatestFile;
     if (!fs::exists(latest)) return std::nullopt;
     std::string name = read_file(latest.string());
     name.erase(name.find_last_not_of(" \n\r\t") + 1);
-    const fs::path step = dir / name;
-    NF_CHECK(fs::exists(step / kMetaFile), CheckpointError, "'", latest.string(), "' names '", name,
-             "', which is not a complete checkpoint");
-    return step.string();
+    return (dir / name).string();
   };
-  if (resume == "auto") return latest_in(checkpoints_dir);
+  if (resume == "auto") {
+    // `latest` first, then every other complete step directory, newest first.
+    std::vector<std::string> out;
+    if (auto latest = latest_in(checkpoints_dir); latest && fs::exists(fs::path(*latest) / kMetaFile)) {
+      out.push_back(*latest);
+    }
+    auto steps = step_directories(checkpoints_dir);
+    for (auto it = steps.rbegin(); it != steps.rend(); ++it) {
+      if (out.empty() || it->second.string() != out.front()) out.push_back(it->second.string());
+    }
+    return out;
+  }
   const fs::path path(resume);
-  if (fs::exists(path / kMetaFile)) return path.string();
-  if (auto step = latest_in(path)) return step;
+  if (fs::exists(path / kMetaFile)) return {path.string()};
+  if (auto step = latest_in(path)) {
+    NF_CHECK(fs::exists(fs::path(*step) / kMetaFile), CheckpointError, "'", (path / kLatestFile).string(),
+             "' names '", *step, "', which is not a complete checkpoint");
+    return {*step};
+  }
   throw CheckpointError("checkpoint.resume: '" + resume + "' is neither a step directory (with " + kMetaFile +
                             ") nor a checkpoints directory with a '" + kLatestFile + "' file",
                         "pass a runs/<name>/checkpoints/step_N directory, or auto");
@@ -171,10 +205,10 @@ LoadedCheckpoint load_checkpoint(const std::string& step_dir, const dist::Mesh& 
            " but this job runs tp ", shape.tp(), ", pp ", shape.pp(), ", dp ", shape.dp(), ", zero ", zero,
            "; resume with the same layout");
   const dist::MeshCoords& coords = mesh.coords();
-  out.model_shard = read_tensors(step_dir + "/" + model_file(coords));  // the same for every dp rank
+  out.model_shard = read_tensors(step_dir + "/" + model_file(coords), m.files);  // the same for every dp rank
   dist::MeshCoords optimizer_coords = coords;
   if (zero == 0) optimizer_coords.dp = 0;
-  out.optimizer_state = read_tensors(step_dir + "/" + optimizer_file(optimizer_coords));
+  out.optimizer_state = read_tensors(step_dir + "/" + optimizer_file(optimizer_coords), m.files);
   return out;
 }
 

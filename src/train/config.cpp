@@ -115,6 +115,11 @@ config::Schema<TrainConfig> train_schema() {
   s.field(&C::parallel, &ParallelConfig::pp_layers, "parallel.pp_layers",
           "Decoder layers per pipeline stage, e.g. [3, 5]; empty = balanced.")
       .at_least(1);
+  s.field(&C::parallel, &ParallelConfig::bucket_mb, "parallel.bucket_mb",
+          "Size of a data-parallel gradient bucket (one all-reduce or reduce-scatter each), in MiB.")
+      .at_least(0.001);
+  s.field(&C::parallel, &ParallelConfig::overlap_grad_reduce, "parallel.overlap_grad_reduce",
+          "Start each bucket's reduction during backward, as soon as its gradients are complete.");
   s.field(&C::parallel, &ParallelConfig::collective_timeout_s, "parallel.collective_timeout_s",
           "A collective or p2p slower than this ends the whole job with a message.")
       .at_least(1);

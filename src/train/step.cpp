@@ -1,6 +1,9 @@
 #include "step.h"
 
+#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
+
+#include <cmath>
 
 #include "nf/model/loss.h"
 
@@ -16,6 +19,19 @@ LossTotals all_reduce_totals(double sum, double count, const dist::Mesh& mesh) {
 
 int64_t local_count(const DeviceBatch& batch) { return batch.loss_mask.sum().item<int64_t>(); }
 
+// The loss of rows [begin, begin + length): through the vocab-parallel cross-entropy when the
+// model's logits are split over tp.
+model::LossSum micro_batch_loss(model::CausalLM& model, const DeviceBatch& batch, int64_t begin, int64_t length) {
+  const at::Tensor logits = model->forward(batch.inputs.narrow(0, begin, length));
+  const at::Tensor targets = batch.targets.narrow(0, begin, length);
+  const at::Tensor mask = batch.loss_mask.narrow(0, begin, length);
+  dist::Communicator* tp = model->tp();
+  if (tp != nullptr && tp->size() > 1) {
+    return model::vocab_parallel_cross_entropy_sum(logits, targets, model->config().vocab_size, *tp, mask);
+  }
+  return model::cross_entropy_sum(logits, targets, mask);
+}
+
 }  // namespace
 
 DeviceBatch to_device(const data::Batch& batch, const c10::Device& device) {
@@ -28,7 +44,7 @@ DeviceBatch to_device(const data::Batch& batch, const c10::Device& device) {
 }
 
 LossTotals forward_backward(model::CausalLM& model, const DeviceBatch& batch, int64_t micro_batch_size,
-                            const dist::Mesh& mesh) {
+                            const dist::Mesh& mesh, bool bf16_autocast, const std::function<void()>& before_last_backward) {
   // The global count comes first: every micro-batch's gradient is scaled by it.
   const LossTotals counted = all_reduce_totals(0.0, static_cast<double>(local_count(batch)), mesh);
   const double scale = counted.count > 0 ? 1.0 / counted.count : 0.0;
@@ -36,9 +52,9 @@ LossTotals forward_backward(model::CausalLM& model, const DeviceBatch& batch, in
   const int64_t rows = batch.inputs.size(0);
   for (int64_t begin = 0; begin < rows; begin += micro_batch_size) {
     const int64_t length = std::min(micro_batch_size, rows - begin);
-    const at::Tensor logits = model->forward(batch.inputs.narrow(0, begin, length));
-    const model::LossSum part = model::cross_entropy_sum(logits, batch.targets.narrow(0, begin, length),
-                                                         batch.loss_mask.narrow(0, begin, length));
+    const Bf16Autocast autocast(bf16_autocast);  // the loss is computed in fp32 either way (loss.h)
+    const model::LossSum part = micro_batch_loss(model, batch, begin, length);
+    if (begin + length == rows) before_last_backward();
     (part.sum * scale).backward();
     local_sum += part.sum.item<double>();
   }
@@ -46,27 +62,43 @@ LossTotals forward_backward(model::CausalLM& model, const DeviceBatch& batch, in
 }
 
 LossTotals evaluate(model::CausalLM& model, const DeviceBatch& batch, int64_t micro_batch_size,
-                    const dist::Mesh& mesh) {
+                    const dist::Mesh& mesh, bool bf16_autocast) {
   torch::NoGradGuard no_grad;
+  const Bf16Autocast autocast(bf16_autocast);
   double sum = 0, count = 0;
   const int64_t rows = batch.inputs.size(0);
   for (int64_t begin = 0; begin < rows; begin += micro_batch_size) {
     const int64_t length = std::min(micro_batch_size, rows - begin);
-    const at::Tensor logits = model->forward(batch.inputs.narrow(0, begin, length));
-    const model::LossSum part = model::cross_entropy_sum(logits, batch.targets.narrow(0, begin, length),
-                                                         batch.loss_mask.narrow(0, begin, length));
+    const model::LossSum part = micro_batch_loss(model, batch, begin, length);
     sum += part.sum.item<double>();
     count += static_cast<double>(part.count.item<int64_t>());
   }
   return all_reduce_totals(sum, count, mesh);
 }
 
-void reduce_gradients(const std::vector<at::Tensor>& parameters, const dist::Mesh& mesh) {
-  if (mesh.dp().size() == 1) return;
-  for (const at::Tensor& parameter : parameters) {
-    at::Tensor grad = parameter.grad();
-    if (grad.defined()) mesh.dp().all_reduce(grad, dist::ReduceOp::kSum)->wait();
+Bf16Autocast::Bf16Autocast(bool enabled) : enabled_(enabled) {
+  if (!enabled_) return;
+  at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+  at::autocast::set_enabled(true);
+}
+
+Bf16Autocast::~Bf16Autocast() {
+  if (!enabled_) return;
+  at::autocast::set_enabled(false);
+  at::autocast::clear_cache();
+}
+
+double global_grad_norm(const model::CausalLM& model, const std::vector<std::pair<std::string, at::Tensor>>& parameters,
+                        const dist::Mesh& mesh) {
+  const double tp = static_cast<double>(mesh.tp().size());
+  at::Tensor squares = torch::zeros({1}, torch::kFloat64);
+  for (const auto& [name, parameter] : parameters) {
+    if (!parameter.grad().defined()) continue;
+    const double weight = model->shard_spec_of(name).dim < 0 ? 1.0 / tp : 1.0;  // replicated: once over tp
+    squares += weight * parameter.grad().to(torch::kFloat64).pow(2).sum().cpu();
   }
+  if (mesh.tp().size() > 1) mesh.tp().all_reduce(squares, dist::ReduceOp::kSum)->wait();
+  return std::sqrt(squares.item<double>());
 }
 
 }  // namespace nf::train

@@ -4,6 +4,11 @@
 
 #include <ATen/Tensor.h>
 
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "nf/data/data_loader.h"
 #include "nf/dist/mesh.h"
 #include "nf/model/transformer.h"
@@ -25,14 +30,31 @@ struct LossTotals {
 // Forward and backward over this rank's rows in micro-batches of `micro_batch_size`, each
 // micro-batch's loss sum divided by the global token count, so that after the gradients are
 // summed over dp they are the gradients of the global batch's mean loss. Returns the global totals.
+// `before_last_backward` runs just before the last micro-batch's backward (GradSync::arm, so that
+// bucket reductions can overlap with that backward).
 LossTotals forward_backward(model::CausalLM& model, const DeviceBatch& batch, int64_t micro_batch_size,
-                            const dist::Mesh& mesh);
+                            const dist::Mesh& mesh, bool bf16_autocast, const std::function<void()>& before_last_backward);
 
 // The global batch's loss without gradients (validation).
 LossTotals evaluate(model::CausalLM& model, const DeviceBatch& batch, int64_t micro_batch_size,
-                    const dist::Mesh& mesh);
+                    const dist::Mesh& mesh, bool bf16_autocast);
 
-// Sums every parameter's gradient over the data-parallel ranks.
-void reduce_gradients(const std::vector<at::Tensor>& parameters, const dist::Mesh& mesh);
+// CUDA bf16 autocast for its lifetime (fp32 master weights and optimizer; matmuls in bf16); a
+// no-op when `enabled` is false.
+class Bf16Autocast {
+ public:
+  explicit Bf16Autocast(bool enabled);
+  ~Bf16Autocast();
+  Bf16Autocast(const Bf16Autocast&) = delete;
+  Bf16Autocast& operator=(const Bf16Autocast&) = delete;
+
+ private:
+  bool enabled_;
+};
+
+// The global gradient norm when every rank holds its parameters' full dp-summed gradients (zero 0
+// and 1): tensor-parallel shards count on their rank, replicated tensors (the norms) once.
+double global_grad_norm(const model::CausalLM& model, const std::vector<std::pair<std::string, at::Tensor>>& parameters,
+                        const dist::Mesh& mesh);
 
 }  // namespace nf::train

@@ -15,6 +15,9 @@
 #include "nf/optim/adamw.h"
 #include "nf/optim/grad_clip.h"
 #include "nf/optim/lr_schedule.h"
+#include "nf/parallel/dp/flat_parameters.h"
+#include "nf/parallel/dp/grad_sync.h"
+#include "nf/parallel/dp/sharded_adamw.h"
 #include "nf/train/checkpoint.h"
 #include "nf/train/metrics.h"
 #include "nf/train/preemption.h"
@@ -63,20 +66,34 @@ class Trainer {
     const TrainingConfig& t = config.training;
     NF_CHECK(!config.data.train_path.empty(), ConfigError, "data.train_path is empty",
              "pass --data.train_path DIR (a dataset written by nf-shard build)");
-    NF_CHECK(mesh.shape().tp() == 1 && mesh.shape().pp() == 1, ConfigError, "parallel.tp (", mesh.shape().tp(),
-             ") and parallel.pp (", mesh.shape().pp(), "): this nf-train trains data-parallel layouts only so far; ",
-             "set parallel.tp 1 and parallel.pp 1 (tensor and pipeline stages are issue #5)");
-    model_ = model::CausalLM(config.model);
+    NF_CHECK(mesh.shape().pp() == 1, ConfigError, "parallel.pp (", mesh.shape().pp(),
+             "): this nf-train does not run pipeline stages yet; set parallel.pp 1 (tp and dp are supported)");
+    NF_CHECK(config.parallel.zero < 2 || mesh.shape().tp() == 1, ConfigError,
+             "parallel.zero 2 with parallel.tp > 1 is not supported yet (the sharded gradient norm would count the ",
+             "replicated norm weights once per tp rank); use parallel.zero 1");
+    model_ = model::CausalLM(config.model, mesh.shape().tp() > 1 ? &mesh.tp() : nullptr);
     const int64_t parameters = model::initialize(
         *model_, model::InitOptions().with_seed(t.seed).with_std(config.model.init_std).with_n_layers(config.model.n_layers));
     model_->to(device);
     log.info("model: ", with_thousands(static_cast<double>(parameters)), " parameters on ", device.str());
-    parameters_ = model::named_parameters(*model_);
-    optimizer_ = std::make_unique<optim::AdamW>(
-        parameters_, optim::AdamWOptions()
-                         .with_betas(t.adam_beta1, t.adam_beta2)
-                         .with_eps(t.adam_eps)
-                         .with_weight_decay(t.weight_decay));
+    const dist::ParallelConfig& p = config.parallel;
+    flat_ = std::make_unique<parallel::dp::FlatParameters>(
+        model::named_parameters(*model_), parallel::dp::bucket_numel_for(p.bucket_mb, sizeof(float)),
+        static_cast<int>(mesh.shape().dp()));
+    parameters_ = flat_->parameters();
+    grad_sync_ = std::make_unique<parallel::dp::GradSync>(*flat_, mesh.dp(), static_cast<int>(p.zero),
+                                                          p.overlap_grad_reduce && mesh.shape().dp() > 1);
+    const auto adamw = optim::AdamWOptions()
+                           .with_betas(t.adam_beta1, t.adam_beta2)
+                           .with_eps(t.adam_eps)
+                           .with_weight_decay(t.weight_decay);
+    if (p.zero == 0) {
+      optimizer_ = std::make_unique<optim::AdamW>(parameters_, adamw);
+    } else {
+      sharded_ = std::make_unique<parallel::dp::ShardedAdamW>(*flat_, mesh.dp(), adamw);
+    }
+    log.info("data parallel: ", mesh.shape().dp(), " ranks, ZeRO ", p.zero, ", ", flat_->layout().buckets().size(),
+             " gradient buckets", p.overlap_grad_reduce && mesh.shape().dp() > 1 ? " overlapped with backward" : "");
     schedule_ = optim::LrScheduleOptions()
                     .with_peak_lr(t.learning_rate)
                     .with_min_lr_ratio(t.min_lr_ratio)
@@ -84,6 +101,10 @@ class Trainer {
                     .with_total_steps(t.max_steps)
                     .with_decay(optim::parse_lr_decay(t.lr_schedule));
     device_ = device;
+    NF_CHECK(t.dtype != "bf16" || device.is_cuda(), ConfigError,
+             "training.dtype bf16 needs a CUDA device; this LibTorch/machine trains on the CPU in fp32 (use auto or fp32)");
+    bf16_autocast_ = device.is_cuda() && t.dtype != "fp32";
+    log.info("precision: ", bf16_autocast_ ? "bf16 autocast, fp32 master weights and optimizer" : "fp32");
     resume_and_open_data();
     const double peak = t.peak_tflops > 0 ? t.peak_tflops : (device.is_cuda() ? 989.0 : 0.0);
     peak_gflops_ = peak * 1e3;
@@ -130,18 +151,7 @@ class Trainer {
 
  private:
   void resume_and_open_data() {
-    const std::optional<std::string> resume = resolve_resume(config_.checkpoint.resume, checkpoints_dir_);
-    std::optional<LoadedCheckpoint> loaded;
-    if (resume) {
-      loaded = load_checkpoint(*resume, mesh_, config_.parallel.zero);
-      restore_tensors(parameters_, loaded->model_shard, *resume);
-      optimizer_->load_state(loaded->optimizer_state);
-      meta_ = loaded->meta;
-      log_.info("resumed from ", *resume, " at step ", meta_.step, " (", with_thousands(meta_.loader.consumed_samples),
-                " samples consumed)");
-    } else if (config_.checkpoint.resume == "auto") {
-      log_.info("checkpoint.resume auto: no checkpoint in ", checkpoints_dir_, ", starting fresh");
-    }
+    std::optional<LoadedCheckpoint> loaded = load_resume_checkpoint();
     data::TokenDatasetOptions options;
     options.model_vocab_size = config_.model.vocab_size;
     options.tokenizer_fingerprint = meta_.tokenizer_fingerprint;
@@ -163,18 +173,63 @@ class Trainer {
     validation_ = open_validation(config_, meta_.tokenizer_fingerprint, log_);
   }
 
+  // The first checkpoint of resume_candidates that every rank reads intact; a damaged one is
+  // skipped with a warning under `auto` and is an error when named explicitly.
+  std::optional<LoadedCheckpoint> load_resume_checkpoint() {
+    const std::string& resume = config_.checkpoint.resume;
+    const std::vector<std::string> candidates = resume_candidates(resume, checkpoints_dir_);
+    if (candidates.empty() && resume == "auto") {
+      log_.info("checkpoint.resume auto: no checkpoint in ", checkpoints_dir_, ", starting fresh");
+    }
+    for (const std::string& dir : candidates) {
+      std::optional<LoadedCheckpoint> loaded;
+      std::string error;
+      try {
+        loaded = load_checkpoint(dir, mesh_, config_.parallel.zero);
+        restore_tensors(parameters_, loaded->model_shard, dir);
+        if (optimizer_) {
+          optimizer_->load_state(loaded->optimizer_state);
+        } else {
+          sharded_->load_state(loaded->optimizer_state);
+        }
+      } catch (const CheckpointError& e) {
+        if (resume != "auto") throw;
+        error = e.what();
+      }
+      at::Tensor ok = torch::tensor({static_cast<int32_t>(error.empty())}, torch::kInt32);
+      if (mesh_.world().size() > 1) mesh_.world().all_reduce(ok, dist::ReduceOp::kMin)->wait();
+      if (ok.item<int32_t>() == 1) {
+        meta_ = loaded->meta;
+        last_saved_step_ = meta_.step;  // already on disk: finishing right away saves nothing again
+        log_.info("resumed from ", dir, " at step ", meta_.step, " (", with_thousands(meta_.loader.consumed_samples),
+                  " samples consumed)");
+        return loaded;
+      }
+      log_.warn("skipping checkpoint ", dir, ": ", error.empty() ? "damaged on another rank" : error);
+    }
+    NF_CHECK(candidates.empty(), CheckpointError, "no intact checkpoint in ", checkpoints_dir_, " (tried ",
+             candidates.size(), "); move the damaged step directories away to start fresh");
+    return std::nullopt;
+  }
+
   // One optimizer step; returns the global batch's mean loss.
   double train_step(const data::Batch& batch) {
     const TrainingConfig& t = config_.training;
-    const LossTotals totals = forward_backward(model_, to_device(batch, device_), t.micro_batch_size, mesh_);
-    const std::vector<at::Tensor> parameters = tensors_of(parameters_);
-    reduce_gradients(parameters, mesh_);
+    const LossTotals totals = forward_backward(model_, to_device(batch, device_), t.micro_batch_size, mesh_,
+                                               bf16_autocast_, [this] { grad_sync_->arm(); });
+    grad_sync_->finish();
     const double loss = totals.mean();
-    grad_norm_ = std::sqrt(optim::grad_norm_squared(parameters).item<double>());
+    at::Tensor shard_grads;
+    if (sharded_) {
+      shard_grads = grad_sync_->shard_grads();
+      grad_norm_ = sharded_->grad_norm(shard_grads);
+    } else {
+      grad_norm_ = global_grad_norm(model_, parameters_, mesh_);
+    }
     meta_.loader = batch.state;
     meta_.tokens_seen += t.global_batch_size * t.seq_len;
     if (!std::isfinite(loss) || !std::isfinite(grad_norm_)) {
-      optimizer_->zero_grad();
+      flat_->zero_grad();
       ++meta_.skipped_steps;
       ++meta_.bad_steps_in_a_row;
       log_.warn("step ", meta_.step + 1, ": non-finite ", std::isfinite(loss) ? "gradient norm" : "loss",
@@ -186,10 +241,15 @@ class Trainer {
       return loss;
     }
     meta_.bad_steps_in_a_row = 0;
-    if (t.grad_clip > 0) optim::scale_gradients(parameters, optim::clip_coefficient(torch::tensor(grad_norm_), t.grad_clip));
+    const double clip = optim::clip_coefficient(torch::tensor(grad_norm_), t.grad_clip).item<double>();
     lr_ = optim::learning_rate_at(schedule_, meta_.step);
-    optimizer_->step(lr_);
-    optimizer_->zero_grad();
+    if (sharded_) {
+      sharded_->step(shard_grads, lr_, clip);
+    } else {
+      if (clip != 1.0) optim::scale_gradients(tensors_of(parameters_), torch::tensor(clip));
+      optimizer_->step(lr_);
+    }
+    flat_->zero_grad();
     ++meta_.step;
     return loss;
   }
@@ -219,7 +279,7 @@ class Trainer {
     LossTotals total;
     for (uint64_t i = 0; i < std::min<uint64_t>(batches, static_cast<uint64_t>(config_.training.eval_steps)); ++i) {
       const data::Batch batch = data::make_batch(*validation_, options, i * static_cast<uint64_t>(options.global_batch_size));
-      const LossTotals part = evaluate(model_, to_device(batch, device_), config_.training.micro_batch_size, mesh_);
+      const LossTotals part = evaluate(model_, to_device(batch, device_), config_.training.micro_batch_size, mesh_, bf16_autocast_);
       total.sum += part.sum;
       total.count += part.count;
     }
@@ -235,7 +295,8 @@ class Trainer {
   }
 
   std::string save() {
-    const std::string dir = save_checkpoint(checkpoints_dir_, meta_, parameters_, optimizer_->state(), mesh_,
+    const std::string dir = save_checkpoint(checkpoints_dir_, meta_, parameters_,
+                                            optimizer_ ? optimizer_->state() : sharded_->state(), mesh_,
                                             config_.checkpoint.keep_last);
     log_.info("checkpoint saved: ", dir);
     last_saved_step_ = meta_.step;
@@ -249,7 +310,10 @@ class Trainer {
   c10::Device device_{c10::kCPU};
   model::CausalLM model_{nullptr};
   NamedTensors parameters_;
-  std::unique_ptr<optim::AdamW> optimizer_;
+  std::unique_ptr<parallel::dp::FlatParameters> flat_;
+  std::unique_ptr<parallel::dp::GradSync> grad_sync_;
+  std::unique_ptr<optim::AdamW> optimizer_;                // zero 0
+  std::unique_ptr<parallel::dp::ShardedAdamW> sharded_;    // zero 1 and 2
   optim::LrScheduleOptions schedule_;
   data::LoaderOptions loader_options_;
   std::unique_ptr<data::DataLoader> loader_;
@@ -257,6 +321,7 @@ class Trainer {
   std::unique_ptr<MetricsSink> metrics_;
   CheckpointMeta meta_;
   int64_t last_saved_step_ = -1;
+  bool bf16_autocast_ = false;
   double lr_ = 0, grad_norm_ = 0, peak_gflops_ = 0, flops_per_token_ = 0;
 };
 

@@ -2,8 +2,9 @@
 # nf-train as a user runs it, on a byte-level dataset of the KJV bible (vocab 260):
 #  - a 12-step run writes config.yaml, logs/train.log, metrics.jsonl, tensorboard/, checkpoints,
 #    and its loss falls;
-#  - resuming from the step-6 checkpoint reproduces steps 7..12 bit for bit;
-#  - dp = 2 (mpirun -n 2) reproduces the single-rank losses within 1e-5 relative;
+#  - resuming from the step-6 checkpoint reproduces steps 7..12 bit for bit; a truncated checkpoint
+#    is caught by its checksum and --resume auto falls back to the previous one;
+#  - dp 2 (ZeRO 0, 1, 2) and tp 2 reproduce the single-rank losses within 1e-5 relative;
 #  - SIGTERM mid-run saves a checkpoint and exits 75; --resume auto continues from it;
 #  - NaN losses skip updates and training.max_bad_steps of them exit 7;
 #  - a missing dataset or a too-small model vocabulary fail with exit 2/3 and a named file.
@@ -64,20 +65,39 @@ losses "$work/runs/resumed/metrics.jsonl" >"$work/resumed.losses"
 diff "$work/full.losses" "$work/resumed.losses" || fail "resumed losses differ from the uninterrupted run"
 echo "PASS: resume from step 6 reproduces steps 7-12 bit for bit"
 
-# 3. Data parallel on 2 ranks matches the single rank.
-"$MPIEXEC" -n 2 --oversubscribe "$train" "${common[@]}" --output.name dp2 >"$work/dp2.out" 2>&1 ||
-  { cat "$work/dp2.out"; fail "dp=2 run"; }
-losses "$work/runs/dp2/metrics.jsonl" >"$work/dp2.losses"
-$py - "$work/full.losses" "$work/dp2.losses" <<'PY' || fail "dp=2 losses differ from dp=1"
+# 2b. A damaged newest checkpoint: --resume auto falls back to the one before, with a warning.
+cp -r "$run" "$work/runs/damaged"
+truncate -s 1000 "$work/runs/damaged/checkpoints/step_12/model-tp0-pp0.bin"
+"$train" "${common[@]}" --output.name damaged --resume "$work/runs/damaged/checkpoints/step_12" >"$work/damaged2.out" 2>&1
+code=$?
+[[ $code -eq 4 ]] || { cat "$work/damaged2.out"; fail "explicit damaged checkpoint: exit $code, expected 4"; }
+"$train" "${common[@]}" --output.name damaged --resume auto --training.max_steps 13 >"$work/damaged.out" 2>&1 ||
+  { cat "$work/damaged.out"; fail "resume past a damaged checkpoint"; }
+grep -q "skipping checkpoint .*step_12: .*does not match its SHA-256" "$work/damaged.out" || fail "no damaged-checkpoint warning"
+grep -q 'resumed from .*step_6 at step 6' "$work/damaged.out" || fail "did not fall back to step 6"
+echo "PASS: a truncated checkpoint is detected by checksum; auto falls back, an explicit path fails with exit 4"
+
+# 3. Every 2-rank layout matches the single rank: dp 2 with ZeRO 0/1/2, and tp 2.
+compare() { $py - "$work/full.losses" "$2" "$1" <<'PY'
 import sys
 a = [line.split() for line in open(sys.argv[1])]
 b = [line.split() for line in open(sys.argv[2])]
 assert len(a) == len(b) == 12, (len(a), len(b))
-worst = max(abs(float(x[1]) - float(y[1])) / abs(float(x[1])) for x, y in zip(a, b))
-print(f"dp=2 vs dp=1: worst relative loss difference {worst:.2e}")
+worst = max(max(abs(float(x[i]) - float(y[i])) / abs(float(x[i])) for i in (1, 2)) for x, y in zip(a, b))
+print(f"{sys.argv[3]} vs 1 rank: worst relative loss/grad_norm difference {worst:.2e}")
 sys.exit(0 if worst <= 1e-5 else 1)
 PY
-echo "PASS: dp=2 reproduces the single-rank losses"
+}
+for layout in "dp2_zero0 --parallel.zero 0" "dp2_zero1 --parallel.zero 1" "dp2_zero2 --parallel.zero 2 --parallel.bucket_mb 0.05" \
+  "tp2 --parallel.tp 2"; do
+  read -r name flags <<<"$layout"
+  # shellcheck disable=SC2086
+  "$MPIEXEC" -n 2 --oversubscribe "$train" "${common[@]}" --output.name "$name" $flags >"$work/$name.out" 2>&1 ||
+    { cat "$work/$name.out"; fail "$name run"; }
+  losses "$work/runs/$name/metrics.jsonl" >"$work/$name.losses"
+  compare "$name" "$work/$name.losses" || fail "$name losses differ from the single rank"
+done
+echo "PASS: dp 2 (ZeRO 0, 1, 2) and tp 2 reproduce the single-rank losses and gradient norms"
 
 # 4. SIGTERM: finish the step, save, exit 75; then resume.
 "$train" "${common[@]}" --output.name preempt --training.max_steps 100000 --checkpoint.save_interval 0 \

@@ -15,6 +15,8 @@
 namespace nf::train {
 namespace {
 
+namespace fs = std::filesystem;
+
 TEST(Metrics, LogLineHasEveryField) {
   StepMetrics m;
   m.step = 100;
@@ -70,24 +72,28 @@ TEST(Flops, MatchesTheFormulaByHand) {
   EXPECT_DOUBLE_EQ(model::training_flops_per_token(c, 32), 6 * weights + 12.0 * 2 * 32 * 64);
 }
 
-TEST(Checkpoint, ResumeResolution) {
+TEST(Checkpoint, ResumeCandidates) {
   nf::testing::TempDir dir;
   const std::string checkpoints = dir.path().string() + "/checkpoints";
-  EXPECT_FALSE(resolve_resume("", checkpoints).has_value());
-  EXPECT_FALSE(resolve_resume("auto", checkpoints).has_value());  // nothing saved yet: start fresh
-  write_file_atomic(checkpoints + "/step_4/meta.json", "{}");
+  using List = std::vector<std::string>;
+  EXPECT_EQ(resume_candidates("", checkpoints), List{});
+  EXPECT_EQ(resume_candidates("auto", checkpoints), List{});  // nothing saved yet: start fresh
+  for (const char* step : {"step_2", "step_4", "step_10"}) write_file_atomic(checkpoints + "/" + step + "/meta.json", "{}");
+  fs::create_directories(checkpoints + "/step_12.partial");  // an interrupted save is never a candidate
   write_file_atomic(checkpoints + "/latest", "step_4\n");
-  EXPECT_EQ(resolve_resume("auto", checkpoints).value(), checkpoints + "/step_4");
-  EXPECT_EQ(resolve_resume(checkpoints, checkpoints).value(), checkpoints + "/step_4");
-  EXPECT_EQ(resolve_resume(checkpoints + "/step_4", checkpoints).value(), checkpoints + "/step_4");
+  EXPECT_EQ(resume_candidates("auto", checkpoints),
+            (List{checkpoints + "/step_4", checkpoints + "/step_10", checkpoints + "/step_2"}));
+  EXPECT_EQ(resume_candidates(checkpoints, checkpoints), List{checkpoints + "/step_4"});
+  EXPECT_EQ(resume_candidates(checkpoints + "/step_2", checkpoints), List{checkpoints + "/step_2"});
   try {
-    resolve_resume(dir.path().string() + "/nope", checkpoints);
+    resume_candidates(dir.path().string() + "/nope", checkpoints);
     FAIL() << "expected a CheckpointError";
   } catch (const CheckpointError& e) {
     EXPECT_NE(std::string(e.what()).find(dir.path().string() + "/nope"), std::string::npos) << e.what();
   }
   write_file_atomic(checkpoints + "/latest", "step_9\n");  // names a directory that is not there
-  EXPECT_THROW(resolve_resume("auto", checkpoints), CheckpointError);
+  EXPECT_THROW(resume_candidates(checkpoints, checkpoints), CheckpointError);
+  EXPECT_EQ(resume_candidates("auto", checkpoints).front(), checkpoints + "/step_10");
 }
 
 }  // namespace

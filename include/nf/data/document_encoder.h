@@ -10,24 +10,10 @@
 #include <vector>
 
 #include "nf/data/document.h"
+#include "nf/data/encoded_document.h"
 #include "nf/data/tokenizer.h"
 
 namespace nf::data {
-
-// Token lengths of a DPO document's three parts; the tokens are prompt ‖ chosen ‖ rejected.
-struct DpoSpans {
-  uint64_t prompt = 0;
-  uint64_t chosen = 0;
-  uint64_t rejected = 0;
-};
-
-struct EncodedDocument {
-  std::vector<TokenId> tokens;
-  std::vector<uint8_t> loss_mask;     // sft and sequence: one per token, 1 where it counts; else empty
-  std::optional<DpoSpans> dpo_spans;  // dpo only
-  std::map<std::string, std::string> metadata;
-  std::string source;
-};
 
 class DocumentEncoder {
  public:
@@ -40,6 +26,9 @@ class DocumentEncoder {
   // Throws DataError naming the document's source when a segment's role does not belong to the
   // format (a reader bug, not user data).
   EncodedDocument encode(const Document& document) const;
+  // The same, with each segment's text already encoded: segment_tokens[i] is the tokenizer's
+  // encoding of document.segments[i].text (the builder encodes whole batches on many threads).
+  EncodedDocument encode(const Document& document, const std::vector<std::vector<TokenId>>& segment_tokens) const;
 
   DatasetFormat format() const { return format_; }
 
@@ -47,10 +36,12 @@ class DocumentEncoder {
   TokenId special(SpecialRole role) const;
   void append(EncodedDocument& out, const std::vector<TokenId>& ids, uint8_t mask) const;
   void append(EncodedDocument& out, TokenId id, uint8_t mask) const;
-  void encode_pretrain(const Document& document, EncodedDocument& out) const;
-  void encode_sft(const Document& document, EncodedDocument& out) const;
-  void encode_dpo(const Document& document, EncodedDocument& out) const;
-  void encode_sequence(const Document& document, EncodedDocument& out) const;
+  void encode_pretrain(const Document& document, const std::vector<std::vector<TokenId>>& ids,
+                       EncodedDocument& out) const;
+  void encode_sft(const Document& document, const std::vector<std::vector<TokenId>>& ids, EncodedDocument& out) const;
+  void encode_dpo(const Document& document, const std::vector<std::vector<TokenId>>& ids, EncodedDocument& out) const;
+  void encode_sequence(const Document& document, const std::vector<std::vector<TokenId>>& ids,
+                       EncodedDocument& out) const;
 
   const Tokenizer& tokenizer_;
   DatasetFormat format_;

@@ -12,20 +12,12 @@
 #include <vector>
 
 #include "nf/data/document.h"
+#include "nf/data/encoded_document.h"
 #include "nf/data/manifest.h"
 #include "nf/data/shard_format.h"
 #include "nf/data/tokenizer.h"
 
 namespace nf::data {
-
-// One document after tokenization, as the builder produces it.
-struct EncodedDocument {
-  std::vector<TokenId> tokens;
-  std::vector<uint8_t> loss_mask;               // sft/sequence: one 0/1 per token; empty otherwise
-  std::optional<DpoSpans> dpo;                  // dpo: lengths of prompt ‖ chosen ‖ rejected
-  std::map<std::string, std::string> metadata;  // "id", "emotion", "scene"; other keys are ignored
-  std::string source;                           // "path:line", used in error messages
-};
 
 struct ShardWriterOptions {
   std::string directory;        // the dataset directory (created if missing)

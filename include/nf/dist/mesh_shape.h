@@ -21,6 +21,8 @@ struct ParallelConfig {
   std::string pp_schedule = "1f1b";     // pipeline schedule
   std::vector<int64_t> pp_layers;       // decoder layers per pipeline stage; empty = balanced
   double collective_timeout_s = 300.0;  // a collective or p2p slower than this ends the job
+  double bucket_mb = 25.0;              // data-parallel gradient bucket size
+  bool overlap_grad_reduce = true;      // start a bucket's reduction during backward
 };
 
 struct MeshCoords {

@@ -1,34 +1,20 @@
 // The building blocks of the Llama decoder, with Hugging Face's parameter names and math:
-// Projection (a bias-free linear), Embedding, RMSNorm, rotary tables, Attention (GQA + RoPE),
-// Mlp (SwiGLU) and DecoderLayer. Parameters are created uninitialized; nf::model::initialize
-// fills them by name (init.h), so the values never depend on how the model was built or split.
+// RMSNorm, rotary tables, Attention (GQA + RoPE), Mlp (SwiGLU) and DecoderLayer; projections are
+// the tensor-parallel linears of nf/parallel/tp. Each block takes an optional tp communicator
+// (nullptr or one rank = unsplit); under tp, attention owns n_heads/tp query and n_kv_heads/tp
+// key/value heads and the MLP ffn/tp rows (sharding.h), and its output is replicated on every tp
+// rank. Parameters are created uninitialized; nf::model::initialize fills them by name (init.h),
+// so the values never depend on how the model was built or split.
 #pragma once
 
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 
+#include "nf/dist/communicator.h"
 #include "nf/model/model_config.h"
+#include "nf/parallel/tp/linear.h"
 
 namespace nf::model {
-
-// y = x · weightᵀ, weight [out_features, in_features]; no bias. Tensor parallelism (issue #5)
-// replaces these with column/row-parallel versions holding a slice of the same weight.
-class ProjectionImpl : public torch::nn::Module {
- public:
-  ProjectionImpl(int64_t in_features, int64_t out_features);
-  torch::Tensor forward(const torch::Tensor& input);
-  torch::Tensor weight;
-};
-TORCH_MODULE(Projection);
-
-// Token embedding, weight [vocab_size, d_model].
-class EmbeddingImpl : public torch::nn::Module {
- public:
-  EmbeddingImpl(int64_t vocab_size, int64_t d_model);
-  torch::Tensor forward(const torch::Tensor& tokens);
-  torch::Tensor weight;
-};
-TORCH_MODULE(Embedding);
 
 // RMSNorm as in HF Llama: normalize in fp32, cast back to the input dtype, then scale by weight.
 class RMSNormImpl : public torch::nn::Module {
@@ -54,30 +40,34 @@ RopeTables rope_tables(int64_t head_dim, double theta, int64_t seq_len, const to
 // h / (n_heads / n_kv_heads), as HF's repeat_kv. Input and output [batch, seq, d_model].
 class AttentionImpl : public torch::nn::Module {
  public:
-  explicit AttentionImpl(const ModelConfig& config);
+  AttentionImpl(const ModelConfig& config, dist::Communicator* tp);
   torch::Tensor forward(const torch::Tensor& hidden, const RopeTables& rope);
 
  private:
-  int64_t n_heads_, n_kv_heads_, head_dim_;
-  Projection q_proj_{nullptr}, k_proj_{nullptr}, v_proj_{nullptr}, o_proj_{nullptr};
+  dist::Communicator* tp_;
+  int64_t n_heads_, n_kv_heads_, head_dim_;  // the heads this tp rank owns
+  parallel::tp::ColumnParallelLinear q_proj_{nullptr}, k_proj_{nullptr}, v_proj_{nullptr};
+  parallel::tp::RowParallelLinear o_proj_{nullptr};
 };
 TORCH_MODULE(Attention);
 
 // SwiGLU: down_proj(silu(gate_proj(x)) * up_proj(x)).
 class MlpImpl : public torch::nn::Module {
  public:
-  explicit MlpImpl(const ModelConfig& config);
+  MlpImpl(const ModelConfig& config, dist::Communicator* tp);
   torch::Tensor forward(const torch::Tensor& hidden);
 
  private:
-  Projection gate_proj_{nullptr}, up_proj_{nullptr}, down_proj_{nullptr};
+  dist::Communicator* tp_;
+  parallel::tp::ColumnParallelLinear gate_proj_{nullptr}, up_proj_{nullptr};
+  parallel::tp::RowParallelLinear down_proj_{nullptr};
 };
 TORCH_MODULE(Mlp);
 
 // One pre-norm block: h = x + attn(norm(x)); out = h + mlp(norm(h)).
 class DecoderLayerImpl : public torch::nn::Module {
  public:
-  explicit DecoderLayerImpl(const ModelConfig& config);
+  DecoderLayerImpl(const ModelConfig& config, dist::Communicator* tp);
   torch::Tensor forward(const torch::Tensor& hidden, const RopeTables& rope);
 
  private:

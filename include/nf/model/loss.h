@@ -6,6 +6,8 @@
 
 #include <optional>
 
+#include "nf/dist/communicator.h"
+
 namespace nf::model {
 
 struct LossSum {
@@ -21,5 +23,12 @@ struct LossSum {
 // To train on the mean over several parts, backward on part.sum / total_count.
 LossSum cross_entropy_sum(const at::Tensor& logits, const at::Tensor& targets,
                           const std::optional<at::Tensor>& loss_mask = std::nullopt);
+
+// The same (sum, count) from a tensor-parallel model's vocab-sharded logits [batch, seq,
+// padded_vocab / tp] (this rank's columns, padding past vocab_size ignored): identical on every tp
+// rank and equal to cross_entropy_sum over the gathered logits; gradients reach the local logits.
+LossSum vocab_parallel_cross_entropy_sum(const at::Tensor& local_logits, const at::Tensor& targets, int64_t vocab_size,
+                                         dist::Communicator& tp,
+                                         const std::optional<at::Tensor>& loss_mask = std::nullopt);
 
 }  // namespace nf::model

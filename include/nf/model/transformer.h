@@ -1,7 +1,9 @@
 // The decoder-only language model, named as Hugging Face's LlamaForCausalLM so that checkpoints
 // map one to one: model.embed_tokens, model.layers.{i}.*, model.norm, lm_head (absent when tied).
 // Its three stages (embed, a range of layers, head) are separate calls, so a pipeline stage can run
-// only the part it holds.
+// only the part it holds. Given a tensor-parallel communicator, every parameter keeps its HF name
+// but holds this rank's shard (sharding.h, docs/parallelism.md); the hidden states between stages
+// stay full and replicated on every tp rank, only the logits are vocab-sharded.
 #pragma once
 
 #include <torch/nn/module.h>
@@ -12,17 +14,21 @@
 #include <utility>
 #include <vector>
 
+#include "nf/dist/communicator.h"
 #include "nf/model/init.h"
 #include "nf/model/layers.h"
+#include "nf/model/loss.h"
 #include "nf/model/model_config.h"
+#include "nf/model/sharding.h"
+#include "nf/parallel/tp/vocab_parallel.h"
 
 namespace nf::model {
 
 // The body (HF's LlamaModel, registered as "model"): embedding, decoder layers, final norm.
 class DecoderStackImpl : public torch::nn::Module {
  public:
-  explicit DecoderStackImpl(const ModelConfig& config);
-  Embedding embed_tokens{nullptr};
+  DecoderStackImpl(const ModelConfig& config, dist::Communicator* tp);
+  parallel::tp::VocabParallelEmbedding embed_tokens{nullptr};
   torch::nn::ModuleList layers{nullptr};
   RMSNorm norm{nullptr};
 };
@@ -30,33 +36,47 @@ TORCH_MODULE(DecoderStack);
 
 class CausalLMImpl : public torch::nn::Module {
  public:
-  // Validates the config (ConfigError) and creates uninitialized parameters; call initialize().
-  explicit CausalLMImpl(const ModelConfig& config);
+  // Validates the config (ConfigError, including the tp constraints of sharding.h) and creates
+  // uninitialized parameters; call initialize(). `tp` (nullptr or one rank = no tensor
+  // parallelism) must outlive the model; every tp rank runs the same calls on the same tokens.
+  explicit CausalLMImpl(const ModelConfig& config, dist::Communicator* tp = nullptr);
 
   // tokens [batch, seq] (int64) -> hidden [batch, seq, d_model].
   torch::Tensor embed(const torch::Tensor& tokens);
   // Runs layers [begin, end) over hidden [batch, seq, d_model]; positions are 0..seq-1.
   torch::Tensor forward_layers(const torch::Tensor& hidden, int64_t begin, int64_t end);
-  // Final norm and lm_head (the embedding's weight when tied): hidden -> logits [batch, seq, vocab].
+  // Final norm and lm_head (the embedding's weight when tied): hidden -> logits [batch, seq, vocab];
+  // under tp, this rank's vocabulary columns [batch, seq, padded_vocab / tp] (feed them to loss()).
   torch::Tensor head(const torch::Tensor& hidden);
+  // The (sum, count) next-token loss of head()'s logits: cross_entropy_sum, or under tp its
+  // vocab-parallel form (identical on every tp rank, equal to the unsharded value).
+  LossSum loss(const torch::Tensor& logits, const torch::Tensor& targets,
+               const std::optional<torch::Tensor>& loss_mask = std::nullopt);
   // embed -> all layers -> head.
   torch::Tensor forward(const torch::Tensor& tokens);
 
   const ModelConfig& config() const { return config_; }
   // The weight of the output projection: lm_head.weight, or model.embed_tokens.weight when tied.
   torch::Tensor output_weight() const;
+  // The tp communicator (nullptr when not tensor-parallel).
+  dist::Communicator* tp() const { return tp_; }
+  // The full (HF) shape of parameter `name` and how this rank holds it (sharding.h).
+  std::vector<int64_t> full_shape_of(const std::string& name) const;
+  parallel::tp::ShardSpec shard_spec_of(const std::string& name) const;
 
   DecoderStack model{nullptr};
 
  private:
   ModelConfig config_;
-  Projection lm_head_{nullptr};  // null when config.tie_embeddings
+  dist::Communicator* tp_;
+  parallel::tp::ColumnParallelLinear lm_head_{nullptr};  // null when config.tie_embeddings
 };
 TORCH_MODULE(CausalLM);
 
-// Fills every parameter of `model` with initial_value(options, name, full shape) and returns the
-// number of parameter elements (tied weights counted once; equals count_parameters(config)).
-int64_t initialize(torch::nn::Module& model, const InitOptions& options);
+// Fills every parameter of `model` with its shard (model.shard_spec_of) of
+// initial_value(options, name, full shape), so values do not depend on tp, and returns the number
+// of elements of the full model (tied weights counted once; equals count_parameters(config)).
+int64_t initialize(CausalLMImpl& model, const InitOptions& options);
 
 // The parameters in registration (HF) order, each with its full dotted name.
 std::vector<std::pair<std::string, torch::Tensor>> named_parameters(const torch::nn::Module& model);

@@ -1,5 +1,6 @@
 // Training checkpoints, sharded as the job runs: runs/<name>/checkpoints/step_N/ holds
-//   meta.json                          step, data position, layout, tokenizer, counters (rank 0)
+//   meta.json                          step, data position, layout, tokenizer, counters, SHA-256 of
+//                                      every file (rank 0)
 //   model-tp<t>-pp<p>.bin              the parameters this (tp, pp) coordinate holds (dp rank 0)
 //   optim-tp<t>-pp<p>-dp<d>.bin        optimizer state of one rank (every dp rank under ZeRO)
 // and checkpoints/latest names the newest complete step directory. Every rank writes into
@@ -8,7 +9,7 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,6 +32,7 @@ struct CheckpointMeta {
   int64_t tokens_seen = 0;
   int64_t skipped_steps = 0;          // steps whose update was skipped for a non-finite loss
   int64_t bad_steps_in_a_row = 0;
+  std::map<std::string, std::string> files;  // file name -> SHA-256, filled in by save_checkpoint
 };
 
 // "step_<N>" under `checkpoints_dir`.
@@ -43,9 +45,11 @@ std::string save_checkpoint(const std::string& checkpoints_dir, const Checkpoint
                             const NamedTensors& model_shard, const NamedTensors& optimizer_state,
                             const dist::Mesh& mesh, int64_t keep_last);
 
-// `resume`: "" = none; "auto" = the step directory `latest` names, if any; otherwise a step
-// directory (or a checkpoints directory with a `latest`), which must exist: CheckpointError.
-std::optional<std::string> resolve_resume(const std::string& resume, const std::string& checkpoints_dir);
+// The step directories to try, in order, for `resume`: "" = none; "auto" = the one `latest` names,
+// then every other complete one, newest first (so a damaged newest checkpoint falls back to the
+// one before); otherwise exactly the given step directory (or the `latest` of a checkpoints
+// directory), which must exist: CheckpointError.
+std::vector<std::string> resume_candidates(const std::string& resume, const std::string& checkpoints_dir);
 
 struct LoadedCheckpoint {
   CheckpointMeta meta;
@@ -53,8 +57,8 @@ struct LoadedCheckpoint {
   NamedTensors optimizer_state;
 };
 
-// Reads this rank's files of `step_dir`. The layout must match the mesh's (CheckpointError
-// otherwise, naming both layouts).
+// Reads this rank's files of `step_dir` and checks them against the SHA-256 sums in meta.json.
+// The layout must match the mesh's (CheckpointError otherwise, naming both layouts).
 LoadedCheckpoint load_checkpoint(const std::string& step_dir, const dist::Mesh& mesh, int64_t zero);
 
 // Copies `saved` into the same-named tensors of `target`; CheckpointError naming the file and a

@@ -62,7 +62,7 @@ TEST(DocumentEncoder, PretrainIsTextThenEosWithoutMask) {
   EXPECT_EQ(tokenizer.decode(out.tokens), "In the beginning 太初<|eos|>");
   EXPECT_EQ(out.tokens.back(), static_cast<TokenId>(SpecialRole::kEos));
   EXPECT_TRUE(out.loss_mask.empty());
-  EXPECT_FALSE(out.dpo_spans.has_value());
+  EXPECT_FALSE(out.dpo.has_value());
   EXPECT_EQ(out.metadata.at("id"), "doc-1");
   EXPECT_EQ(out.source, "in.jsonl:3");
 }
@@ -80,7 +80,7 @@ TEST(DocumentEncoder, SftWrapsEachTurnAndTrainsOnAssistantContentAndItsEnd) {
             "0"
             "111"
             "1");
-  EXPECT_FALSE(out.dpo_spans.has_value());
+  EXPECT_FALSE(out.dpo.has_value());
 }
 
 TEST(DocumentEncoder, DpoSpansArePromptChosenRejectedLengths) {
@@ -89,11 +89,11 @@ TEST(DocumentEncoder, DpoSpansArePromptChosenRejectedLengths) {
   const EncodedDocument out = encoder.encode(
       make({{SegmentRole::kPrompt, "2+2?"}, {SegmentRole::kChosen, "4"}, {SegmentRole::kRejected, "five"}}));
   EXPECT_EQ(tokenizer.decode(out.tokens), "<|user|>2+2?<|end|><|assistant|>4<|end|>five<|end|>");
-  ASSERT_TRUE(out.dpo_spans.has_value());
-  EXPECT_EQ(out.dpo_spans->prompt, 1u + 4u + 1u + 1u);
-  EXPECT_EQ(out.dpo_spans->chosen, 1u + 1u);
-  EXPECT_EQ(out.dpo_spans->rejected, 4u + 1u);
-  EXPECT_EQ(out.dpo_spans->prompt + out.dpo_spans->chosen + out.dpo_spans->rejected, out.tokens.size());
+  ASSERT_TRUE(out.dpo.has_value());
+  EXPECT_EQ(out.dpo->prompt, 1u + 4u + 1u + 1u);
+  EXPECT_EQ(out.dpo->chosen, 1u + 1u);
+  EXPECT_EQ(out.dpo->rejected, 4u + 1u);
+  EXPECT_EQ(out.dpo->prompt + out.dpo->chosen + out.dpo->rejected, out.tokens.size());
   EXPECT_TRUE(out.loss_mask.empty());
   EXPECT_THROW(encoder.encode(
                    make({{SegmentRole::kChosen, "4"}, {SegmentRole::kPrompt, "2+2?"}, {SegmentRole::kRejected, "5"}})),

@@ -1,0 +1,67 @@
+// Export of a consolidated model state as a Hugging Face Llama directory, loadable with
+// transformers' LlamaForCausalLM.from_pretrained:
+//
+//   config.json             LlamaForCausalLM hyperparameters (hf_config_json)
+//   generation_config.json  bos/eos ids
+//   model.safetensors       every parameter, HF names, dtype fp32, bf16 or fp16
+//   tokenizer.json / tokenizer.model (+ tokenizer_config.json, special_tokens_map.json)  if given
+//
+// The layout is described in docs/checkpoints.md.
+#pragma once
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "nf/model/model_config.h"
+
+namespace nf::ckpt {
+
+// Parameter name -> full (unsharded) tensor.
+using StateDict = std::map<std::string, torch::Tensor>;
+
+enum class ExportDtype { kFloat32, kBFloat16, kFloat16 };
+// "fp32" | "bf16" | "fp16" (also "float32", "bfloat16", "float16"); UsageError otherwise.
+ExportDtype parse_export_dtype(const std::string& text);
+torch::ScalarType scalar_type(ExportDtype dtype);
+
+struct HfExportOptions {
+  ExportDtype dtype = ExportDtype::kBFloat16;
+  std::optional<int64_t> bos_token_id;
+  std::optional<int64_t> eos_token_id;
+  // A tokenizer file (tokenizer.json, or a sentencepiece *.model) or a directory holding
+  // tokenizer.json / tokenizer.model and their HF companions; empty = export no tokenizer.
+  std::string tokenizer_path;
+
+  HfExportOptions& with_dtype(ExportDtype value) { return dtype = value, *this; }
+  HfExportOptions& with_bos_token_id(int64_t value) { return bos_token_id = value, *this; }
+  HfExportOptions& with_eos_token_id(int64_t value) { return eos_token_id = value, *this; }
+  HfExportOptions& with_tokenizer_path(std::string value) { return tokenizer_path = std::move(value), *this; }
+};
+
+// Every parameter a LlamaForCausalLM of `config` has, with its shape, in HF order (the order of
+// nf::model::named_parameters); lm_head.weight only when the embeddings are not tied.
+std::vector<std::pair<std::string, std::vector<int64_t>>> hf_parameter_shapes(const model::ModelConfig& config);
+
+// Checks that `state` holds exactly the parameters of `config` with their shapes, as floating-point
+// CPU tensors. CheckpointError naming the first missing, unexpected or misshapen parameter.
+void check_state(const StateDict& state, const model::ModelConfig& config);
+
+// The config.json and generation_config.json contents.
+nlohmann::ordered_json hf_config_json(const model::ModelConfig& config, const HfExportOptions& options);
+nlohmann::ordered_json hf_generation_config_json(const HfExportOptions& options);
+
+// Writes the directory `out_dir` (which must not exist, or be empty). Everything is written into a
+// sibling staging directory renamed to `out_dir` at the end, so an interrupted export never leaves
+// a directory that looks complete. Throws CheckpointError (state vs config), UsageError (out_dir
+// not empty, no tokenizer at tokenizer_path), IoError.
+void export_hf(const std::string& out_dir, const model::ModelConfig& config, const StateDict& state,
+               const HfExportOptions& options);
+
+}  // namespace nf::ckpt

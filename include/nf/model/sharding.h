@@ -1,0 +1,32 @@
+// The one place that says how each parameter of the Llama decoder is split under tensor
+// parallelism (docs/parallelism.md). Names are Hugging Face's; the layers create shards of the
+// shapes given here (CausalLM checks this at construction), initialize() cuts each rank's shard
+// from the full initial tensor with it, and checkpoint code gathers / scatters full tensors with it
+// (parallel::tp::gather_full / take_shard).
+//   column (dim 0): q_proj, k_proj, v_proj, gate_proj, up_proj: whole heads / ffn rows per rank
+//   row (dim 1):    o_proj, down_proj
+//   vocab (dim 0, padded to a multiple of tp with zero rows): embed_tokens, lm_head
+//   replicated:     every norm
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "nf/dist/communicator.h"
+#include "nf/model/model_config.h"
+#include "nf/parallel/tp/shard.h"
+
+namespace nf::model {
+
+// The full (unsharded, unpadded: the HF checkpoint's) shape of parameter `name`; UsageError for a
+// name the model does not have.
+std::vector<int64_t> full_shape_of(const ModelConfig& config, const std::string& name);
+
+// How `name` is split over `tp` (nullptr or one rank: every spec holds the whole tensor).
+parallel::tp::ShardSpec shard_spec_of(const ModelConfig& config, const std::string& name, const dist::Communicator* tp);
+
+// The tp constraints on the config: n_heads, n_kv_heads and the MLP width divisible by tp
+// (whole heads per rank); throws ConfigError naming parallel.tp and the model key.
+void validate_tensor_parallel(const ModelConfig& config, int64_t tp);
+
+}  // namespace nf::model

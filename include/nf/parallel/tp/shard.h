@@ -1,0 +1,46 @@
+// How one tensor is split across the ranks of a tensor-parallel group: a contiguous block along one
+// dimension, the full size optionally padded (with zeros) so that the group size divides it. The
+// model maps each parameter name to a ShardSpec (nf/model/sharding.h); initialization and the
+// checkpoint code use take_shard / gather_full with it to move between full and sharded tensors.
+#pragma once
+
+#include <torch/types.h>
+
+#include <vector>
+
+#include "nf/dist/communicator.h"
+
+namespace nf::parallel::tp {
+
+struct ShardSpec {
+  int64_t dim = -1;              // the split dimension; -1 = replicated (every rank holds the full tensor)
+  int64_t index = 0;             // which shard this rank holds (its tp rank)
+  int64_t count = 1;             // number of shards (the tp size)
+  int64_t full_size = 0;         // the full tensor's size along dim (the HF layout)
+  int64_t padded_full_size = 0;  // full_size rounded up to a multiple of count; rows past full_size are zeros
+
+  bool replicated() const { return dim < 0; }
+  int64_t shard_size() const { return padded_full_size / count; }
+  // First row (along dim) of the padded full tensor that this shard holds.
+  int64_t offset() const { return index * shard_size(); }
+  // How many of this shard's rows are real (not padding): [offset, offset + valid_size()).
+  int64_t valid_size() const;
+};
+
+// `size` rounded up to a multiple of `count`.
+int64_t padded_size(int64_t size, int64_t count);
+
+// A ShardSpec for a tensor of `full_size` rows along `dim`, split over `tp` (nullptr = one rank).
+// Without `pad`, full_size must divide evenly (ConfigError otherwise).
+ShardSpec split_spec(int64_t dim, int64_t full_size, const dist::Communicator* tp, bool pad);
+
+// This rank's shape for a full shape.
+std::vector<int64_t> shard_shape(c10::IntArrayRef full_shape, const ShardSpec& spec);
+
+// This rank's block of `full` (padding rows are zeros), as a fresh contiguous tensor.
+torch::Tensor take_shard(const torch::Tensor& full, const ShardSpec& spec);
+
+// The full tensor (padding dropped) from every rank's shard; collective over `tp`.
+torch::Tensor gather_full(const torch::Tensor& shard, const ShardSpec& spec, dist::Communicator& tp);
+
+}  // namespace nf::parallel::tp

@@ -1,0 +1,207 @@
+// Hugging Face Llama export: parameter check against the config, config.json and
+// generation_config.json, model.safetensors in the chosen dtype, tokenizer files, all staged in a
+// sibling directory and renamed into place.
+#include "nf/ckpt/hf_export.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "nf/ckpt/safetensors.h"
+#include "nf/core/atomic_file.h"
+#include "nf/core/error.h"
+
+namespace nf::ckpt {
+namespace fs = std::filesystem;
+namespace {
+
+// Filesystem calls that throw IoError naming the path instead of std::filesystem_error.
+void check_fs(const std::error_code& error, const std::string& what, const fs::path& path) {
+  NF_CHECK(!error, IoError, "cannot ", what, " '", path.string(), "': ", error.message());
+}
+
+void copy_tokenizer_file(const fs::path& from, const fs::path& to) {
+  std::error_code error;
+  fs::copy_file(from, to, error);
+  check_fs(error, "copy '" + from.string() + "' to", to);
+}
+
+const char* torch_dtype_name(ExportDtype dtype) {
+  switch (dtype) {
+    case ExportDtype::kFloat32:
+      return "float32";
+    case ExportDtype::kBFloat16:
+      return "bfloat16";
+    case ExportDtype::kFloat16:
+      return "float16";
+  }
+  return "";
+}
+
+// The tokenizer files HF loaders look for; tokenizer.json or tokenizer.model is required.
+constexpr const char* kTokenizerFiles[] = {"tokenizer.json", "tokenizer.model", "tokenizer_config.json",
+                                           "special_tokens_map.json"};
+
+void copy_tokenizer(const std::string& source, const fs::path& stage) {
+  const fs::path from(source);
+  NF_CHECK(fs::exists(from), UsageError, "tokenizer path '", source, "' does not exist");
+  if (fs::is_directory(from)) {
+    bool found_model = false;
+    for (const char* name : kTokenizerFiles) {
+      if (!fs::is_regular_file(from / name)) continue;
+      copy_tokenizer_file(from / name, stage / name);
+      found_model = found_model || std::string(name) == "tokenizer.json" || std::string(name) == "tokenizer.model";
+    }
+    NF_CHECK(found_model, UsageError, "tokenizer directory '", source,
+             "' holds neither tokenizer.json nor tokenizer.model");
+    return;
+  }
+  const std::string extension = from.extension().string();
+  NF_CHECK(extension == ".json" || extension == ".model", UsageError, "tokenizer file '", source,
+           "' is neither a tokenizer.json (*.json) nor a sentencepiece model (*.model)");
+  copy_tokenizer_file(from, stage / (extension == ".json" ? "tokenizer.json" : "tokenizer.model"));
+}
+
+// Removes the staging directory unless the export got as far as renaming it.
+struct StagingDir {
+  fs::path path;
+  bool keep = false;
+  ~StagingDir() {
+    std::error_code ignored;
+    if (!keep) fs::remove_all(path, ignored);
+  }
+};
+
+}  // namespace
+
+ExportDtype parse_export_dtype(const std::string& text) {
+  if (text == "fp32" || text == "float32") return ExportDtype::kFloat32;
+  if (text == "bf16" || text == "bfloat16") return ExportDtype::kBFloat16;
+  if (text == "fp16" || text == "float16") return ExportDtype::kFloat16;
+  throw UsageError("unknown export dtype '" + text + "'", "use fp32, bf16 or fp16");
+}
+
+torch::ScalarType scalar_type(ExportDtype dtype) {
+  switch (dtype) {
+    case ExportDtype::kFloat32:
+      return torch::kFloat32;
+    case ExportDtype::kBFloat16:
+      return torch::kBFloat16;
+    case ExportDtype::kFloat16:
+      return torch::kFloat16;
+  }
+  return torch::kFloat32;
+}
+
+std::vector<std::pair<std::string, std::vector<int64_t>>> hf_parameter_shapes(const model::ModelConfig& config) {
+  const int64_t d = config.d_model, head_dim = config.head_dim(), ffn = config.ffn_dim();
+  const int64_t q_dim = config.n_heads * head_dim, kv_dim = config.kv_heads() * head_dim;
+  std::vector<std::pair<std::string, std::vector<int64_t>>> shapes = {
+      {"model.embed_tokens.weight", {config.vocab_size, d}}};
+  for (int64_t i = 0; i < config.n_layers; ++i) {
+    const std::string layer = "model.layers." + std::to_string(i) + ".";
+    shapes.push_back({layer + "self_attn.q_proj.weight", {q_dim, d}});
+    shapes.push_back({layer + "self_attn.k_proj.weight", {kv_dim, d}});
+    shapes.push_back({layer + "self_attn.v_proj.weight", {kv_dim, d}});
+    shapes.push_back({layer + "self_attn.o_proj.weight", {d, q_dim}});
+    shapes.push_back({layer + "mlp.gate_proj.weight", {ffn, d}});
+    shapes.push_back({layer + "mlp.up_proj.weight", {ffn, d}});
+    shapes.push_back({layer + "mlp.down_proj.weight", {d, ffn}});
+    shapes.push_back({layer + "input_layernorm.weight", {d}});
+    shapes.push_back({layer + "post_attention_layernorm.weight", {d}});
+  }
+  shapes.push_back({"model.norm.weight", {d}});
+  if (!config.tie_embeddings) shapes.push_back({"lm_head.weight", {config.vocab_size, d}});
+  return shapes;
+}
+
+void check_state(const StateDict& state, const model::ModelConfig& config) {
+  const auto expected = hf_parameter_shapes(config);
+  const std::string hint = "export the checkpoint with the model config it was trained with";
+  std::map<std::string, const std::vector<int64_t>*> wanted;
+  for (const auto& [name, shape] : expected) {
+    wanted[name] = &shape;
+    const auto found = state.find(name);
+    if (found == state.end())
+      throw CheckpointError(detail::concat("model state has no parameter '", name, "' (expected shape ",
+                                           c10::IntArrayRef(shape), ") for a ", config.n_layers, "-layer model",
+                                           config.tie_embeddings ? " with tied embeddings" : ""),
+                            hint);
+    const torch::Tensor& tensor = found->second;
+    NF_CHECK(tensor.defined() && tensor.device().is_cpu() && tensor.is_floating_point(), CheckpointError, "parameter '",
+             name, "' is not a floating-point CPU tensor");
+    if (tensor.sizes().vec() != shape)
+      throw CheckpointError(detail::concat("parameter '", name, "' has shape ", tensor.sizes(),
+                                           ", the model config needs ", c10::IntArrayRef(shape)),
+                            hint);
+  }
+  for (const auto& [name, tensor] : state)
+    if (!wanted.count(name))
+      throw CheckpointError("model state has an unexpected parameter '" + name + "'" +
+                                (name == "lm_head.weight" ? " (the config ties the embeddings)" : ""),
+                            hint);
+}
+
+nlohmann::ordered_json hf_config_json(const model::ModelConfig& config, const HfExportOptions& options) {
+  nlohmann::ordered_json json = {{"architectures", {"LlamaForCausalLM"}},
+                                 {"model_type", "llama"},
+                                 {"hidden_size", config.d_model},
+                                 {"intermediate_size", config.ffn_dim()},
+                                 {"num_attention_heads", config.n_heads},
+                                 {"num_key_value_heads", config.kv_heads()},
+                                 {"num_hidden_layers", config.n_layers},
+                                 {"head_dim", config.head_dim()},
+                                 {"hidden_act", "silu"},
+                                 {"rms_norm_eps", config.norm_eps},
+                                 {"rope_theta", config.rope_theta},
+                                 {"vocab_size", config.vocab_size},
+                                 {"max_position_embeddings", config.max_seq_len},
+                                 {"tie_word_embeddings", config.tie_embeddings},
+                                 {"attention_bias", false},
+                                 {"mlp_bias", false},
+                                 {"initializer_range", config.init_std},
+                                 {"use_cache", true},
+                                 {"torch_dtype", torch_dtype_name(options.dtype)}};
+  if (options.bos_token_id) json["bos_token_id"] = *options.bos_token_id;
+  if (options.eos_token_id) json["eos_token_id"] = *options.eos_token_id;
+  return json;
+}
+
+nlohmann::ordered_json hf_generation_config_json(const HfExportOptions& options) {
+  nlohmann::ordered_json json = {{"_from_model_config", true}};
+  if (options.bos_token_id) json["bos_token_id"] = *options.bos_token_id;
+  if (options.eos_token_id) json["eos_token_id"] = *options.eos_token_id;
+  return json;
+}
+
+void export_hf(const std::string& out_dir, const model::ModelConfig& config, const StateDict& state,
+               const HfExportOptions& options) {
+  model::validate(config);
+  check_state(state, config);
+  const fs::path target = fs::path(out_dir).lexically_normal();
+  NF_CHECK(!fs::exists(target) || (fs::is_directory(target) && fs::is_empty(target)), UsageError, "export directory '",
+           out_dir, "' exists and is not empty (remove it or choose a new one)");
+  StagingDir stage{target.string() + ".partial." + std::to_string(::getpid())};
+  std::error_code error;
+  fs::remove_all(stage.path, error);  // a leftover of an earlier run with the same process id
+  fs::create_directories(stage.path, error);
+  check_fs(error, "create directory", stage.path);
+
+  write_file_atomic((stage.path / "config.json").string(), hf_config_json(config, options).dump(2) + "\n");
+  write_file_atomic((stage.path / "generation_config.json").string(),
+                    hf_generation_config_json(options).dump(2) + "\n");
+  NamedTensors tensors;
+  for (const auto& [name, shape] : hf_parameter_shapes(config))
+    tensors.emplace_back(name, state.at(name).to(scalar_type(options.dtype)));
+  // transformers refuses safetensors files without format "pt" in their metadata.
+  write_safetensors((stage.path / "model.safetensors").string(), tensors, {{"format", "pt"}});
+  if (!options.tokenizer_path.empty()) copy_tokenizer(options.tokenizer_path, stage.path);
+
+  if (fs::exists(target)) fs::remove(target, error);  // empty, checked above; rename(2) cannot replace it
+  check_fs(error, "remove empty directory", target);
+  fs::rename(stage.path, target, error);
+  check_fs(error, "rename '" + stage.path.string() + "' to", target);
+  stage.keep = true;
+}
+
+}  // namespace nf::ckpt

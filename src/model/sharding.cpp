@@ -1,0 +1,77 @@
+// Per-parameter tensor-parallel layout of the Llama decoder (sharding.h).
+#include "nf/model/sharding.h"
+
+#include <regex>
+
+#include "nf/core/error.h"
+
+namespace nf::model {
+namespace {
+
+enum class Split { kReplicated, kColumn, kRow, kVocab };
+
+struct Layout {
+  std::vector<int64_t> full_shape;
+  Split split;
+};
+
+Layout layout_of(const ModelConfig& c, const std::string& name) {
+  const int64_t d = c.d_model, q_width = c.n_heads * c.head_dim(), kv_width = c.kv_heads() * c.head_dim();
+  if (name == "model.embed_tokens.weight" || (name == "lm_head.weight" && !c.tie_embeddings)) {
+    return {{c.vocab_size, d}, Split::kVocab};
+  }
+  if (name == "model.norm.weight") return {{d}, Split::kReplicated};
+  static const std::regex layer_pattern(R"(model\.layers\.(\d+)\.(.+)\.weight)");
+  std::smatch match;
+  if (std::regex_match(name, match, layer_pattern) && std::stoll(match[1]) < c.n_layers) {
+    const std::string part = match[2];
+    if (part == "self_attn.q_proj") return {{q_width, d}, Split::kColumn};
+    if (part == "self_attn.k_proj" || part == "self_attn.v_proj") return {{kv_width, d}, Split::kColumn};
+    if (part == "self_attn.o_proj") return {{d, q_width}, Split::kRow};
+    if (part == "mlp.gate_proj" || part == "mlp.up_proj") return {{c.ffn_dim(), d}, Split::kColumn};
+    if (part == "mlp.down_proj") return {{d, c.ffn_dim()}, Split::kRow};
+    if (part == "input_layernorm" || part == "post_attention_layernorm") return {{d}, Split::kReplicated};
+  }
+  NF_CHECK(false, UsageError, "the model has no parameter '", name, "' (", c.n_layers, " layers, tie_embeddings ",
+           c.tie_embeddings ? "true" : "false", ")");
+  return {};
+}
+
+}  // namespace
+
+std::vector<int64_t> full_shape_of(const ModelConfig& config, const std::string& name) {
+  return layout_of(config, name).full_shape;
+}
+
+parallel::tp::ShardSpec shard_spec_of(const ModelConfig& config, const std::string& name,
+                                      const dist::Communicator* tp) {
+  const Layout layout = layout_of(config, name);
+  switch (layout.split) {
+    case Split::kColumn:
+      return parallel::tp::split_spec(0, layout.full_shape[0], tp, /*pad=*/false);
+    case Split::kRow:
+      return parallel::tp::split_spec(1, layout.full_shape[1], tp, /*pad=*/false);
+    case Split::kVocab:
+      return parallel::tp::split_spec(0, layout.full_shape[0], tp, /*pad=*/true);
+    case Split::kReplicated:
+      break;
+  }
+  parallel::tp::ShardSpec replicated;
+  replicated.index = tp ? tp->rank() : 0;
+  replicated.count = tp ? tp->size() : 1;
+  return replicated;
+}
+
+void validate_tensor_parallel(const ModelConfig& c, int64_t tp) {
+  NF_CHECK(tp >= 1, ConfigError, "parallel.tp (", tp, ") must be at least 1");
+  const auto check = [tp](int64_t value, const char* key) {
+    NF_CHECK(value % tp == 0, ConfigError, key, " (", value, ") must be divisible by parallel.tp (", tp,
+             "): tensor parallelism gives every rank the same number of whole ",
+             std::string(key) == "model.ffn_hidden" ? "MLP rows" : "heads", "; pick a parallel.tp that divides it");
+  };
+  check(c.n_heads, "model.n_heads");
+  check(c.kv_heads(), "model.n_kv_heads");
+  check(c.ffn_dim(), "model.ffn_hidden");
+}
+
+}  // namespace nf::model

@@ -1,0 +1,176 @@
+// ShardedAdamW (sharded_adamw.h): the AdamW update over a rank's shard, the parameter all-gather,
+// and the shard <-> full state conversions.
+#include "nf/parallel/dp/sharded_adamw.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <map>
+
+#include "nf/core/error.h"
+
+namespace nf::parallel::dp {
+
+ShardedAdamW::ShardedAdamW(FlatParameters& flat, dist::Communicator& dp, optim::AdamWOptions options)
+    : flat_(flat), dp_(dp), options_(std::move(options)) {
+  const FlatLayout& layout = flat_.layout();
+  NF_CHECK(dp.size() == layout.dp_size(), UsageError,
+           "sharded AdamW: the flat layout was built for dp=", layout.dp_size(), " but the '", dp.axis(),
+           "' communicator has ", dp.size(), " ranks");
+  segments_ = layout.shard_segments(dp_.rank());
+  for (const ShardSegment& segment : segments_) {
+    const double decay = options_.weight_decay_for(layout.slots()[segment.slot].name);
+    if (!runs_.empty() && runs_.back().weight_decay == decay &&
+        runs_.back().shard_offset + runs_.back().numel == segment.shard_offset) {
+      runs_.back().numel += segment.numel;
+    } else {
+      runs_.push_back({segment.shard_offset, segment.numel, decay});
+    }
+  }
+  const auto fp32 = flat_.flat_params().options().dtype(at::kFloat);
+  master_ = at::zeros({layout.shard_numel()}, fp32);
+  exp_avg_ = at::zeros({layout.shard_numel()}, fp32);
+  exp_avg_sq_ = at::zeros({layout.shard_numel()}, fp32);
+  copy_master_from_parameters();
+}
+
+void ShardedAdamW::copy_master_from_parameters() {
+  at::NoGradGuard no_grad;
+  const FlatLayout& layout = flat_.layout();
+  for (size_t b = 0; b < layout.buckets().size(); ++b) {
+    const int64_t chunk = layout.buckets()[b].chunk_numel(layout.dp_size());
+    master_.narrow(0, layout.buckets()[b].shard_offset, chunk)
+        .copy_(flat_.flat_params().narrow(0, layout.chunk_offset(b, dp_.rank()), chunk));
+  }
+}
+
+double ShardedAdamW::grad_norm(const at::Tensor& shard_grads) const {
+  // In fp64, so that the sum over ranks hardly depends on how the elements were split.
+  at::Tensor squares = shard_grads.to(at::kDouble).square().sum().reshape({1}).contiguous();
+  dp_.all_reduce(squares, dist::ReduceOp::kSum)->wait();
+  return std::sqrt(squares.item<double>());
+}
+
+void ShardedAdamW::step(const at::Tensor& shard_grads, double lr, double grad_scale) {
+  NF_CHECK(shard_grads.numel() == flat_.layout().shard_numel(), UsageError, "sharded AdamW: shard gradients have ",
+           shard_grads.numel(), " elements, the shard has ", flat_.layout().shard_numel(),
+           "; pass GradSync::shard_grads()");
+  at::NoGradGuard no_grad;
+  ++step_;
+  at::Tensor grads = shard_grads.to(at::kFloat);
+  // The same fp32 multiply as optim::scale_gradients, so clipping matches a single process exactly.
+  if (grad_scale != 1.0) grads = grads * grad_scale;
+  for (const DecayRun& run : runs_) {
+    at::Tensor master = master_.narrow(0, run.shard_offset, run.numel);
+    at::Tensor exp_avg = exp_avg_.narrow(0, run.shard_offset, run.numel);
+    at::Tensor exp_avg_sq = exp_avg_sq_.narrow(0, run.shard_offset, run.numel);
+    optim::adamw_update(master, grads.narrow(0, run.shard_offset, run.numel), exp_avg, exp_avg_sq, step_, lr,
+                        run.weight_decay, options_);
+  }
+  gather_parameters();
+}
+
+void ShardedAdamW::gather_parameters() {
+  const FlatLayout& layout = flat_.layout();
+  const at::Tensor source = master_.to(flat_.flat_params().scalar_type());  // no copy when fp32
+  std::vector<std::unique_ptr<dist::Work>> works;
+  // All buckets in flight at once; the master chunk is the send buffer (MPI forbids it to overlap
+  // the receive buffer, which the rank's own chunk of the flat parameters would).
+  for (size_t b = 0; b < layout.buckets().size(); ++b) {
+    at::Tensor bucket = flat_.bucket_params(b);
+    const Bucket& info = layout.buckets()[b];
+    works.push_back(dp_.all_gather(source.narrow(0, info.shard_offset, info.chunk_numel(layout.dp_size())), bucket));
+  }
+  for (auto& work : works) work->wait();
+}
+
+namespace {
+
+at::Tensor layout_fingerprint(const FlatLayout& layout, int rank) {
+  return at::tensor(
+      std::vector<int64_t>{layout.dp_size(), rank, layout.total_numel(), static_cast<int64_t>(layout.buckets().size()),
+                           static_cast<int64_t>(layout.slots().size())},
+      at::kLong);
+}
+
+const at::Tensor& find_entry(const std::map<std::string, at::Tensor>& by_name, const std::string& key) {
+  const auto it = by_name.find(key);
+  if (it == by_name.end()) throw CheckpointError("optimizer state has no entry '" + key + "'");
+  return it->second;
+}
+
+}  // namespace
+
+NamedTensors ShardedAdamW::state() const {
+  return {{"step", at::scalar_tensor(step_, at::kLong)},
+          {"layout", layout_fingerprint(flat_.layout(), dp_.rank())},
+          {"master", master_},
+          {"exp_avg", exp_avg_},
+          {"exp_avg_sq", exp_avg_sq_}};
+}
+
+void ShardedAdamW::load_state(const NamedTensors& state) {
+  const std::map<std::string, at::Tensor> by_name(state.begin(), state.end());
+  const at::Tensor expected = layout_fingerprint(flat_.layout(), dp_.rank());
+  const at::Tensor& saved = find_entry(by_name, "layout");
+  NF_CHECK(saved.sizes() == expected.sizes() && at::equal(saved, expected), CheckpointError,
+           "sharded optimizer state was saved with layout [dp, rank, numel, buckets, parameters] = ", saved,
+           " but this rank has ", expected, "; load the consolidated (full) state to change the layout");
+  at::NoGradGuard no_grad;
+  master_.copy_(find_entry(by_name, "master"));
+  exp_avg_.copy_(find_entry(by_name, "exp_avg"));
+  exp_avg_sq_.copy_(find_entry(by_name, "exp_avg_sq"));
+  step_ = find_entry(by_name, "step").item<int64_t>();
+}
+
+NamedTensors ShardedAdamW::full_state() const {
+  const FlatLayout& layout = flat_.layout();
+  const bool with_master = flat_.flat_params().scalar_type() != at::kFloat;
+  const auto gather = [&](const at::Tensor& shard) {
+    at::Tensor full = at::empty({layout.total_numel()}, shard.options());
+    std::vector<std::unique_ptr<dist::Work>> works;
+    for (const Bucket& bucket : layout.buckets()) {
+      at::Tensor output = full.narrow(0, bucket.offset, bucket.numel);
+      works.push_back(
+          dp_.all_gather(shard.narrow(0, bucket.shard_offset, bucket.chunk_numel(layout.dp_size())), output));
+    }
+    for (auto& work : works) work->wait();
+    return full;
+  };
+  const at::Tensor exp_avg = gather(exp_avg_), exp_avg_sq = gather(exp_avg_sq_);
+  const at::Tensor master = with_master ? gather(master_) : at::Tensor();
+  NamedTensors state{{"step", at::scalar_tensor(step_, at::kLong)}};
+  for (const ParamSlot& slot : layout.slots()) {
+    const auto piece = [&](const at::Tensor& full) {
+      return full.narrow(0, slot.offset, slot.numel).view(slot.shape).clone();
+    };
+    state.emplace_back(slot.name + ".exp_avg", piece(exp_avg));
+    state.emplace_back(slot.name + ".exp_avg_sq", piece(exp_avg_sq));
+    if (with_master) state.emplace_back(slot.name + ".master", piece(master));
+  }
+  return state;
+}
+
+void ShardedAdamW::load_full_state(const NamedTensors& state) {
+  const std::map<std::string, at::Tensor> by_name(state.begin(), state.end());
+  const FlatLayout& layout = flat_.layout();
+  at::NoGradGuard no_grad;
+  const auto restore = [&](const std::string& suffix, at::Tensor& shard, const ShardSegment& segment) {
+    const ParamSlot& slot = layout.slots()[segment.slot];
+    const at::Tensor& saved = find_entry(by_name, slot.name + suffix);
+    NF_CHECK(saved.numel() == slot.numel, CheckpointError, "optimizer state '", slot.name, suffix, "' has shape ",
+             saved.sizes(), ", the parameter has ", at::IntArrayRef(slot.shape));
+    shard.narrow(0, segment.shard_offset, segment.numel)
+        .copy_(saved.reshape({-1}).narrow(0, segment.param_offset, segment.numel));
+  };
+  copy_master_from_parameters();
+  const bool with_master = !layout.slots().empty() && by_name.count(layout.slots().front().name + ".master") > 0;
+  for (const ShardSegment& segment : segments_) {
+    restore(".exp_avg", exp_avg_, segment);
+    restore(".exp_avg_sq", exp_avg_sq_, segment);
+    if (with_master) restore(".master", master_, segment);
+  }
+  step_ = find_entry(by_name, "step").item<int64_t>();
+}
+
+}  // namespace nf::parallel::dp
