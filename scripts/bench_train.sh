@@ -4,12 +4,13 @@
 # split, same allocator (jemalloc with nf's MALLOC_CONF; Python gets it through LD_PRELOAD) and
 # the same BLAS (both run Debian's libtorch 1.13). Runs alternate (nf, torch, nf, torch, ...) so
 # that load from other processes hits both sides alike; each side's figure is its best round
-# (other load only ever slows a run down). "% of matmul peak" divides the achieved model GFLOP/s
-# (nf's formula, docs/training.md) by the best fp32 GFLOP/s of a square torch.mm on the same threads.
+# (other load only ever slows a run down), and the fastest single step of each side is shown too.
+# "% of matmul peak" divides the achieved model GFLOP/s (nf's formula, docs/training.md) by the
+# best fp32 GFLOP/s of a square torch.mm on the same threads, measured before every round.
 #
 #   scripts/bench_train.sh [--quick] [--threads N] [--rounds R] [--build DIR]
 #     default: configs/small.yaml shapes (vocab 32000, ~110M parameters), seq_len 256, micro-batch 4,
-#              global batch 8, 2 untimed + 3 timed steps per run, 2 rounds (~8 min on 2 cores)
+#              global batch 8, 2 untimed + 3 timed steps per run, 3 rounds (~8 min on 2 cores)
 #     --quick: configs/tiny.yaml shapes, seq_len 64, micro-batch 2, global batch 4, 1 + 2 steps,
 #              1 round: a smoke test (< 1 min)
 # Needs: ninja -C build nf-train write-text-dataset; bible-kjv (the `bible` program).
@@ -29,7 +30,7 @@ done
 if ((quick)); then
   preset=tiny seq_len=64 micro=2 global=4 warmup=1 steps=2 rounds=${rounds:-1} peak_size=1024
 else
-  preset=small seq_len=256 micro=4 global=8 warmup=2 steps=3 rounds=${rounds:-2} peak_size=2048
+  preset=small seq_len=256 micro=4 global=8 warmup=2 steps=3 rounds=${rounds:-3} peak_size=2048
 fi
 py=/usr/bin/python3
 jemalloc=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
@@ -64,7 +65,7 @@ PY
 )
 total=$((warmup + steps))
 
-run_nf() {  # $1 = round; prints "tokens/s GFLOP/s flops/token" over the timed steps
+run_nf() {  # $1 = round; prints "tokens/s GFLOP/s flops/token fastest-step-tokens/s" over the timed steps
   local out=$work/runs/nf$1
   "$build/src/nf-train" --config "$root/configs/$preset.yaml" --data.train_path "$work/data" \
     --output.dir "$work/runs" --output.name "nf$1" --training.seq_len "$seq_len" \
@@ -77,7 +78,7 @@ rows = [json.loads(l) for l in open(sys.argv[1]) if '"tokens_per_s"' in l][int(s
 # Every step has the same tokens: the run's rate is total tokens / total time (harmonic mean).
 tps = len(rows) / sum(1 / r["tokens_per_s"] for r in rows)
 fpt = rows[0]["gflops_per_s"] * 1e9 / rows[0]["tokens_per_s"]
-print(f"{tps:.6g} {tps * fpt / 1e9:.6g} {fpt:.6g}")
+print(f"{tps:.6g} {tps * fpt / 1e9:.6g} {fpt:.6g} {max(r['tokens_per_s'] for r in rows):.6g}")
 PY
   rm -rf "$out"  # its end-of-run checkpoint (1.3 GB for small)
 }
@@ -87,7 +88,7 @@ run_torch() {
     --data "$work/data" --vocab "$vocab" --d-model "$d_model" --n-layers "$n_layers" --n-heads "$n_heads" \
     --n-kv-heads "$n_kv_heads" $tie --seq-len "$seq_len" --micro-batch "$micro" --global-batch "$global" \
     --warmup "$warmup" --steps "$steps" >"$work/torch$1.json" 2>"$work/torch$1.log" || { cat "$work/torch$1.log" >&2; exit 1; }
-  $py -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%.6g %.6g %.6g" % (r["tokens_per_s"], r["gflops_per_s"], r["flops_per_token"]))' \
+  $py -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%.6g %.6g %.6g %.6g" % (r["tokens_per_s"], r["gflops_per_s"], r["flops_per_token"], r["fastest_step_tokens_per_s"]))' \
     "$work/torch$1.json"
 }
 
@@ -95,20 +96,26 @@ echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), 
   "OMP_WAIT_POLICY $OMP_WAIT_POLICY; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "model: configs/$preset.yaml (vocab $vocab, d_model $d_model, $n_layers layers, $n_heads/$n_kv_heads heads);" \
   "seq_len $seq_len, micro-batch $micro, global batch $global; $warmup untimed + $steps timed steps; $rounds rounds"
-nf_results=() torch_results=()
+run_peak() {
+  LD_PRELOAD=$jemalloc $py "$root/scripts/bench/torch_train_loop.py" peak --threads "$threads" --size "$peak_size" |
+    $py -c 'import json,sys; print("%.6g" % json.load(sys.stdin)["peak_gflops"])'
+}
+
+nf_results=() torch_results=() peaks=()
 for ((r = 1; r <= rounds; r++)); do
+  peaks+=("$(run_peak)")
+  echo "round $r: load average $(cut -d' ' -f1 /proc/loadavg), matmul ${peaks[-1]} GFLOP/s"
   nf_results+=("$(run_nf "$r")")
   echo "round $r nf-train: ${nf_results[-1]%% *} tokens/s"
   torch_results+=("$(run_torch "$r")")
   echo "round $r PyTorch:  ${torch_results[-1]%% *} tokens/s"
 done
-peak=$(LD_PRELOAD=$jemalloc $py "$root/scripts/bench/torch_train_loop.py" peak --threads "$threads" --size "$peak_size")
 
-$py - "$peak" "$peak_size" "$threads" <<PY
-import json, sys
+$py - "$(printf '%s\n' "${peaks[@]}" | sort -g | tail -1)" "$peak_size" "$threads" <<PY
+import sys
 nf = [list(map(float, s.split())) for s in """$(printf '%s\n' "${nf_results[@]}")""".split("\n") if s]
 pt = [list(map(float, s.split())) for s in """$(printf '%s\n' "${torch_results[@]}")""".split("\n") if s]
-peak = json.loads(sys.argv[1])["peak_gflops"]
+peak = float(sys.argv[1])
 size, threads = sys.argv[2], sys.argv[3]
 if abs(nf[0][2] - pt[0][2]) > 1e-6 * nf[0][2]:
     sys.exit(f"FLOPs per token differ: nf {nf[0][2]:.6g}, torch {pt[0][2]:.6g}: the models are not the same shape")
@@ -119,9 +126,11 @@ print("| | nf-train | PyTorch loop |")
 print("|---|---:|---:|")
 print(f"| tokens/s per round | {rounds(nf)} | {rounds(pt)} |")
 print(f"| tokens/s (best round) | {best_nf[0]:,.0f} | {best_pt[0]:,.0f} |")
+fastest_nf, fastest_pt = max(r[3] for r in nf), max(r[3] for r in pt)
+print(f"| tokens/s (fastest step) | {fastest_nf:,.0f} | {fastest_pt:,.0f} |")
 print(f"| model GFLOP/s | {best_nf[1]:.1f} | {best_pt[1]:.1f} |")
 print(f"| % of matmul peak ({peak:.1f} GFLOP/s, {size}² fp32 mm, {threads} threads) | "
       f"{100 * best_nf[1] / peak:.1f}% | {100 * best_pt[1] / peak:.1f}% |")
 print()
-print(f"ratio nf/torch (tokens/s): {best_nf[0] / best_pt[0]:.3f}")
+print(f"ratio nf/torch (tokens/s): {best_nf[0] / best_pt[0]:.3f} (best rounds), {fastest_nf / fastest_pt:.3f} (fastest steps)")
 PY

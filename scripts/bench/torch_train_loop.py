@@ -6,7 +6,8 @@ Usage (normally called by scripts/bench_train.sh, under LD_PRELOAD of jemalloc):
       --n-kv-heads 12 --tie --seq-len 256 --micro-batch 4 --global-batch 8 --warmup 2 --steps 3 --threads 2
   python3 torch_train_loop.py peak --threads 2      # fp32 matmul GFLOP/s, the denominator of "% of peak"
 
-Prints one JSON line: {"tokens_per_s", "gflops_per_s", "flops_per_token", "step_s": [...], ...}.
+Prints one JSON line: {"tokens_per_s", "gflops_per_s", "fastest_step_tokens_per_s", "flops_per_token",
+"step_s": [...], ...} (tokens_per_s: all timed steps' tokens over their total time).
 The math mirrors src/model (layers.cpp, loss.cpp), src/optim and src/train/step.cpp; the module
 layout is a natural nn.Module one, as a PyTorch user would write it, not a copy of nf's code.
 """
@@ -204,6 +205,7 @@ def train(args):
     tokens_per_s = cfg.global_batch * cfg.seq_len * len(timed) / sum(timed)
     fpt = flops_per_token(model, cfg)
     print(json.dumps({"tokens_per_s": tokens_per_s, "gflops_per_s": tokens_per_s * fpt / 1e9,
+                      "fastest_step_tokens_per_s": cfg.global_batch * cfg.seq_len / min(timed),
                       "flops_per_token": fpt, "parameters": sum(p.numel() for p in model.parameters()),
                       "threads": torch.get_num_threads(), "step_s": step_s, "losses": losses}))
 
