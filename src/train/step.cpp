@@ -96,7 +96,10 @@ double global_grad_norm(const model::CausalLM& model, const std::vector<std::pai
   for (const auto& [name, parameter] : parameters) {
     if (!parameter.grad().defined()) continue;
     const double weight = model->shard_spec_of(name).dim < 0 ? 1.0 / tp : 1.0;  // replicated: once over tp
-    squares += weight * parameter.grad().to(torch::kFloat64).pow(2).sum().cpu();
+    // One fp32 pass per tensor (no fp64 copy of the gradients: that costs a fresh allocation and
+    // page faults per step), squared and summed across tensors in fp64.
+    const double norm = at::linalg_vector_norm(parameter.grad(), 2).item<double>();
+    squares += weight * norm * norm;
   }
   if (mesh.tp().size() > 1) mesh.tp().all_reduce(squares, dist::ReduceOp::kSum)->wait();
   return std::sqrt(squares.item<double>());
