@@ -11,7 +11,9 @@ at::Tensor grad_norm_squared(const std::vector<at::Tensor>& parameters) {
   for (const auto& param : parameters) {
     const at::Tensor& grad = param.grad();
     if (!grad.defined()) continue;
-    const at::Tensor squares = grad.to(at::kFloat).square().sum();
+    // The fp32 norm of the tensor in one pass, without a squared copy of the gradient.
+    const at::Tensor norm = at::linalg_vector_norm(grad, 2, {}, false, at::kFloat);
+    const at::Tensor squares = norm * norm;
     total = total.defined() ? total + squares : squares;
   }
   return total.defined() ? total : at::zeros({}, at::kFloat);

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "nf/model/loss.h"
+#include "nf/optim/grad_clip.h"
 
 namespace nf::train {
 namespace {
@@ -91,16 +92,16 @@ Bf16Autocast::~Bf16Autocast() {
 
 double global_grad_norm(const model::CausalLM& model, const std::vector<std::pair<std::string, at::Tensor>>& parameters,
                         const dist::Mesh& mesh) {
-  const double tp = static_cast<double>(mesh.tp().size());
-  at::Tensor squares = torch::zeros({1}, torch::kFloat64);
+  std::vector<at::Tensor> sharded, replicated;
   for (const auto& [name, parameter] : parameters) {
-    if (!parameter.grad().defined()) continue;
-    const double weight = model->shard_spec_of(name).dim < 0 ? 1.0 / tp : 1.0;  // replicated: once over tp
-    // One fp32 pass per tensor (no fp64 copy of the gradients: that costs a fresh allocation and
-    // page faults per step), squared and summed across tensors in fp64.
-    const double norm = at::linalg_vector_norm(parameter.grad(), 2).item<double>();
-    squares += weight * norm * norm;
+    (model->shard_spec_of(name).dim < 0 ? replicated : sharded).push_back(parameter);
   }
+  // Every tp rank holds the replicated tensors (the norms): count them once over tp.
+  const double tp = static_cast<double>(mesh.tp().size());
+  at::Tensor squares = (optim::grad_norm_squared(sharded).to(torch::kFloat64) +
+                        optim::grad_norm_squared(replicated).to(torch::kFloat64) / tp)
+                           .reshape({1})
+                           .cpu();
   if (mesh.tp().size() > 1) mesh.tp().all_reduce(squares, dist::ReduceOp::kSum)->wait();
   return std::sqrt(squares.item<double>());
 }
