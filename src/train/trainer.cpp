@@ -60,10 +60,11 @@ class Trainer {
  public:
   Trainer(const TrainConfig& config, const std::string& run_dir, const dist::Mesh& mesh, const c10::Device& device,
           Logger& log)
-      : config_(config), run_dir_(run_dir), checkpoints_dir_(run_dir + "/checkpoints"), mesh_(mesh), log_(log) {
+      : config_(config), checkpoints_dir_(run_dir + "/checkpoints"), mesh_(mesh), log_(log) {
     const TrainingConfig& t = config.training;
-    NF_CHECK(!config.data.train_path.empty(), ConfigError, "data.train_path is empty",
-             "pass --data.train_path DIR (a dataset written by nf-shard build)");
+    if (config.data.train_path.empty()) {
+      throw ConfigError("data.train_path is empty", "pass --data.train_path DIR (a dataset written by nf-shard build)");
+    }
     NF_CHECK(mesh.shape().pp() == 1, ConfigError, "parallel.pp (", mesh.shape().pp(),
              "): this nf-train does not run pipeline stages yet; set parallel.pp 1 (tp and dp are supported)");
     NF_CHECK(config.parallel.zero < 2 || mesh.shape().tp() == 1, ConfigError,
@@ -313,7 +314,7 @@ class Trainer {
   }
 
   const TrainConfig& config_;
-  std::string run_dir_, checkpoints_dir_;
+  std::string checkpoints_dir_;
   const dist::Mesh& mesh_;
   Logger& log_;
   c10::Device device_{c10::kCPU};

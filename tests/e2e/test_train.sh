@@ -171,4 +171,8 @@ code=$?
 "$train" "${common[@]}" --output.name small --model.vocab_size 200 >"$work/small.out" 2>&1
 code=$?
 [[ $code -eq 3 ]] && grep -q "vocab" "$work/small.out" || { cat "$work/small.out"; fail "vocab mismatch: exit $code"; }
-echo "PASS: a missing dataset and a too-small vocabulary fail with exit 3 naming the problem"
+"$train" "${common[@]}" --output.name empty --data.train_path "" >"$work/empty.out" 2>&1
+code=$?
+[[ $code -eq 2 ]] && grep -q 'config error: data.train_path is empty$' "$work/empty.out" &&
+  grep -q 'hint: pass --data.train_path DIR' "$work/empty.out" || { cat "$work/empty.out"; fail "empty data.train_path: exit $code"; }
+echo "PASS: a missing dataset and a too-small vocabulary fail with exit 3, an empty data.train_path with exit 2, naming the problem"
