@@ -15,23 +15,39 @@ bool tensor_parallel(const dist::Communicator* tp) { return tp != nullptr && tp-
 
 }  // namespace
 
-DecoderStackImpl::DecoderStackImpl(const ModelConfig& config, dist::Communicator* tp) {
-  embed_tokens =
-      register_module("embed_tokens", parallel::tp::VocabParallelEmbedding(config.vocab_size, config.d_model, tp));
-  layers = register_module("layers", torch::nn::ModuleList());
-  for (int64_t i = 0; i < config.n_layers; ++i) layers->push_back(DecoderLayer(config, tp));
-  norm = register_module("norm", RMSNorm(config.d_model, config.norm_eps));
+DecoderStackImpl::DecoderStackImpl(const ModelConfig& config, dist::Communicator* tp, const StagePart& part) {
+  if (part.embedding) {
+    embed_tokens =
+        register_module("embed_tokens", parallel::tp::VocabParallelEmbedding(config.vocab_size, config.d_model, tp));
+  }
+  std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>> held;
+  for (int64_t i = part.first_layer; i < part.first_layer + part.n_layers; ++i) {
+    held.emplace_back(std::to_string(i), DecoderLayer(config, tp).ptr());
+  }
+  layers = register_module("layers", torch::nn::ModuleDict(held));
+  if (part.head) norm = register_module("norm", RMSNorm(config.d_model, config.norm_eps));
 }
 
-CausalLMImpl::CausalLMImpl(const ModelConfig& config, dist::Communicator* tp) : config_(config), tp_(tp) {
+CausalLMImpl::CausalLMImpl(const ModelConfig& config, dist::Communicator* tp, StagePart part)
+    : config_(config), tp_(tp), part_(part) {
   validate(config_);
   validate_tensor_parallel(config_, tp_ ? tp_->size() : 1);
-  model = register_module("model", DecoderStack(config_, tp_));
+  if (part_.n_layers < 0) part_.n_layers = config_.n_layers - part_.first_layer;
+  NF_CHECK(part_.first_layer >= 0 && part_.first_layer + part_.n_layers <= config_.n_layers, UsageError,
+           "stage layers [", part_.first_layer, ", ", part_.first_layer + part_.n_layers, ") are outside the model's ",
+           config_.n_layers, " layers");
+  model = register_module("model", DecoderStack(config_, tp_, part_));
   // Tied: no lm_head parameter at all (HF lists the shared tensor once, as the embedding). Its rows
   // are the padded vocabulary, split like the embedding's.
-  if (!config_.tie_embeddings) {
+  const std::vector<int64_t> head_shape =
+      parallel::tp::shard_shape(full_shape_of("model.embed_tokens.weight"), shard_spec_of("model.embed_tokens.weight"));
+  if (part_.head && !config_.tie_embeddings) {
     const int64_t rows = shard_spec_of("lm_head.weight").padded_full_size;
     lm_head_ = register_module("lm_head", parallel::tp::ColumnParallelLinear(config_.d_model, rows, tp_));
+  } else if (part_.head && !part_.embedding) {
+    // A buffer, so Module::to moves it; never a parameter, so the optimizer and checkpoints skip it.
+    tied_output_weight_ =
+        register_buffer("tied_output_weight", torch::empty(head_shape, torch::kFloat).requires_grad_());
   }
   // The layers chose their shapes; sharding.h is the contract checkpoints rely on. They must agree.
   for (const auto& [name, parameter] : model::named_parameters(*this)) {
@@ -41,20 +57,25 @@ CausalLMImpl::CausalLMImpl(const ModelConfig& config, dist::Communicator* tp) : 
   }
 }
 
-torch::Tensor CausalLMImpl::embed(const torch::Tensor& tokens) { return model->embed_tokens(tokens); }
+torch::Tensor CausalLMImpl::embed(const torch::Tensor& tokens) {
+  NF_CHECK(part_.embedding, UsageError, "embed(): this pipeline stage does not hold the embedding");
+  return model->embed_tokens(tokens);
+}
 
 torch::Tensor CausalLMImpl::forward_layers(const torch::Tensor& hidden, int64_t begin, int64_t end) {
-  NF_CHECK(0 <= begin && begin <= end && end <= config_.n_layers, UsageError, "layer range [", begin, ", ", end,
-           ") is outside the model's ", config_.n_layers, " layers");
+  NF_CHECK(part_.first_layer <= begin && begin <= end && end <= part_.first_layer + part_.n_layers, UsageError,
+           "layer range [", begin, ", ", end, ") is outside the layers this stage holds [", part_.first_layer, ", ",
+           part_.first_layer + part_.n_layers, ")");
   NF_CHECK(hidden.size(1) <= config_.max_seq_len, UsageError, "sequence length ", hidden.size(1),
            " exceeds model.max_seq_len (", config_.max_seq_len, ")");
   const RopeTables rope = rope_tables(config_.head_dim(), config_.rope_theta, hidden.size(1), hidden.device());
   torch::Tensor x = hidden;
-  for (int64_t i = begin; i < end; ++i) x = model->layers->at<DecoderLayerImpl>(i).forward(x, rope);
+  for (int64_t i = begin; i < end; ++i) x = model->layers->at<DecoderLayerImpl>(std::to_string(i)).forward(x, rope);
   return x;
 }
 
 torch::Tensor CausalLMImpl::head(const torch::Tensor& hidden) {
+  NF_CHECK(part_.head, UsageError, "head(): this pipeline stage does not hold the final norm and output layer");
   const torch::Tensor normed = model->norm(hidden);
   // Column-parallel over the vocabulary: the replicated input's gradient is summed over tp.
   return at::linear(tensor_parallel(tp_) ? parallel::tp::copy_to_tp(normed, *tp_) : normed, output_weight());
@@ -71,7 +92,8 @@ torch::Tensor CausalLMImpl::forward(const torch::Tensor& tokens) {
 }
 
 torch::Tensor CausalLMImpl::output_weight() const {
-  return config_.tie_embeddings ? model->embed_tokens->weight : lm_head_->weight;
+  if (!config_.tie_embeddings) return lm_head_->weight;
+  return part_.embedding ? model->embed_tokens->weight : tied_output_weight_;
 }
 
 std::vector<int64_t> CausalLMImpl::full_shape_of(const std::string& name) const {
@@ -90,6 +112,11 @@ int64_t initialize(CausalLMImpl& model, const InitOptions& options) {
     const at::Tensor full = initial_value(options, name, model.full_shape_of(name));
     parameter.copy_(parallel::tp::take_shard(full, model.shard_spec_of(name)));
     count += full.numel();
+  }
+  if (model.tied_output_weight().defined()) {
+    const std::string name = "model.embed_tokens.weight";
+    model.tied_output_weight().copy_(
+        parallel::tp::take_shard(initial_value(options, name, model.full_shape_of(name)), model.shard_spec_of(name)));
   }
   return count;
 }

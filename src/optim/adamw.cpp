@@ -1,8 +1,9 @@
 // AdamW (adamw.h): the update math mirrors torch.optim.AdamW's single-tensor path op for op, so
-// the Python reference test can compare closely.
+// the Python reference test can compare closely; on fp32 CPU tensors it runs as one fused sweep.
 #include "nf/optim/adamw.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 
 #include <cmath>
 #include <map>
@@ -18,19 +19,71 @@ double AdamWOptions::weight_decay_for(const std::string& name) const {
   return weight_decay;
 }
 
+namespace {
+
+// The update's scalars, each rounded to fp32 once as ATen does for a Scalar operand.
+struct Coefficients {
+  float decay, beta1, one_minus_beta1, beta2, one_minus_beta2, bias_correction2_sqrt, eps, step_size;
+};
+
+Coefficients coefficients(int64_t step, double lr, double weight_decay, const AdamWOptions& o) {
+  const double bias_correction1 = 1.0 - std::pow(o.beta1, static_cast<double>(step));
+  const double bias_correction2_sqrt = std::sqrt(1.0 - std::pow(o.beta2, static_cast<double>(step)));
+  return {static_cast<float>(1.0 - lr * weight_decay),
+          static_cast<float>(o.beta1),
+          static_cast<float>(1.0 - o.beta1),
+          static_cast<float>(o.beta2),
+          static_cast<float>(1.0 - o.beta2),
+          static_cast<float>(bias_correction2_sqrt),
+          static_cast<float>(o.eps),
+          static_cast<float>(-lr / bias_correction1)};
+}
+
+// fp32 CPU tensors: the whole update in one sweep over (param, grad, m, v) per element, instead of
+// the nine ATen ops below, each a full pass over memory (the optimizer step of the small preset
+// is memory-bound: ~3 GB of traffic instead of ~10 GB per step). Same operations in the same
+// order per element; this file is built with -fno-math-errno so std::sqrt vectorizes.
+void fused_cpu_update(float* param, const float* grad, float* exp_avg, float* exp_avg_sq, int64_t n,
+                      const Coefficients& c) {
+  at::parallel_for(0, n, /*grain_size=*/1 << 15, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const float g = grad[i];
+      const float m = exp_avg[i] * c.beta1 + c.one_minus_beta1 * g;
+      const float v = exp_avg_sq[i] * c.beta2 + c.one_minus_beta2 * g * g;
+      const float denom = std::sqrt(v) / c.bias_correction2_sqrt + c.eps;
+      param[i] = param[i] * c.decay + c.step_size * (m / denom);
+      exp_avg[i] = m;
+      exp_avg_sq[i] = v;
+    }
+  });
+}
+
+bool fusable(const at::Tensor& param, const at::Tensor& grad, const at::Tensor& exp_avg, const at::Tensor& exp_avg_sq) {
+  for (const at::Tensor* t : {&param, &grad, &exp_avg, &exp_avg_sq}) {
+    if (!t->device().is_cpu() || t->scalar_type() != at::kFloat || !t->is_contiguous()) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 void adamw_update(at::Tensor& param, const at::Tensor& grad, at::Tensor& exp_avg, at::Tensor& exp_avg_sq, int64_t step,
                   double lr, double weight_decay, const AdamWOptions& o) {
   at::NoGradGuard no_grad;
+  const Coefficients c = coefficients(step, lr, weight_decay, o);
+  if (fusable(param, grad, exp_avg, exp_avg_sq)) {
+    fused_cpu_update(param.data_ptr<float>(), grad.data_ptr<float>(), exp_avg.data_ptr<float>(),
+                     exp_avg_sq.data_ptr<float>(), param.numel(), c);
+    return;
+  }
   const bool fp32 = param.scalar_type() == at::kFloat;
   at::Tensor master = fp32 ? param : param.to(at::kFloat);
   const at::Tensor g = grad.to(at::kFloat);
-  master.mul_(1.0 - lr * weight_decay);
-  exp_avg.mul_(o.beta1).add_(g, 1.0 - o.beta1);
-  exp_avg_sq.mul_(o.beta2).addcmul_(g, g, 1.0 - o.beta2);
-  const double bias_correction1 = 1.0 - std::pow(o.beta1, static_cast<double>(step));
-  const double bias_correction2_sqrt = std::sqrt(1.0 - std::pow(o.beta2, static_cast<double>(step)));
-  const at::Tensor denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(o.eps);
-  master.addcdiv_(exp_avg, denom, -lr / bias_correction1);
+  master.mul_(c.decay);
+  exp_avg.mul_(c.beta1).add_(g, c.one_minus_beta1);
+  exp_avg_sq.mul_(c.beta2).addcmul_(g, g, c.one_minus_beta2);
+  const at::Tensor denom = (exp_avg_sq.sqrt() / c.bias_correction2_sqrt).add_(c.eps);
+  master.addcdiv_(exp_avg, denom, c.step_size);
   if (!fp32) param.copy_(master);
 }
 

@@ -203,16 +203,20 @@ std::string shard_metadata(int64_t dim, int64_t index, int64_t count, int64_t fu
 
 std::map<std::string, at::Tensor> consolidate_model(const std::string& step_dir) {
   const CheckpointMeta meta = meta_from_json(step_dir + "/" + kMetaFile);
-  NF_CHECK(meta.pp == 1, CheckpointError, "'", step_dir, "' is split into ", meta.pp,
-           " pipeline stages; consolidating those is not supported yet");
   std::map<std::string, std::vector<at::Tensor>> shards;
   std::map<std::string, std::string> specs;
-  for (int64_t t = 0; t < meta.tp; ++t) {
-    const std::string path = step_dir + "/" + model_file(dist::MeshCoords{t, 0, 0});
-    for (auto& [name, tensor] : read_tensors(path, meta.files)) shards[name].push_back(tensor);
-    const ckpt::SafetensorsFile file(path);
-    for (const auto& [key, value] : file.metadata()) {
-      if (key.rfind("shard.", 0) == 0) specs[key.substr(6)] = value;
+  // Pipeline stages hold disjoint parameters; within a stage, tp rank t holds shard t of each.
+  for (int64_t p = 0; p < meta.pp; ++p) {
+    for (int64_t t = 0; t < meta.tp; ++t) {
+      dist::MeshCoords coords;
+      coords.tp = t;
+      coords.pp = p;
+      const std::string path = step_dir + "/" + model_file(coords);
+      for (auto& [name, tensor] : read_tensors(path, meta.files)) shards[name].push_back(tensor);
+      const ckpt::SafetensorsFile file(path);
+      for (const auto& [key, value] : file.metadata()) {
+        if (key.rfind("shard.", 0) == 0) specs[key.substr(6)] = value;
+      }
     }
   }
   std::map<std::string, at::Tensor> full;

@@ -7,23 +7,27 @@
 
 #include "nf/model/loss.h"
 #include "nf/optim/grad_clip.h"
+#include "nf/parallel/pp/executor.h"
 
 namespace nf::train {
 namespace {
 
-// Σ of (sum, count) over the dp ranks, in fp64 so counts stay exact.
+// Σ over the dp ranks of (sum, count), in fp64 so counts stay exact; the loss sum lives on the
+// last pipeline stage only, so it is also summed over pp (every stage counts the same tokens).
 LossTotals all_reduce_totals(double sum, double count, const dist::Mesh& mesh) {
   at::Tensor totals = torch::tensor({sum, count}, torch::kFloat64);
   if (mesh.dp().size() > 1) mesh.dp().all_reduce(totals, dist::ReduceOp::kSum)->wait();
-  return {totals[0].item<double>(), totals[1].item<double>()};
+  at::Tensor loss_sum = totals.narrow(0, 0, 1).clone();
+  if (mesh.pp().size() > 1) mesh.pp().all_reduce(loss_sum, dist::ReduceOp::kSum)->wait();
+  return {loss_sum.item<double>(), totals[1].item<double>()};
 }
 
 int64_t local_count(const DeviceBatch& batch) { return batch.loss_mask.sum().item<int64_t>(); }
 
-// The loss of rows [begin, begin + length): through the vocab-parallel cross-entropy when the
-// model's logits are split over tp.
-model::LossSum micro_batch_loss(model::CausalLM& model, const DeviceBatch& batch, int64_t begin, int64_t length) {
-  const at::Tensor logits = model->forward(batch.inputs.narrow(0, begin, length));
+// The loss of rows [begin, begin + length) from their logits: through the vocab-parallel
+// cross-entropy when the model's logits are split over tp.
+model::LossSum micro_batch_loss(model::CausalLM& model, const at::Tensor& logits, const DeviceBatch& batch,
+                                int64_t begin, int64_t length) {
   const at::Tensor targets = batch.targets.narrow(0, begin, length);
   const at::Tensor mask = batch.loss_mask.narrow(0, begin, length);
   dist::Communicator* tp = model->tp();
@@ -31,6 +35,42 @@ model::LossSum micro_batch_loss(model::CausalLM& model, const DeviceBatch& batch
     return model::vocab_parallel_cross_entropy_sum(logits, targets, model->config().vocab_size, *tp, mask);
   }
   return model::cross_entropy_sum(logits, targets, mask);
+}
+
+int64_t micro_batch_count(const DeviceBatch& batch, int64_t micro_batch_size) {
+  return (batch.inputs.size(0) + micro_batch_size - 1) / micro_batch_size;
+}
+
+// This stage's part of micro-batch m (rows [m·size, ...)): embedding on the first stage, its
+// layers, and on the last stage the head and the loss, handed to `on_loss`, whose result is what
+// backward starts from. One pipeline stage (pp = 1) is the whole model.
+parallel::pp::StageCallbacks stage_callbacks(model::CausalLM& model, const DeviceBatch& batch, int64_t micro_batch_size,
+                                             bool bf16_autocast,
+                                             std::function<at::Tensor(const model::LossSum&)> on_loss) {
+  const int64_t rows = batch.inputs.size(0);
+  const auto length = [rows, micro_batch_size](int64_t m) {
+    return std::min(micro_batch_size, rows - m * micro_batch_size);
+  };
+  parallel::pp::StageCallbacks stage;
+  stage.input_shape = [&model, &batch, length](int64_t m) -> std::vector<int64_t> {
+    return {length(m), batch.inputs.size(1), model->config().d_model};
+  };
+  stage.forward = [&model, &batch, micro_batch_size, bf16_autocast, length, on_loss = std::move(on_loss)](
+                      int64_t m, const at::Tensor& input) {
+    const Bf16Autocast autocast(bf16_autocast);  // the loss is computed in fp32 either way (loss.h)
+    const model::StagePart& part = model->part();
+    const int64_t begin = m * micro_batch_size;
+    at::Tensor x = part.embedding ? model->embed(batch.inputs.narrow(0, begin, length(m))) : input;
+    x = model->forward_layers(x, part.first_layer, part.first_layer + part.n_layers);
+    if (!part.head) return x;
+    return on_loss(micro_batch_loss(model, model->head(x), batch, begin, length(m)));
+  };
+  return stage;
+}
+
+torch::TensorOptions activation_options(const DeviceBatch& batch) {
+  // The residual stream stays fp32 under autocast (fp32 embedding plus bf16 branch outputs).
+  return torch::TensorOptions().dtype(torch::kFloat).device(batch.inputs.device());
 }
 
 }  // namespace
@@ -45,37 +85,42 @@ DeviceBatch to_device(const data::Batch& batch, const c10::Device& device) {
 }
 
 LossTotals forward_backward(model::CausalLM& model, const DeviceBatch& batch, int64_t micro_batch_size,
-                            const dist::Mesh& mesh, bool bf16_autocast,
-                            const std::function<void()>& before_last_backward) {
+                            const dist::Mesh& mesh, parallel::pp::ScheduleKind schedule, bool bf16_autocast,
+                            const BackwardHooks& hooks) {
   // The global count comes first: every micro-batch's gradient is scaled by it.
   const LossTotals counted = all_reduce_totals(0.0, static_cast<double>(local_count(batch)), mesh);
   const double scale = counted.count > 0 ? 1.0 / counted.count : 0.0;
   double local_sum = 0;
-  const int64_t rows = batch.inputs.size(0);
-  for (int64_t begin = 0; begin < rows; begin += micro_batch_size) {
-    const int64_t length = std::min(micro_batch_size, rows - begin);
-    const Bf16Autocast autocast(bf16_autocast);  // the loss is computed in fp32 either way (loss.h)
-    const model::LossSum part = micro_batch_loss(model, batch, begin, length);
-    if (begin + length == rows) before_last_backward();
-    (part.sum * scale).backward();
-    local_sum += part.sum.item<double>();
-  }
+  parallel::pp::StageCallbacks stage =
+      stage_callbacks(model, batch, micro_batch_size, bf16_autocast, [&](const model::LossSum& part) {
+        local_sum += part.sum.item<double>();
+        return part.sum * scale;
+      });
+  stage.before_last_backward = hooks.before_last_backward;
+  // One stage: 1F1B is forward then backward per micro-batch, plain gradient accumulation.
+  const auto kind = mesh.pp().size() == 1 ? parallel::pp::ScheduleKind::k1F1B : schedule;
+  const auto actions =
+      parallel::pp::make_schedule(kind, mesh.pp().size(), mesh.pp().rank(), micro_batch_count(batch, micro_batch_size));
+  parallel::pp::execute(actions, mesh.pp(), stage, activation_options(batch));
+  hooks.after_backward();
   return {all_reduce_totals(local_sum, 0.0, mesh).sum, counted.count};
 }
 
 LossTotals evaluate(model::CausalLM& model, const DeviceBatch& batch, int64_t micro_batch_size, const dist::Mesh& mesh,
                     bool bf16_autocast) {
   torch::NoGradGuard no_grad;
-  const Bf16Autocast autocast(bf16_autocast);
-  double sum = 0, count = 0;
-  const int64_t rows = batch.inputs.size(0);
-  for (int64_t begin = 0; begin < rows; begin += micro_batch_size) {
-    const int64_t length = std::min(micro_batch_size, rows - begin);
-    const model::LossSum part = micro_batch_loss(model, batch, begin, length);
-    sum += part.sum.item<double>();
-    count += static_cast<double>(part.count.item<int64_t>());
+  double sum = 0;
+  const parallel::pp::StageCallbacks stage =
+      stage_callbacks(model, batch, micro_batch_size, bf16_autocast, [&](const model::LossSum& part) {
+        sum += part.sum.item<double>();
+        return part.sum;
+      });
+  std::vector<parallel::pp::Action> forwards;
+  for (int64_t m = 0; m < micro_batch_count(batch, micro_batch_size); ++m) {
+    forwards.push_back({parallel::pp::ActionType::kForward, m});
   }
-  return all_reduce_totals(sum, count, mesh);
+  parallel::pp::execute(forwards, mesh.pp(), stage, activation_options(batch));
+  return all_reduce_totals(sum, static_cast<double>(local_count(batch)), mesh);
 }
 
 Bf16Autocast::Bf16Autocast(bool enabled) : enabled_(enabled) {
@@ -103,6 +148,7 @@ double global_grad_norm(const model::CausalLM& model, const std::vector<std::pai
                            .reshape({1})
                            .cpu();
   if (mesh.tp().size() > 1) mesh.tp().all_reduce(squares, dist::ReduceOp::kSum)->wait();
+  if (mesh.pp().size() > 1) mesh.pp().all_reduce(squares, dist::ReduceOp::kSum)->wait();  // disjoint stages
   return std::sqrt(squares.item<double>());
 }
 

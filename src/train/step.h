@@ -12,6 +12,7 @@
 #include "nf/data/data_loader.h"
 #include "nf/dist/mesh.h"
 #include "nf/model/transformer.h"
+#include "nf/parallel/pp/schedule.h"
 
 namespace nf::train {
 
@@ -27,16 +28,25 @@ struct LossTotals {
   double mean() const { return count > 0 ? sum / count : 0.0; }
 };
 
+// What the trainer runs around this stage's backward passes: `before_last_backward` just before
+// the last one (GradSync::arm, so that bucket reductions overlap with it; the tied embedding's
+// gradient from the last stage), `after_backward` after all of them, before the step's loss
+// reduction (the last stage sends the tied embedding's gradient).
+struct BackwardHooks {
+  std::function<void()> before_last_backward = [] {};
+  std::function<void()> after_backward = [] {};
+};
+
 // Forward and backward over this rank's rows in micro-batches of `micro_batch_size`, each
 // micro-batch's loss sum divided by the global token count, so that after the gradients are
 // summed over dp they are the gradients of the global batch's mean loss. Returns the global totals.
-// `before_last_backward` runs just before the last micro-batch's backward (GradSync::arm, so that
-// bucket reductions can overlap with that backward).
+// With pp > 1 this rank runs its stage's part under `schedule` (parallel/pp); every stage gets the
+// totals.
 LossTotals forward_backward(model::CausalLM& model, const DeviceBatch& batch, int64_t micro_batch_size,
-                            const dist::Mesh& mesh, bool bf16_autocast,
-                            const std::function<void()>& before_last_backward);
+                            const dist::Mesh& mesh, parallel::pp::ScheduleKind schedule, bool bf16_autocast,
+                            const BackwardHooks& hooks);
 
-// The global batch's loss without gradients (validation).
+// The global batch's loss without gradients (validation), forward through every stage.
 LossTotals evaluate(model::CausalLM& model, const DeviceBatch& batch, int64_t micro_batch_size, const dist::Mesh& mesh,
                     bool bf16_autocast);
 
@@ -54,7 +64,8 @@ class Bf16Autocast {
 };
 
 // The global gradient norm when every rank holds its parameters' full dp-summed gradients (zero 0
-// and 1): tensor-parallel shards count on their rank, replicated tensors (the norms) once.
+// and 1): tensor-parallel shards count on their rank, replicated tensors (the norms) once, and
+// pipeline stages (disjoint parameters) are summed.
 double global_grad_norm(const model::CausalLM& model, const std::vector<std::pair<std::string, at::Tensor>>& parameters,
                         const dist::Mesh& mesh);
 

@@ -18,10 +18,12 @@
 #include "nf/parallel/dp/flat_parameters.h"
 #include "nf/parallel/dp/grad_sync.h"
 #include "nf/parallel/dp/sharded_adamw.h"
+#include "nf/parallel/pp/schedule.h"
 #include "nf/train/checkpoint.h"
 #include "nf/train/metrics.h"
 #include "nf/train/preemption.h"
 #include "step.h"
+#include "tied_embedding.h"
 
 namespace nf::train {
 namespace {
@@ -29,6 +31,18 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+// The part of the model this rank's pipeline stage holds (parallel.pp_layers, else balanced).
+model::StagePart stage_part(const TrainConfig& config, const dist::Mesh& mesh) {
+  const int64_t stages = mesh.shape().pp(), stage = mesh.coords().pp;
+  const auto layers = parallel::pp::partition_layers(config.model.n_layers, stages, config.parallel.pp_layers);
+  model::StagePart part;
+  part.first_layer = layers[stage].first;
+  part.n_layers = layers[stage].count;
+  part.embedding = stage == 0;
+  part.head = stage == stages - 1;
+  return part;
+}
 
 std::vector<at::Tensor> tensors_of(const NamedTensors& named) {
   std::vector<at::Tensor> out;
@@ -65,18 +79,22 @@ class Trainer {
     if (config.data.train_path.empty()) {
       throw ConfigError("data.train_path is empty", "pass --data.train_path DIR (a dataset written by nf-shard build)");
     }
-    NF_CHECK(mesh.shape().pp() == 1, ConfigError, "parallel.pp (", mesh.shape().pp(),
-             "): this nf-train does not run pipeline stages yet; set parallel.pp 1 (tp and dp are supported)");
-    NF_CHECK(config.parallel.zero < 2 || mesh.shape().tp() == 1, ConfigError,
-             "parallel.zero 2 with parallel.tp > 1 is not supported yet (the sharded gradient norm would count the ",
-             "replicated norm weights once per tp rank); use parallel.zero 1");
-    model_ = model::CausalLM(config.model, mesh.shape().tp() > 1 ? &mesh.tp() : nullptr);
+    model_ = model::CausalLM(config.model, mesh.shape().tp() > 1 ? &mesh.tp() : nullptr, stage_part(config, mesh));
     const int64_t parameters = model::initialize(
         *model_,
         model::InitOptions().with_seed(t.seed).with_std(config.model.init_std).with_n_layers(config.model.n_layers));
     model_->to(device);
+    const model::StagePart& part = model_->part();
     log.info("initialized ", with_thousands(static_cast<double>(parameters)), " parameters on ", device.str(),
-             " (seed ", t.seed, ")");
+             " (seed ", t.seed, ")",
+             mesh.shape().pp() > 1
+                 ? " for pipeline stage " + std::to_string(mesh.coords().pp) + " of " +
+                       std::to_string(mesh.shape().pp()) + ": layers " + std::to_string(part.first_layer) + "-" +
+                       std::to_string(part.first_layer + part.n_layers - 1) + ", " + config.parallel.pp_schedule +
+                       " schedule"
+                 : "");
+    schedule_kind_ = parallel::pp::parse_schedule_kind(config.parallel.pp_schedule);
+    tied_ = std::make_unique<TiedEmbedding>(model_, mesh);
     const dist::ParallelConfig& p = config.parallel;
     flat_ = std::make_unique<parallel::dp::FlatParameters>(model::named_parameters(*model_),
                                                            parallel::dp::bucket_numel_for(p.bucket_mb, sizeof(float)),
@@ -108,6 +126,7 @@ class Trainer {
     bf16_autocast_ = device.is_cuda() && t.dtype != "fp32";
     log.info("precision: ", bf16_autocast_ ? "bf16 autocast, fp32 master weights and optimizer" : "fp32");
     resume_and_open_data();
+    tied_->sync_weight();  // after a resume the last stage's copy must match the loaded embedding
     const double peak = t.peak_tflops > 0 ? t.peak_tflops : (device.is_cuda() ? 989.0 : 0.0);
     peak_gflops_ = peak * 1e3;
     flops_per_token_ = model::training_flops_per_token(config.model, t.seq_len);
@@ -218,16 +237,22 @@ class Trainer {
   // One optimizer step; returns the global batch's mean loss.
   double train_step(const data::Batch& batch) {
     const TrainingConfig& t = config_.training;
+    BackwardHooks hooks;
+    hooks.before_last_backward = [this] {
+      tied_->add_output_grad();
+      grad_sync_->arm();
+    };
+    hooks.after_backward = [this] { tied_->send_output_grad(); };
     const LossTotals totals = forward_backward(model_, to_device(batch, device_), t.micro_batch_size, mesh_,
-                                               bf16_autocast_, [this] { grad_sync_->arm(); });
+                                               schedule_kind_, bf16_autocast_, hooks);
     grad_sync_->finish();
     const double loss = totals.mean();
     at::Tensor shard_grads;
     if (sharded_) shard_grads = grad_sync_->shard_grads();
-    // ZeRO 2 holds only this rank's reduced chunk (and tp = 1, checked above); otherwise every rank
+    // ZeRO 2 holds only this rank's reduced chunk; otherwise every rank
     // has the full reduced gradients and the norm must count tp shards and replicated norms apart.
     grad_norm_ =
-        config_.parallel.zero == 2 ? sharded_->grad_norm(shard_grads) : global_grad_norm(model_, parameters_, mesh_);
+        config_.parallel.zero == 2 ? zero2_grad_norm(shard_grads) : global_grad_norm(model_, parameters_, mesh_);
     meta_.loader = batch.state;
     meta_.tokens_seen += t.global_batch_size * t.seq_len;
     if (!std::isfinite(loss) || !std::isfinite(grad_norm_)) {
@@ -252,8 +277,21 @@ class Trainer {
       optimizer_->step(lr_);
     }
     flat_->zero_grad();
+    tied_->sync_weight();
     ++meta_.step;
     return loss;
+  }
+
+  // ZeRO 2: each dp rank holds a chunk of its (tp shard of its) stage's reduced gradients; tensors
+  // every tp rank holds whole (the norms) count once over tp; the stages' sums add up.
+  double zero2_grad_norm(const at::Tensor& shard_grads) {
+    const double tp = static_cast<double>(mesh_.tp().size());
+    at::Tensor squares = sharded_->grad_squares(
+        shard_grads, [&](const std::string& name) { return model_->shard_spec_of(name).dim < 0 ? 1.0 / tp : 1.0; });
+    for (dist::Communicator* axis : {&mesh_.dp(), &mesh_.tp(), &mesh_.pp()}) {
+      if (axis->size() > 1) axis->all_reduce(squares, dist::ReduceOp::kSum)->wait();
+    }
+    return std::sqrt(squares.item<double>());
   }
 
   void report(double loss, int64_t steps, double seconds, double data_wait) {
@@ -319,6 +357,8 @@ class Trainer {
   Logger& log_;
   c10::Device device_{c10::kCPU};
   model::CausalLM model_{nullptr};
+  parallel::pp::ScheduleKind schedule_kind_ = parallel::pp::ScheduleKind::k1F1B;
+  std::unique_ptr<TiedEmbedding> tied_;
   NamedTensors parameters_;
   std::unique_ptr<parallel::dp::FlatParameters> flat_;
   std::unique_ptr<parallel::dp::GradSync> grad_sync_;

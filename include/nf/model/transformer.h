@@ -1,13 +1,13 @@
 // The decoder-only language model, named as Hugging Face's LlamaForCausalLM so that checkpoints
 // map one to one: model.embed_tokens, model.layers.{i}.*, model.norm, lm_head (absent when tied).
-// Its three stages (embed, a range of layers, head) are separate calls, so a pipeline stage can run
-// only the part it holds. Given a tensor-parallel communicator, every parameter keeps its HF name
-// but holds this rank's shard (sharding.h, docs/parallelism.md); the hidden states between stages
-// stay full and replicated on every tp rank, only the logits are vocab-sharded.
+// Its three stages (embed, a range of layers, head) are separate calls, and a pipeline stage
+// constructs only the part it holds (StagePart): its layers keep their global indices as names. Given a tensor-parallel
+// communicator, every parameter keeps its HF name but holds this rank's shard (sharding.h, docs/parallelism.md); the
+// hidden states between stages stay full and replicated on every tp rank, only the logits are vocab-sharded.
 #pragma once
 
 #include <torch/nn/module.h>
-#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/container/moduledict.h>
 #include <torch/nn/pimpl.h>
 
 #include <string>
@@ -24,12 +24,21 @@
 
 namespace nf::model {
 
-// The body (HF's LlamaModel, registered as "model"): embedding, decoder layers, final norm.
+// The part of the model one pipeline stage holds; the default is the whole model.
+struct StagePart {
+  int64_t first_layer = 0;
+  int64_t n_layers = -1;  // -1: every layer from first_layer on
+  bool embedding = true;  // model.embed_tokens (the first stage)
+  bool head = true;       // model.norm and lm_head (the last stage)
+};
+
+// The body (HF's LlamaModel, registered as "model"): embedding, decoder layers, final norm; each
+// only where `part` holds it (the others stay null).
 class DecoderStackImpl : public torch::nn::Module {
  public:
-  DecoderStackImpl(const ModelConfig& config, dist::Communicator* tp);
+  DecoderStackImpl(const ModelConfig& config, dist::Communicator* tp, const StagePart& part);
   parallel::tp::VocabParallelEmbedding embed_tokens{nullptr};
-  torch::nn::ModuleList layers{nullptr};
+  torch::nn::ModuleDict layers{nullptr};  // keyed by the global layer index
   RMSNorm norm{nullptr};
 };
 TORCH_MODULE(DecoderStack);
@@ -39,11 +48,14 @@ class CausalLMImpl : public torch::nn::Module {
   // Validates the config (ConfigError, including the tp constraints of sharding.h) and creates
   // uninitialized parameters; call initialize(). `tp` (nullptr or one rank = no tensor
   // parallelism) must outlive the model; every tp rank runs the same calls on the same tokens.
-  explicit CausalLMImpl(const ModelConfig& config, dist::Communicator* tp = nullptr);
+  // `part` selects a pipeline stage's share. A head stage without the embedding, when the
+  // embeddings are tied, holds a copy of the embedding weight that is not a parameter
+  // (tied_output_weight(): the trainer keeps it equal to the first stage's).
+  explicit CausalLMImpl(const ModelConfig& config, dist::Communicator* tp = nullptr, StagePart part = {});
 
   // tokens [batch, seq] (int64) -> hidden [batch, seq, d_model].
   torch::Tensor embed(const torch::Tensor& tokens);
-  // Runs layers [begin, end) over hidden [batch, seq, d_model]; positions are 0..seq-1.
+  // Runs layers [begin, end) (held by this part) over hidden [batch, seq, d_model]; positions are 0..seq-1.
   torch::Tensor forward_layers(const torch::Tensor& hidden, int64_t begin, int64_t end);
   // Final norm and lm_head (the embedding's weight when tied): hidden -> logits [batch, seq, vocab];
   // under tp, this rank's vocabulary columns [batch, seq, padded_vocab / tp] (feed them to loss()).
@@ -56,8 +68,12 @@ class CausalLMImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& tokens);
 
   const ModelConfig& config() const { return config_; }
-  // The weight of the output projection: lm_head.weight, or model.embed_tokens.weight when tied.
+  const StagePart& part() const { return part_; }
+  // The weight of the output projection: lm_head.weight, or model.embed_tokens.weight when tied
+  // (on a head stage without the embedding: tied_output_weight()).
   torch::Tensor output_weight() const;
+  // The tied embedding's copy on a head stage without the embedding; undefined elsewhere.
+  torch::Tensor tied_output_weight() const { return tied_output_weight_; }
   // The tp communicator (nullptr when not tensor-parallel).
   dist::Communicator* tp() const { return tp_; }
   // The full (HF) shape of parameter `name` and how this rank holds it (sharding.h).
@@ -69,13 +85,15 @@ class CausalLMImpl : public torch::nn::Module {
  private:
   ModelConfig config_;
   dist::Communicator* tp_;
-  parallel::tp::ColumnParallelLinear lm_head_{nullptr};  // null when config.tie_embeddings
+  StagePart part_;
+  parallel::tp::ColumnParallelLinear lm_head_{nullptr};  // null when config.tie_embeddings or no head
+  torch::Tensor tied_output_weight_;
 };
 TORCH_MODULE(CausalLM);
 
-// Fills every parameter of `model` with its shard (model.shard_spec_of) of
-// initial_value(options, name, full shape), so values do not depend on tp, and returns the number
-// of elements of the full model (tied weights counted once; equals count_parameters(config)).
+// Fills every parameter of `model` (and a tied output copy) with its shard (model.shard_spec_of) of
+// initial_value(options, name, full shape), so values do not depend on tp or pp, and returns the
+// number of elements of the parameters it holds (the whole model: equals count_parameters(config)).
 int64_t initialize(CausalLMImpl& model, const InitOptions& options);
 
 // The parameters in registration (HF) order, each with its full dotted name.

@@ -49,9 +49,9 @@ std::string save_checkpoint(const std::string& checkpoints_dir, const Checkpoint
                             const NamedTensors& optimizer_state, const std::string& config_yaml, const dist::Mesh& mesh,
                             int64_t keep_last);
 
-// The full (unsharded) parameters of a step directory, gathered from its tensor-parallel model
-// files by their "shard.<name>" metadata, for export; needs no MPI. CheckpointError for a
-// pipeline-split checkpoint (pp > 1) or a damaged file.
+// The full (unsharded) parameters of a step directory, gathered from its model files (every
+// pipeline stage, every tensor-parallel shard by its "shard.<name>" metadata), for export; needs
+// no MPI. CheckpointError for a damaged file.
 std::map<std::string, at::Tensor> consolidate_model(const std::string& step_dir);
 
 // The metadata value "dim index count full_size" of a shard.

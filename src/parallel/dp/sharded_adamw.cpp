@@ -51,6 +51,29 @@ double ShardedAdamW::grad_norm(const at::Tensor& shard_grads) const {
   return std::sqrt(squares.item<double>());
 }
 
+at::Tensor ShardedAdamW::grad_squares(const at::Tensor& shard_grads,
+                                      const std::function<double(const std::string&)>& weight) const {
+  const at::Tensor grads = shard_grads.to(at::kDouble);
+  at::Tensor squares = at::zeros({1}, grads.options());
+  // Adjacent segments with the same factor are summed in one kernel.
+  int64_t begin = 0, end = 0;
+  double factor = 0.0;
+  const auto flush = [&] {
+    if (end > begin) squares += factor * grads.narrow(0, begin, end - begin).square().sum();
+  };
+  for (const ShardSegment& segment : segments_) {
+    const double w = weight(flat_.layout().slots()[segment.slot].name);
+    if (w != factor || segment.shard_offset != end) {
+      flush();
+      begin = segment.shard_offset;
+      factor = w;
+    }
+    end = segment.shard_offset + segment.numel;
+  }
+  flush();
+  return squares;
+}
+
 void ShardedAdamW::step(const at::Tensor& shard_grads, double lr, double grad_scale) {
   NF_CHECK(shard_grads.numel() == flat_.layout().shard_numel(), UsageError, "sharded AdamW: shard gradients have ",
            shard_grads.numel(), " elements, the shard has ", flat_.layout().shard_numel(),

@@ -16,6 +16,8 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <vector>
 
 #include "nf/dist/communicator.h"
@@ -33,6 +35,10 @@ class ShardedAdamW {
   // shard_grads()): Σ g² over the shard, all-reduced over dp (each element is in exactly one
   // shard). Collective.
   double grad_norm(const at::Tensor& shard_grads) const;
+  // Σ weight(name)·g² over this rank's shard (padding excluded), in fp64, shape {1}, not reduced:
+  // the caller reduces it over the axes the parameters are split on. `weight` gives a parameter's
+  // factor, e.g. 1/tp for a tensor every tp rank holds whole.
+  at::Tensor grad_squares(const at::Tensor& shard_grads, const std::function<double(const std::string&)>& weight) const;
   // One update with learning rate `lr`, the shard's gradients first scaled by `grad_scale` (the
   // clip coefficient, optim::clip_coefficient; 1 = no clipping), then the all-gather. Collective.
   void step(const at::Tensor& shard_grads, double lr, double grad_scale = 1.0);
