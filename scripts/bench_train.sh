@@ -2,9 +2,10 @@
 # Training throughput, one table: nf-train against a PyTorch Python training loop of the same
 # Llama-style model (scripts/bench/torch_train_loop.py), fp32 on CPU, same threads, same batch
 # split, same allocator (jemalloc with nf's MALLOC_CONF; Python gets it through LD_PRELOAD) and
-# the same BLAS (both run Debian's libtorch 1.13). Runs alternate (nf, torch, nf, torch, ...) so
-# that load from other processes hits both sides alike; each side's figure is its best round
-# (other load only ever slows a run down), and the fastest single step of each side is shown too.
+# the same BLAS (both run Debian's libtorch 1.13). Runs alternate (nf then torch in odd rounds,
+# torch then nf in even ones) so that load from other processes and the cold first run hit both
+# sides alike; each side's figure is its best round (other load only ever slows a run down), the
+# fastest single step of each side is shown too, and the median of the rounds' nf/torch ratios.
 # "% of matmul peak" divides the achieved model GFLOP/s (nf's formula, docs/training.md) by the
 # best fp32 GFLOP/s of a square torch.mm on the same threads, measured before every round.
 #
@@ -105,9 +106,15 @@ nf_results=() torch_results=() peaks=()
 for ((r = 1; r <= rounds; r++)); do
   peaks+=("$(run_peak)")
   echo "round $r: load average $(cut -d' ' -f1 /proc/loadavg), matmul ${peaks[-1]} GFLOP/s"
-  nf_results+=("$(run_nf "$r")")
+  # Odd rounds run nf first, even rounds PyTorch first: neither program always gets the cold start.
+  if ((r % 2)); then
+    nf_results+=("$(run_nf "$r")")
+    torch_results+=("$(run_torch "$r")")
+  else
+    torch_results+=("$(run_torch "$r")")
+    nf_results+=("$(run_nf "$r")")
+  fi
   echo "round $r nf-train: ${nf_results[-1]%% *} tokens/s"
-  torch_results+=("$(run_torch "$r")")
   echo "round $r PyTorch:  ${torch_results[-1]%% *} tokens/s"
 done
 
@@ -132,5 +139,8 @@ print(f"| model GFLOP/s | {best_nf[1]:.1f} | {best_pt[1]:.1f} |")
 print(f"| % of matmul peak ({peak:.1f} GFLOP/s, {size}² fp32 mm, {threads} threads) | "
       f"{100 * best_nf[1] / peak:.1f}% | {100 * best_pt[1] / peak:.1f}% |")
 print()
-print(f"ratio nf/torch (tokens/s): {best_nf[0] / best_pt[0]:.3f} (best rounds), {fastest_nf / fastest_pt:.3f} (fastest steps)")
+ratios = sorted(a[0] / b[0] for a, b in zip(nf, pt))
+median = ratios[len(ratios) // 2] if len(ratios) % 2 else (ratios[len(ratios) // 2 - 1] + ratios[len(ratios) // 2]) / 2
+print(f"ratio nf/torch (tokens/s): {best_nf[0] / best_pt[0]:.3f} (best rounds), {fastest_nf / fastest_pt:.3f} (fastest steps), "
+      f"{median:.3f} (median of the rounds' ratios: {', '.join(f'{x:.3f}' for x in ratios)})")
 PY
