@@ -1,15 +1,23 @@
-# Environment for NeuralFlow batch jobs, sourced by every jobs/*.slurm template (and usable by
-# hand before mpirun). One place for the NCCL and OpenMPI settings of a cluster; edit here.
+# shellcheck shell=bash
+# Environment for NeuralFlow batch jobs, sourced by jobs/launch.sh (every jobs/*.slurm template)
+# and usable by hand before mpirun. One place for the OpenMP, OpenMPI and NCCL settings of a
+# cluster; edit here. A variable already set in the submitting shell wins (sbatch exports it).
 
-# OpenMPI: ranks yield the core while waiting (they are often oversubscribed on CPU nodes), and
-# failed MPI calls are reported by NeuralFlow with context rather than aborted silently.
-export OMPI_MCA_mpi_yield_when_idle=${OMPI_MCA_mpi_yield_when_idle:-1}
-# One BLAS/OpenMP thread per rank unless the job asks for more (cpus-per-task).
+# Threads per rank: the job's --cpus-per-task, for ATen's OpenMP pool and OpenBLAS's own pool.
+# Idle OpenMP threads sleep instead of spinning: spinning pools slow CPU training 2-5x
+# (docs/training.md, "Threads on CPU").
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-${SLURM_CPUS_PER_TASK:-1}}
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-$OMP_NUM_THREADS}
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 
-# NCCL: warnings by default (INFO to debug topology), async error handling so a failed peer ends
-# the collective instead of hanging it. Set NCCL_SOCKET_IFNAME / NCCL_IB_HCA for your fabric.
+# OpenMPI: ranks waiting in a collective yield their core (CPU nodes are often oversubscribed).
+export OMPI_MCA_mpi_yield_when_idle=${OMPI_MCA_mpi_yield_when_idle:-1}
+
+# NCCL (GPU jobs): warnings only; INFO prints the topology and the rings chosen.
 export NCCL_DEBUG=${NCCL_DEBUG:-WARN}
-export TORCH_NCCL_ASYNC_ERROR_HANDLING=${TORCH_NCCL_ASYNC_ERROR_HANDLING:-1}
+# Pick the fabric when NCCL's own choice is wrong, e.g.:
+# export NCCL_SOCKET_IFNAME=ib0          # interface for bootstrap and socket transport
+# export NCCL_IB_HCA=mlx5_0,mlx5_1       # InfiniBand adapters to use
+# export NCCL_IB_DISABLE=1               # no InfiniBand: sockets only
+# export NCCL_NET_GDR_LEVEL=PHB          # GPUDirect RDMA up to the PCIe host bridge
+# export NCCL_DEBUG_SUBSYS=INIT,NET      # with NCCL_DEBUG=INFO: which parts to trace
