@@ -68,11 +68,12 @@ int count_of(const torch::Tensor& tensor) {
 class MpiWork : public Work {
  public:
   MpiWork(MPI_Request request, std::string description, std::chrono::milliseconds timeout,
-          std::vector<torch::Tensor> keep_alive)
+          std::vector<torch::Tensor> keep_alive, std::shared_ptr<std::atomic<int64_t>> blocked_ns)
       : request_(request),
         description_(std::move(description)),
         timeout_(timeout),
-        keep_alive_(std::move(keep_alive)) {}
+        keep_alive_(std::move(keep_alive)),
+        blocked_ns_(std::move(blocked_ns)) {}
 
   ~MpiWork() override {
     if (done_ || std::uncaught_exceptions() > 0) return;  // when unwinding, the job is ending anyway
@@ -87,7 +88,8 @@ class MpiWork : public Work {
 
   void wait() override {
     if (done_) return;
-    const auto deadline = Clock::now() + timeout_;
+    const auto start = Clock::now();
+    const auto deadline = start + timeout_;
     // MPI_Test drives progress of non-blocking collectives. Poll tightly at first (short
     // operations), then back off to sleeps so oversubscribed ranks leave the core to peers.
     for (int polls = 0;; ++polls) {
@@ -105,13 +107,15 @@ class MpiWork : public Work {
     }
     done_ = true;
     keep_alive_.clear();
+    *blocked_ns_ += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
   }
 
  private:
   MPI_Request request_;
   std::string description_;
   std::chrono::milliseconds timeout_;
-  std::vector<torch::Tensor> keep_alive_;  // buffers MPI is reading or writing until done
+  std::vector<torch::Tensor> keep_alive_;             // buffers MPI is reading or writing until done
+  std::shared_ptr<std::atomic<int64_t>> blocked_ns_;  // the communicator's blocked_seconds()
   bool done_ = false;
 };
 
@@ -134,7 +138,7 @@ std::unique_ptr<Work> MpiCommunicator::make_work(MPI_Request request, std::strin
                                                  std::vector<torch::Tensor> keep_alive) const {
   std::string description = operation + " on axis " + axis_ + " (rank " + std::to_string(rank_) + " of " +
                             std::to_string(size_) + ", world rank " + std::to_string(world_rank_) + ")";
-  return std::make_unique<MpiWork>(request, std::move(description), timeout_, std::move(keep_alive));
+  return std::make_unique<MpiWork>(request, std::move(description), timeout_, std::move(keep_alive), blocked_ns_);
 }
 
 std::unique_ptr<Work> MpiCommunicator::all_reduce(torch::Tensor& tensor, ReduceOp op) {

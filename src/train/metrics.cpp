@@ -46,6 +46,8 @@ std::string format_step_line(const StepMetrics& m) {
                      " | tokens/s " + with_thousands(m.tokens_per_s);
   if (!std::isnan(m.mfu)) line += " | mfu " + printf_string("%.1f", 100.0 * m.mfu) + "%";
   line += " | GFLOP/s " + printf_string("%.1f", m.gflops_per_s);
+  line += " | compute " + printf_string("%.1f", 100.0 * (1.0 - m.comm - m.bubble - m.data_wait)) + "% | comm " +
+          printf_string("%.1f", 100.0 * m.comm) + "% | bubble " + printf_string("%.1f", 100.0 * m.bubble) + "%";
   line += " | data_wait " + printf_string("%.1f", 100.0 * m.data_wait) + "%";
   if (m.skipped_steps > 0) line += " | skipped " + std::to_string(m.skipped_steps);
   return line;
@@ -58,6 +60,8 @@ nlohmann::json to_json(const StepMetrics& m) {
                       {"grad_norm", m.grad_norm},
                       {"tokens_per_s", m.tokens_per_s},
                       {"gflops_per_s", m.gflops_per_s},
+                      {"comm", m.comm},
+                      {"bubble", m.bubble},
                       {"data_wait", m.data_wait},
                       {"skipped_steps", m.skipped_steps}};
   if (!std::isnan(m.mfu)) j["mfu"] = m.mfu;
@@ -89,6 +93,9 @@ void MetricsSink::record(const StepMetrics& m) {
   tensorboard_->add_scalar("train/grad_norm", m.grad_norm, m.step);
   tensorboard_->add_scalar("perf/tokens_per_s", m.tokens_per_s, m.step);
   if (!std::isnan(m.mfu)) tensorboard_->add_scalar("perf/mfu", m.mfu, m.step);
+  tensorboard_->add_scalar("perf/comm", m.comm, m.step);
+  tensorboard_->add_scalar("perf/bubble", m.bubble, m.step);
+  tensorboard_->add_scalar("perf/data_wait", m.data_wait, m.step);
   tensorboard_->flush();
 }
 

@@ -70,6 +70,27 @@ std::shared_ptr<const data::TokenDataset> open_validation(const TrainConfig& con
   return std::make_shared<const data::TokenDataset>(path, options);
 }
 
+// Seconds blocked in communication, split by kind (Communicator::blocked_seconds).
+struct BlockedTimes {
+  double comm = 0;      // dp and tp collectives
+  double pipeline = 0;  // pp: receives from neighbour stages, the loss and norm sums
+  BlockedTimes operator-(const BlockedTimes& other) const { return {comm - other.comm, pipeline - other.pipeline}; }
+};
+
+// Where a logging interval's step time went. Validation and checkpoint saves fall outside it.
+struct IntervalTimes {
+  int64_t steps = 0;
+  double seconds = 0;    // data wait + training steps
+  double data_wait = 0;  // waiting for the loader
+  BlockedTimes blocked;
+  void add_step(double step_seconds, const BlockedTimes& step_blocked) {
+    ++steps;
+    seconds += step_seconds;
+    blocked.comm += step_blocked.comm;
+    blocked.pipeline += step_blocked.pipeline;
+  }
+};
+
 class Trainer {
  public:
   Trainer(const TrainConfig& config, const std::string& run_dir, const dist::Mesh& mesh, const c10::Device& device,
@@ -138,21 +159,18 @@ class Trainer {
     PreemptionGuard preemption;
     TrainResult result;
     result.step = meta_.step;
-    Clock::time_point interval_start = Clock::now();
-    double data_wait = 0;
-    int64_t interval_steps = 0;
+    IntervalTimes interval;
     while (meta_.step < t.max_steps) {
-      const Clock::time_point wait_start = Clock::now();
+      const Clock::time_point step_start = Clock::now();
+      const BlockedTimes blocked_before = blocked_times();
       const data::Batch batch = loader_->next();
-      data_wait += seconds_since(wait_start);
+      interval.data_wait += seconds_since(step_start);
       const double loss = train_step(batch);
+      interval.add_step(seconds_since(step_start), blocked_times() - blocked_before);
       result.last_loss = loss;
-      ++interval_steps;
       if (meta_.step % t.log_interval == 0 || meta_.step == t.max_steps) {
-        report(loss, interval_steps, seconds_since(interval_start), data_wait);
-        interval_start = Clock::now();
-        data_wait = 0;
-        interval_steps = 0;
+        report(loss, interval);
+        interval = IntervalTimes();
       }
       if (t.eval_interval > 0 && meta_.step % t.eval_interval == 0) run_validation();
       const bool save_due = config_.checkpoint.save_interval > 0 && meta_.step % config_.checkpoint.save_interval == 0;
@@ -294,17 +312,26 @@ class Trainer {
     return std::sqrt(squares.item<double>());
   }
 
-  void report(double loss, int64_t steps, double seconds, double data_wait) {
+  // Seconds blocked in communication so far: dp and tp (exposed communication) and pp (waiting on
+  // pipeline neighbours: the bubble).
+  BlockedTimes blocked_times() const {
+    return {mesh_.dp().blocked_seconds() + mesh_.tp().blocked_seconds(), mesh_.pp().blocked_seconds()};
+  }
+
+  void report(double loss, const IntervalTimes& interval) {
+    const double seconds = interval.seconds;
     StepMetrics m;
     m.step = meta_.step;
     m.loss = loss;
     m.lr = lr_;
     m.grad_norm = grad_norm_;
     m.tokens_per_s =
-        static_cast<double>(steps * config_.training.global_batch_size * config_.training.seq_len) / seconds;
+        static_cast<double>(interval.steps * config_.training.global_batch_size * config_.training.seq_len) / seconds;
     m.gflops_per_s = m.tokens_per_s * flops_per_token_ / static_cast<double>(mesh_.world().size()) / 1e9;
     if (peak_gflops_ > 0) m.mfu = m.gflops_per_s / peak_gflops_;
-    m.data_wait = data_wait / seconds;
+    m.data_wait = interval.data_wait / seconds;
+    m.comm = interval.blocked.comm / seconds;
+    m.bubble = interval.blocked.pipeline / seconds;
     m.skipped_steps = meta_.skipped_steps;
     log_.info(format_step_line(m));
     if (metrics_) metrics_->record(m);

@@ -41,7 +41,7 @@ for f in config.yaml logs/train.log metrics.jsonl checkpoints/latest checkpoints
 done
 ls "$run"/tensorboard/events.out.tfevents.* >/dev/null || fail "no TensorBoard event file"
 [[ $(cat "$run/checkpoints/latest") == step_12 ]] || fail "latest is $(cat "$run/checkpoints/latest")"
-grep -q '^\[rank 0/1\] .* INFO step 12 | loss [0-9.]* | lr .* | grad_norm .* | tokens/s [0-9,]* | GFLOP/s .* | data_wait .*%$' \
+grep -q '^\[rank 0/1\] .* INFO step 12 | loss [0-9.]* | lr .* | grad_norm .* | tokens/s [0-9,]* | GFLOP/s .* | compute .*% | comm .*% | bubble .*% | data_wait .*%$' \
   "$run/logs/train.log" || fail "no step 12 log line in train.log"
 grep -q 'val_loss' "$run/metrics.jsonl" || fail "no validation record"
 losses "$run/metrics.jsonl" >"$work/full.losses"

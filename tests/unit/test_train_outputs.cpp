@@ -26,18 +26,22 @@ TEST(Metrics, LogLineHasEveryField) {
   m.tokens_per_s = 12345.4;
   m.gflops_per_s = 98.76;
   m.mfu = 0.4123;
+  m.comm = 0.062;
+  m.bubble = 0.025;
   m.data_wait = 0.003;
   EXPECT_EQ(format_step_line(m),
             "step 100 | loss 8.2341 | lr 3.00e-04 | grad_norm 1.23 | tokens/s 12,345 | mfu 41.2% | GFLOP/s 98.8 | "
-            "data_wait 0.3%");
+            "compute 91.0% | comm 6.2% | bubble 2.5% | data_wait 0.3%");
   m.mfu = std::nan("");
   m.skipped_steps = 2;
   EXPECT_EQ(format_step_line(m),
-            "step 100 | loss 8.2341 | lr 3.00e-04 | grad_norm 1.23 | tokens/s 12,345 | GFLOP/s 98.8 | data_wait 0.3% | "
-            "skipped 2");
+            "step 100 | loss 8.2341 | lr 3.00e-04 | grad_norm 1.23 | tokens/s 12,345 | GFLOP/s 98.8 | compute 91.0% | "
+            "comm 6.2% | bubble 2.5% | data_wait 0.3% | skipped 2");
   const nlohmann::json j = to_json(m);
   EXPECT_EQ(j.at("step"), 100);
   EXPECT_DOUBLE_EQ(j.at("loss").get<double>(), 8.23412);
+  EXPECT_DOUBLE_EQ(j.at("comm").get<double>(), 0.062);
+  EXPECT_DOUBLE_EQ(j.at("bubble").get<double>(), 0.025);
   EXPECT_FALSE(j.contains("mfu"));
 }
 

@@ -6,7 +6,9 @@
 
 #include <torch/types.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -44,6 +46,16 @@ class Communicator {
   virtual std::unique_ptr<Work> send(const torch::Tensor& tensor, int peer, int tag) = 0;
   virtual std::unique_ptr<Work> recv(torch::Tensor& tensor, int peer, int tag) = 0;
   virtual void barrier() = 0;
+
+  // Seconds this process has spent blocked in Work::wait() on this communicator, cumulative: the
+  // communication that computation did not hide. The trainer's step-time split reads it per mesh
+  // axis. (NCCL work is ordered on a stream rather than waited for on the host: ~0 there.)
+  double blocked_seconds() const { return static_cast<double>(blocked_ns_->load()) * 1e-9; }
+
+ protected:
+  // Backends' Work::wait() adds the nanoseconds it blocked (shared: a Work may outlive nothing,
+  // but it must never write through a dangling pointer).
+  std::shared_ptr<std::atomic<int64_t>> blocked_ns_ = std::make_shared<std::atomic<int64_t>>(0);
 };
 
 }  // namespace nf::dist

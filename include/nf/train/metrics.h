@@ -21,12 +21,18 @@ struct StepMetrics {
   double tokens_per_s = 0;
   double gflops_per_s = 0;    // achieved model FLOP/s of one device, in GFLOP/s
   double mfu = std::nan("");  // fraction of the peak; NaN when no peak is known (CPU)
-  double data_wait = 0;       // fraction of the interval spent waiting for batches
+  // Where the interval's step time went, as fractions: blocked in dp/tp communication (what
+  // computation did not hide), blocked on pipeline neighbours (bubble and p2p transfers), waiting
+  // for batches; compute is the rest.
+  double comm = 0;
+  double bubble = 0;
+  double data_wait = 0;
   int64_t skipped_steps = 0;  // non-finite losses so far
 };
 
-// "step 100 | loss 8.2341 | lr 3.00e-04 | grad_norm 1.23 | tokens/s 12,345 | mfu 41.2% | data_wait 0.3%"
-// with "| GFLOP/s 12.3" instead of mfu when the peak is unknown, and "| skipped N" when N > 0.
+// "step 100 | loss 8.2341 | lr 3.00e-04 | grad_norm 1.23 | tokens/s 12,345 | mfu 41.2% | GFLOP/s 407.1 |
+//  compute 91.0% | comm 6.2% | bubble 2.5% | data_wait 0.3%", mfu only when the peak is known, and
+// "| skipped N" when N > 0.
 std::string format_step_line(const StepMetrics& m);
 nlohmann::json to_json(const StepMetrics& m);
 
