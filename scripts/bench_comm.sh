@@ -22,7 +22,8 @@ bench=$build/bench/bench-comm
 source "$root/scripts/mpi_env.sh"
 
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; $ranks ranks;" \
+# Cores from /proc/cpuinfo: `nproc` follows the OMP_NUM_THREADS=1 that mpi_env.sh sets.
+echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(grep -c ^processor /proc/cpuinfo) cores; $ranks ranks;" \
   "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 # --bind-to none: with more ranks than cores, binding would pin several ranks to one core.
 "${MPIEXEC:-mpirun}" -n "$ranks" --bind-to none "$bench" "${args[@]}"
