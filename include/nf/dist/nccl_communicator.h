@@ -32,8 +32,16 @@ class NcclCommunicator {
   // The stream collectives run on; the caller orders it against its compute stream with events.
   cudaStream_t stream() const { return stream_; }
 
-  // In-place sum of `count` floats at device pointer `data` on stream(), then waits for it.
-  void all_reduce_sum_sync(float* data, size_t count);
+  // The element types the collectives below move: fp32 (gradients) and bf16.
+  enum class Element { kFloat32, kBFloat16 };
+
+  // Each collective runs on stream() over device pointers, then waits for it.
+  // In-place sum of `count` elements at `data`.
+  void all_reduce_sum_sync(void* data, size_t count, Element element = Element::kFloat32);
+  // `input` holds size() chunks of `output_count` elements; `output` receives the sum of chunk rank().
+  void reduce_scatter_sum_sync(const void* input, void* output, size_t output_count, Element element);
+  // `output` receives size() chunks of `input_count` elements, chunk r being rank r's `input`.
+  void all_gather_sync(const void* input, void* output, size_t input_count, Element element);
 
   // "NCCL 2.28.x, CUDA runtime 13.0": what this build runs with.
   static std::string version_string();

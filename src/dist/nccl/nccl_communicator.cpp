@@ -1,28 +1,16 @@
 // NcclCommunicator: unique-id broadcast over MPI, ncclCommInitRank, a dedicated stream.
 #include "nf/dist/nccl_communicator.h"
 
-#include <cuda_runtime_api.h>
-#include <nccl.h>
-
-namespace {
-#define NF_CHECK_NCCL(call)                                                                                           \
-  do {                                                                                                                \
-    const ncclResult_t nf_nccl_status = (call);                                                                       \
-    if (nf_nccl_status != ncclSuccess) {                                                                              \
-      ::nf::dist::detail::throw_library_error("NCCL", #call, ncclGetErrorString(nf_nccl_status), __FILE__, __LINE__); \
-    }                                                                                                                 \
-  } while (0)
-
-#define NF_CHECK_CUDA(call)                                                                                           \
-  do {                                                                                                                \
-    const cudaError_t nf_cuda_status = (call);                                                                        \
-    if (nf_cuda_status != cudaSuccess) {                                                                              \
-      ::nf::dist::detail::throw_library_error("CUDA", #call, cudaGetErrorString(nf_cuda_status), __FILE__, __LINE__); \
-    }                                                                                                                 \
-  } while (0)
-}  // namespace
+#include "nf/dist/nccl_checks.h"
 
 namespace nf::dist {
+namespace {
+
+ncclDataType_t nccl_type(NcclCommunicator::Element element) {
+  return element == NcclCommunicator::Element::kBFloat16 ? ncclBfloat16 : ncclFloat32;
+}
+
+}  // namespace
 
 NcclCommunicator::NcclCommunicator(MPI_Comm comm, int device) : device_(device) {
   NF_CHECK_MPI(MPI_Comm_rank(comm, &rank_));
@@ -42,8 +30,18 @@ NcclCommunicator::~NcclCommunicator() {
   if (comm_) ncclCommDestroy(comm_);
 }
 
-void NcclCommunicator::all_reduce_sum_sync(float* data, size_t count) {
-  NF_CHECK_NCCL(ncclAllReduce(data, data, count, ncclFloat32, ncclSum, comm_, stream_));
+void NcclCommunicator::all_reduce_sum_sync(void* data, size_t count, Element element) {
+  NF_CHECK_NCCL(ncclAllReduce(data, data, count, nccl_type(element), ncclSum, comm_, stream_));
+  NF_CHECK_CUDA(cudaStreamSynchronize(stream_));
+}
+
+void NcclCommunicator::reduce_scatter_sum_sync(const void* input, void* output, size_t output_count, Element element) {
+  NF_CHECK_NCCL(ncclReduceScatter(input, output, output_count, nccl_type(element), ncclSum, comm_, stream_));
+  NF_CHECK_CUDA(cudaStreamSynchronize(stream_));
+}
+
+void NcclCommunicator::all_gather_sync(const void* input, void* output, size_t input_count, Element element) {
+  NF_CHECK_NCCL(ncclAllGather(input, output, input_count, nccl_type(element), comm_, stream_));
   NF_CHECK_CUDA(cudaStreamSynchronize(stream_));
 }
 

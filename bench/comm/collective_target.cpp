@@ -1,0 +1,25 @@
+// The collectives' names and nccl-tests' bus-bandwidth factors (see its doc/PERFORMANCE.md).
+#include "collective_target.h"
+
+namespace nf::bench {
+
+const char* name_of(Collective collective) {
+  switch (collective) {
+    case Collective::kAllReduce:
+      return "all_reduce";
+    case Collective::kReduceScatter:
+      return "reduce_scatter";
+    case Collective::kAllGather:
+      return "all_gather";
+  }
+  return "?";
+}
+
+int64_t bytes_of(Element element) { return element == Element::kBFloat16 ? 2 : 4; }
+
+double bus_factor(Collective collective, int ranks) {
+  const double ring = static_cast<double>(ranks - 1) / ranks;
+  return collective == Collective::kAllReduce ? 2 * ring : ring;
+}
+
+}  // namespace nf::bench
