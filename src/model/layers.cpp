@@ -41,22 +41,26 @@ torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, c
 #endif
 }
 
-int64_t tp_size(const dist::Communicator* tp) { return tp ? tp->size() : 1; }
-
-// The input of a group of column-parallel projections, through copy_to_tp once (Megatron's f).
-torch::Tensor copy_in(const torch::Tensor& input, dist::Communicator* tp) {
-  return tp ? parallel::tp::copy_to_tp(input, *tp) : input;
-}
-
 }  // namespace
 
-RMSNormImpl::RMSNormImpl(int64_t dim, double eps)
-    : weight(register_parameter("weight", torch::empty({dim}, torch::kFloat))), eps_(eps) {}
+torch::Tensor column_parallel_input(const torch::Tensor& hidden, const TensorParallel& tp) {
+  if (tp.comm == nullptr) return hidden;
+  return tp.sequence_parallel ? parallel::tp::gather_sequence(hidden, *tp.comm)
+                              : parallel::tp::copy_to_tp(hidden, *tp.comm);
+}
+
+RMSNormImpl::RMSNormImpl(int64_t dim, double eps, const TensorParallel& tp)
+    : weight(register_parameter("weight", torch::empty({dim}, torch::kFloat))), eps_(eps), tp_(tp) {}
 
 torch::Tensor RMSNormImpl::forward(const torch::Tensor& input) {
   const torch::Tensor x = input.to(torch::kFloat);
   const torch::Tensor normalized = x * torch::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + eps_);
-  return weight * normalized.to(input.scalar_type());
+  // Under sequence parallelism each tp rank scales only its own positions, so its weight gradient is
+  // a partial sum. copy_to_tp all-reduces it in backward: every tp rank then accumulates the whole,
+  // identical gradient, as without sequence parallelism, before the dp reduction (overlapped or
+  // not), ZeRO and the gradient norm (which counts it once per tp group) ever read it.
+  const torch::Tensor scale = tp_.splits_sequence() ? parallel::tp::copy_to_tp(weight, *tp_.comm) : weight;
+  return scale * normalized.to(input.scalar_type());
 }
 
 RopeTables rope_tables(int64_t head_dim, double theta, int64_t seq_len, const torch::Device& device) {
@@ -68,27 +72,29 @@ RopeTables rope_tables(int64_t head_dim, double theta, int64_t seq_len, const to
   return {angles.cos(), angles.sin()};
 }
 
-AttentionImpl::AttentionImpl(const ModelConfig& config, dist::Communicator* tp)
+AttentionImpl::AttentionImpl(const ModelConfig& config, const TensorParallel& tp)
     : tp_(tp),
-      n_heads_(config.n_heads / tp_size(tp)),
-      n_kv_heads_(config.kv_heads() / tp_size(tp)),
+      n_heads_(config.n_heads / tp.size()),
+      n_kv_heads_(config.kv_heads() / tp.size()),
       head_dim_(config.head_dim()) {
   const int64_t d = config.d_model, q_width = config.n_heads * head_dim_, kv_width = config.kv_heads() * head_dim_;
   // Contiguous row blocks of q and k/v are whole heads, and rank r's query heads
   // [r·n_heads/tp, ...) read exactly its kv heads [r·n_kv_heads/tp, ...): GQA stays local.
-  q_proj_ = register_module("q_proj", parallel::tp::ColumnParallelLinear(d, q_width, tp));
-  k_proj_ = register_module("k_proj", parallel::tp::ColumnParallelLinear(d, kv_width, tp));
-  v_proj_ = register_module("v_proj", parallel::tp::ColumnParallelLinear(d, kv_width, tp));
-  o_proj_ = register_module("o_proj", parallel::tp::RowParallelLinear(q_width, d, tp));
+  q_proj_ = register_module("q_proj", parallel::tp::ColumnParallelLinear(d, q_width, tp.comm));
+  k_proj_ = register_module("k_proj", parallel::tp::ColumnParallelLinear(d, kv_width, tp.comm));
+  v_proj_ = register_module("v_proj", parallel::tp::ColumnParallelLinear(d, kv_width, tp.comm));
+  o_proj_ = register_module("o_proj", parallel::tp::RowParallelLinear(q_width, d, tp.comm, tp.sequence_parallel));
 }
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& hidden, const RopeTables& rope) {
-  const int64_t batch = hidden.size(0), seq = hidden.size(1);
+  // Under sequence parallelism x is the whole sequence gathered from the tp ranks' shards, so the
+  // projections, RoPE (global positions) and causal attention see every position, as unsplit.
+  const torch::Tensor x = column_parallel_input(hidden, tp_);
+  const int64_t batch = x.size(0), seq = x.size(1);
   // [batch, seq, heads * head_dim] -> [batch, heads, seq, head_dim]
-  const auto split_heads = [&](const torch::Tensor& x, int64_t heads) {
-    return x.view({batch, seq, heads, head_dim_}).transpose(1, 2);
+  const auto split_heads = [&](const torch::Tensor& projected, int64_t heads) {
+    return projected.view({batch, seq, heads, head_dim_}).transpose(1, 2);
   };
-  const torch::Tensor x = copy_in(hidden, tp_);
   const torch::Tensor q = apply_rope(split_heads(q_proj_->forward_copied(x), n_heads_), rope);
   const torch::Tensor k = apply_rope(split_heads(k_proj_->forward_copied(x), n_kv_heads_), rope);
   const torch::Tensor v = split_heads(v_proj_->forward_copied(x), n_kv_heads_);
@@ -97,24 +103,24 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& hidden, const RopeTabl
   return o_proj_(context.transpose(1, 2).reshape({batch, seq, n_heads_ * head_dim_}));
 }
 
-MlpImpl::MlpImpl(const ModelConfig& config, dist::Communicator* tp) : tp_(tp) {
+MlpImpl::MlpImpl(const ModelConfig& config, const TensorParallel& tp) : tp_(tp) {
   const int64_t d = config.d_model, hidden = config.ffn_dim();
-  gate_proj_ = register_module("gate_proj", parallel::tp::ColumnParallelLinear(d, hidden, tp));
-  up_proj_ = register_module("up_proj", parallel::tp::ColumnParallelLinear(d, hidden, tp));
-  down_proj_ = register_module("down_proj", parallel::tp::RowParallelLinear(hidden, d, tp));
+  gate_proj_ = register_module("gate_proj", parallel::tp::ColumnParallelLinear(d, hidden, tp.comm));
+  up_proj_ = register_module("up_proj", parallel::tp::ColumnParallelLinear(d, hidden, tp.comm));
+  down_proj_ = register_module("down_proj", parallel::tp::RowParallelLinear(hidden, d, tp.comm, tp.sequence_parallel));
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& hidden) {
-  const torch::Tensor x = copy_in(hidden, tp_);
+  const torch::Tensor x = column_parallel_input(hidden, tp_);
   return down_proj_(at::silu(gate_proj_->forward_copied(x)) * up_proj_->forward_copied(x));
 }
 
-DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& config, dist::Communicator* tp) {
+DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& config, const TensorParallel& tp) {
   // Registration order sets the parameter order; it follows HF's module order.
   self_attn_ = register_module("self_attn", Attention(config, tp));
   mlp_ = register_module("mlp", Mlp(config, tp));
-  input_layernorm_ = register_module("input_layernorm", RMSNorm(config.d_model, config.norm_eps));
-  post_attention_layernorm_ = register_module("post_attention_layernorm", RMSNorm(config.d_model, config.norm_eps));
+  input_layernorm_ = register_module("input_layernorm", RMSNorm(config.d_model, config.norm_eps, tp));
+  post_attention_layernorm_ = register_module("post_attention_layernorm", RMSNorm(config.d_model, config.norm_eps, tp));
 }
 
 torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& hidden, const RopeTables& rope) {

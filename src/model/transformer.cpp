@@ -5,33 +5,27 @@
 #include <torch/autograd.h>
 
 #include "nf/core/error.h"
-#include "nf/parallel/tp/mappings.h"
 
 namespace nf::model {
 
-namespace {
-
-bool tensor_parallel(const dist::Communicator* tp) { return tp != nullptr && tp->size() > 1; }
-
-}  // namespace
-
-DecoderStackImpl::DecoderStackImpl(const ModelConfig& config, dist::Communicator* tp, const StagePart& part) {
+DecoderStackImpl::DecoderStackImpl(const ModelConfig& config, const TensorParallel& tp, const StagePart& part) {
   if (part.embedding) {
-    embed_tokens =
-        register_module("embed_tokens", parallel::tp::VocabParallelEmbedding(config.vocab_size, config.d_model, tp));
+    embed_tokens = register_module(
+        "embed_tokens",
+        parallel::tp::VocabParallelEmbedding(config.vocab_size, config.d_model, tp.comm, tp.sequence_parallel));
   }
   std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>> held;
   for (int64_t i = part.first_layer; i < part.first_layer + part.n_layers; ++i) {
     held.emplace_back(std::to_string(i), DecoderLayer(config, tp).ptr());
   }
   layers = register_module("layers", torch::nn::ModuleDict(held));
-  if (part.head) norm = register_module("norm", RMSNorm(config.d_model, config.norm_eps));
+  if (part.head) norm = register_module("norm", RMSNorm(config.d_model, config.norm_eps, tp));
 }
 
-CausalLMImpl::CausalLMImpl(const ModelConfig& config, dist::Communicator* tp, StagePart part)
+CausalLMImpl::CausalLMImpl(const ModelConfig& config, const TensorParallel& tp, StagePart part)
     : config_(config), tp_(tp), part_(part) {
   validate(config_);
-  validate_tensor_parallel(config_, tp_ ? tp_->size() : 1);
+  validate_tensor_parallel(config_, tp_.size());
   if (part_.n_layers < 0) part_.n_layers = config_.n_layers - part_.first_layer;
   NF_CHECK(part_.first_layer >= 0 && part_.first_layer + part_.n_layers <= config_.n_layers, UsageError,
            "stage layers [", part_.first_layer, ", ", part_.first_layer + part_.n_layers, ") are outside the model's ",
@@ -43,7 +37,7 @@ CausalLMImpl::CausalLMImpl(const ModelConfig& config, dist::Communicator* tp, St
       parallel::tp::shard_shape(full_shape_of("model.embed_tokens.weight"), shard_spec_of("model.embed_tokens.weight"));
   if (part_.head && !config_.tie_embeddings) {
     const int64_t rows = shard_spec_of("lm_head.weight").padded_full_size;
-    lm_head_ = register_module("lm_head", parallel::tp::ColumnParallelLinear(config_.d_model, rows, tp_));
+    lm_head_ = register_module("lm_head", parallel::tp::ColumnParallelLinear(config_.d_model, rows, tp_.comm));
   } else if (part_.head && !part_.embedding) {
     // A buffer, so Module::to moves it; never a parameter, so the optimizer and checkpoints skip it.
     tied_output_weight_ =
@@ -66,9 +60,12 @@ torch::Tensor CausalLMImpl::forward_layers(const torch::Tensor& hidden, int64_t 
   NF_CHECK(part_.first_layer <= begin && begin <= end && end <= part_.first_layer + part_.n_layers, UsageError,
            "layer range [", begin, ", ", end, ") is outside the layers this stage holds [", part_.first_layer, ", ",
            part_.first_layer + part_.n_layers, ")");
-  NF_CHECK(hidden.size(1) <= config_.max_seq_len, UsageError, "sequence length ", hidden.size(1),
-           " exceeds model.max_seq_len (", config_.max_seq_len, ")");
-  const RopeTables rope = rope_tables(config_.head_dim(), config_.rope_theta, hidden.size(1), hidden.device());
+  // Under sequence parallelism `hidden` holds this rank's positions, but attention gathers the
+  // whole sequence before RoPE: the tables cover every position.
+  const int64_t seq = hidden.size(1) * (tp_.splits_sequence() ? tp_.size() : 1);
+  NF_CHECK(seq <= config_.max_seq_len, UsageError, "sequence length ", seq, " exceeds model.max_seq_len (",
+           config_.max_seq_len, ")");
+  const RopeTables rope = rope_tables(config_.head_dim(), config_.rope_theta, seq, hidden.device());
   torch::Tensor x = hidden;
   for (int64_t i = begin; i < end; ++i) x = model->layers->at<DecoderLayerImpl>(std::to_string(i)).forward(x, rope);
   return x;
@@ -76,15 +73,15 @@ torch::Tensor CausalLMImpl::forward_layers(const torch::Tensor& hidden, int64_t 
 
 torch::Tensor CausalLMImpl::head(const torch::Tensor& hidden) {
   NF_CHECK(part_.head, UsageError, "head(): this pipeline stage does not hold the final norm and output layer");
-  const torch::Tensor normed = model->norm(hidden);
-  // Column-parallel over the vocabulary: the replicated input's gradient is summed over tp.
-  return at::linear(tensor_parallel(tp_) ? parallel::tp::copy_to_tp(normed, *tp_) : normed, output_weight());
+  // Column-parallel over the vocabulary: the input's gradient is summed over tp (under sequence
+  // parallelism the norm ran on this rank's positions, and the whole sequence is gathered here).
+  return at::linear(column_parallel_input(model->norm(hidden), tp_), output_weight());
 }
 
 LossSum CausalLMImpl::loss(const torch::Tensor& logits, const torch::Tensor& targets,
                            const std::optional<torch::Tensor>& loss_mask) {
-  if (!tensor_parallel(tp_)) return cross_entropy_sum(logits, targets, loss_mask);
-  return vocab_parallel_cross_entropy_sum(logits, targets, config_.vocab_size, *tp_, loss_mask);
+  if (tp_.size() == 1) return cross_entropy_sum(logits, targets, loss_mask);
+  return vocab_parallel_cross_entropy_sum(logits, targets, config_.vocab_size, *tp_.comm, loss_mask);
 }
 
 torch::Tensor CausalLMImpl::forward(const torch::Tensor& tokens) {
@@ -96,12 +93,19 @@ torch::Tensor CausalLMImpl::output_weight() const {
   return part_.embedding ? model->embed_tokens->weight : tied_output_weight_;
 }
 
+std::vector<int64_t> CausalLMImpl::hidden_shape(int64_t rows, int64_t seq) const {
+  if (!tp_.splits_sequence()) return {rows, seq, config_.d_model};
+  NF_CHECK(seq % tp_.size() == 0, UsageError, "sequence parallelism: sequence length ", seq,
+           " is not divisible by tp (", tp_.size(), ")");
+  return {rows, seq / tp_.size(), config_.d_model};
+}
+
 std::vector<int64_t> CausalLMImpl::full_shape_of(const std::string& name) const {
   return model::full_shape_of(config_, name);
 }
 
 parallel::tp::ShardSpec CausalLMImpl::shard_spec_of(const std::string& name) const {
-  return model::shard_spec_of(config_, name, tp_);
+  return model::shard_spec_of(config_, name, tp_.comm);
 }
 
 int64_t initialize(CausalLMImpl& model, const InitOptions& options) {

@@ -102,6 +102,8 @@ config::Schema<TrainConfig> train_schema() {
           "Resume from: empty = start fresh, auto = the run's latest checkpoint if any, or a step directory.");
 
   s.field(&C::parallel, &ParallelConfig::tp, "parallel.tp", "Tensor-parallel size (innermost mesh axis).").at_least(1);
+  s.field(&C::parallel, &ParallelConfig::sequence_parallel, "parallel.sequence_parallel",
+          "With tp > 1, split norms and the hidden state between blocks along the sequence over tp (less memory).");
   s.field(&C::parallel, &ParallelConfig::pp, "parallel.pp", "Pipeline-parallel size (outermost mesh axis).")
       .at_least(1);
   s.field(&C::parallel, &ParallelConfig::dp, "parallel.dp", "Data-parallel size; 0 = world size / (tp·pp).")
@@ -149,6 +151,9 @@ void validate(const TrainConfig& c) {
            ") exceeds model.max_seq_len (", c.model.max_seq_len, ")");
   NF_CHECK(c.training.warmup_steps <= c.training.max_steps, ConfigError, "training.warmup_steps (",
            c.training.warmup_steps, ") exceeds training.max_steps (", c.training.max_steps, ")");
+  NF_CHECK(!c.parallel.sequence_parallel || c.training.seq_len % c.parallel.tp == 0, ConfigError, "training.seq_len (",
+           c.training.seq_len, ") must be divisible by parallel.tp (", c.parallel.tp,
+           ") with parallel.sequence_parallel");
 }
 
 dist::MeshShape validate_layout(const TrainConfig& c, int64_t world_size) {

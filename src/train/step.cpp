@@ -52,8 +52,8 @@ parallel::pp::StageCallbacks stage_callbacks(model::CausalLM& model, const Devic
     return std::min(micro_batch_size, rows - m * micro_batch_size);
   };
   parallel::pp::StageCallbacks stage;
-  stage.input_shape = [&model, &batch, length](int64_t m) -> std::vector<int64_t> {
-    return {length(m), batch.inputs.size(1), model->config().d_model};
+  stage.input_shape = [&model, &batch, length](int64_t m) {
+    return model->hidden_shape(length(m), batch.inputs.size(1));  // a sequence shard under sequence parallelism
   };
   stage.forward = [&model, &batch, micro_batch_size, bf16_autocast, length, on_loss = std::move(on_loss)](
                       int64_t m, const at::Tensor& input) {

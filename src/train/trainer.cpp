@@ -100,7 +100,8 @@ class Trainer {
     if (config.data.train_path.empty()) {
       throw ConfigError("data.train_path is empty", "pass --data.train_path DIR (a dataset written by nf-shard build)");
     }
-    model_ = model::CausalLM(config.model, mesh.shape().tp() > 1 ? &mesh.tp() : nullptr, stage_part(config, mesh));
+    const model::TensorParallel tp(mesh.shape().tp() > 1 ? &mesh.tp() : nullptr, config.parallel.sequence_parallel);
+    model_ = model::CausalLM(config.model, tp, stage_part(config, mesh));
     const int64_t parameters = model::initialize(
         *model_,
         model::InitOptions().with_seed(t.seed).with_std(config.model.init_std).with_n_layers(config.model.n_layers));
@@ -114,6 +115,14 @@ class Trainer {
                        std::to_string(part.first_layer + part.n_layers - 1) + ", " + config.parallel.pp_schedule +
                        " schedule"
                  : "");
+    if (mesh.shape().tp() > 1) {
+      // Asked of the model, not the config: the shape every block keeps and a pipeline stage sends.
+      log.info("tensor parallel: ", mesh.shape().tp(), " ranks, hidden state between blocks ",
+               c10::IntArrayRef(model_->hidden_shape(t.micro_batch_size, t.seq_len)),
+               tp.splits_sequence() ? " (sequence parallel)" : " (replicated)");
+    } else if (config.parallel.sequence_parallel) {
+      log.info("parallel.sequence_parallel has no effect with parallel.tp 1");
+    }
     schedule_kind_ = parallel::pp::parse_schedule_kind(config.parallel.pp_schedule);
     tied_ = std::make_unique<TiedEmbedding>(model_, mesh);
     const dist::ParallelConfig& p = config.parallel;

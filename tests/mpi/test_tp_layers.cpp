@@ -1,8 +1,9 @@
 // Tensor-parallel building blocks over the world communicator (2 or 3 ranks) against the same
 // computation unsharded, done on every rank: column/row-parallel linear (outputs, input and weight
 // gradients; each rank's weight gradient is its slice of the full one), the scatter/gather
-// mappings, and the vocab-parallel embedding and cross-entropy with a vocabulary (101) that no tp
-// size divides, so the padding path runs.
+// mappings and the two of sequence parallelism (with the row-parallel linear that reduce-scatters),
+// and the vocab-parallel embedding and cross-entropy with a vocabulary (101) that no tp size
+// divides, so the padding path runs.
 #include <gtest/gtest.h>
 #include <mpi.h>
 #include <torch/torch.h>
@@ -82,6 +83,48 @@ TEST_F(TpLayers, RowParallelLinearMatchesTheFullLayer) {
   (yl * probe).sum().backward();
   EXPECT_TRUE(close_to(xl.grad(), x.grad()));  // scatter's backward gathered every slice
   EXPECT_TRUE(close_to(row->weight.grad(), block(w.grad(), row->spec())));
+  EXPECT_TRUE(close_to(gather_full(row->weight.grad(), row->spec(), tp), w.grad()));
+}
+
+TEST_F(TpLayers, SequenceMappingsAreConjugate) {
+  // Batch 3 > 1: the sequence (dim 1) is not the communicator's dim 0, so the layout moves matter.
+  const int64_t seq = 2 * tp.size();
+  const ShardSpec positions = split_spec(1, seq, &tp, /*pad=*/false);
+  const torch::Tensor full = torch::randn({3, seq, 4}), probes = torch::randn({tp.size(), 3, seq, 4});
+  const torch::Tensor local = take_shard(full, positions).requires_grad_();
+  const torch::Tensor gathered = gather_sequence(local, tp);
+  EXPECT_TRUE(torch::equal(gathered, full));
+  (gathered * probes[tp.rank()]).sum().backward();  // a different share of the loss on every rank
+  EXPECT_TRUE(close_to(local.grad(), take_shard(probes.sum(0), positions)));  // summed, this rank's positions
+
+  const torch::Tensor partials = torch::randn({tp.size(), 3, seq, 4}), probe = torch::randn({3, seq, 4});
+  const torch::Tensor partial = partials[tp.rank()].clone().requires_grad_();
+  const torch::Tensor scattered = reduce_scatter_sequence(partial, tp);
+  EXPECT_TRUE(close_to(scattered, take_shard(partials.sum(0), positions)));
+  (scattered * take_shard(probe, positions)).sum().backward();
+  EXPECT_TRUE(close_to(partial.grad(), probe));  // every rank's positions, gathered
+
+  if (tp.size() > 1) {
+    EXPECT_THROW(reduce_scatter_sequence(torch::zeros({1, seq + 1, 4}), tp), DistError);
+  }
+}
+
+TEST_F(TpLayers, SequenceParallelRowLinearKeepsThisRanksPositions) {
+  const int64_t seq = 2 * tp.size();
+  const torch::Tensor weight = torch::randn({8, 12}), input = torch::randn({2, seq, 12}),
+                      probe = torch::randn({2, seq, 8});
+  const torch::Tensor x = input.clone().requires_grad_(), w = weight.clone().requires_grad_();
+  const torch::Tensor y = torch::nn::functional::linear(x, w);
+  (y * probe).sum().backward();
+
+  RowParallelLinear row(12, 8, &tp, /*sequence_parallel=*/true);
+  row->weight.data().copy_(take_shard(weight, row->spec()));
+  const ShardSpec positions = split_spec(1, seq, &tp, /*pad=*/false);
+  const torch::Tensor xl = input.clone().requires_grad_();
+  const torch::Tensor yl = row(scatter_to_tp(xl, tp));
+  EXPECT_TRUE(close_to(yl, take_shard(y, positions)));
+  (yl * take_shard(probe, positions)).sum().backward();
+  EXPECT_TRUE(close_to(xl.grad(), x.grad()));
   EXPECT_TRUE(close_to(gather_full(row->weight.grad(), row->spec(), tp), w.grad()));
 }
 

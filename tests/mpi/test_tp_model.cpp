@@ -1,10 +1,15 @@
-// The tensor-parallel decoder (tp = world size: 2 or 4 ranks) against the same model unsharded on
-// every rank: identical initial parameters, loss within 1e-5 relative, and every parameter's
-// gathered gradient equal to the unsharded gradient. Also: a one-rank communicator is today's model
-// exactly, and head counts that tp does not divide are a ConfigError naming both keys.
+// The tensor-parallel decoder (tp = world size: 2 or 4 ranks), with and without sequence
+// parallelism, against the same model unsharded on every rank: identical initial parameters, loss
+// within 1e-5 relative, and every parameter's gathered gradient equal to the unsharded gradient
+// (the norms' on every rank, which under sequence parallelism needs their all-reduce over tp).
+// Also: a one-rank communicator is today's model exactly, and head counts that tp does not divide
+// are a ConfigError naming both keys.
 #include <gtest/gtest.h>
 #include <mpi.h>
 #include <torch/torch.h>
+
+#include <string>
+#include <tuple>
 
 #include "nf/core/error.h"
 #include "nf/dist/mpi_communicator.h"
@@ -40,33 +45,46 @@ struct Result {
   torch::Tensor logits;
 };
 
+// Sequences of 12 tokens: divisible by tp 2 and 4, as sequence parallelism needs.
+constexpr int64_t kSeq = 12;
+
 // One forward/backward on a fixed batch with a partial loss mask; gradients are left in the model.
 Result step(CausalLM& model) {
   torch::manual_seed(29);
-  const torch::Tensor tokens = torch::randint(model->config().vocab_size, {2, 11}, torch::kLong);
+  const torch::Tensor tokens = torch::randint(model->config().vocab_size, {2, kSeq + 1}, torch::kLong);
   tokens[0][3] = model->config().vocab_size - 1;
-  torch::Tensor mask = torch::ones({2, 10}, torch::kBool);
+  torch::Tensor mask = torch::ones({2, kSeq}, torch::kBool);
   mask[1].narrow(0, 0, 4).fill_(false);
-  const torch::Tensor logits = model->forward(tokens.narrow(1, 0, 10));
-  const LossSum loss = model->loss(logits, tokens.narrow(1, 1, 10), mask);
+  const torch::Tensor logits = model->forward(tokens.narrow(1, 0, kSeq));
+  const LossSum loss = model->loss(logits, tokens.narrow(1, 1, kSeq), mask);
   loss.mean().backward();
   return {loss, logits};
 }
 
-class TpModel : public ::testing::TestWithParam<bool> {
+// Parameters: tied embeddings, sequence parallelism.
+class TpModel : public ::testing::TestWithParam<std::tuple<bool, bool>> {
  protected:
   void SetUp() override { torch::set_num_threads(1); }
+  bool tied() const { return std::get<0>(GetParam()); }
+  bool sequence_parallel() const { return std::get<1>(GetParam()); }
   dist::MpiCommunicator tp{MPI_COMM_WORLD, "tp", 60s};
 };
 
 TEST_P(TpModel, MatchesTheUnshardedModel) {
-  const ModelConfig config = tiny(tp.size(), GetParam());
+  const ModelConfig config = tiny(tp.size(), tied());
   CausalLM reference(config);
   const int64_t count = initialize(*reference, init_options(config));
   const Result expected = step(reference);
 
-  CausalLM sharded(config, &tp);
+  CausalLM sharded(config, TensorParallel(&tp, sequence_parallel()));
   EXPECT_EQ(initialize(*sharded, init_options(config)), count);  // the full model's size either way
+  // Under sequence parallelism the hidden state between blocks is this rank's positions only.
+  const int64_t local_seq = sequence_parallel() ? kSeq / tp.size() : kSeq;
+  EXPECT_EQ(sharded->hidden_shape(2, kSeq), (std::vector<int64_t>{2, local_seq, config.d_model}));
+  {
+    torch::NoGradGuard no_grad;
+    EXPECT_EQ(sharded->embed(torch::zeros({2, kSeq}, torch::kLong)).sizes().vec(), sharded->hidden_shape(2, kSeq));
+  }
   const Result actual = step(sharded);
   EXPECT_TRUE(close_to(actual.loss.sum, expected.loss.sum));
   EXPECT_EQ(actual.loss.count.item<int64_t>(), expected.loss.count.item<int64_t>());
@@ -89,9 +107,9 @@ TEST_P(TpModel, MatchesTheUnshardedModel) {
 }
 
 TEST_P(TpModel, OneRankCommunicatorIsTheUnshardedModel) {
-  const ModelConfig config = tiny(1, GetParam());
+  const ModelConfig config = tiny(1, tied());
   dist::MpiCommunicator self(MPI_COMM_SELF, "tp", 30s);
-  CausalLM plain(config), single(config, &self);
+  CausalLM plain(config), single(config, TensorParallel(&self, sequence_parallel()));
   initialize(*plain, init_options(config));
   initialize(*single, init_options(config));
   const Result a = step(plain), b = step(single);
@@ -104,8 +122,11 @@ TEST_P(TpModel, OneRankCommunicatorIsTheUnshardedModel) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Embeddings, TpModel, ::testing::Values(false, true),
-                         [](const auto& info) { return info.param ? "Tied" : "Untied"; });
+INSTANTIATE_TEST_SUITE_P(Layouts, TpModel, ::testing::Combine(::testing::Bool(), ::testing::Bool()),
+                         [](const auto& info) {
+                           return std::string(std::get<0>(info.param) ? "Tied" : "Untied") +
+                                  (std::get<1>(info.param) ? "SequenceParallel" : "");
+                         });
 
 TEST(TpModelConfig, HeadsTpDoesNotDivideAreAConfigError) {
   dist::MpiCommunicator tp(MPI_COMM_WORLD, "tp", 30s);

@@ -62,6 +62,12 @@ TEST(TrainConfig, CrossFieldRulesNameBothKeys) {
   EXPECT_EQ(error_of("", {"--training.seq_len", "4096"}), "training.seq_len (4096) exceeds model.max_seq_len (1024)");
   EXPECT_EQ(error_of("", {"--training.max_steps", "10"}),
             "training.warmup_steps (100) exceeds training.max_steps (10)");
+  EXPECT_EQ(error_of("", {"--parallel.tp", "4", "--parallel.sequence_parallel", "true", "--training.seq_len", "30"}),
+            "training.seq_len (30) must be divisible by parallel.tp (4) with parallel.sequence_parallel");
+  EXPECT_EQ(error_of("", {"--parallel.tp", "4", "--parallel.sequence_parallel", "true", "--training.seq_len", "32"}),
+            "no error");
+  // tp alone splits no sequence.
+  EXPECT_EQ(error_of("", {"--parallel.tp", "4", "--training.seq_len", "30"}), "no error");
 }
 
 TEST(TrainConfig, LayoutChecksNeedTheWorldSize) {

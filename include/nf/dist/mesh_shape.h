@@ -15,6 +15,7 @@ namespace nf::dist {
 // The parallel layout as the user configures it (config section `parallel`).
 struct ParallelConfig {
   int64_t tp = 1;                       // tensor-parallel size
+  bool sequence_parallel = false;       // split the hidden state along the sequence over tp
   int64_t pp = 1;                       // pipeline-parallel size
   int64_t dp = 0;                       // data-parallel size; 0 = world size / (tp · pp)
   int64_t zero = 0;                     // ZeRO stage for data parallelism

@@ -3,7 +3,8 @@
 // Its three stages (embed, a range of layers, head) are separate calls, and a pipeline stage
 // constructs only the part it holds (StagePart): its layers keep their global indices as names. Given a tensor-parallel
 // communicator, every parameter keeps its HF name but holds this rank's shard (sharding.h, docs/parallelism.md); the
-// hidden states between stages stay full and replicated on every tp rank, only the logits are vocab-sharded.
+// hidden states between stages stay full and replicated on every tp rank (under sequence parallelism, each rank holds
+// its shard of the sequence), and the logits are vocab-sharded.
 #pragma once
 
 #include <torch/nn/module.h>
@@ -36,7 +37,7 @@ struct StagePart {
 // only where `part` holds it (the others stay null).
 class DecoderStackImpl : public torch::nn::Module {
  public:
-  DecoderStackImpl(const ModelConfig& config, dist::Communicator* tp, const StagePart& part);
+  DecoderStackImpl(const ModelConfig& config, const TensorParallel& tp, const StagePart& part);
   parallel::tp::VocabParallelEmbedding embed_tokens{nullptr};
   torch::nn::ModuleDict layers{nullptr};  // keyed by the global layer index
   RMSNorm norm{nullptr};
@@ -46,19 +47,21 @@ TORCH_MODULE(DecoderStack);
 class CausalLMImpl : public torch::nn::Module {
  public:
   // Validates the config (ConfigError, including the tp constraints of sharding.h) and creates
-  // uninitialized parameters; call initialize(). `tp` (nullptr or one rank = no tensor
-  // parallelism) must outlive the model; every tp rank runs the same calls on the same tokens.
-  // `part` selects a pipeline stage's share. A head stage without the embedding, when the
-  // embeddings are tied, holds a copy of the embedding weight that is not a parameter
-  // (tied_output_weight(): the trainer keeps it equal to the first stage's).
-  explicit CausalLMImpl(const ModelConfig& config, dist::Communicator* tp = nullptr, StagePart part = {});
+  // uninitialized parameters; call initialize(). `tp` (a communicator, or {communicator,
+  // sequence_parallel}; none or one rank = no tensor parallelism) must outlive the model; every tp
+  // rank runs the same calls on the same tokens. `part` selects a pipeline stage's share. A head
+  // stage without the embedding, when the embeddings are tied, holds a copy of the embedding weight
+  // that is not a parameter (tied_output_weight(): the trainer keeps it equal to the first stage's).
+  explicit CausalLMImpl(const ModelConfig& config, const TensorParallel& tp = {}, StagePart part = {});
 
-  // tokens [batch, seq] (int64) -> hidden [batch, seq, d_model].
+  // tokens [batch, seq] (int64) -> hidden [batch, seq, d_model] (hidden_shape()).
   torch::Tensor embed(const torch::Tensor& tokens);
-  // Runs layers [begin, end) (held by this part) over hidden [batch, seq, d_model]; positions are 0..seq-1.
+  // Runs layers [begin, end) (held by this part) over hidden (hidden_shape()); positions are 0..seq-1
+  // of the whole sequence.
   torch::Tensor forward_layers(const torch::Tensor& hidden, int64_t begin, int64_t end);
   // Final norm and lm_head (the embedding's weight when tied): hidden -> logits [batch, seq, vocab];
-  // under tp, this rank's vocabulary columns [batch, seq, padded_vocab / tp] (feed them to loss()).
+  // under tp, this rank's vocabulary columns [batch, seq, padded_vocab / tp] of the whole sequence
+  // (feed them to loss()).
   torch::Tensor head(const torch::Tensor& hidden);
   // The (sum, count) next-token loss of head()'s logits: cross_entropy_sum, or under tp its
   // vocab-parallel form (identical on every tp rank, equal to the unsharded value).
@@ -75,7 +78,10 @@ class CausalLMImpl : public torch::nn::Module {
   // The tied embedding's copy on a head stage without the embedding; undefined elsewhere.
   torch::Tensor tied_output_weight() const { return tied_output_weight_; }
   // The tp communicator (nullptr when not tensor-parallel).
-  dist::Communicator* tp() const { return tp_; }
+  dist::Communicator* tp() const { return tp_.comm; }
+  // The hidden state between stages for `rows` sequences of `seq` tokens: [rows, seq, d_model], or
+  // under sequence parallelism this rank's positions, [rows, seq/tp, d_model] (seq divisible by tp).
+  std::vector<int64_t> hidden_shape(int64_t rows, int64_t seq) const;
   // The full (HF) shape of parameter `name` and how this rank holds it (sharding.h).
   std::vector<int64_t> full_shape_of(const std::string& name) const;
   parallel::tp::ShardSpec shard_spec_of(const std::string& name) const;
@@ -84,7 +90,7 @@ class CausalLMImpl : public torch::nn::Module {
 
  private:
   ModelConfig config_;
-  dist::Communicator* tp_;
+  TensorParallel tp_;
   StagePart part_;
   parallel::tp::ColumnParallelLinear lm_head_{nullptr};  // null when config.tie_embeddings or no head
   torch::Tensor tied_output_weight_;

@@ -1,4 +1,4 @@
-// Conjugate autograd functions for tensor parallelism over a dist::Communicator.
+// Conjugate autograd functions for tensor and sequence parallelism over a dist::Communicator.
 #include "nf/parallel/tp/mappings.h"
 
 #include <torch/autograd.h>
@@ -33,6 +33,51 @@ struct ReduceFromTp : torch::autograd::Function<ReduceFromTp> {
     return all_reduce_copy(input, tp, dist::ReduceOp::kSum);
   }
   static variable_list backward(AutogradContext*, variable_list grads) { return {grads[0], torch::Tensor()}; }
+};
+
+// The sequence is dim 1 of activations [batch, seq, ...]; the communicator's collectives work on
+// dim 0 of contiguous tensors, so both helpers move it to the front and back.
+constexpr int64_t kSequenceDim = 1;
+
+torch::Tensor all_gather_sequence(const torch::Tensor& input, dist::Communicator& tp) {
+  const torch::Tensor local = input.movedim(kSequenceDim, 0).contiguous();
+  std::vector<int64_t> shape = local.sizes().vec();
+  shape[0] *= tp.size();
+  torch::Tensor gathered = torch::empty(shape, local.options());
+  tp.all_gather(local, gathered)->wait();  // rank r's positions land at [r·n, (r+1)·n)
+  return gathered.movedim(0, kSequenceDim).contiguous();
+}
+
+torch::Tensor reduce_scatter_sequence_sum(const torch::Tensor& input, dist::Communicator& tp) {
+  const int64_t seq = input.size(kSequenceDim);
+  NF_CHECK(seq % tp.size() == 0, DistError, "sequence parallelism: sequence length ", seq, " is not divisible by tp (",
+           tp.size(), ")");
+  const torch::Tensor full = input.movedim(kSequenceDim, 0).contiguous();
+  std::vector<int64_t> shape = full.sizes().vec();
+  shape[0] /= tp.size();
+  torch::Tensor local = torch::empty(shape, full.options());
+  tp.reduce_scatter(full, local, dist::ReduceOp::kSum)->wait();  // chunk r: positions [r·n, (r+1)·n)
+  return local.movedim(0, kSequenceDim).contiguous();
+}
+
+struct GatherSequence : torch::autograd::Function<GatherSequence> {
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& input, dist::Communicator& tp) {
+    remember(ctx, tp);
+    return all_gather_sequence(input, tp);
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    return {reduce_scatter_sequence_sum(grads[0], recall(ctx)), torch::Tensor()};
+  }
+};
+
+struct ReduceScatterSequence : torch::autograd::Function<ReduceScatterSequence> {
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& input, dist::Communicator& tp) {
+    remember(ctx, tp);
+    return reduce_scatter_sequence_sum(input, tp);
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    return {all_gather_sequence(grads[0], recall(ctx)), torch::Tensor()};
+  }
 };
 
 struct ScatterToTp : torch::autograd::Function<ScatterToTp> {
@@ -95,6 +140,12 @@ torch::Tensor scatter_to_tp(const torch::Tensor& input, dist::Communicator& tp) 
 }
 torch::Tensor gather_from_tp(const torch::Tensor& input, dist::Communicator& tp) {
   return tp.size() == 1 ? input : GatherFromTp::apply(input, tp);
+}
+torch::Tensor gather_sequence(const torch::Tensor& input, dist::Communicator& tp) {
+  return tp.size() == 1 ? input : GatherSequence::apply(input, tp);
+}
+torch::Tensor reduce_scatter_sequence(const torch::Tensor& input, dist::Communicator& tp) {
+  return tp.size() == 1 ? input : ReduceScatterSequence::apply(input, tp);
 }
 
 }  // namespace nf::parallel::tp

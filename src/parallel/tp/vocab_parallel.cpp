@@ -51,8 +51,9 @@ struct VocabParallelCrossEntropy : torch::autograd::Function<VocabParallelCrossE
 
 }  // namespace
 
-VocabParallelEmbeddingImpl::VocabParallelEmbeddingImpl(int64_t vocab_size, int64_t d, dist::Communicator* tp)
-    : tp_(tp), spec_(split_spec(0, vocab_size, tp, /*pad=*/true)) {
+VocabParallelEmbeddingImpl::VocabParallelEmbeddingImpl(int64_t vocab_size, int64_t d, dist::Communicator* tp,
+                                                       bool sequence_parallel)
+    : tp_(tp), sequence_parallel_(sequence_parallel), spec_(split_spec(0, vocab_size, tp, /*pad=*/true)) {
   weight = register_parameter("weight", torch::empty(shard_shape({vocab_size, d}, spec_), torch::kFloat));
 }
 
@@ -61,8 +62,10 @@ torch::Tensor VocabParallelEmbeddingImpl::forward(const torch::Tensor& ids) {
   const int64_t shard = spec_.shard_size(), start = spec_.offset();
   const torch::Tensor outside = (ids < start) | (ids >= start + shard);
   const torch::Tensor local = at::embedding(weight, (ids - start).masked_fill(outside, 0));
-  // Rows this rank does not own contribute zeros; the all-reduce assembles every row.
-  return reduce_from_tp(local.masked_fill(outside.unsqueeze(-1), 0.0), *tp_);
+  // Rows this rank does not own contribute zeros; the sum over tp assembles every row (under
+  // sequence parallelism, only this rank's positions of it).
+  const torch::Tensor partial = local.masked_fill(outside.unsqueeze(-1), 0.0);
+  return sequence_parallel_ ? reduce_scatter_sequence(partial, *tp_) : reduce_from_tp(partial, *tp_);
 }
 
 torch::Tensor vocab_parallel_cross_entropy(const torch::Tensor& local_logits, const torch::Tensor& targets,

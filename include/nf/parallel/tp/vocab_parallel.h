@@ -15,14 +15,17 @@ namespace nf::parallel::tp {
 class VocabParallelEmbeddingImpl : public torch::nn::Module {
  public:
   // Creates the uninitialized shard [padded_vocab / tp, d]; nullptr or one rank = the full table.
-  VocabParallelEmbeddingImpl(int64_t vocab_size, int64_t d, dist::Communicator* tp);
-  // ids [..] (int64, < vocab_size) → [.., d], replicated on every tp rank.
+  // With `sequence_parallel` the output is this rank's sequence shard (reduce-scattered).
+  VocabParallelEmbeddingImpl(int64_t vocab_size, int64_t d, dist::Communicator* tp, bool sequence_parallel = false);
+  // ids [..] (int64, < vocab_size) → [.., d], replicated on every tp rank; with sequence_parallel,
+  // ids [batch, seq] → [batch, seq/tp, d], this rank's positions.
   torch::Tensor forward(const torch::Tensor& ids);
   const ShardSpec& spec() const { return spec_; }
   torch::Tensor weight;
 
  private:
   dist::Communicator* tp_;
+  bool sequence_parallel_;
   ShardSpec spec_;
 };
 TORCH_MODULE(VocabParallelEmbedding);
