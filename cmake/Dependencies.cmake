@@ -38,6 +38,11 @@ if(NF_WITH_CUDA STREQUAL "AUTO")
 else()
   set(NF_CUDA_ENABLED ${NF_WITH_CUDA})
 endif()
+if(NF_CUDA_ENABLED AND NOT NF_TORCH_HAS_CUDA)
+  message(FATAL_ERROR "NF_WITH_CUDA=${NF_WITH_CUDA} needs a LibTorch with CUDA, and ${TORCH_INSTALL_PREFIX} has none: "
+                      "use AUTO, or point CMAKE_PREFIX_PATH at PyTorch's (python3 -c 'import torch; "
+                      "print(torch.utils.cmake_prefix_path)')")
+endif()
 find_path(NF_NCCL_INCLUDE_DIR nccl.h HINTS /usr/local/cuda/include ENV CUDA_HOME PATH_SUFFIXES include)
 find_path(NF_CUDART_INCLUDE_DIR cuda_runtime.h HINTS /usr/local/cuda/include ENV CUDA_HOME PATH_SUFFIXES include)
 find_library(NF_NCCL_LIBRARY nccl HINTS /usr/local/cuda/lib64 ENV CUDA_HOME PATH_SUFFIXES lib64 lib)

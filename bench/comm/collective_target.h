@@ -46,9 +46,9 @@ class CollectiveTarget {
 std::unique_ptr<CollectiveTarget> make_mpi_target(MPI_Comm comm, Element element, int64_t max_count);
 
 #ifdef NF_HAVE_NCCL
-// CUDA buffers on device `local_rank % devices`: nf::dist::NcclCommunicator against ncclAllReduce /
+// CUDA tensors on device `local_rank`: nf::dist::NcclCommunicator against ncclAllReduce /
 // ncclReduceScatter / ncclAllGather ("raw") on the same NCCL communicator, stream and buffers. Throws UsageError
-// when no GPU is visible.
+// when LibTorch sees no GPU, or none for this local rank.
 std::unique_ptr<CollectiveTarget> make_nccl_target(MPI_Comm comm, Element element, int64_t max_count, int local_rank);
 #endif
 

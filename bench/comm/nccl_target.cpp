@@ -1,8 +1,12 @@
 // The CUDA target of bench-comm (built with NF_HAVE_NCCL): nf's NCCL backend against the NCCL
-// calls it wraps, on the same communicator, stream and device buffers. Every operation ends with
-// a stream synchronisation on both sides, so host timing measures the whole collective.
+// calls it wraps, on the same communicator, stream and device buffers. nf's side is a Communicator
+// call and Work::wait() (events ordering the transfer after LibTorch's stream, the watchdog's
+// polling until the completion event fires); the reference side ends with cudaStreamSynchronize.
+// Either way host timing measures the whole collective.
 #include <cuda_runtime_api.h>
 #include <nccl.h>
+#include <torch/cuda.h>
+#include <torch/torch.h>
 
 #include "collective_target.h"
 #include "nf/dist/nccl_checks.h"
@@ -11,45 +15,40 @@
 namespace nf::bench {
 namespace {
 
-// A cudaMalloc'ed buffer, zeroed, freed on destruction.
-class DeviceBuffer {
- public:
-  explicit DeviceBuffer(size_t bytes) {
-    NF_CHECK_CUDA(cudaMalloc(&data_, bytes));
-    NF_CHECK_CUDA(cudaMemset(data_, 0, bytes));
-  }
-  ~DeviceBuffer() { cudaFree(data_); }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  void* data() const { return data_; }
-
- private:
-  void* data_ = nullptr;
-};
-
+// One GPU per local rank: NCCL cannot put two ranks of a communicator on one device.
 int device_for(int local_rank) {
-  const int devices = dist::NcclCommunicator::device_count();
+  const int devices = static_cast<int>(torch::cuda::device_count());
   if (devices == 0) {
     throw UsageError(
-        "--device cuda: no CUDA device is visible to this rank (" + dist::NcclCommunicator::version_string() + ")",
-        "run on a GPU node, check CUDA_VISIBLE_DEVICES, or use --device cpu");
+        "--device cuda: LibTorch sees no CUDA device on this rank (" + dist::NcclCommunicator::version_string() + ")",
+        "run on a GPU node with a CUDA LibTorch, check CUDA_VISIBLE_DEVICES, or use --device cpu");
   }
-  return local_rank % devices;
+  if (local_rank >= devices) {
+    throw UsageError("--device cuda: local rank " + std::to_string(local_rank) + " has no GPU of its own (" +
+                         std::to_string(devices) + " visible)",
+                     "launch at most one rank per GPU on each node");
+  }
+  return local_rank;
 }
 
 class NcclTarget : public CollectiveTarget {
  public:
   NcclTarget(MPI_Comm comm, Element element, int64_t max_count, int local_rank)
-      : comm_(comm, device_for(local_rank)),
-        element_(element == Element::kBFloat16 ? dist::NcclCommunicator::Element::kBFloat16
-                                               : dist::NcclCommunicator::Element::kFloat32),
-        nccl_type_(element == Element::kBFloat16 ? ncclBfloat16 : ncclFloat32),
-        full_(static_cast<size_t>(max_count * bytes_of(element))),
-        chunk_(static_cast<size_t>(max_count / comm_.size() * bytes_of(element))) {}
+      : comm_(comm, "world", std::chrono::minutes(5), device_for(local_rank),
+              dist::NcclCommunicator::PointToPoint::kOff),
+        nccl_type_(element == Element::kBFloat16 ? ncclBfloat16 : ncclFloat32) {
+    const auto options = torch::TensorOptions()
+                             .dtype(element == Element::kBFloat16 ? torch::kBFloat16 : torch::kFloat)
+                             .device(torch::kCUDA, static_cast<c10::DeviceIndex>(comm_.device()));
+    full_storage_ = torch::zeros({max_count}, options);
+    chunk_storage_ = torch::zeros({max_count / comm_.size()}, options);
+    // The zeros are written on LibTorch's stream; the reference side runs on the communicator's.
+    NF_CHECK_CUDA(cudaDeviceSynchronize());
+  }
 
   void select_count(int64_t count) override {
-    count_ = static_cast<size_t>(count);
-    chunk_count_ = count_ / static_cast<size_t>(comm_.size());
+    full_ = full_storage_.narrow(0, 0, count);
+    chunk_ = chunk_storage_.narrow(0, 0, count / comm_.size());
   }
 
   std::vector<std::string> sides() const override { return {"nf", "raw"}; }
@@ -61,7 +60,7 @@ class NcclTarget : public CollectiveTarget {
 
   std::string describe() const override {
     return "device cuda " + std::to_string(comm_.device()) + ", " + dist::NcclCommunicator::version_string() +
-           "\nnf: nf::dist::NcclCommunicator (all_reduce_sum_sync / reduce_scatter_sum_sync / all_gather_sync)\n"
+           "\nnf: nf::dist::NcclCommunicator (all_reduce / reduce_scatter / all_gather, then Work::wait)\n"
            "raw: ncclAllReduce / ncclReduceScatter / ncclAllGather + cudaStreamSynchronize on the same communicator, "
            "stream and buffers";
   }
@@ -70,40 +69,39 @@ class NcclTarget : public CollectiveTarget {
   void run_nf(Collective collective) {
     switch (collective) {
       case Collective::kAllReduce:
-        comm_.all_reduce_sum_sync(full_.data(), count_, element_);
+        comm_.all_reduce(full_, dist::ReduceOp::kSum)->wait();
         return;
       case Collective::kReduceScatter:
-        comm_.reduce_scatter_sum_sync(full_.data(), chunk_.data(), chunk_count_, element_);
+        comm_.reduce_scatter(full_, chunk_, dist::ReduceOp::kSum)->wait();
         return;
       case Collective::kAllGather:
-        comm_.all_gather_sync(chunk_.data(), full_.data(), chunk_count_, element_);
+        comm_.all_gather(chunk_, full_)->wait();
         return;
     }
   }
 
   void run_reference(Collective collective) {
+    const size_t count = static_cast<size_t>(full_.numel()), chunk_count = static_cast<size_t>(chunk_.numel());
     switch (collective) {
       case Collective::kAllReduce:
-        NF_CHECK_NCCL(
-            ncclAllReduce(full_.data(), full_.data(), count_, nccl_type_, ncclSum, comm_.handle(), comm_.stream()));
+        NF_CHECK_NCCL(ncclAllReduce(full_.data_ptr(), full_.data_ptr(), count, nccl_type_, ncclSum, comm_.handle(),
+                                    comm_.stream()));
         break;
       case Collective::kReduceScatter:
-        NF_CHECK_NCCL(ncclReduceScatter(full_.data(), chunk_.data(), chunk_count_, nccl_type_, ncclSum, comm_.handle(),
-                                        comm_.stream()));
+        NF_CHECK_NCCL(ncclReduceScatter(full_.data_ptr(), chunk_.data_ptr(), chunk_count, nccl_type_, ncclSum,
+                                        comm_.handle(), comm_.stream()));
         break;
       case Collective::kAllGather:
-        NF_CHECK_NCCL(
-            ncclAllGather(chunk_.data(), full_.data(), chunk_count_, nccl_type_, comm_.handle(), comm_.stream()));
+        NF_CHECK_NCCL(ncclAllGather(chunk_.data_ptr(), full_.data_ptr(), chunk_count, nccl_type_, comm_.handle(),
+                                    comm_.stream()));
         break;
     }
     NF_CHECK_CUDA(cudaStreamSynchronize(comm_.stream()));
   }
 
   dist::NcclCommunicator comm_;
-  dist::NcclCommunicator::Element element_;
   ncclDataType_t nccl_type_;
-  DeviceBuffer full_, chunk_;
-  size_t count_ = 0, chunk_count_ = 0;
+  torch::Tensor full_storage_, chunk_storage_, full_, chunk_;
 };
 
 }  // namespace

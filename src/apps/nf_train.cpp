@@ -79,10 +79,18 @@ std::vector<std::string> preset_dirs() {
   return dirs;
 }
 
-// One GPU per rank (the local rank's) when LibTorch has CUDA, else the CPU.
+// One GPU per rank, the local rank's, when LibTorch sees CUDA devices; else the CPU. NCCL cannot
+// put two ranks of one communicator on the same GPU, so ranks beyond the node's GPUs are an error.
 c10::Device pick_device(const nf::dist::JobContext& job) {
   if (!torch::cuda::is_available()) return c10::Device(c10::kCPU);
-  return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(job.local_rank % torch::cuda::device_count()));
+  const int devices = static_cast<int>(torch::cuda::device_count());
+  if (job.local_rank >= devices) {
+    throw nf::UsageError("local rank " + std::to_string(job.local_rank) + " has no GPU of its own: " +
+                             std::to_string(devices) + " CUDA device(s) visible on this node",
+                         "launch at most one rank per GPU on each node, or hide the GPUs (CUDA_VISIBLE_DEVICES=) "
+                         "to train on the CPU");
+  }
+  return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(job.local_rank));
 }
 
 int run(const nf::dist::JobContext& job) {
@@ -115,10 +123,13 @@ int run(const nf::dist::JobContext& job) {
     std::filesystem::create_directories(run_dir + "/logs");
     log.add_file(run_dir + "/logs/train.log");
   }
+  const c10::Device device = pick_device(job);
+  log.info("device ", device.str(),
+           device.is_cuda() ? ": tp, dp and pp over NCCL, host-side agreement over MPI" : ": every axis over MPI");
   const nf::dist::Mesh mesh(
       shape, MPI_COMM_WORLD,
-      std::chrono::milliseconds(static_cast<int64_t>(config.parallel.collective_timeout_s * 1000)));
-  const nf::train::TrainResult result = nf::train::train(config, run_dir, mesh, pick_device(job), log);
+      std::chrono::milliseconds(static_cast<int64_t>(config.parallel.collective_timeout_s * 1000)), device);
+  const nf::train::TrainResult result = nf::train::train(config, run_dir, mesh, device, log);
   if (result.preempted) return static_cast<int>(nf::ExitCode::kPreempted);
   log.info("done: ", result.step, " steps, final loss ", result.last_loss, ", checkpoint ", result.checkpoint);
   return 0;

@@ -2,13 +2,12 @@
 // Work that polls MPI_Test until done or until the collective timeout passes.
 #include "nf/dist/mpi_communicator.h"
 
-#include <cstdio>
 #include <exception>
 #include <iostream>
 #include <limits>
-#include <thread>
 
 #include "nf/dist/checks.h"
+#include "nf/dist/watchdog.h"
 
 namespace nf::dist {
 namespace {
@@ -90,20 +89,12 @@ class MpiWork : public Work {
     if (done_) return;
     const auto start = Clock::now();
     const auto deadline = start + timeout_;
-    // MPI_Test drives progress of non-blocking collectives. Poll tightly at first (short
-    // operations), then back off to sleeps so oversubscribed ranks leave the core to peers.
-    for (int polls = 0;; ++polls) {
+    // MPI_Test drives progress of non-blocking collectives.
+    for (PollBackoff backoff;; backoff.pause()) {
       int flag = 0;
       NF_CHECK_MPI(MPI_Test(&request_, &flag, MPI_STATUS_IGNORE));
       if (flag) break;
-      if (Clock::now() > deadline) {
-        char seconds[32];
-        std::snprintf(seconds, sizeof(seconds), "%.1f", static_cast<double>(timeout_.count()) / 1000.0);
-        throw DistError(description_ + " did not complete within " + seconds + " s: a peer rank died or stalled",
-                        "look for an earlier error from another rank; if steps are legitimately this slow, raise "
-                        "parallel.collective_timeout_s");
-      }
-      if (polls > 1000) std::this_thread::sleep_for(std::chrono::microseconds(polls > 5000 ? 500 : 20));
+      if (Clock::now() > deadline) throw timeout_error(description_, timeout_);
     }
     done_ = true;
     keep_alive_.clear();
@@ -136,9 +127,8 @@ MpiCommunicator::~MpiCommunicator() {
 
 std::unique_ptr<Work> MpiCommunicator::make_work(MPI_Request request, std::string operation,
                                                  std::vector<torch::Tensor> keep_alive) const {
-  std::string description = operation + " on axis " + axis_ + " (rank " + std::to_string(rank_) + " of " +
-                            std::to_string(size_) + ", world rank " + std::to_string(world_rank_) + ")";
-  return std::make_unique<MpiWork>(request, std::move(description), timeout_, std::move(keep_alive), blocked_ns_);
+  return std::make_unique<MpiWork>(request, describe_operation(operation, axis_, rank_, size_, world_rank_), timeout_,
+                                   std::move(keep_alive), blocked_ns_);
 }
 
 std::unique_ptr<Work> MpiCommunicator::all_reduce(torch::Tensor& tensor, ReduceOp op) {

@@ -16,7 +16,10 @@ at::Tensor grad_norm_squared(const std::vector<at::Tensor>& parameters) {
     const at::Tensor squares = norm * norm;
     total = total.defined() ? total + squares : squares;
   }
-  return total.defined() ? total : at::zeros({}, at::kFloat);
+  if (total.defined()) return total;
+  // No gradient at all: zero, still on the parameters' device (the header's promise).
+  return at::zeros({},
+                   parameters.empty() ? at::TensorOptions(at::kFloat) : parameters.front().options().dtype(at::kFloat));
 }
 
 at::Tensor clip_coefficient(const at::Tensor& total_norm, double max_norm) {

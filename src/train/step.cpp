@@ -14,8 +14,9 @@ namespace {
 
 // Σ over the dp ranks of (sum, count), in fp64 so counts stay exact; the loss sum lives on the
 // last pipeline stage only, so it is also summed over pp (every stage counts the same tokens).
-LossTotals all_reduce_totals(double sum, double count, const dist::Mesh& mesh) {
-  at::Tensor totals = torch::tensor({sum, count}, torch::kFloat64);
+// On `device`, the one the mesh's dp and pp backends carry (NCCL takes no host tensors).
+LossTotals all_reduce_totals(double sum, double count, const dist::Mesh& mesh, const c10::Device& device) {
+  at::Tensor totals = torch::tensor({sum, count}, torch::kFloat64).to(device);
   if (mesh.dp().size() > 1) mesh.dp().all_reduce(totals, dist::ReduceOp::kSum)->wait();
   at::Tensor loss_sum = totals.narrow(0, 0, 1).clone();
   if (mesh.pp().size() > 1) mesh.pp().all_reduce(loss_sum, dist::ReduceOp::kSum)->wait();
@@ -88,7 +89,8 @@ LossTotals forward_backward(model::CausalLM& model, const DeviceBatch& batch, in
                             const dist::Mesh& mesh, parallel::pp::ScheduleKind schedule, bool bf16_autocast,
                             const BackwardHooks& hooks) {
   // The global count comes first: every micro-batch's gradient is scaled by it.
-  const LossTotals counted = all_reduce_totals(0.0, static_cast<double>(local_count(batch)), mesh);
+  const c10::Device device = batch.inputs.device();
+  const LossTotals counted = all_reduce_totals(0.0, static_cast<double>(local_count(batch)), mesh, device);
   const double scale = counted.count > 0 ? 1.0 / counted.count : 0.0;
   double local_sum = 0;
   parallel::pp::StageCallbacks stage =
@@ -103,7 +105,7 @@ LossTotals forward_backward(model::CausalLM& model, const DeviceBatch& batch, in
       parallel::pp::make_schedule(kind, mesh.pp().size(), mesh.pp().rank(), micro_batch_count(batch, micro_batch_size));
   parallel::pp::execute(actions, mesh.pp(), stage, activation_options(batch));
   hooks.after_backward();
-  return {all_reduce_totals(local_sum, 0.0, mesh).sum, counted.count};
+  return {all_reduce_totals(local_sum, 0.0, mesh, device).sum, counted.count};
 }
 
 LossTotals evaluate(model::CausalLM& model, const DeviceBatch& batch, int64_t micro_batch_size, const dist::Mesh& mesh,
@@ -120,7 +122,7 @@ LossTotals evaluate(model::CausalLM& model, const DeviceBatch& batch, int64_t mi
     forwards.push_back({parallel::pp::ActionType::kForward, m});
   }
   parallel::pp::execute(forwards, mesh.pp(), stage, activation_options(batch));
-  return all_reduce_totals(sum, static_cast<double>(local_count(batch)), mesh);
+  return all_reduce_totals(sum, static_cast<double>(local_count(batch)), mesh, batch.inputs.device());
 }
 
 Bf16Autocast::Bf16Autocast(bool enabled) : enabled_(enabled) {
@@ -141,12 +143,12 @@ double global_grad_norm(const model::CausalLM& model, const std::vector<std::pai
   for (const auto& [name, parameter] : parameters) {
     (model->shard_spec_of(name).dim < 0 ? replicated : sharded).push_back(parameter);
   }
-  // Every tp rank holds the replicated tensors (the norms): count them once over tp.
+  // Every tp rank holds the replicated tensors (the norms): count them once over tp. The sum stays
+  // on the parameters' device, where the tp and pp backends carry it.
   const double tp = static_cast<double>(mesh.tp().size());
   at::Tensor squares = (optim::grad_norm_squared(sharded).to(torch::kFloat64) +
                         optim::grad_norm_squared(replicated).to(torch::kFloat64) / tp)
-                           .reshape({1})
-                           .cpu();
+                           .reshape({1});
   if (mesh.tp().size() > 1) mesh.tp().all_reduce(squares, dist::ReduceOp::kSum)->wait();
   if (mesh.pp().size() > 1) mesh.pp().all_reduce(squares, dist::ReduceOp::kSum)->wait();  // disjoint stages
   return std::sqrt(squares.item<double>());

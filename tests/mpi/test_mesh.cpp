@@ -22,7 +22,7 @@ TEST_P(MeshLayouts, AxisGroupsFollowTheRankFormula) {
   int world_size = 0, world_rank = 0;
   MPI_Comm_size(MPI_COMM_WORLD, &world_size);
   MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
-  const Mesh mesh(MeshShape::resolve(config, world_size), MPI_COMM_WORLD, 30s);
+  const Mesh mesh(MeshShape::resolve(config, world_size), MPI_COMM_WORLD, 30s, torch::kCPU);
   EXPECT_EQ(mesh.tp().rank(), mesh.coords().tp);
   EXPECT_EQ(mesh.dp().rank(), mesh.coords().dp);
   EXPECT_EQ(mesh.pp().rank(), mesh.coords().pp);

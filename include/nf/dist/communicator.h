@@ -1,7 +1,8 @@
 // The one interface through which code above `dist` communicates. Backends: MPI for CPU tensors
-// (mpi_communicator.h), NCCL for CUDA tensors. Every operation is asynchronous and returns a
-// Work handle; Work::wait() enforces the collective timeout, so a peer that died or stalled ends
-// the job with a DistError naming the operation, the mesh axis and the rank instead of hanging.
+// (mpi_communicator.h), NCCL for CUDA tensors (nccl_communicator.h). Every operation is
+// asynchronous and returns a Work handle; Work::wait() enforces the collective timeout, so a peer
+// that died or stalled ends the job with a DistError naming the operation, the mesh axis and the
+// rank instead of hanging.
 #pragma once
 
 #include <torch/types.h>
@@ -21,7 +22,8 @@ enum class ReduceOp { kSum, kMax, kMin };
 class Work {
  public:
   virtual ~Work() = default;
-  // Blocks until done; throws DistError when the communicator's timeout passes first.
+  // Blocks the host until done (the result is ready for host and device code alike); throws
+  // DistError when the communicator's timeout passes first.
   virtual void wait() = 0;
 };
 
@@ -49,7 +51,8 @@ class Communicator {
 
   // Seconds this process has spent blocked in Work::wait() on this communicator, cumulative: the
   // communication that computation did not hide. The trainer's step-time split reads it per mesh
-  // axis. (NCCL work is ordered on a stream rather than waited for on the host: ~0 there.)
+  // axis. (NCCL counts from when the GPU has run the compute queued before the wait: until then
+  // the device is busy computing, which hides the transfer.)
   double blocked_seconds() const { return static_cast<double>(blocked_ns_->load()) * 1e-9; }
 
  protected:

@@ -15,7 +15,12 @@ class Mesh {
  public:
   // Collective over `world`. Each axis communicator holds the ranks that differ only in that
   // axis's coordinate, ordered by it (so tp().rank() == coords().tp, and so on).
-  Mesh(const MeshShape& shape, MPI_Comm world, std::chrono::milliseconds timeout);
+  //
+  // `device` is where this rank's tensors live and picks the backend of tp, dp and pp: NCCL on a
+  // CUDA device (which must carry its index: one device per rank), MPI on the CPU. world() is MPI
+  // either way: it carries host-side agreement on CPU tensors (the preemption flag, the resume
+  // check) and the barriers around checkpoint files, never model tensors.
+  Mesh(const MeshShape& shape, MPI_Comm world, std::chrono::milliseconds timeout, const c10::Device& device);
 
   const MeshShape& shape() const { return shape_; }
   const MeshCoords& coords() const { return coords_; }
