@@ -1,8 +1,10 @@
 // nf-ckpt: checkpoint tools.
 //
 //   nf-ckpt inspect FILE.safetensors   names, dtypes, shapes and byte ranges, without reading data
+//   nf-ckpt consolidate STEP_DIR OUT   a training checkpoint of any layout as the one-rank checkpoint
+//                                      (full tensors and optimizer state) that nf-train resumes anywhere
 //   nf-ckpt export-hf STEP_DIR OUT [--dtype bf16|fp16|fp32] [--tokenizer PATH]
-//                                      a training checkpoint (any tp) as a Hugging Face Llama directory
+//                                      a training checkpoint (any layout) as a Hugging Face Llama directory
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <iostream>
@@ -13,8 +15,8 @@
 #include "nf/core/error.h"
 #include "nf/data/manifest.h"
 #include "nf/dist/job.h"
-#include "nf/train/checkpoint.h"
 #include "nf/train/config.h"
+#include "nf/train/reshard.h"
 
 namespace {
 
@@ -38,6 +40,17 @@ void export_checkpoint(const std::string& step_dir, const std::string& out_dir, 
   }
 }
 
+void consolidate(const std::string& step_dir, const std::string& out_dir) {
+  const size_t tensors = nf::train::consolidate_checkpoint(step_dir, out_dir);
+  const nf::train::CheckpointMeta meta = nf::train::read_checkpoint_meta(out_dir);
+  std::cout << "consolidated " << tensors << " parameters and their optimizer state of " << step_dir << " (step "
+            << meta.step << ") into " << out_dir << "\n";
+  for (const auto& entry : std::filesystem::directory_iterator(out_dir)) {
+    std::cout << "  " << entry.path().filename().string() << "  " << std::filesystem::file_size(entry.path())
+              << " bytes\n";
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -49,6 +62,12 @@ int main(int argc, char** argv) {
     inspect->add_option("file", file, "a .safetensors file")->required();
     inspect->callback([&] { std::cout << nf::ckpt::describe(nf::ckpt::SafetensorsFile(file)); });
     std::string step_dir, out_dir, dtype = "bf16", tokenizer;
+    CLI::App* consolidate_command = app.add_subcommand(
+        "consolidate", "write a checkpoint of any layout as one full checkpoint that nf-train resumes at any layout");
+    consolidate_command->add_option("checkpoint", step_dir, "a step directory, e.g. runs/x/checkpoints/step_200")
+        ->required();
+    consolidate_command->add_option("out", out_dir, "the step directory to create")->required();
+    consolidate_command->callback([&] { consolidate(step_dir, out_dir); });
     CLI::App* export_hf = app.add_subcommand("export-hf", "write a checkpoint as a Hugging Face Llama directory");
     export_hf->add_option("checkpoint", step_dir, "a step directory, e.g. runs/x/checkpoints/step_200")->required();
     export_hf->add_option("out", out_dir, "the directory to create")->required();

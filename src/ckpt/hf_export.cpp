@@ -3,8 +3,6 @@
 // sibling directory and renamed into place.
 #include "nf/ckpt/hf_export.h"
 
-#include <unistd.h>
-
 #include <filesystem>
 
 #include "nf/ckpt/safetensors.h"
@@ -61,16 +59,6 @@ void copy_tokenizer(const std::string& source, const fs::path& stage) {
            "' is neither a tokenizer.json (*.json) nor a sentencepiece model (*.model)");
   copy_tokenizer_file(from, stage / (extension == ".json" ? "tokenizer.json" : "tokenizer.model"));
 }
-
-// Removes the staging directory unless the export got as far as renaming it.
-struct StagingDir {
-  fs::path path;
-  bool keep = false;
-  ~StagingDir() {
-    std::error_code ignored;
-    if (!keep) fs::remove_all(path, ignored);
-  }
-};
 
 }  // namespace
 
@@ -178,30 +166,18 @@ void export_hf(const std::string& out_dir, const model::ModelConfig& config, con
                const HfExportOptions& options) {
   model::validate(config);
   check_state(state, config);
-  const fs::path target = fs::path(out_dir).lexically_normal();
-  NF_CHECK(!fs::exists(target) || (fs::is_directory(target) && fs::is_empty(target)), UsageError, "export directory '",
-           out_dir, "' exists and is not empty (remove it or choose a new one)");
-  StagingDir stage{target.string() + ".partial." + std::to_string(::getpid())};
-  std::error_code error;
-  fs::remove_all(stage.path, error);  // a leftover of an earlier run with the same process id
-  fs::create_directories(stage.path, error);
-  check_fs(error, "create directory", stage.path);
-
-  write_file_atomic((stage.path / "config.json").string(), hf_config_json(config, options).dump(2) + "\n");
-  write_file_atomic((stage.path / "generation_config.json").string(),
-                    hf_generation_config_json(options).dump(2) + "\n");
+  AtomicDirectory out(out_dir, "export directory");
+  const fs::path stage(out.staging());
+  write_file_atomic((stage / "config.json").string(), hf_config_json(config, options).dump(2) + "\n");
+  write_file_atomic((stage / "generation_config.json").string(), hf_generation_config_json(options).dump(2) + "\n");
   NamedTensors tensors;
   for (const auto& [name, shape] : hf_parameter_shapes(config))
     tensors.emplace_back(name, state.at(name).to(scalar_type(options.dtype)));
   // transformers refuses safetensors files without format "pt" in their metadata.
-  write_safetensors((stage.path / "model.safetensors").string(), tensors, {{"format", "pt"}});
-  if (!options.tokenizer_path.empty()) copy_tokenizer(options.tokenizer_path, stage.path);
+  write_safetensors((stage / "model.safetensors").string(), tensors, {{"format", "pt"}});
+  if (!options.tokenizer_path.empty()) copy_tokenizer(options.tokenizer_path, stage);
 
-  if (fs::exists(target)) fs::remove(target, error);  // empty, checked above; rename(2) cannot replace it
-  check_fs(error, "remove empty directory", target);
-  fs::rename(stage.path, target, error);
-  check_fs(error, "rename '" + stage.path.string() + "' to", target);
-  stage.keep = true;
+  out.commit();
 }
 
 }  // namespace nf::ckpt

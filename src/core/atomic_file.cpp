@@ -67,6 +67,39 @@ void write_file_atomic(const std::string& path, const std::string& content) {
   writer.commit();
 }
 
+namespace {
+
+void check_fs(const std::error_code& error, const std::string& what, const std::string& path) {
+  NF_CHECK(!error, IoError, "cannot ", what, " '", path, "': ", error.message());
+}
+
+}  // namespace
+
+AtomicDirectory::AtomicDirectory(const std::string& out_dir, const std::string& what)
+    : target_(fs::path(out_dir).lexically_normal().string()) {
+  NF_CHECK(!fs::exists(target_) || (fs::is_directory(target_) && fs::is_empty(target_)), UsageError, what, " '",
+           out_dir, "' exists and is not empty (remove it or choose a new one)");
+  staging_ = target_ + ".partial." + std::to_string(::getpid());
+  std::error_code error;
+  fs::remove_all(staging_, error);  // a leftover of an earlier run with the same process id
+  fs::create_directories(staging_, error);
+  check_fs(error, "create directory", staging_);
+}
+
+AtomicDirectory::~AtomicDirectory() {
+  std::error_code ignored;
+  if (!committed_) fs::remove_all(staging_, ignored);
+}
+
+void AtomicDirectory::commit() {
+  std::error_code error;
+  if (fs::exists(target_)) fs::remove(target_, error);  // empty, checked above; rename(2) cannot replace it
+  check_fs(error, "remove empty directory", target_);
+  fs::rename(staging_, target_, error);
+  check_fs(error, "rename '" + staging_ + "' to", target_);
+  committed_ = true;
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError("cannot read '" + path + "': " + std::strerror(errno));

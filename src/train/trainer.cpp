@@ -234,10 +234,12 @@ class Trainer {
       std::optional<LoadedCheckpoint> loaded;
       std::string error;
       try {
-        loaded = load_checkpoint(dir, mesh_, config_.parallel.zero);
+        loaded = load_checkpoint(dir, config_, mesh_, parameter_shards());
         restore_tensors(parameters_, loaded->model_shard, dir);
         if (optimizer_) {
           optimizer_->load_state(loaded->optimizer_state);
+        } else if (loaded->resharded) {
+          sharded_->load_full_state(loaded->optimizer_state);  // after the parameters: it re-reads the master
         } else {
           sharded_->load_state(loaded->optimizer_state);
         }
@@ -248,6 +250,14 @@ class Trainer {
       at::Tensor ok = torch::tensor({static_cast<int32_t>(error.empty())}, torch::kInt32);
       if (mesh_.world().size() > 1) mesh_.world().all_reduce(ok, dist::ReduceOp::kMin)->wait();
       if (ok.item<int32_t>() == 1) {
+        const CheckpointMeta& saved = loaded->meta;
+        const dist::MeshShape& shape = mesh_.shape();
+        if (saved.tp != shape.tp() || saved.pp != shape.pp() || saved.dp != shape.dp() ||
+            saved.zero != config_.parallel.zero) {
+          log_.info("resharding ", dir, " from layout ", layout_text(saved.dp, saved.tp, saved.pp, saved.zero), " to ",
+                    layout_text(shape.dp(), shape.tp(), shape.pp(), config_.parallel.zero),
+                    loaded->resharded ? "" : " (its files load as saved)");
+        }
         meta_ = loaded->meta;
         last_saved_step_ = meta_.step;  // already on disk: finishing right away saves nothing again
         log_.info("resumed from ", dir, " at step ", meta_.step, " (", with_thousands(meta_.loader.consumed_samples),
@@ -259,6 +269,15 @@ class Trainer {
     NF_CHECK(candidates.empty(), CheckpointError, "no intact checkpoint in ", checkpoints_dir_, " (tried ",
              candidates.size(), "); move the damaged step directories away to start fresh");
     return std::nullopt;
+  }
+
+  // The parameters this rank holds, as a checkpoint of another layout is read for it.
+  std::vector<ParameterShard> parameter_shards() const {
+    std::vector<ParameterShard> shards;
+    for (const auto& [name, tensor] : parameters_) {
+      shards.push_back({name, model_->full_shape_of(name), model_->shard_spec_of(name)});
+    }
+    return shards;
   }
 
   // One optimizer step; returns the global batch's mean loss.
@@ -374,14 +393,19 @@ class Trainer {
   }
 
   std::string save() {
-    ckpt::Metadata shard_layout;
+    RankShards shards;
+    shards.model = parameters_;
     for (const auto& [name, tensor] : parameters_) {
-      const parallel::tp::ShardSpec spec = model_->shard_spec_of(name);
-      shard_layout["shard." + name] = shard_metadata(spec.dim, spec.index, spec.count, spec.full_size);
+      shards.model_metadata["shard." + name] = shard_metadata(model_->shard_spec_of(name));
     }
-    const std::string dir = save_checkpoint(checkpoints_dir_, meta_, parameters_, shard_layout,
-                                            optimizer_ ? optimizer_->state() : sharded_->state(), to_yaml_text(config_),
-                                            mesh_, config_.checkpoint.keep_last);
+    if (optimizer_) {
+      shards.optimizer = optimizer_->state();
+    } else {
+      shards.optimizer = sharded_->state();
+      shards.optimizer_metadata = zero_piece_metadata(flat_->layout(), mesh_.dp().rank());
+    }
+    const std::string dir =
+        save_checkpoint(checkpoints_dir_, meta_, shards, to_yaml_text(config_), mesh_, config_.checkpoint.keep_last);
     log_.info("checkpoint saved: ", dir);
     last_saved_step_ = meta_.step;
     return dir;

@@ -10,65 +10,19 @@
 #  - nf-ckpt export-hf gathers the 8 shards of a (2,2,2) checkpoint into the 1-rank model.
 set -uo pipefail
 build=$1 source=$2
-train=$build/src/nf-train
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 py=/usr/bin/python3
 
-bible -f 'Gen1:1-Gen11:32' >"$work/genesis.txt" || fail "bible (bible-kjv) is not installed"
-"$build/tests/write-text-dataset" "$work/genesis.txt" "$work/data" pretrain 65536 10 || fail "dataset"
-
-common=(--config "$source/configs/tiny.yaml" --data.train_path "$work/data" --output.dir "$work/runs"
-  --model.vocab_size 260 --model.d_model 64 --model.n_layers 4 --model.n_heads 4 --model.n_kv_heads 2
-  --model.max_seq_len 64 --training.seq_len 32 --training.micro_batch_size 1 --training.global_batch_size 8
-  --training.max_steps 20 --training.warmup_steps 2 --training.learning_rate 3e-3 --training.log_interval 1
-  --training.eval_interval 10 --training.eval_steps 2 --checkpoint.save_interval 10
-  --parallel.collective_timeout_s 60 --parallel.bucket_mb 0.05)
-
-# "step loss grad_norm" per logged step and "val step val_loss" per evaluation (%.17g: every bit).
-losses() { $py -c '
-import json, sys
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    if "loss" in r: print(r["step"], "%.17g" % r["loss"], "%.17g" % r["grad_norm"])
-    if "val_loss" in r: print("val", r["step"], "%.17g" % r["val_loss"])
-' "$1"; }
-
-# run NAME RANKS FLAGS...: one training run; its losses go to $work/NAME.losses.
-run() {
-  local name=$1 ranks=$2
-  shift 2
-  "$MPIEXEC" -n "$ranks" --oversubscribe "$train" "${common[@]}" --output.name "$name" "$@" >"$work/$name.out" 2>&1 ||
-    { tail -30 "$work/$name.out"; fail "$name: nf-train failed"; }
-  losses "$work/runs/$name/metrics.jsonl" >"$work/$name.losses"
-}
-
-# compare NAME: prints one table row; exits non-zero when NAME strays from the single rank.
-compare() { $py - "$work/single.losses" "$work/$1.losses" "$1" <<'PY'
-import sys
-a = [line.split() for line in open(sys.argv[1])]
-b = [line.split() for line in open(sys.argv[2])]
-if [x[:-2] for x in a] != [y[:-2] for y in b] or len(a) != len(b):
-    print(f"{sys.argv[3]:<28} records differ: {len(a)} vs {len(b)}")
-    sys.exit(1)
-def worst(rows, column):
-    return max(abs(float(x[column]) - float(y[column])) / abs(float(x[column])) for x, y in rows)
-steps = [(x, y) for x, y in zip(a, b) if x[0] != "val"]
-vals = [(x, y) for x, y in zip(a, b) if x[0] == "val"]
-loss, norm, val = worst(steps, 1), worst(steps, 2), worst(vals, 2)
-ok = loss <= 1e-5 and norm <= 1e-3 and val <= 1e-5
-print(f"{sys.argv[3]:<28} {loss:9.2e} {norm:9.2e} {val:9.2e}  {'ok' if ok else 'FAIL'}")
-sys.exit(0 if ok else 1)
-PY
-}
+source "${BASH_SOURCE[0]%/*}/tiny_model.sh"
 
 run single 1
 [[ $(grep -vc '^val' "$work/single.losses") -eq 20 && $(grep -c '^val' "$work/single.losses") -eq 2 ]] ||
   fail "the single-rank run logged $(wc -l <"$work/single.losses") records"
 
 failures=0
-printf '%-28s %9s %9s %9s\n' "layout" "loss" "grad_norm" "val_loss"
+printf '%-32s %9s %9s %9s\n' "layout" "loss" "grad_norm" "val_loss"
 for layout in 2,1,1 1,2,1 1,1,2 2,2,1 2,1,2 1,2,2 2,2,2 8,1,1 1,2,4 4,2,1; do
   IFS=, read -r dp tp pp <<<"$layout"
   for zero in 0 1 2; do
@@ -76,7 +30,7 @@ for layout in 2,1,1 1,2,1 1,1,2 2,2,1 2,1,2 1,2,2 2,2,2 8,1,1 1,2,4 4,2,1; do
       name="dp${dp}_tp${tp}_pp${pp}_zero${zero}_$schedule"
       run "$name" $((dp * tp * pp)) --parallel.tp "$tp" --parallel.pp "$pp" --parallel.zero "$zero" \
         --parallel.pp_schedule "$schedule"
-      compare "$name" || failures=$((failures + 1))
+      compare single "$name" || failures=$((failures + 1))
     done
   done
 done
@@ -111,7 +65,7 @@ echo "PASS: (2,2,2) ZeRO 2 resumed from step 10 reproduces steps 11-20 bit for b
 # An uneven split: stage 0 holds one layer, stage 1 three.
 run uneven 2 --parallel.pp 2 --parallel.pp_layers 1,3
 grep -q 'pipeline stage 0 of 2: layers 0-0' "$work/uneven.out" || fail "stage 0 does not hold just layer 0"
-compare uneven || fail "the uneven split differs from the single rank"
+compare single uneven || fail "the uneven split differs from the single rank"
 echo "PASS: parallel.pp_layers 1,3 matches the single rank"
 
 # Export: the 8 shards of the (2,2,2) checkpoint gather into the single-rank model (same tensors up

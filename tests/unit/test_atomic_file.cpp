@@ -1,5 +1,5 @@
 // Atomic writes: content lands whole, parents are created, no temporary is left behind, and a
-// failed write leaves the previous file untouched.
+// failed write leaves the previous file untouched; a staged directory appears whole or not at all.
 #include <gtest/gtest.h>
 
 #include "../support/temp_dir.h"
@@ -43,6 +43,29 @@ TEST(AtomicFile, WriteIntoAFileInsteadOfADirectoryFailsWithThePath) {
     EXPECT_NE(std::string(e.what()).find(blocker), std::string::npos) << e.what();
   }
   EXPECT_EQ(read_file(blocker), "x");
+}
+
+TEST(AtomicDirectory, AppearsOnCommitOnlyAndRefusesOlderOutput) {
+  nf::testing::TempDir dir;
+  const std::string out = (dir.path() / "out").string();
+  {
+    AtomicDirectory staged(out, "export directory");
+    write_file_atomic(staged.staging() + "/a.txt", "a");
+    EXPECT_FALSE(std::filesystem::exists(out));
+  }  // an exception on the way: nothing appears, the staging directory is gone
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
+  std::filesystem::create_directory(out);  // an empty one is taken over
+  AtomicDirectory staged(out, "export directory");
+  write_file_atomic(staged.staging() + "/a.txt", "a");
+  staged.commit();
+  EXPECT_EQ(read_file(out + "/a.txt"), "a");
+  try {
+    AtomicDirectory again(out, "export directory");
+    FAIL() << "expected UsageError";
+  } catch (const UsageError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "export directory '" + out + "' exists and is not empty (remove it or choose a new one)");
+  }
 }
 
 TEST(Hash, Sha256MatchesKnownVectors) {

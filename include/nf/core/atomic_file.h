@@ -1,5 +1,6 @@
 // Crash-safe file writes: write a temporary sibling, fsync it, then rename it over the target,
-// so a reader sees either the old file or the complete new one, never a partial one.
+// so a reader sees either the old file or the complete new one, never a partial one; the same
+// for a whole output directory.
 #pragma once
 
 #include <cstddef>
@@ -32,6 +33,27 @@ class AtomicFileWriter {
   std::string path_;
   std::string temp_;
   int fd_ = -1;
+};
+
+// A directory that appears whole or not at all (exports, consolidated checkpoints): files go into
+// OUT.partial.<pid>, and commit() renames it to OUT. Destroyed without commit() (an exception on
+// the way), it removes the staging directory. OUT must not exist or be empty: UsageError naming
+// it as `what` ("export directory") otherwise, so new output never mixes with older output.
+class AtomicDirectory {
+ public:
+  // Checks OUT and creates the staging directory; IoError naming the path when it cannot.
+  AtomicDirectory(const std::string& out_dir, const std::string& what);
+  ~AtomicDirectory();
+  AtomicDirectory(const AtomicDirectory&) = delete;
+  AtomicDirectory& operator=(const AtomicDirectory&) = delete;
+
+  const std::string& staging() const { return staging_; }  // where to write the files
+  void commit();
+
+ private:
+  std::string target_;
+  std::string staging_;
+  bool committed_ = false;
 };
 
 // Reads a whole file; throws IoError naming the path when it cannot.

@@ -4,10 +4,13 @@
 //   config.yaml                        the run's resolved config (rank 0)
 //   model-tp<t>-pp<p>.safetensors      the parameters this (tp, pp) coordinate holds (dp rank 0),
 //                                      HF names; metadata "shard.<name>" = "dim index count full_size"
-//   optim-tp<t>-pp<p>-dp<d>.safetensors  optimizer state of one rank (every dp rank under ZeRO)
+//   optim-tp<t>-pp<p>-dp<d>.safetensors  optimizer state of one rank (every dp rank under ZeRO, whose
+//                                      metadata "piece.<name>" maps its flat tensors to parameters)
 // and checkpoints/latest names the newest complete step directory. Every rank writes into
 // step_N.partial/; after a barrier rank 0 writes meta.json and renames the directory, then
 // rewrites `latest`, so a save cut short never looks complete and `latest` never dangles.
+// A job with another layout (tp, pp, dp, ZeRO stage, pipeline split) loads it through
+// nf/train/reshard.h; checkpoint_layout.h has the arithmetic of both metadata formats.
 #pragma once
 
 #include <ATen/Tensor.h>
@@ -21,6 +24,9 @@
 #include "nf/ckpt/safetensors.h"
 #include "nf/data/sampler.h"
 #include "nf/dist/mesh.h"
+#include "nf/model/model_config.h"
+#include "nf/train/checkpoint_layout.h"
+#include "nf/train/config.h"
 
 namespace nf::train {
 
@@ -41,21 +47,38 @@ struct CheckpointMeta {
 // "step_<N>" under `checkpoints_dir`.
 std::string step_directory(const std::string& checkpoints_dir, int64_t step);
 
-// Collective over the mesh's world. `model_shard` (with `model_metadata`) is written by dp rank 0 of each (tp, pp);
-// `optimizer_state` by every rank when `meta.zero` > 0, else by dp rank 0. Keeps the newest
-// `keep_last` step directories (0 = all). Returns the step directory.
-std::string save_checkpoint(const std::string& checkpoints_dir, const CheckpointMeta& meta,
-                            const NamedTensors& model_shard, const ckpt::Metadata& model_metadata,
-                            const NamedTensors& optimizer_state, const std::string& config_yaml, const dist::Mesh& mesh,
-                            int64_t keep_last);
+// What one rank contributes to a checkpoint.
+struct RankShards {
+  NamedTensors model;                 // written by dp rank 0 of each (tp, pp)
+  ckpt::Metadata model_metadata;      // "shard.<name>" for every tensor
+  NamedTensors optimizer;             // written by every rank when meta.zero > 0, else by dp rank 0
+  ckpt::Metadata optimizer_metadata;  // ZeRO: "piece.<name>" (zero_piece_metadata)
+};
 
-// The full (unsharded) parameters of a step directory, gathered from its model files (every
-// pipeline stage, every tensor-parallel shard by its "shard.<name>" metadata), for export; needs
-// no MPI. CheckpointError for a damaged file.
-std::map<std::string, at::Tensor> consolidate_model(const std::string& step_dir);
+// Collective over the mesh's world. Keeps the newest `keep_last` step directories (0 = all).
+// Returns the step directory.
+std::string save_checkpoint(const std::string& checkpoints_dir, const CheckpointMeta& meta, const RankShards& shards,
+                            const std::string& config_yaml, const dist::Mesh& mesh, int64_t keep_last);
 
-// The metadata value "dim index count full_size" of a shard.
-std::string shard_metadata(int64_t dim, int64_t index, int64_t count, int64_t full_size);
+// meta.json of a step directory; CheckpointError when it is malformed or of another format version.
+CheckpointMeta read_checkpoint_meta(const std::string& step_dir);
+// config.yaml of a step directory; CheckpointError naming it when it is missing or invalid.
+TrainConfig read_checkpoint_config(const std::string& step_dir);
+
+// Refuses (CheckpointError naming `source` and the key, with both values) a checkpoint whose model
+// differs from the job's in a key that shapes its parameters or its function. max_seq_len and
+// init_std may change: one only bounds the positions a batch uses, the other only the
+// initialization that a resume replaces.
+void check_same_model(const model::ModelConfig& saved, const model::ModelConfig& job, const std::string& source);
+
+// Whether a job can load a checkpoint's files as they are: the same tp and pp and stage split,
+// and the same optimizer-state form (zero 0 on both sides: per parameter, any dp; ZeRO on both:
+// per-rank flat shards, which need the same dp and bucket size). Otherwise it reshards.
+bool loads_as_saved(const CheckpointMeta& meta, const TrainConfig& saved, const TrainConfig& job,
+                    const dist::MeshShape& shape);
+
+// "dp 2, tp 2, pp 2, zero 1", for log lines.
+std::string layout_text(int64_t dp, int64_t tp, int64_t pp, int64_t zero);
 
 // The step directories to try, in order, for `resume`: "" = none; "auto" = the one `latest` names,
 // then every other complete one, newest first (so a damaged newest checkpoint falls back to the
@@ -65,13 +88,21 @@ std::vector<std::string> resume_candidates(const std::string& resume, const std:
 
 struct LoadedCheckpoint {
   CheckpointMeta meta;
-  NamedTensors model_shard;
+  NamedTensors model_shard;  // this rank's parameters
+  // false: this rank's optimizer file as saved (for ShardedAdamW::load_state under ZeRO);
+  // true: per parameter, in optim::AdamW::state()'s form (for ShardedAdamW::load_full_state).
+  // optim::AdamW::load_state reads both.
+  bool resharded = false;
   NamedTensors optimizer_state;
 };
 
-// Reads this rank's files of `step_dir` and checks them against the SHA-256 sums in meta.json.
-// The layout must match the mesh's (CheckpointError otherwise, naming both layouts).
-LoadedCheckpoint load_checkpoint(const std::string& step_dir, const dist::Mesh& mesh, int64_t zero);
+// Reads what this rank needs of `step_dir`, every file checked against its SHA-256 in meta.json,
+// after check_same_model. `parameters`: the tensors the rank holds (name, full shape, tp slice),
+// in the job's layout. When loads_as_saved, these are its own files; otherwise it reshards
+// (read_resharded): the parameters and per-parameter optimizer state are rebuilt from the saved
+// files that hold them, whatever layout and ZeRO stage wrote them.
+LoadedCheckpoint load_checkpoint(const std::string& step_dir, const TrainConfig& config, const dist::Mesh& mesh,
+                                 const std::vector<ParameterShard>& parameters);
 
 // Copies `saved` into the same-named tensors of `target`; CheckpointError naming the file and a
 // missing, extra or differently shaped tensor.

@@ -51,4 +51,20 @@ torch::Tensor gather_full(const torch::Tensor& shard, const ShardSpec& spec, dis
   return gathered.narrow(0, 0, spec.full_size).transpose(0, spec.dim).contiguous();
 }
 
+std::vector<ShardOverlap> shard_overlaps(const ShardSpec& target, int64_t source_count) {
+  NF_CHECK(!target.replicated() && source_count >= 1, UsageError, "shard_overlaps: needs a split target (dim ",
+           target.dim, ") and at least one source shard (", source_count, ")");
+  // A split without padding divides evenly, so padded_size() gives every source's shard size.
+  const int64_t source_size = padded_size(target.full_size, source_count) / source_count;
+  const int64_t begin = target.offset(), end = begin + target.valid_size();
+  std::vector<ShardOverlap> overlaps;
+  for (int64_t source = begin / std::max<int64_t>(source_size, 1); source < source_count && begin < end; ++source) {
+    const int64_t source_begin = source * source_size;
+    const int64_t lo = std::max(begin, source_begin), hi = std::min(end, source_begin + source_size);
+    if (lo >= hi) break;
+    overlaps.push_back({source, lo - source_begin, lo - begin, hi - lo});
+  }
+  return overlaps;
+}
+
 }  // namespace nf::parallel::tp

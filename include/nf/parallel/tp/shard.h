@@ -43,4 +43,24 @@ torch::Tensor take_shard(const torch::Tensor& full, const ShardSpec& spec);
 // The full tensor (padding dropped) from every rank's shard; collective over `tp`.
 torch::Tensor gather_full(const torch::Tensor& shard, const ShardSpec& spec, dist::Communicator& tp);
 
+// Rows of one shard that another split of the same tensor holds: `size` rows along the split dim,
+// from row `source_offset` of source shard `source_index` to row `target_offset` of the target.
+struct ShardOverlap {
+  int64_t source_index = 0;
+  int64_t source_offset = 0;
+  int64_t target_offset = 0;
+  int64_t size = 0;
+
+  bool operator==(const ShardOverlap& other) const {
+    return source_index == other.source_index && source_offset == other.source_offset &&
+           target_offset == other.target_offset && size == other.size;
+  }
+};
+
+// Where the real (not padding) rows of shard `target` lie when the same tensor is split into
+// `source_count` shards instead (each padded the way split_spec pads, if at all): one overlap per
+// source shard that holds some of them, in row order. Pure arithmetic, for resharding checkpoints;
+// `target` must be split (not replicated).
+std::vector<ShardOverlap> shard_overlaps(const ShardSpec& target, int64_t source_count);
+
 }  // namespace nf::parallel::tp

@@ -1,0 +1,98 @@
+// File names, checksummed tensor files and meta.json of a step directory (checkpoint_files.h).
+#include "checkpoint_files.h"
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "nf/core/atomic_file.h"
+#include "nf/core/error.h"
+#include "nf/core/hash.h"
+
+namespace nf::train {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr int kFormatVersion = 1;
+constexpr const char* kChecksumSuffix = ".sha256";
+
+nlohmann::json meta_to_json(const CheckpointMeta& m) {
+  return {{"format_version", kFormatVersion},
+          {"step", m.step},
+          {"loader", data::loader_state_to_json(m.loader)},
+          {"layout", {{"tp", m.tp}, {"pp", m.pp}, {"dp", m.dp}, {"zero", m.zero}}},
+          {"tokenizer_fingerprint", m.tokenizer_fingerprint},
+          {"tokens_seen", m.tokens_seen},
+          {"skipped_steps", m.skipped_steps},
+          {"bad_steps_in_a_row", m.bad_steps_in_a_row},
+          {"files", m.files}};
+}
+
+}  // namespace
+
+std::string model_file(int64_t tp, int64_t pp) {
+  return "model-tp" + std::to_string(tp) + "-pp" + std::to_string(pp) + ".safetensors";
+}
+
+std::string optimizer_file(int64_t tp, int64_t pp, int64_t dp) {
+  return "optim-tp" + std::to_string(tp) + "-pp" + std::to_string(pp) + "-dp" + std::to_string(dp) + ".safetensors";
+}
+
+void write_tensors(const std::string& path, const NamedTensors& tensors, const ckpt::Metadata& metadata) {
+  ckpt::NamedTensors cpu;
+  for (const auto& [name, tensor] : tensors) cpu.emplace_back(name, tensor.detach().cpu().contiguous());
+  ckpt::write_safetensors(path, cpu, metadata);
+  write_file_atomic(path + kChecksumSuffix, sha256_file(path) + "\n");
+}
+
+std::unique_ptr<ckpt::SafetensorsFile> open_verified(const std::string& step_dir, const std::string& name,
+                                                     const CheckpointMeta& meta) {
+  const std::string path = step_dir + "/" + name;
+  NF_CHECK(fs::exists(path), CheckpointError, "checkpoint file '", path, "' is missing");
+  const auto expected = meta.files.find(name);
+  NF_CHECK(expected != meta.files.end(), CheckpointError, "checkpoint file '", path, "' is not listed in meta.json");
+  NF_CHECK(expected->second == sha256_file(path), CheckpointError, "checkpoint file '", path,
+           "' does not match its SHA-256 in meta.json (truncated or corrupted)");
+  return std::make_unique<ckpt::SafetensorsFile>(path);
+}
+
+void write_meta(const std::string& dir, const CheckpointMeta& meta) {
+  CheckpointMeta complete = meta;
+  complete.files.clear();
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.path().extension() != kChecksumSuffix) continue;  // every file has one but meta.json and config.yaml
+    std::string digest = read_file(entry.path().string());
+    digest.erase(digest.find_last_not_of("\n") + 1);
+    complete.files[name.substr(0, name.size() - std::string(kChecksumSuffix).size())] = digest;
+    fs::remove(entry.path());
+  }
+  write_file_atomic(dir + "/" + kMetaFile, meta_to_json(complete).dump(2) + "\n");
+}
+
+CheckpointMeta read_checkpoint_meta(const std::string& step_dir) {
+  const std::string path = step_dir + "/" + kMetaFile;
+  CheckpointMeta m;
+  try {
+    const nlohmann::json j = nlohmann::json::parse(read_file(path));
+    NF_CHECK(j.at("format_version").get<int>() == kFormatVersion, CheckpointError, "'", path, "' has format_version ",
+             j.at("format_version").dump(), ", this nf-train reads ", kFormatVersion);
+    m.step = j.at("step").get<int64_t>();
+    m.loader = data::loader_state_from_json(j.at("loader"), path);
+    const auto& layout = j.at("layout");
+    m.tp = layout.at("tp").get<int64_t>();
+    m.pp = layout.at("pp").get<int64_t>();
+    m.dp = layout.at("dp").get<int64_t>();
+    m.zero = layout.at("zero").get<int64_t>();
+    m.tokenizer_fingerprint = j.at("tokenizer_fingerprint").get<std::string>();
+    m.tokens_seen = j.at("tokens_seen").get<int64_t>();
+    m.skipped_steps = j.at("skipped_steps").get<int64_t>();
+    m.bad_steps_in_a_row = j.at("bad_steps_in_a_row").get<int64_t>();
+    m.files = j.at("files").get<std::map<std::string, std::string>>();
+  } catch (const nlohmann::json::exception& e) {
+    throw CheckpointError("checkpoint metadata '" + path + "' is malformed: " + e.what(),
+                          "resume from another step directory");
+  }
+  return m;
+}
+
+}  // namespace nf::train
