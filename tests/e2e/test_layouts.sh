@@ -47,7 +47,7 @@ for layout in 1,2,2,0,gpipe 2,2,1,1,1f1b 2,2,2,2,1f1b; do
   # The model's own shape: micro-batch 1, 32 tokens split over 2 ranks, d 64.
   grep -q 'hidden state between blocks \[1, 16, 64\] (sequence parallel)' "$work/$name.out" ||
     fail "$name: the model does not split the sequence"
-  compare "$name" || failures=$((failures + 1))
+  compare single "$name" || failures=$((failures + 1))
 done
 [[ $failures -eq 0 ]] || fail "$failures sequence-parallel layouts differ from the single rank"
 echo "PASS: 3 sequence-parallel layouts reproduce the single-rank losses"
