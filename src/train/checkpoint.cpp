@@ -146,6 +146,12 @@ std::string save_checkpoint(const std::string& checkpoints_dir, const Checkpoint
   return final_dir;
 }
 
+CheckpointMeta read_checkpoint_meta(const std::string& step_dir) {
+  const std::string path = step_dir + "/" + kMetaFile;
+  NF_CHECK(fs::exists(path), CheckpointError, "'", step_dir, "' is not a complete checkpoint (no ", kMetaFile, ")");
+  return meta_from_json(path);
+}
+
 std::vector<std::string> resume_candidates(const std::string& resume, const std::string& checkpoints_dir) {
   if (resume.empty()) return {};
   const auto latest_in = [](const fs::path& dir) -> std::optional<std::string> {

@@ -57,6 +57,9 @@ std::map<std::string, at::Tensor> consolidate_model(const std::string& step_dir)
 // The metadata value "dim index count full_size" of a shard.
 std::string shard_metadata(int64_t dim, int64_t index, int64_t count, int64_t full_size);
 
+// The meta.json of a step directory; CheckpointError when it is missing or malformed.
+CheckpointMeta read_checkpoint_meta(const std::string& step_dir);
+
 // The step directories to try, in order, for `resume`: "" = none; "auto" = the one `latest` names,
 // then every other complete one, newest first (so a damaged newest checkpoint falls back to the
 // one before); otherwise exactly the given step directory (or the `latest` of a checkpoints
