@@ -226,7 +226,9 @@ std::string config_reference_markdown() {
          "(below), inherited files (deepest first), the file, then command-line overrides "
          "`--section.key value` or `--section.key=value` (lists as `[1,2]` or `1,2`). Unknown keys, wrong types "
          "and out-of-range values are errors that name the key, the value, the file and line, and what was "
-         "expected. The resolved config is written to `<output.dir>/<output.name>/config.yaml`.\n" +
+         "expected. The resolved config is written to `<output.dir>/<output.name>/config.yaml`. A config may also "
+         "hold a `stages:` list, each entry a name and keys of its own, run one after the other "
+         "(docs/stages.md).\n" +
          train_schema().markdown();
 }
 
