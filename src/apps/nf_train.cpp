@@ -29,7 +29,9 @@ constexpr const char* kUsage =
     "                    resolved config to the run directory, print the plan, and exit\n"
     "  --print-config    print the resolved config as YAML and exit\n"
     "  --config-doc      print the reference of every config key (docs/config.md) and exit\n"
-    "  --section.key V   override one key, e.g. --model.d_model 256 --parallel.tp 2\n";
+    "  --section.key V   override one key, e.g. --model.d_model 256 --parallel.tp 2\n"
+    "A config with a stages: list runs its stages in turn, skipping those already complete\n"
+    "(docs/stages.md).\n";
 
 struct Arguments {
   std::string config_file;

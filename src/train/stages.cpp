@@ -1,6 +1,7 @@
 // The `stages:` list: one TrainConfig per entry, chained by training.load_from.
 #include "nf/train/stages.h"
 
+#include <cctype>
 #include <filesystem>
 #include <set>
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # DPO on every parallel layout (issue #7): a 1-rank pretraining checkpoint (training.load_from, so
 # each layout also loads it into its own shards), then 6 DPO steps (label smoothing 0.1) on
-# dp 2 (ZeRO 1), tp 2, pp 2 (1F1B), dp 2 x tp 2 and tp 2 x pp 2 (GPipe, ZeRO 0). Each reproduces
+# dp 2 (ZeRO 1), tp 2, tp 2 with sequence parallelism, pp 2 (1F1B), dp 2 x tp 2 and tp 2 x pp 2
+# (GPipe, ZeRO 0). Each reproduces
 # the single-rank run: loss within 1e-5 relative; rewards/chosen, rewards/rejected and
 # rewards/margin within 1e-4 of the run's largest reward (a reward is beta times the difference of
 # two fp32 sums of ~50 log-probs, ~150 each: their rounding, ~1e-5 absolute, is ~1e-5 of a reward
@@ -82,10 +83,12 @@ failures=0
 printf '%-22s %9s %9s %9s\n' layout loss rewards accuracy
 run dp2_zero1 2 --parallel.zero 1 && compare dp2_zero1 || failures=$((failures + 1))
 run tp2 2 --parallel.tp 2 && compare tp2 || failures=$((failures + 1))
+run tp2_sp 2 --parallel.tp 2 --parallel.sequence_parallel true && compare tp2_sp || failures=$((failures + 1))
 run pp2_1f1b 2 --parallel.pp 2 && compare pp2_1f1b || failures=$((failures + 1))
 run dp2_tp2 4 --parallel.tp 2 && compare dp2_tp2 || failures=$((failures + 1))
 run tp2_pp2_gpipe 4 --parallel.tp 2 --parallel.pp 2 --parallel.pp_schedule gpipe && compare tp2_pp2_gpipe ||
   failures=$((failures + 1))
 cat "$work/times"
 [[ $failures -eq 0 ]] || fail "$failures layouts differ from the single rank"
-echo "PASS: DPO on dp 2, tp 2, pp 2, dp 2 x tp 2 and tp 2 x pp 2 reproduces the single-rank run ($((SECONDS - start)) s)"
+echo "PASS: DPO on dp 2, tp 2 (with and without sequence parallelism), pp 2, dp 2 x tp 2 and tp 2 x pp 2 reproduces" \
+  "the single-rank run ($((SECONDS - start)) s)"

@@ -80,6 +80,11 @@ grep -q "dpo: reference model from $runs/sft/checkpoints/step_4" "$work/chain.ou
 grep -q 'INFO step 2 | loss [0-9.]* | rewards/chosen -\?[0-9.]* | rewards/rejected .* | rewards/accuracy .*% | rewards/margin ' \
   "$runs/dpo/logs/train.log" || fail "no rewards in dpo's log line"
 grep -q '"val_loss"' "$runs/dpo/metrics.jsonl" || fail "dpo logged no validation loss"
+$py "$source/tests/python/read_tfevents.py" "$runs"/dpo/tensorboard/events.out.tfevents.* >"$work/dpo.tfevents" ||
+  fail "dpo's TensorBoard file"
+for tag in rewards/chosen rewards/rejected rewards/accuracy rewards/margin; do
+  grep -q "^3 $tag " "$work/dpo.tfevents" || fail "no TensorBoard scalar $tag at step 3"
+done
 echo "PASS: pretrain -> sft -> dpo wrote runs/chain/{pretrain,sft,dpo} and each loaded the one before"
 
 # 2. The sft loss is the masked cross-entropy under pretrain's final weights.
