@@ -21,6 +21,7 @@ struct BuildArguments {
   std::vector<std::string> inputs;
   std::string tokenizer;
   std::string format = "pretrain";
+  std::string chat_template = "nf";
   std::string layout = "auto";
   std::string out;
   std::string shard_size = "256MB";
@@ -75,6 +76,7 @@ void run_build(const BuildArguments& args, const dist::JobContext& job, const To
   data::BuildOptions options;
   options.inputs = args.inputs;
   options.format = data::parse_format(args.format, "--format");
+  options.chat_template = data::parse_chat_template(args.chat_template, "--chat-template");
   options.layout = parse_layout(args.layout);
   options.out_dir = args.out;
   options.shard_bytes = data::parse_byte_size(args.shard_size, "--shard-size");
@@ -122,6 +124,10 @@ void add_build_command(CLI::App& app, const dist::JobContext& job, TokenizerLoad
   command->add_option("--input", args->inputs, "input files, directories or globs (plain, JSONL, .gz)")->required();
   command->add_option("--tokenizer", args->tokenizer, "tokenizer.json, tokenizer.model, or a directory")->required();
   command->add_option("--format", args->format, "pretrain, sft, dpo or sequence")->capture_default_str();
+  command
+      ->add_option("--chat-template", args->chat_template,
+                   "sft/dpo: the tokens around each turn: nf (<|user|>…<|end|>), llama3 or chatml")
+      ->capture_default_str();
   command->add_option("--layout", args->layout, "auto (*.txt = paragraphs for pretrain), jsonl or paragraphs")
       ->capture_default_str();
   command->add_option("--out", args->out, "the dataset directory to write")->required();

@@ -13,9 +13,9 @@
 #     --sbatch OPTION        one more sbatch option for every stage, e.g. --sbatch --partition=gpu
 #   The --section.key overrides go to every stage.
 #
-# Stages hand over through their own configs: the pipeline passes no checkpoint path from one
-# stage to the next (nf-train --config-doc has no key for it). What a stage starts from is named
-# in its config, and the afterok chain makes sure the stage before has finished writing it.
+# Stages hand over through their own configs: training.load_from in a stage's config names the run
+# it starts from (e.g. load_from: pretrain_tiny, looked up under output.dir, so --output-dir moves
+# both ends); the afterok chain makes sure the stage before has finished writing it.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 fail() {

@@ -1,6 +1,7 @@
 // nf-train: the trainer's entry point. One process per rank, launched by mpirun or srun.
 //
 //   nf-train --config configs/pretrain_tiny.yaml [--dry-run] [--section.key value ...]
+// A config with a `stages:` list runs its stages in order (nf/train/stages.h).
 #include <torch/cuda.h>
 
 #include <chrono>
@@ -15,6 +16,7 @@
 #include "nf/dist/job.h"
 #include "nf/dist/mesh.h"
 #include "nf/train/config.h"
+#include "nf/train/stages.h"
 #include "nf/train/trainer.h"
 
 namespace {
@@ -27,7 +29,9 @@ constexpr const char* kUsage =
     "                    resolved config to the run directory, print the plan, and exit\n"
     "  --print-config    print the resolved config as YAML and exit\n"
     "  --config-doc      print the reference of every config key (docs/config.md) and exit\n"
-    "  --section.key V   override one key, e.g. --model.d_model 256 --parallel.tp 2\n";
+    "  --section.key V   override one key, e.g. --model.d_model 256 --parallel.tp 2\n"
+    "A config with a stages: list runs its stages in turn, skipping those already complete\n"
+    "(docs/stages.md).\n";
 
 struct Arguments {
   std::string config_file;
@@ -93,28 +97,24 @@ c10::Device pick_device(const nf::dist::JobContext& job) {
   return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(job.local_rank));
 }
 
-int run(const nf::dist::JobContext& job) {
-  const Arguments args = parse_arguments(job.args);
-  if (args.help) {
-    if (job.rank == 0) std::cout << kUsage;
-    return 0;
-  }
-  if (args.config_doc) {
-    if (job.rank == 0) std::cout << nf::train::config_reference_markdown();
-    return 0;
-  }
-  const nf::train::TrainConfig config = nf::train::load_train_config(args.config_file, args.overrides, preset_dirs());
-  if (args.print_config) {
-    if (job.rank == 0) std::cout << nf::train::to_yaml_text(config);
-    return 0;
-  }
+// One stage (the whole run for a config without `stages:`): validate, write the resolved config,
+// and train. Returns the exit code.
+int run_stage(const nf::dist::JobContext& job, const Arguments& args, const nf::train::StagePlan& stage) {
+  const nf::train::TrainConfig& config = stage.config;
   nf::Logger log({job.rank, job.world_size, nf::parse_log_level(config.logging.level), config.logging.all_ranks});
+  const std::string prefix = stage.name.empty() ? "" : "stage " + stage.name + ": ";
   const nf::dist::MeshShape shape = nf::train::validate_layout(config, job.world_size);
-  const std::string run_dir = nf::train::run_directory(config, args.config_file);
+  if (!stage.name.empty() && !args.dry_run) {
+    if (const auto done = nf::train::completed_checkpoint(stage)) {
+      log.info(prefix, "complete (", *done, " is at training.max_steps); skipping");
+      return 0;
+    }
+  }
+  const std::string& run_dir = stage.run_dir;
   if (job.rank == 0) nf::write_file_atomic(run_dir + "/config.yaml", nf::train::to_yaml_text(config));
   const nf::dist::MeshCoords coords = shape.coords(job.rank);
-  log.info("layout ", shape.describe(), "; this rank is tp ", coords.tp, ", dp ", coords.dp, ", pp ", coords.pp,
-           " (local rank ", job.local_rank, ")");
+  log.info(prefix, "layout ", shape.describe(), "; this rank is tp ", coords.tp, ", dp ", coords.dp, ", pp ",
+           coords.pp, " (local rank ", job.local_rank, ")");
   log.info("model: ", nf::model::count_parameters(config.model), " parameters, ", config.model.n_layers,
            " layers, d_model ", config.model.d_model, ", vocab ", config.model.vocab_size);  // before any allocation
   log.info("resolved config written to ", run_dir, "/config.yaml");
@@ -131,7 +131,36 @@ int run(const nf::dist::JobContext& job) {
       std::chrono::milliseconds(static_cast<int64_t>(config.parallel.collective_timeout_s * 1000)), device);
   const nf::train::TrainResult result = nf::train::train(config, run_dir, mesh, device, log);
   if (result.preempted) return static_cast<int>(nf::ExitCode::kPreempted);
-  log.info("done: ", result.step, " steps, final loss ", result.last_loss, ", checkpoint ", result.checkpoint);
+  log.info(prefix, "done: ", result.step, " steps, final loss ", result.last_loss, ", checkpoint ", result.checkpoint);
+  return 0;
+}
+
+int run(const nf::dist::JobContext& job) {
+  const Arguments args = parse_arguments(job.args);
+  if (args.help) {
+    if (job.rank == 0) std::cout << kUsage;
+    return 0;
+  }
+  if (args.config_doc) {
+    if (job.rank == 0) std::cout << nf::train::config_reference_markdown();
+    return 0;
+  }
+  const std::vector<nf::train::StagePlan> stages =
+      nf::train::load_stage_plan(args.config_file, args.overrides, preset_dirs());
+  if (args.print_config) {
+    for (const nf::train::StagePlan& stage : stages) {
+      if (job.rank != 0) continue;
+      if (!stage.name.empty()) std::cout << "# stage " << stage.name << " (" << stage.run_dir << ")\n";
+      std::cout << nf::train::to_yaml_text(stage.config);
+    }
+    return 0;
+  }
+  // Stages run in order; one that stops (preempted, exit 75) ends the job, and the requeued job
+  // skips the stages already complete.
+  for (const nf::train::StagePlan& stage : stages) {
+    const int code = run_stage(job, args, stage);
+    if (code != 0) return code;
+  }
   return 0;
 }
 

@@ -93,6 +93,13 @@ std::optional<TokenId> BpeTokenizer::special(SpecialRole role) const {
   return found->second;
 }
 
+std::optional<TokenId> BpeTokenizer::special_token(std::string_view content) const {
+  for (const SpecialToken& special : specials_) {
+    if (special.content == content) return special.id;
+  }
+  return std::nullopt;
+}
+
 std::string BpeTokenizer::fingerprint() const {
   // Canonical form: every field that changes tokenization, each length-prefixed.
   Sha256 hash;

@@ -101,7 +101,7 @@ ShardWriterOptions writer_options(const Tokenizer& tokenizer, const BuildOptions
 RankBuild build_rank_shards(const Tokenizer& tokenizer, const BuildOptions& options,
                             const std::vector<InputSlice>& slices, const std::string& file_stem_suffix,
                             ProgressReporter* progress) {
-  const DocumentEncoder encoder(tokenizer, options.format);
+  const DocumentEncoder encoder(tokenizer, options.format, options.chat_template);
   RankBuild result{{}, BadInputReport(options.bad_input), 0, 0, 0};
   // Bad input found after tokenization (--max-doc-tokens): a report of its own, because the
   // reader thread owns result.bad while the batches are encoded.

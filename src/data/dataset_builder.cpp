@@ -69,6 +69,9 @@ Manifest merge_ranks(const std::vector<std::string>& payloads, const Tokenizer& 
                      const std::string& tokenizer_file, const BuildOptions& options, BuildResult& result) {
   Manifest manifest;
   manifest.format = options.format;
+  if (options.format == DatasetFormat::kSft || options.format == DatasetFormat::kDpo) {
+    manifest.chat_template = chat_template_name(options.chat_template);
+  }
   manifest.tokenizer = {tokenizer.kind(), tokenizer_file, tokenizer.fingerprint(), tokenizer.vocab_size()};
   manifest.seed = options.seed;
   manifest.val_fraction = options.val_fraction;
@@ -137,7 +140,8 @@ void clear_previous_build(const std::string& dir) {
 BuildResult build_dataset(const Tokenizer& tokenizer, const BuildOptions& options, const BuildCollective& collective) {
   const auto start = std::chrono::steady_clock::now();
   check_options(options, collective);
-  const DocumentEncoder check_specials(tokenizer, options.format);  // a missing special token fails here
+  // A missing special token, or a chat template for a format without turns, fails here.
+  const DocumentEncoder check_specials(tokenizer, options.format, options.chat_template);
   const ReaderOptions reader{options.format, options.layout, options.max_document_bytes};
   const std::vector<InputFile> files = discover_inputs(options.inputs);
   for (const InputFile& file : files) resolve_layout(file.path, reader);  // paragraphs need pretrain

@@ -7,17 +7,7 @@
 namespace nf::data {
 namespace {
 
-std::vector<SpecialRole> required_roles(DatasetFormat format) {
-  switch (format) {
-    case DatasetFormat::kPretrain:
-    case DatasetFormat::kSequence:
-      return {SpecialRole::kEos};
-    case DatasetFormat::kSft:
-    case DatasetFormat::kDpo:
-      return {SpecialRole::kUser, SpecialRole::kAssistant, SpecialRole::kEndOfTurn};
-  }
-  return {};
-}
+bool is_chat(DatasetFormat format) { return format == DatasetFormat::kSft || format == DatasetFormat::kDpo; }
 
 // The dataset format each segment role belongs to.
 DatasetFormat format_of(SegmentRole role) {
@@ -53,9 +43,15 @@ const char* special_role_marker(SpecialRole role) {
   return kMarkers[static_cast<size_t>(role)];
 }
 
-DocumentEncoder::DocumentEncoder(const Tokenizer& tokenizer, DatasetFormat format)
+DocumentEncoder::DocumentEncoder(const Tokenizer& tokenizer, DatasetFormat format, ChatTemplateKind chat_template)
     : tokenizer_(tokenizer), format_(format) {
-  for (SpecialRole role : required_roles(format)) special(role);
+  if (is_chat(format)) {
+    chat_.emplace(chat_template, tokenizer);
+  } else {
+    NF_CHECK(chat_template == ChatTemplateKind::kNf, UsageError, "chat template ", chat_template_name(chat_template),
+             " applies to the sft and dpo formats, not ", format_name(format));
+    special(SpecialRole::kEos);
+  }
 }
 
 TokenId DocumentEncoder::special(SpecialRole role) const {
@@ -121,42 +117,47 @@ void DocumentEncoder::encode_pretrain(const Document& /*document*/, const std::v
   append(out, special(SpecialRole::kEos), 0);
 }
 
-// Each turn is <|role|> ‖ content ‖ <|end|>; the loss covers assistant content and its <|end|>.
+// Each turn is header ‖ content ‖ end-of-turn ‖ separator (chat_template.h), after the template's
+// begin; the loss covers assistant content and its end-of-turn token.
 void DocumentEncoder::encode_sft(const Document& document, const std::vector<std::vector<TokenId>>& ids,
                                  EncodedDocument& out) const {
+  append(out, chat_->begin(), 0);
   for (size_t i = 0; i < document.segments.size(); ++i) {
-    const Segment& segment = document.segments[i];
-    const SpecialRole role = segment.role == SegmentRole::kSystem ? SpecialRole::kSystem
-                             : segment.role == SegmentRole::kUser ? SpecialRole::kUser
-                                                                  : SpecialRole::kAssistant;
-    const uint8_t trained = role == SpecialRole::kAssistant ? 1 : 0;
-    append(out, special(role), 0);
+    const SegmentRole role = document.segments[i].role;
+    const ChatRole chat_role = role == SegmentRole::kSystem ? ChatRole::kSystem
+                               : role == SegmentRole::kUser ? ChatRole::kUser
+                                                            : ChatRole::kAssistant;
+    const uint8_t trained = chat_role == ChatRole::kAssistant ? 1 : 0;
+    append(out, chat_->header(chat_role), 0);
     append(out, ids[i], trained);
-    append(out, special(SpecialRole::kEndOfTurn), trained);
+    append(out, chat_->end_of_turn(), trained);
+    append(out, chat_->separator(), 0);
   }
 }
 
-// prompt = <|user|> ‖ prompt ‖ <|end|> ‖ <|assistant|>, chosen = chosen ‖ <|end|>,
-// rejected = rejected ‖ <|end|>; the spans are their token lengths.
+// prompt = begin ‖ user header ‖ prompt ‖ end-of-turn ‖ separator ‖ assistant header,
+// chosen = chosen ‖ end-of-turn, rejected = rejected ‖ end-of-turn; the spans are their token
+// lengths.
 void DocumentEncoder::encode_dpo(const Document& document, const std::vector<std::vector<TokenId>>& ids,
                                  EncodedDocument& out) const {
   const auto& segments = document.segments;
   NF_CHECK(segments.size() == 3 && segments[0].role == SegmentRole::kPrompt &&
                segments[1].role == SegmentRole::kChosen && segments[2].role == SegmentRole::kRejected,
            DataError, document.source, ": a dpo document is exactly a prompt, a chosen and a rejected segment");
+  append(out, chat_->begin(), 0);
+  append(out, chat_->header(ChatRole::kUser), 0);
+  append(out, ids[0], 0);
+  append(out, chat_->end_of_turn(), 0);
+  append(out, chat_->separator(), 0);
+  append(out, chat_->header(ChatRole::kAssistant), 0);
   DpoSpans spans;
-  for (size_t i = 0; i < document.segments.size(); ++i) {
-    const Segment& segment = document.segments[i];
-    const size_t before = out.tokens.size();
-    if (segment.role == SegmentRole::kPrompt) append(out, special(SpecialRole::kUser), 0);
-    append(out, ids[i], 0);
-    append(out, special(SpecialRole::kEndOfTurn), 0);
-    if (segment.role == SegmentRole::kPrompt) append(out, special(SpecialRole::kAssistant), 0);
-    const uint64_t length = out.tokens.size() - before;
-    if (segment.role == SegmentRole::kPrompt) spans.prompt += length;
-    if (segment.role == SegmentRole::kChosen) spans.chosen += length;
-    if (segment.role == SegmentRole::kRejected) spans.rejected += length;
-  }
+  spans.prompt = out.tokens.size();
+  append(out, ids[1], 0);
+  append(out, chat_->end_of_turn(), 0);
+  spans.chosen = out.tokens.size() - spans.prompt;
+  append(out, ids[2], 0);
+  append(out, chat_->end_of_turn(), 0);
+  spans.rejected = out.tokens.size() - spans.prompt - spans.chosen;
   out.dpo = spans;
 }
 

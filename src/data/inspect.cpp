@@ -78,7 +78,8 @@ DatasetSummary inspect_dataset(const std::string& dataset_dir) {
 void print_summary(std::ostream& out, const DatasetSummary& summary) {
   const Manifest& manifest = summary.manifest;
   out << "format " << format_name(manifest.format) << ", version " << manifest.format_version << ", tokens "
-      << token_dtype_name(manifest.token_dtype()) << "\n"
+      << token_dtype_name(manifest.token_dtype())
+      << (manifest.chat_template.empty() ? "" : ", chat template " + manifest.chat_template) << "\n"
       << "tokenizer " << manifest.tokenizer.kind << " (" << manifest.tokenizer.file << "), vocab_size "
       << manifest.tokenizer.vocab_size << ", fingerprint " << manifest.tokenizer.fingerprint << "\n"
       << "seed " << manifest.seed << ", val_fraction " << manifest.val_fraction << "\n";

@@ -66,19 +66,21 @@ json manifest_to_json(const Manifest& manifest) {
     for (const ShardRecord& shard : split.shards) shards.push_back(shard_to_json(shard));
     splits[name] = {{"tokens", split.tokens}, {"documents", split.documents}, {"shards", shards}};
   }
-  return {{"magic", kManifestMagic},
-          {"format_version", manifest.format_version},
-          {"format", format_name(manifest.format)},
-          {"tokenizer",
-           {{"kind", manifest.tokenizer.kind},
-            {"file", manifest.tokenizer.file},
-            {"fingerprint", manifest.tokenizer.fingerprint},
-            {"vocab_size", manifest.tokenizer.vocab_size}}},
-          {"token_dtype", token_dtype_name(manifest.token_dtype())},
-          {"seed", manifest.seed},
-          {"val_fraction", manifest.val_fraction},
-          {"splits", splits},
-          {"created_by", manifest.created_by}};
+  json out = {{"magic", kManifestMagic},
+              {"format_version", manifest.format_version},
+              {"format", format_name(manifest.format)},
+              {"tokenizer",
+               {{"kind", manifest.tokenizer.kind},
+                {"file", manifest.tokenizer.file},
+                {"fingerprint", manifest.tokenizer.fingerprint},
+                {"vocab_size", manifest.tokenizer.vocab_size}}},
+              {"token_dtype", token_dtype_name(manifest.token_dtype())},
+              {"seed", manifest.seed},
+              {"val_fraction", manifest.val_fraction},
+              {"splits", splits},
+              {"created_by", manifest.created_by}};
+  if (!manifest.chat_template.empty()) out["chat_template"] = manifest.chat_template;
+  return out;
 }
 
 Manifest manifest_from_json(const json& object, const std::string& source) {
@@ -96,6 +98,7 @@ Manifest manifest_from_json(const json& object, const std::string& source) {
                     "rebuild the dataset with this version's nf-shard build, or use a matching nf-train");
   }
   manifest.format = parse_format(get<std::string>(object, "format", source), source);
+  manifest.chat_template = object.value("chat_template", "");  // absent before templates existed: nf
   const json tokenizer = get<json>(object, "tokenizer", source);
   const std::string tokenizer_source = source + " [tokenizer]";
   manifest.tokenizer.kind = get<std::string>(tokenizer, "kind", tokenizer_source);

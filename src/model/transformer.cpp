@@ -84,6 +84,12 @@ LossSum CausalLMImpl::loss(const torch::Tensor& logits, const torch::Tensor& tar
   return vocab_parallel_cross_entropy_sum(logits, targets, config_.vocab_size, *tp_.comm, loss_mask);
 }
 
+torch::Tensor CausalLMImpl::sequence_log_probs(const torch::Tensor& logits, const torch::Tensor& targets,
+                                               const torch::Tensor& loss_mask) {
+  if (tp_.size() == 1) return model::sequence_log_probs(logits, targets, loss_mask);
+  return vocab_parallel_sequence_log_probs(logits, targets, config_.vocab_size, *tp_.comm, loss_mask);
+}
+
 torch::Tensor CausalLMImpl::forward(const torch::Tensor& tokens) {
   return head(forward_layers(embed(tokens), 0, config_.n_layers));
 }

@@ -36,6 +36,14 @@ config::Schema<TrainConfig> train_schema() {
   s.field(&C::model, &ModelConfig::init_std, "model.init_std", "Standard deviation of the normal weight init.")
       .at_least(0);
 
+  s.field(&C::training, &TrainingConfig::stage, "training.stage",
+          "What the run trains: pretrain or sft (next-token loss on the dataset's counted tokens), dpo (preference "
+          "pairs against a frozen reference model); the dataset's format must fit (docs/stages.md).")
+      .one_of({"pretrain", "sft", "dpo"});
+  s.field(&C::training, &TrainingConfig::load_from, "training.load_from",
+          "Start from the weights of a checkpoint (a step directory, a checkpoints directory or a run directory; a "
+          "relative path is looked up under output.dir first), with a fresh optimizer, schedule and data position; "
+          "any layout. Empty = initialize from training.seed. A resumed run ignores it.");
   s.field(&C::training, &TrainingConfig::seed, "training.seed",
           "Seed of weight init and sample order; the layout never changes them.")
       .at_least(0);
@@ -43,12 +51,16 @@ config::Schema<TrainConfig> train_schema() {
           "Tokens per training sequence (≤ model.max_seq_len).")
       .at_least(1);
   s.field(&C::training, &TrainingConfig::micro_batch_size, "training.micro_batch_size",
-          "Sequences per forward/backward on one data-parallel rank.")
+          "Sequences (dpo: pairs) per forward/backward on one data-parallel rank.")
       .at_least(1);
   s.field(&C::training, &TrainingConfig::global_batch_size, "training.global_batch_size",
-          "Sequences per optimizer step over all data-parallel ranks; the rest is gradient accumulation.")
+          "Sequences (dpo: pairs) per optimizer step over all data-parallel ranks; the rest is gradient accumulation.")
       .at_least(1);
   s.field(&C::training, &TrainingConfig::max_steps, "training.max_steps", "Optimizer steps to train.").at_least(1);
+  s.field(&C::training, &TrainingConfig::epochs, "training.epochs",
+          "Passes over the training data; > 0 sets max_steps = ceil(epochs · samples / global_batch_size). 0 = use "
+          "training.max_steps.")
+      .at_least(0);
   s.field(&C::training, &TrainingConfig::learning_rate, "training.learning_rate", "Peak learning rate.").at_least(0);
   s.field(&C::training, &TrainingConfig::min_lr_ratio, "training.min_lr_ratio",
           "Final learning rate as a fraction of the peak (cosine, linear).")
@@ -86,6 +98,14 @@ config::Schema<TrainConfig> train_schema() {
   s.field(&C::training, &TrainingConfig::peak_tflops, "training.peak_tflops",
           "Peak TFLOP/s of one device, the denominator of MFU; 0 = H100 bf16 on CUDA, not shown on CPU.")
       .at_least(0);
+
+  s.field(&C::dpo, &DpoConfig::beta, "dpo.beta",
+          "DPO temperature: the loss is -log σ(beta · (policy - reference log-ratio of chosen over rejected)).")
+      .at_least(1e-9);
+  s.field(&C::dpo, &DpoConfig::label_smoothing, "dpo.label_smoothing",
+          "Conservative DPO: the fraction of pairs assumed mislabeled; 0 = plain DPO.")
+      .at_least(0)
+      .at_most(0.5);
 
   s.field(&C::data, &DataConfig::train_path, "data.train_path",
           "Dataset directory (manifest.json) written by nf-shard build.");
@@ -149,11 +169,19 @@ void validate(const TrainConfig& c) {
   model::validate(c.model);
   NF_CHECK(c.training.seq_len <= c.model.max_seq_len, ConfigError, "training.seq_len (", c.training.seq_len,
            ") exceeds model.max_seq_len (", c.model.max_seq_len, ")");
-  NF_CHECK(c.training.warmup_steps <= c.training.max_steps, ConfigError, "training.warmup_steps (",
-           c.training.warmup_steps, ") exceeds training.max_steps (", c.training.max_steps, ")");
+  // With training.epochs the trainer checks this against the max_steps it derives.
+  NF_CHECK(c.training.epochs > 0 || c.training.warmup_steps <= c.training.max_steps, ConfigError,
+           "training.warmup_steps (", c.training.warmup_steps, ") exceeds training.max_steps (", c.training.max_steps,
+           ")");
   NF_CHECK(!c.parallel.sequence_parallel || c.training.seq_len % c.parallel.tp == 0, ConfigError, "training.seq_len (",
            c.training.seq_len, ") must be divisible by parallel.tp (", c.parallel.tp,
            ") with parallel.sequence_parallel");
+}
+
+int64_t resolve_max_steps(const TrainingConfig& training, uint64_t samples_per_epoch) {
+  if (training.epochs == 0) return training.max_steps;
+  const auto global = static_cast<uint64_t>(training.global_batch_size);
+  return static_cast<int64_t>((static_cast<uint64_t>(training.epochs) * samples_per_epoch + global - 1) / global);
 }
 
 dist::MeshShape validate_layout(const TrainConfig& c, int64_t world_size) {
@@ -198,7 +226,9 @@ std::string config_reference_markdown() {
          "(below), inherited files (deepest first), the file, then command-line overrides "
          "`--section.key value` or `--section.key=value` (lists as `[1,2]` or `1,2`). Unknown keys, wrong types "
          "and out-of-range values are errors that name the key, the value, the file and line, and what was "
-         "expected. The resolved config is written to `<output.dir>/<output.name>/config.yaml`.\n" +
+         "expected. The resolved config is written to `<output.dir>/<output.name>/config.yaml`. A config may also "
+         "hold a `stages:` list, each entry a name and keys of its own, run one after the other "
+         "(docs/stages.md).\n" +
          train_schema().markdown();
 }
 

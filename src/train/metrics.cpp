@@ -41,9 +41,15 @@ std::string with_thousands(double value) {
 }
 
 std::string format_step_line(const StepMetrics& m) {
-  std::string line = "step " + std::to_string(m.step) + " | loss " + printf_string("%.4f", m.loss) + " | lr " +
-                     printf_string("%.2e", m.lr) + " | grad_norm " + printf_string("%.2f", m.grad_norm) +
-                     " | tokens/s " + with_thousands(m.tokens_per_s);
+  std::string line = "step " + std::to_string(m.step) + " | loss " + printf_string("%.4f", m.loss);
+  if (m.rewards) {
+    line += " | rewards/chosen " + printf_string("%.4f", m.rewards->chosen) + " | rewards/rejected " +
+            printf_string("%.4f", m.rewards->rejected) + " | rewards/accuracy " +
+            printf_string("%.1f", 100.0 * m.rewards->accuracy) + "% | rewards/margin " +
+            printf_string("%.4f", m.rewards->margin);
+  }
+  line += " | lr " + printf_string("%.2e", m.lr) + " | grad_norm " + printf_string("%.2f", m.grad_norm) +
+          " | tokens/s " + with_thousands(m.tokens_per_s);
   if (!std::isnan(m.mfu)) line += " | mfu " + printf_string("%.1f", 100.0 * m.mfu) + "%";
   line += " | GFLOP/s " + printf_string("%.1f", m.gflops_per_s);
   line += " | compute " + printf_string("%.1f", 100.0 * (1.0 - m.comm - m.bubble - m.data_wait)) + "% | comm " +
@@ -65,6 +71,12 @@ nlohmann::json to_json(const StepMetrics& m) {
                       {"data_wait", m.data_wait},
                       {"skipped_steps", m.skipped_steps}};
   if (!std::isnan(m.mfu)) j["mfu"] = m.mfu;
+  if (m.rewards) {
+    j["rewards/chosen"] = m.rewards->chosen;
+    j["rewards/rejected"] = m.rewards->rejected;
+    j["rewards/accuracy"] = m.rewards->accuracy;
+    j["rewards/margin"] = m.rewards->margin;
+  }
   return j;
 }
 
@@ -91,6 +103,12 @@ void MetricsSink::record(const StepMetrics& m) {
   tensorboard_->add_scalar("train/loss", m.loss, m.step);
   tensorboard_->add_scalar("train/lr", m.lr, m.step);
   tensorboard_->add_scalar("train/grad_norm", m.grad_norm, m.step);
+  if (m.rewards) {
+    tensorboard_->add_scalar("rewards/chosen", m.rewards->chosen, m.step);
+    tensorboard_->add_scalar("rewards/rejected", m.rewards->rejected, m.step);
+    tensorboard_->add_scalar("rewards/accuracy", m.rewards->accuracy, m.step);
+    tensorboard_->add_scalar("rewards/margin", m.rewards->margin, m.step);
+  }
   tensorboard_->add_scalar("perf/tokens_per_s", m.tokens_per_s, m.step);
   if (!std::isnan(m.mfu)) tensorboard_->add_scalar("perf/mfu", m.mfu, m.step);
   tensorboard_->add_scalar("perf/comm", m.comm, m.step);

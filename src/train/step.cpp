@@ -25,17 +25,10 @@ LossTotals all_reduce_totals(double sum, double count, const dist::Mesh& mesh, c
 
 int64_t local_count(const DeviceBatch& batch) { return batch.loss_mask.sum().item<int64_t>(); }
 
-// The loss of rows [begin, begin + length) from their logits: through the vocab-parallel
-// cross-entropy when the model's logits are split over tp.
+// The loss of rows [begin, begin + length) from their logits (vocab-parallel under tp).
 model::LossSum micro_batch_loss(model::CausalLM& model, const at::Tensor& logits, const DeviceBatch& batch,
                                 int64_t begin, int64_t length) {
-  const at::Tensor targets = batch.targets.narrow(0, begin, length);
-  const at::Tensor mask = batch.loss_mask.narrow(0, begin, length);
-  dist::Communicator* tp = model->tp();
-  if (tp != nullptr && tp->size() > 1) {
-    return model::vocab_parallel_cross_entropy_sum(logits, targets, model->config().vocab_size, *tp, mask);
-  }
-  return model::cross_entropy_sum(logits, targets, mask);
+  return model->loss(logits, batch.targets.narrow(0, begin, length), batch.loss_mask.narrow(0, begin, length));
 }
 
 int64_t micro_batch_count(const DeviceBatch& batch, int64_t micro_batch_size) {
@@ -43,11 +36,10 @@ int64_t micro_batch_count(const DeviceBatch& batch, int64_t micro_batch_size) {
 }
 
 // This stage's part of micro-batch m (rows [m·size, ...)): embedding on the first stage, its
-// layers, and on the last stage the head and the loss, handed to `on_loss`, whose result is what
-// backward starts from. One pipeline stage (pp = 1) is the whole model.
+// layers, and on the last stage the head, whose logits go to `head`, whose result is what backward
+// starts from. One pipeline stage (pp = 1) is the whole model.
 parallel::pp::StageCallbacks stage_callbacks(model::CausalLM& model, const DeviceBatch& batch, int64_t micro_batch_size,
-                                             bool bf16_autocast,
-                                             std::function<at::Tensor(const model::LossSum&)> on_loss) {
+                                             bool bf16_autocast, HeadFunction head) {
   const int64_t rows = batch.inputs.size(0);
   const auto length = [rows, micro_batch_size](int64_t m) {
     return std::min(micro_batch_size, rows - m * micro_batch_size);
@@ -56,7 +48,7 @@ parallel::pp::StageCallbacks stage_callbacks(model::CausalLM& model, const Devic
   stage.input_shape = [&model, &batch, length](int64_t m) {
     return model->hidden_shape(length(m), batch.inputs.size(1));  // a sequence shard under sequence parallelism
   };
-  stage.forward = [&model, &batch, micro_batch_size, bf16_autocast, length, on_loss = std::move(on_loss)](
+  stage.forward = [&model, &batch, micro_batch_size, bf16_autocast, length, head = std::move(head)](
                       int64_t m, const at::Tensor& input) {
     const Bf16Autocast autocast(bf16_autocast);  // the loss is computed in fp32 either way (loss.h)
     const model::StagePart& part = model->part();
@@ -64,7 +56,7 @@ parallel::pp::StageCallbacks stage_callbacks(model::CausalLM& model, const Devic
     at::Tensor x = part.embedding ? model->embed(batch.inputs.narrow(0, begin, length(m))) : input;
     x = model->forward_layers(x, part.first_layer, part.first_layer + part.n_layers);
     if (!part.head) return x;
-    return on_loss(micro_batch_loss(model, model->head(x), batch, begin, length(m)));
+    return head(model->head(x), begin, length(m));
   };
   return stage;
 }
@@ -85,19 +77,10 @@ DeviceBatch to_device(const data::Batch& batch, const c10::Device& device) {
   return {tokens(batch.inputs), tokens(batch.targets), mask.to(device, torch::kBool)};
 }
 
-LossTotals forward_backward(model::CausalLM& model, const DeviceBatch& batch, int64_t micro_batch_size,
-                            const dist::Mesh& mesh, parallel::pp::ScheduleKind schedule, bool bf16_autocast,
-                            const BackwardHooks& hooks) {
-  // The global count comes first: every micro-batch's gradient is scaled by it.
-  const c10::Device device = batch.inputs.device();
-  const LossTotals counted = all_reduce_totals(0.0, static_cast<double>(local_count(batch)), mesh, device);
-  const double scale = counted.count > 0 ? 1.0 / counted.count : 0.0;
-  double local_sum = 0;
-  parallel::pp::StageCallbacks stage =
-      stage_callbacks(model, batch, micro_batch_size, bf16_autocast, [&](const model::LossSum& part) {
-        local_sum += part.sum.item<double>();
-        return part.sum * scale;
-      });
+void run_training_schedule(model::CausalLM& model, const DeviceBatch& batch, int64_t micro_batch_size,
+                           const dist::Mesh& mesh, parallel::pp::ScheduleKind schedule, bool bf16_autocast,
+                           const BackwardHooks& hooks, HeadFunction head) {
+  parallel::pp::StageCallbacks stage = stage_callbacks(model, batch, micro_batch_size, bf16_autocast, std::move(head));
   stage.before_last_backward = hooks.before_last_backward;
   // One stage: 1F1B is forward then backward per micro-batch, plain gradient accumulation.
   const auto kind = mesh.pp().size() == 1 ? parallel::pp::ScheduleKind::k1F1B : schedule;
@@ -105,23 +88,45 @@ LossTotals forward_backward(model::CausalLM& model, const DeviceBatch& batch, in
       parallel::pp::make_schedule(kind, mesh.pp().size(), mesh.pp().rank(), micro_batch_count(batch, micro_batch_size));
   parallel::pp::execute(actions, mesh.pp(), stage, activation_options(batch));
   hooks.after_backward();
-  return {all_reduce_totals(local_sum, 0.0, mesh, device).sum, counted.count};
 }
 
-LossTotals evaluate(model::CausalLM& model, const DeviceBatch& batch, int64_t micro_batch_size, const dist::Mesh& mesh,
-                    bool bf16_autocast) {
+void run_forward(model::CausalLM& model, const DeviceBatch& batch, int64_t micro_batch_size, const dist::Mesh& mesh,
+                 bool bf16_autocast, HeadFunction head) {
   torch::NoGradGuard no_grad;
-  double sum = 0;
   const parallel::pp::StageCallbacks stage =
-      stage_callbacks(model, batch, micro_batch_size, bf16_autocast, [&](const model::LossSum& part) {
-        sum += part.sum.item<double>();
-        return part.sum;
-      });
+      stage_callbacks(model, batch, micro_batch_size, bf16_autocast, std::move(head));
   std::vector<parallel::pp::Action> forwards;
   for (int64_t m = 0; m < micro_batch_count(batch, micro_batch_size); ++m) {
     forwards.push_back({parallel::pp::ActionType::kForward, m});
   }
   parallel::pp::execute(forwards, mesh.pp(), stage, activation_options(batch));
+}
+
+LossTotals forward_backward(model::CausalLM& model, const DeviceBatch& batch, int64_t micro_batch_size,
+                            const dist::Mesh& mesh, parallel::pp::ScheduleKind schedule, bool bf16_autocast,
+                            const BackwardHooks& hooks) {
+  // The global count comes first: every micro-batch's gradient is scaled by it.
+  const LossTotals counted = all_reduce_totals(0.0, static_cast<double>(local_count(batch)), mesh, batch.inputs.device());
+  const double scale = counted.count > 0 ? 1.0 / counted.count : 0.0;
+  double local_sum = 0;
+  run_training_schedule(model, batch, micro_batch_size, mesh, schedule, bf16_autocast, hooks,
+                        [&](const at::Tensor& logits, int64_t begin, int64_t length) {
+                          const model::LossSum part = micro_batch_loss(model, logits, batch, begin, length);
+                          local_sum += part.sum.item<double>();
+                          return part.sum * scale;
+                        });
+  return {all_reduce_totals(local_sum, 0.0, mesh, batch.inputs.device()).sum, counted.count};
+}
+
+LossTotals evaluate(model::CausalLM& model, const DeviceBatch& batch, int64_t micro_batch_size, const dist::Mesh& mesh,
+                    bool bf16_autocast) {
+  double sum = 0;
+  run_forward(model, batch, micro_batch_size, mesh, bf16_autocast,
+              [&](const at::Tensor& logits, int64_t begin, int64_t length) {
+                const model::LossSum part = micro_batch_loss(model, logits, batch, begin, length);
+                sum += part.sum.item<double>();
+                return part.sum;
+              });
   return all_reduce_totals(sum, static_cast<double>(local_count(batch)), mesh, batch.inputs.device());
 }
 

@@ -37,6 +37,22 @@ struct BackwardHooks {
   std::function<void()> after_backward = [] {};
 };
 
+// What the last pipeline stage makes of one micro-batch's logits, rows [begin, begin + length) of
+// the batch: the scalar its backward starts from (ignored when running forward only).
+using HeadFunction = std::function<at::Tensor(const at::Tensor& logits, int64_t begin, int64_t length)>;
+
+// Forward and backward of this rank's stage over the batch in micro-batches of `micro_batch_size`
+// rows, under `schedule` (one stage: forward then backward per micro-batch, plain accumulation);
+// `head` runs on the last stage. The building block of the stages' objectives.
+void run_training_schedule(model::CausalLM& model, const DeviceBatch& batch, int64_t micro_batch_size,
+                           const dist::Mesh& mesh, parallel::pp::ScheduleKind schedule, bool bf16_autocast,
+                           const BackwardHooks& hooks, HeadFunction head);
+
+// Forward only, without gradients, every micro-batch in order through every stage.
+void run_forward(model::CausalLM& model, const DeviceBatch& batch, int64_t micro_batch_size, const dist::Mesh& mesh,
+                 bool bf16_autocast, HeadFunction head);
+
+// The next-token loss (pretrain, sft).
 // Forward and backward over this rank's rows in micro-batches of `micro_batch_size`, each
 // micro-batch's loss sum divided by the global token count, so that after the gradients are
 // summed over dp they are the gradients of the global batch's mean loss. Returns the global totals.

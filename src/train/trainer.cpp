@@ -7,6 +7,8 @@
 #include <memory>
 #include <optional>
 
+#include "dpo.h"
+#include "initial_weights.h"
 #include "nf/core/error.h"
 #include "nf/data/data_loader.h"
 #include "nf/data/token_dataset.h"
@@ -50,9 +52,26 @@ std::vector<at::Tensor> tensors_of(const NamedTensors& named) {
   return out;
 }
 
+// The dataset formats each training.stage trains on: the next-token loss on pretrain and sequence
+// data (every token, or the masked ones) and on sft data (the response tokens); DPO on pairs.
+void check_stage_data(const std::string& stage, data::DatasetFormat format, const std::string& path) {
+  using data::DatasetFormat;
+  const bool fits = stage == "dpo"   ? format == DatasetFormat::kDpo
+                    : stage == "sft" ? format == DatasetFormat::kSft
+                                     : format == DatasetFormat::kPretrain || format == DatasetFormat::kSequence;
+  if (fits) return;
+  const std::string wanted = stage == "pretrain" ? "pretrain (or sequence)" : stage;
+  throw ConfigError("training.stage " + stage + " trains on " + wanted + " data, but '" + path + "' is a " +
+                        data::format_name(format) + " dataset",
+                    format == DatasetFormat::kDpo || format == DatasetFormat::kSft
+                        ? "set training.stage " + std::string(data::format_name(format)) +
+                              ", or build the dataset with nf-shard build --format " + wanted
+                        : "build the dataset with nf-shard build --format " + stage);
+}
+
 // The validation split (data.val_path, else the train dataset's val split), or null when there
-// is none to evaluate on.
-std::shared_ptr<const data::TokenDataset> open_validation(const TrainConfig& config, const std::string& fingerprint,
+// is none to evaluate on. It must have the train dataset's format.
+std::shared_ptr<const data::TokenDataset> open_validation(const TrainConfig& config, const data::Manifest& train,
                                                           Logger& log) {
   if (config.training.eval_interval == 0) return nullptr;
   const std::string path = config.data.val_path.empty() ? config.data.train_path : config.data.val_path;
@@ -63,10 +82,12 @@ std::shared_ptr<const data::TokenDataset> open_validation(const TrainConfig& con
              "nf-shard build --val-fraction > 0 or set data.val_path");
     return nullptr;
   }
+  NF_CHECK(manifest.format == train.format, ConfigError, "data.val_path '", path, "' is a ",
+           data::format_name(manifest.format), " dataset but data.train_path is ", data::format_name(train.format));
   data::TokenDatasetOptions options;
   options.split = "val";
   options.model_vocab_size = config.model.vocab_size;
-  options.tokenizer_fingerprint = fingerprint;
+  options.tokenizer_fingerprint = train.tokenizer.fingerprint;
   return std::make_shared<const data::TokenDataset>(path, options);
 }
 
@@ -97,14 +118,13 @@ class Trainer {
           Logger& log)
       : config_(config), checkpoints_dir_(run_dir + "/checkpoints"), mesh_(mesh), log_(log) {
     const TrainingConfig& t = config.training;
+    const bool dpo = t.stage == "dpo";
     if (config.data.train_path.empty()) {
       throw ConfigError("data.train_path is empty", "pass --data.train_path DIR (a dataset written by nf-shard build)");
     }
     const model::TensorParallel tp(mesh.shape().tp() > 1 ? &mesh.tp() : nullptr, config.parallel.sequence_parallel);
     model_ = model::CausalLM(config.model, tp, stage_part(config, mesh));
-    const int64_t parameters = model::initialize(
-        *model_,
-        model::InitOptions().with_seed(t.seed).with_std(config.model.init_std).with_n_layers(config.model.n_layers));
+    const int64_t parameters = model::initialize(*model_, init_options());
     model_->to(device);
     const model::StagePart& part = model_->part();
     log.info("initialized ", with_thousands(static_cast<double>(parameters)), " parameters on ", device.str(),
@@ -130,6 +150,8 @@ class Trainer {
                                                            parallel::dp::bucket_numel_for(p.bucket_mb, sizeof(float)),
                                                            static_cast<int>(mesh.shape().dp()));
     parameters_ = flat_->parameters();
+    // Before the optimizer exists: ZeRO's master weights start as a copy of the parameters.
+    if (resume_candidates(config.checkpoint.resume, checkpoints_dir_).empty()) load_starting_weights();
     grad_sync_ = std::make_unique<parallel::dp::GradSync>(*flat_, mesh.dp(), static_cast<int>(p.zero),
                                                           p.overlap_grad_reduce && mesh.shape().dp() > 1);
     const auto adamw = optim::AdamWOptions()
@@ -143,12 +165,6 @@ class Trainer {
     }
     log.info("data parallel: ", mesh.shape().dp(), " ranks, ZeRO ", p.zero, ", ", flat_->layout().buckets().size(),
              " gradient buckets", p.overlap_grad_reduce && mesh.shape().dp() > 1 ? " overlapped with backward" : "");
-    schedule_ = optim::LrScheduleOptions()
-                    .with_peak_lr(t.learning_rate)
-                    .with_min_lr_ratio(t.min_lr_ratio)
-                    .with_warmup_steps(t.warmup_steps)
-                    .with_total_steps(t.max_steps)
-                    .with_decay(optim::parse_lr_decay(t.lr_schedule));
     device_ = device;
     NF_CHECK(
         t.dtype != "bf16" || device.is_cuda(), ConfigError,
@@ -156,10 +172,22 @@ class Trainer {
     bf16_autocast_ = device.is_cuda() && t.dtype != "fp32";
     log.info("precision: ", bf16_autocast_ ? "bf16 autocast, fp32 master weights and optimizer" : "fp32");
     resume_and_open_data();
-    tied_->sync_weight();  // after a resume the last stage's copy must match the loaded embedding
+    tied_->sync_weight();  // after a resume or load the last stage's copy must match the embedding
+    if (dpo) {
+      dpo_ =
+          std::make_unique<DpoObjective>(make_reference(tp), mesh, dpo_options(), t.micro_batch_size, bf16_autocast_);
+    }
+    schedule_ = optim::LrScheduleOptions()
+                    .with_peak_lr(t.learning_rate)
+                    .with_min_lr_ratio(t.min_lr_ratio)
+                    .with_warmup_steps(t.warmup_steps)
+                    .with_total_steps(max_steps_)
+                    .with_decay(optim::parse_lr_decay(t.lr_schedule));
     const double peak = t.peak_tflops > 0 ? t.peak_tflops : (device.is_cuda() ? 989.0 : 0.0);
     peak_gflops_ = peak * 1e3;
-    flops_per_token_ = model::training_flops_per_token(config.model, t.seq_len);
+    // DPO: each pair is two sequences, and the reference's forward adds a third of a training step.
+    sequences_per_step_ = t.global_batch_size * (dpo ? 2 : 1);
+    flops_per_token_ = model::training_flops_per_token(config.model, t.seq_len) * (dpo ? 4.0 / 3.0 : 1.0);
     if (mesh.world().rank() == 0) metrics_ = std::make_unique<MetricsSink>(run_dir, meta_.step);
   }
 
@@ -169,7 +197,7 @@ class Trainer {
     TrainResult result;
     result.step = meta_.step;
     IntervalTimes interval;
-    while (meta_.step < t.max_steps) {
+    while (meta_.step < max_steps_) {
       const Clock::time_point step_start = Clock::now();
       const BlockedTimes blocked_before = blocked_times();
       const data::Batch batch = loader_->next();
@@ -177,7 +205,7 @@ class Trainer {
       const double loss = train_step(batch);
       interval.add_step(seconds_since(step_start), blocked_times() - blocked_before);
       result.last_loss = loss;
-      if (meta_.step % t.log_interval == 0 || meta_.step == t.max_steps) {
+      if (meta_.step % t.log_interval == 0 || meta_.step == max_steps_) {
         report(loss, interval);
         interval = IntervalTimes();
       }
@@ -190,7 +218,7 @@ class Trainer {
                   " saved, exiting with code 75 (requeue and resume with --checkpoint.resume auto)");
         break;
       }
-      if (save_due && meta_.step < t.max_steps) result.checkpoint = save();
+      if (save_due && meta_.step < max_steps_) result.checkpoint = save();
     }
     if (last_saved_step_ != meta_.step) result.checkpoint = save();
     result.step = meta_.step;
@@ -198,13 +226,44 @@ class Trainer {
   }
 
  private:
+  model::InitOptions init_options() const {
+    return model::InitOptions()
+        .with_seed(config_.training.seed)
+        .with_std(config_.model.init_std)
+        .with_n_layers(config_.model.n_layers);
+  }
+
+  model::DpoOptions dpo_options() const {
+    model::DpoOptions options;
+    options.beta = config_.dpo.beta;
+    options.label_smoothing = config_.dpo.label_smoothing;
+    return options;
+  }
+
+  // A fresh run's weights: training.load_from's, else the seeded initialization they already hold.
+  void load_starting_weights() {
+    if (config_.training.load_from.empty()) return;
+    load_from_ = resolve_load_from(config_.training.load_from, config_.output.dir);
+    load_from_fingerprint_ = load_weights(load_from_, *model_, parameters_).tokenizer_fingerprint;
+    log_.info("loaded weights from ", load_from_, " (training.load_from; fresh optimizer, schedule and data)");
+  }
+
+  // The run's own checkpoint (checkpoint.resume) if it has one; then the training data, checked
+  // against the stage and against the tokenizer of the checkpoint the run starts from; max_steps.
   void resume_and_open_data() {
     std::optional<LoadedCheckpoint> loaded = load_resume_checkpoint();
     data::TokenDatasetOptions options;
     options.model_vocab_size = config_.model.vocab_size;
-    options.tokenizer_fingerprint = meta_.tokenizer_fingerprint;
+    options.tokenizer_fingerprint = meta_.tokenizer_fingerprint;  // a resumed run's: the same dataset's
     auto train_data = std::make_shared<const data::TokenDataset>(config_.data.train_path, options);
-    meta_.tokenizer_fingerprint = train_data->manifest().tokenizer.fingerprint;
+    const data::Manifest& manifest = train_data->manifest();
+    check_stage_data(config_.training.stage, manifest.format, config_.data.train_path);
+    NF_CHECK(loaded || load_from_fingerprint_.empty() || load_from_fingerprint_ == manifest.tokenizer.fingerprint,
+             DataError, "data.train_path '", config_.data.train_path, "' was tokenized by tokenizer ",
+             manifest.tokenizer.fingerprint.substr(0, 12), ", but training.load_from '", load_from_,
+             "' was trained on data of tokenizer ", load_from_fingerprint_.substr(0, 12),
+             "; build the dataset with that tokenizer: nf-shard build --tokenizer <the earlier dataset's directory>");
+    meta_.tokenizer_fingerprint = manifest.tokenizer.fingerprint;
     meta_.tp = mesh_.shape().tp();
     meta_.pp = mesh_.shape().pp();
     meta_.dp = mesh_.shape().dp();
@@ -215,11 +274,40 @@ class Trainer {
     loader_options_.dp_size = static_cast<int>(mesh_.shape().dp());
     loader_options_.seed = static_cast<uint64_t>(config_.training.seed);
     loader_ = std::make_unique<data::DataLoader>(train_data, loader_options_, loaded ? &meta_.loader : nullptr);
-    log_.info("data: ", config_.data.train_path, " train split, ",
+    max_steps_ = resolve_max_steps(config_.training, loader_->num_samples());
+    const TrainingConfig& t = config_.training;
+    const std::string kind = manifest.chat_template.empty() ? ""
+                                                            : std::string(" (") + data::format_name(manifest.format) +
+                                                                  ", chat template " + manifest.chat_template + ")";
+    const std::string unit = manifest.format == data::DatasetFormat::kDpo
+                                 ? " pairs per epoch"
+                                 : " samples of " + std::to_string(t.seq_len) + " per epoch";
+    const std::string epochs =
+        t.epochs > 0 ? "; training.epochs " + std::to_string(t.epochs) + " = " + std::to_string(max_steps_) + " steps"
+                     : "";
+    log_.info("data: ", config_.data.train_path, " train split", kind, ", ",
               with_thousands(static_cast<double>(train_data->num_tokens())), " tokens, ",
-              with_thousands(static_cast<double>(loader_->num_samples())), " samples of ", config_.training.seq_len,
-              " per epoch");
-    validation_ = open_validation(config_, meta_.tokenizer_fingerprint, log_);
+              with_thousands(static_cast<double>(loader_->num_samples())), unit, epochs);
+    NF_CHECK(t.warmup_steps <= max_steps_, ConfigError, "training.warmup_steps (", t.warmup_steps, ") exceeds the ",
+             max_steps_, " steps of training.epochs ", t.epochs);
+    validation_ = open_validation(config_, manifest, log_);
+  }
+
+  // DPO's frozen reference: the policy's starting weights (training.load_from, else the seeded
+  // initialization), whatever checkpoint the policy itself resumed from.
+  model::CausalLM make_reference(const model::TensorParallel& tp) {
+    model::CausalLM reference(config_.model, tp, stage_part(config_, mesh_));
+    model::initialize(*reference, init_options());
+    reference->to(device_);
+    std::string source = "the seeded initialization (training.seed " + std::to_string(config_.training.seed) + ")";
+    if (!config_.training.load_from.empty()) {
+      if (load_from_.empty()) load_from_ = resolve_load_from(config_.training.load_from, config_.output.dir);
+      load_weights(load_from_, *reference, model::named_parameters(*reference));
+      source = load_from_;
+    }
+    log_.info("dpo: reference model from ", source, ", beta ", config_.dpo.beta, ", label_smoothing ",
+              config_.dpo.label_smoothing);
+    return reference;
   }
 
   // The first checkpoint of resume_candidates that every rank reads intact; a damaged one is
@@ -289,10 +377,17 @@ class Trainer {
       grad_sync_->arm();
     };
     hooks.after_backward = [this] { tied_->send_output_grad(); };
-    const LossTotals totals = forward_backward(model_, to_device(batch, device_), t.micro_batch_size, mesh_,
-                                               schedule_kind_, bf16_autocast_, hooks);
+    double loss = 0;
+    if (dpo_) {
+      const PreferenceTotals totals = dpo_->forward_backward(model_, to_device(batch, device_), schedule_kind_, hooks);
+      loss = totals.loss();
+      rewards_ = totals.metrics();
+    } else {
+      loss = forward_backward(model_, to_device(batch, device_), t.micro_batch_size, mesh_, schedule_kind_,
+                              bf16_autocast_, hooks)
+                 .mean();
+    }
     grad_sync_->finish();
-    const double loss = totals.mean();
     at::Tensor shard_grads;
     if (sharded_) shard_grads = grad_sync_->shard_grads();
     // ZeRO 2 holds only this rank's reduced chunk; otherwise every rank
@@ -300,7 +395,7 @@ class Trainer {
     grad_norm_ =
         config_.parallel.zero == 2 ? zero2_grad_norm(shard_grads) : global_grad_norm(model_, parameters_, mesh_);
     meta_.loader = batch.state;
-    meta_.tokens_seen += t.global_batch_size * t.seq_len;
+    meta_.tokens_seen += sequences_per_step_ * t.seq_len;
     if (!std::isfinite(loss) || !std::isfinite(grad_norm_)) {
       flat_->zero_grad();
       ++meta_.skipped_steps;
@@ -351,10 +446,10 @@ class Trainer {
     StepMetrics m;
     m.step = meta_.step;
     m.loss = loss;
+    m.rewards = rewards_;
     m.lr = lr_;
     m.grad_norm = grad_norm_;
-    m.tokens_per_s =
-        static_cast<double>(interval.steps * config_.training.global_batch_size * config_.training.seq_len) / seconds;
+    m.tokens_per_s = static_cast<double>(interval.steps * sequences_per_step_ * config_.training.seq_len) / seconds;
     m.gflops_per_s = m.tokens_per_s * flops_per_token_ / static_cast<double>(mesh_.world().size()) / 1e9;
     if (peak_gflops_ > 0) m.mfu = m.gflops_per_s / peak_gflops_;
     m.data_wait = interval.data_wait / seconds;
@@ -372,17 +467,29 @@ class Trainer {
     options.prefetch_batches = 0;
     const uint64_t samples = data::samples_per_epoch(*validation_, options.seq_len);
     const uint64_t batches = std::max<uint64_t>(1, samples / static_cast<uint64_t>(options.global_batch_size));
-    LossTotals total;
-    for (uint64_t i = 0; i < std::min<uint64_t>(batches, static_cast<uint64_t>(config_.training.eval_steps)); ++i) {
-      const data::Batch batch =
-          data::make_batch(*validation_, options, i * static_cast<uint64_t>(options.global_batch_size));
-      const LossTotals part =
-          evaluate(model_, to_device(batch, device_), config_.training.micro_batch_size, mesh_, bf16_autocast_);
-      total.sum += part.sum;
-      total.count += part.count;
+    const uint64_t steps = std::min<uint64_t>(batches, static_cast<uint64_t>(config_.training.eval_steps));
+    double val_loss = 0;
+    if (dpo_) {
+      PreferenceTotals total;
+      for (uint64_t i = 0; i < steps; ++i) total += dpo_->evaluate(model_, validation_batch(options, i));
+      val_loss = total.loss();
+    } else {
+      LossTotals total;
+      for (uint64_t i = 0; i < steps; ++i) {
+        const LossTotals part =
+            evaluate(model_, validation_batch(options, i), config_.training.micro_batch_size, mesh_, bf16_autocast_);
+        total.sum += part.sum;
+        total.count += part.count;
+      }
+      val_loss = total.mean();
     }
-    log_.info("step ", meta_.step, " | val_loss ", total.mean());
-    if (metrics_) metrics_->record_eval(meta_.step, total.mean());
+    log_.info("step ", meta_.step, " | val_loss ", val_loss);
+    if (metrics_) metrics_->record_eval(meta_.step, val_loss);
+  }
+
+  DeviceBatch validation_batch(const data::LoaderOptions& options, uint64_t index) const {
+    return to_device(data::make_batch(*validation_, options, index * static_cast<uint64_t>(options.global_batch_size)),
+                     device_);
   }
 
   // Every rank stops at the same step: the signal may reach only some of them.
@@ -419,6 +526,10 @@ class Trainer {
   model::CausalLM model_{nullptr};
   parallel::pp::ScheduleKind schedule_kind_ = parallel::pp::ScheduleKind::k1F1B;
   std::unique_ptr<TiedEmbedding> tied_;
+  std::unique_ptr<DpoObjective> dpo_;         // training.stage dpo
+  std::optional<PreferenceMetrics> rewards_;  // dpo: of the last step
+  std::string load_from_;                     // the step directory training.load_from resolved to, once needed
+  std::string load_from_fingerprint_;         // the tokenizer of its training data
   NamedTensors parameters_;
   std::unique_ptr<parallel::dp::FlatParameters> flat_;
   std::unique_ptr<parallel::dp::GradSync> grad_sync_;
@@ -431,6 +542,8 @@ class Trainer {
   std::unique_ptr<MetricsSink> metrics_;
   CheckpointMeta meta_;
   int64_t last_saved_step_ = -1;
+  int64_t max_steps_ = 0;           // training.max_steps, or derived from training.epochs
+  int64_t sequences_per_step_ = 0;  // the global batch's rows: two per dpo pair
   bool bf16_autocast_ = false;
   double lr_ = 0, grad_norm_ = 0, peak_gflops_ = 0, flops_per_token_ = 0;
 };

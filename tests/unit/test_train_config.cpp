@@ -1,11 +1,13 @@
 // The trainer's config: presets, precedence across a 3-level chain and the command line,
-// cross-field and layout checks, the resolved config file, and docs/config.md staying in sync.
+// cross-field and layout checks, the resolved config file, docs/config.md staying in sync, and the
+// `stages:` list (precedence per stage, chaining by training.load_from, errors).
 #include <gtest/gtest.h>
 
 #include "../support/temp_dir.h"
 #include "nf/core/atomic_file.h"
 #include "nf/core/error.h"
 #include "nf/train/config.h"
+#include "nf/train/stages.h"
 
 namespace nf::train {
 namespace {
@@ -50,8 +52,13 @@ TEST(TrainConfig, PresetsHaveTheAdvertisedSizes) {
 TEST(TrainConfig, EveryConfigInTheRepositoryLoads) {
   for (const auto& entry : std::filesystem::directory_iterator(NF_SOURCE_DIR "/configs")) {
     if (entry.path().extension() != ".yaml") continue;
-    EXPECT_NO_THROW(load_train_config(entry.path().string(), {}, kPresets)) << entry.path();
+    EXPECT_NO_THROW(load_stage_plan(entry.path().string(), {}, kPresets)) << entry.path();
   }
+  const auto chain = load_stage_plan(NF_SOURCE_DIR "/configs/chain_tiny.yaml", {}, kPresets);
+  ASSERT_EQ(chain.size(), 3u);
+  EXPECT_EQ(chain[2].config.training.stage, "dpo");
+  EXPECT_EQ(load_stage_plan(NF_SOURCE_DIR "/configs/sft_tiny.yaml", {}, kPresets).at(0).config.training.load_from,
+            "pretrain_tiny");
 }
 
 TEST(TrainConfig, CrossFieldRulesNameBothKeys) {
@@ -110,6 +117,68 @@ TEST(TrainConfig, RunDirectoryDefaultsToTheConfigName) {
   c.output.name = "exp1";
   c.output.dir = "/scratch/runs";
   EXPECT_EQ(run_directory(c, "configs/sft_tiny.yaml"), "/scratch/runs/exp1");
+}
+
+TEST(Stages, EachStageIsTheFileThenItsEntryThenTheCommandLineChainedByLoadFrom) {
+  TempDir dir;
+  const std::string file =
+      dir.write("chain.yaml",
+                "training: {max_steps: 50, warmup_steps: 5, learning_rate: 1.0e-3, load_from: base}\n"
+                "output: {dir: out, name: task}\n"
+                "stages:\n"
+                "  - name: sft\n"
+                "    training: {stage: sft, max_steps: 20}\n"
+                "    data: {train_path: d/sft}\n"
+                "  - name: dpo\n"
+                "    training.stage: dpo\n"
+                "    dpo: {beta: 0.25}\n"
+                "  - name: dpo-2\n"
+                "    training: {stage: dpo, load_from: elsewhere}\n");
+  const std::vector<StagePlan> plan = load_stage_plan(file, {"--training.learning_rate", "5e-5"}, kPresets);
+  ASSERT_EQ(plan.size(), 3u);
+  EXPECT_EQ(plan[0].name, "sft");
+  EXPECT_EQ(plan[0].run_dir, "out/task/sft");
+  EXPECT_EQ(plan[0].config.training.stage, "sft");
+  EXPECT_EQ(plan[0].config.training.max_steps, 20);        // the entry over the file
+  EXPECT_EQ(plan[0].config.training.learning_rate, 5e-5);  // the command line over everything
+  EXPECT_EQ(plan[0].config.training.load_from, "base");    // the file's, for the first stage only
+  EXPECT_EQ(plan[0].config.data.train_path, "d/sft");
+  EXPECT_EQ(plan[1].config.training.max_steps, 50);  // the file's: entries do not leak
+  EXPECT_EQ(plan[1].config.data.train_path, "");
+  EXPECT_EQ(plan[1].config.dpo.beta, 0.25);
+  EXPECT_EQ(plan[1].config.training.load_from, "out/task/sft");  // chained to the stage before
+  EXPECT_EQ(plan[2].config.training.load_from, "elsewhere");     // unless the entry names one
+  EXPECT_EQ(plan[2].config.dpo.beta, DpoConfig{}.beta);
+  // Without stages: one unnamed stage, the run directory as before.
+  const std::vector<StagePlan> single = load_stage_plan(NF_SOURCE_DIR "/configs/pretrain_tiny.yaml", {}, kPresets);
+  ASSERT_EQ(single.size(), 1u);
+  EXPECT_EQ(single[0].name, "");
+  EXPECT_EQ(single[0].run_dir, "runs/pretrain_tiny");
+}
+
+TEST(Stages, MalformedListsNameTheFileLineAndStage) {
+  TempDir dir;
+  const auto error = [&dir](const std::string& text) {
+    try {
+      load_stage_plan(dir.write("bad.yaml", text), {}, kPresets);
+    } catch (const ConfigError& e) {
+      return std::string(e.what()).substr(e.what()[0] == '/' ? (dir.path() / "").string().size() : 0);
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(error("stages: []\n"),
+            "bad.yaml:1: stages must be a non-empty list; write stages: as a list of mappings, "
+            "each with a name and the sections it overrides");
+  EXPECT_EQ(error("stages:\n  - training: {max_steps: 5}\n"),
+            "bad.yaml:2: each entry of stages needs a name (name: sft)");
+  EXPECT_EQ(error("stages:\n  - name: a/b\n"),
+            "bad.yaml:2: stage name 'a/b' must be letters, digits, '_', '-' or '.' (it names the stage's run "
+            "directory)");
+  EXPECT_EQ(error("stages:\n  - name: a\n  - name: a\n"), "bad.yaml:3: stage name 'a' appears twice");
+  EXPECT_EQ(error("stages:\n  - name: a\n    training: {max_stepz: 5}\n"),
+            "bad.yaml [stage a]:3: unknown key 'training.max_stepz'; did you mean 'training.max_steps'?");
+  EXPECT_EQ(error("stages:\n  - name: a\n    training: {max_steps: 5}\n"),
+            "stage a: training.warmup_steps (100) exceeds training.max_steps (5)");
 }
 
 TEST(TrainConfig, DocsConfigMdMatchesTheSchema) {

@@ -63,6 +63,7 @@ class BpeTokenizer : public Tokenizer {
   std::vector<TokenId> encode(std::string_view text) const override;
   std::string decode(const std::vector<TokenId>& ids) const override;
   std::optional<TokenId> special(SpecialRole role) const override;
+  std::optional<TokenId> special_token(std::string_view content) const override;
   std::string fingerprint() const override;
   std::string save(const std::string& dir) const override;
 

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "nf/data/bad_input.h"
+#include "nf/data/chat_template.h"
 #include "nf/data/document.h"
 #include "nf/data/document_reader.h"
 #include "nf/data/manifest.h"
@@ -33,6 +34,7 @@ namespace nf::data {
 struct BuildOptions {
   std::vector<std::string> inputs;  // files, directories, globs (discover_inputs)
   DatasetFormat format = DatasetFormat::kPretrain;
+  ChatTemplateKind chat_template = ChatTemplateKind::kNf;  // sft and dpo: the tokens around each turn
   InputLayout layout = InputLayout::kAuto;
   std::string out_dir;
   uint64_t shard_bytes = uint64_t{256} << 20;  // a shard rolls once tokens + mask reach this size

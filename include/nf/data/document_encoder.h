@@ -1,6 +1,6 @@
 // Documents to tokens, per dataset format, exactly as docs/data-format.md ("How documents become
-// tokens, per format") specifies: role tokens, end-of-turn and end-of-sequence tokens, the loss
-// mask (sft, sequence) and the DPO spans (dpo).
+// tokens, per format") specifies: the chat template's tokens around each turn (sft, dpo),
+// end-of-sequence tokens, the loss mask (sft, sequence) and the DPO spans (dpo).
 #pragma once
 
 #include <cstdint>
@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "nf/data/chat_template.h"
 #include "nf/data/document.h"
 #include "nf/data/encoded_document.h"
 #include "nf/data/tokenizer.h"
@@ -18,10 +19,11 @@ namespace nf::data {
 class DocumentEncoder {
  public:
   // Checks that `tokenizer` has the special tokens `format` needs (pretrain and sequence: eos;
-  // sft: user, assistant, end-of-turn, and system once a document has a system turn; dpo: user,
-  // assistant, end-of-turn); throws UsageError naming the format, the role and the tokenizer.
-  // `tokenizer` must outlive the encoder.
-  DocumentEncoder(const Tokenizer& tokenizer, DatasetFormat format);
+  // sft and dpo: those of `chat_template`, chat_template.h); throws UsageError naming the format or
+  // template, the token and the tokenizer. `chat_template` applies to sft and dpo only (UsageError
+  // for another with the other formats). `tokenizer` must outlive the encoder.
+  DocumentEncoder(const Tokenizer& tokenizer, DatasetFormat format,
+                  ChatTemplateKind chat_template = ChatTemplateKind::kNf);
 
   // Throws DataError naming the document's source when a segment's role does not belong to the
   // format (a reader bug, not user data).
@@ -45,6 +47,7 @@ class DocumentEncoder {
 
   const Tokenizer& tokenizer_;
   DatasetFormat format_;
+  std::optional<ChatTemplate> chat_;  // sft and dpo
 };
 
 // "<|eos|>", "<|user|>", ...: the role's token in nf's own BPE, for messages.

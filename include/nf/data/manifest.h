@@ -44,6 +44,7 @@ struct TokenizerRecord {
 struct Manifest {
   int64_t format_version = kFormatVersion;
   DatasetFormat format = DatasetFormat::kPretrain;
+  std::string chat_template;  // sft and dpo: the template the turns were encoded with; "" otherwise
   TokenizerRecord tokenizer;
   uint64_t seed = 0;
   double val_fraction = 0.0;

@@ -23,6 +23,8 @@ class SentencePieceTokenizer : public Tokenizer {
   std::vector<TokenId> encode(std::string_view text) const override;
   std::string decode(const std::vector<TokenId>& ids) const override;
   std::optional<TokenId> special(SpecialRole role) const override;
+  // A piece of the model (control and user-defined pieces are how special tokens exist there).
+  std::optional<TokenId> special_token(std::string_view content) const override;
   // SHA-256 of the serialized model proto.
   std::string fingerprint() const override;
   std::string save(const std::string& dir) const override;

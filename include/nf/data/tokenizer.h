@@ -33,6 +33,9 @@ class Tokenizer {
   virtual std::string decode(const std::vector<TokenId>& ids) const = 0;
   // The id of a special role, when this tokenizer defines one.
   virtual std::optional<TokenId> special(SpecialRole role) const = 0;
+  // The id of the special token whose literal string is `content` (e.g. "<|im_start|>"), when this
+  // tokenizer has one; chat templates find their markers with it.
+  virtual std::optional<TokenId> special_token(std::string_view content) const = 0;
   // SHA-256 (hex) of a canonical serialization of vocabulary, merges and special tokens: equal
   // fingerprints mean identical tokenization.
   virtual std::string fingerprint() const = 0;

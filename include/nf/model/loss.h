@@ -31,4 +31,13 @@ LossSum vocab_parallel_cross_entropy_sum(const at::Tensor& local_logits, const a
                                          dist::Communicator& tp,
                                          const std::optional<at::Tensor>& loss_mask = std::nullopt);
 
+// Σ log p(target) over each row's counted tokens: [batch] fp32, carrying the graph. A row's score
+// of its response (DPO): `loss_mask` selects the response's tokens.
+at::Tensor sequence_log_probs(const at::Tensor& logits, const at::Tensor& targets, const at::Tensor& loss_mask);
+
+// The same from vocab-sharded logits (as vocab_parallel_cross_entropy_sum): identical on every tp
+// rank and equal to sequence_log_probs over the gathered logits.
+at::Tensor vocab_parallel_sequence_log_probs(const at::Tensor& local_logits, const at::Tensor& targets,
+                                             int64_t vocab_size, dist::Communicator& tp, const at::Tensor& loss_mask);
+
 }  // namespace nf::model

@@ -67,6 +67,10 @@ class CausalLMImpl : public torch::nn::Module {
   // vocab-parallel form (identical on every tp rank, equal to the unsharded value).
   LossSum loss(const torch::Tensor& logits, const torch::Tensor& targets,
                const std::optional<torch::Tensor>& loss_mask = std::nullopt);
+  // Σ log p(target) over each row's counted tokens of head()'s logits, [batch] fp32: sequence_log_probs,
+  // or under tp its vocab-parallel form (identical on every tp rank). DPO scores responses by it.
+  torch::Tensor sequence_log_probs(const torch::Tensor& logits, const torch::Tensor& targets,
+                                   const torch::Tensor& loss_mask);
   // embed -> all layers -> head.
   torch::Tensor forward(const torch::Tensor& tokens);
 

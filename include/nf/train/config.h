@@ -13,11 +13,14 @@
 namespace nf::train {
 
 struct TrainingConfig {
+  std::string stage = "pretrain";  // pretrain | sft (the next-token loss) | dpo (docs/stages.md)
+  std::string load_from;           // starting weights: a checkpoint (weights only), or "" = init
   int64_t seed = 1234;
   int64_t seq_len = 256;
   int64_t micro_batch_size = 4;
   int64_t global_batch_size = 32;
   int64_t max_steps = 1000;
+  int64_t epochs = 0;  // > 0: max_steps from the dataset's size instead
   double learning_rate = 3e-4;
   double min_lr_ratio = 0.1;
   int64_t warmup_steps = 100;
@@ -33,6 +36,11 @@ struct TrainingConfig {
   int64_t eval_steps = 10;
   int64_t max_bad_steps = 5;
   double peak_tflops = 0.0;
+};
+
+struct DpoConfig {
+  double beta = 0.1;
+  double label_smoothing = 0.0;
 };
 
 struct CheckpointConfig {
@@ -59,6 +67,7 @@ struct LoggingConfig {
 struct TrainConfig {
   model::ModelConfig model;
   TrainingConfig training;
+  DpoConfig dpo;
   DataConfig data;
   CheckpointConfig checkpoint;
   dist::ParallelConfig parallel;
@@ -77,6 +86,10 @@ TrainConfig load_train_config(const std::string& file, const std::vector<std::st
 
 // Cross-field checks that no single key can make (divisibility, seq_len <= max_seq_len).
 void validate(const TrainConfig& config);
+
+// The run's optimizer steps: training.max_steps, or with training.epochs > 0 the steps that pass
+// over `samples_per_epoch` samples (dpo: pairs) that many times, ceil(epochs · samples / global batch).
+int64_t resolve_max_steps(const TrainingConfig& training, uint64_t samples_per_epoch);
 
 // Checks that need the world size: the mesh and the batch arithmetic over dp.
 dist::MeshShape validate_layout(const TrainConfig& config, int64_t world_size);

@@ -7,15 +7,27 @@
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "nf/train/tensorboard.h"
 
 namespace nf::train {
 
+// DPO's view of a batch (docs/stages.md): the mean implicit rewards beta · (policy − reference
+// log-prob) of the chosen and rejected responses, the fraction of pairs whose chosen reward is the
+// larger, and the mean margin chosen − rejected.
+struct PreferenceMetrics {
+  double chosen = 0;
+  double rejected = 0;
+  double accuracy = 0;
+  double margin = 0;
+};
+
 struct StepMetrics {
   int64_t step = 0;  // optimizer steps completed (1 after the first update)
   double loss = 0;
+  std::optional<PreferenceMetrics> rewards;  // dpo only
   double lr = 0;
   double grad_norm = 0;
   double tokens_per_s = 0;
@@ -32,7 +44,9 @@ struct StepMetrics {
 
 // "step 100 | loss 8.2341 | lr 3.00e-04 | grad_norm 1.23 | tokens/s 12,345 | mfu 41.2% | GFLOP/s 407.1 |
 //  compute 91.0% | comm 6.2% | bubble 2.5% | data_wait 0.3%", mfu only when the peak is known, and
-// "| skipped N" when N > 0.
+// "| skipped N" when N > 0. DPO adds "| rewards/chosen 0.0123 | rewards/rejected -0.0456 |
+// rewards/accuracy 62.5% | rewards/margin 0.0579" after the loss; metrics.jsonl and TensorBoard
+// carry them under the same names.
 std::string format_step_line(const StepMetrics& m);
 nlohmann::json to_json(const StepMetrics& m);
 

@@ -81,6 +81,13 @@ std::optional<TokenId> SentencePieceTokenizer::special(SpecialRole role) const {
   return found->second;
 }
 
+std::optional<TokenId> SentencePieceTokenizer::special_token(std::string_view content) const {
+  const auto& processor = impl_->processor;
+  const int id = processor.PieceToId(absl::string_view(content.data(), content.size()));
+  if (processor.IsUnknown(id)) return std::nullopt;  // as for the chat roles in the constructor
+  return id;
+}
+
 std::string SentencePieceTokenizer::fingerprint() const {
   return sha256_hex(impl_->processor.serialized_model_proto());
 }

@@ -10,12 +10,14 @@
 namespace nf::data {
 namespace {
 
-// Byte-level: special role r has id r, byte b has id b + 7. Roles in `missing` have no token.
+// Byte-level: special role r has id r, byte b has id b + 7, and the `markers` (other special
+// tokens, e.g. "<|im_start|>") ids 263, 264, ... Roles in `missing` have no token.
 class FakeTokenizer : public Tokenizer {
  public:
-  explicit FakeTokenizer(std::set<SpecialRole> missing = {}) : missing_(std::move(missing)) {}
+  explicit FakeTokenizer(std::set<SpecialRole> missing = {}, std::vector<std::string> markers = {})
+      : missing_(std::move(missing)), markers_(std::move(markers)) {}
   std::string kind() const override { return "fake-bytes"; }
-  int64_t vocab_size() const override { return 256 + kSpecials; }
+  int64_t vocab_size() const override { return 256 + kSpecials + static_cast<int64_t>(markers_.size()); }
   std::vector<TokenId> encode(std::string_view text) const override {
     std::vector<TokenId> ids;
     for (unsigned char byte : text) ids.push_back(byte + kSpecials);
@@ -25,19 +27,31 @@ class FakeTokenizer : public Tokenizer {
     static constexpr const char* kNames[] = {"<|bos|>",  "<|eos|>",       "<|pad|>", "<|system|>",
                                              "<|user|>", "<|assistant|>", "<|end|>"};
     std::string text;
-    for (TokenId id : ids) text += id < kSpecials ? std::string(kNames[id]) : std::string(1, char(id - kSpecials));
+    for (TokenId id : ids) {
+      text += id < kSpecials  ? std::string(kNames[id])
+              : id < kMarkers ? std::string(1, char(id - kSpecials))
+                              : markers_[static_cast<size_t>(id - kMarkers)];
+    }
     return text;
   }
   std::optional<TokenId> special(SpecialRole role) const override {
     if (missing_.count(role)) return std::nullopt;
     return static_cast<TokenId>(role);
   }
+  std::optional<TokenId> special_token(std::string_view content) const override {
+    for (size_t i = 0; i < markers_.size(); ++i) {
+      if (markers_[i] == content) return static_cast<TokenId>(kMarkers + i);
+    }
+    return std::nullopt;
+  }
   std::string fingerprint() const override { return "0123456789abcdef0123"; }
   std::string save(const std::string&) const override { return "none"; }
 
  private:
   static constexpr TokenId kSpecials = 7;
+  static constexpr TokenId kMarkers = kSpecials + 256;
   std::set<SpecialRole> missing_;
+  std::vector<std::string> markers_;
 };
 
 Document make(std::vector<Segment> segments) {
@@ -125,21 +139,83 @@ std::string usage_message(const Tokenizer& tokenizer, DatasetFormat format, cons
 TEST(DocumentEncoder, AMissingSpecialTokenNamesTheFormatTheRoleAndTheTokenizer) {
   const FakeTokenizer no_user({SpecialRole::kUser});
   EXPECT_EQ(usage_message(no_user, DatasetFormat::kSft),
-            "sft needs <|user|> (a special token for that role), and the fake-bytes tokenizer 0123456789ab has none");
+            "chat template nf needs the special token <|user|>, and the fake-bytes tokenizer 0123456789ab has none");
   EXPECT_EQ(usage_message(no_user, DatasetFormat::kPretrain), "no error");
   const FakeTokenizer no_eos({SpecialRole::kEos});
   EXPECT_EQ(
       usage_message(no_eos, DatasetFormat::kSequence),
       "sequence needs <|eos|> (a special token for that role), and the fake-bytes tokenizer 0123456789ab has none");
   EXPECT_EQ(usage_message(FakeTokenizer({SpecialRole::kEndOfTurn}), DatasetFormat::kDpo),
-            "dpo needs <|end|> (a special token for that role), and the fake-bytes tokenizer 0123456789ab has none");
+            "chat template nf needs the special token <|end|>, and the fake-bytes tokenizer 0123456789ab has none");
   // <|system|> is needed only once a document has a system turn.
   const FakeTokenizer no_system({SpecialRole::kSystem});
   const Document with_system = make({{SegmentRole::kSystem, "s"}, {SegmentRole::kAssistant, "a"}});
   const Document without_system = make({{SegmentRole::kUser, "u"}, {SegmentRole::kAssistant, "a"}});
   EXPECT_EQ(usage_message(no_system, DatasetFormat::kSft, &without_system), "no error");
   EXPECT_EQ(usage_message(no_system, DatasetFormat::kSft, &with_system),
-            "sft needs <|system|> (a special token for that role), and the fake-bytes tokenizer 0123456789ab has none");
+            "chat template nf needs the special token <|system|>, and the fake-bytes tokenizer 0123456789ab has none");
+}
+
+const std::vector<std::string> kLlama3Markers = {"<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>",
+                                                 "<|eot_id|>"};
+const std::vector<std::string> kChatmlMarkers = {"<|im_start|>", "<|im_end|>"};
+
+TEST(ChatTemplate, Llama3HeadersEachTurnAfterBeginOfTextAndTrainsOnAssistantContentAndEot) {
+  const FakeTokenizer tokenizer({}, kLlama3Markers);
+  const DocumentEncoder encoder(tokenizer, DatasetFormat::kSft, ChatTemplateKind::kLlama3);
+  const EncodedDocument out = encoder.encode(make({{SegmentRole::kUser, "q?"}, {SegmentRole::kAssistant, "A"}}));
+  EXPECT_EQ(tokenizer.decode(out.tokens),
+            "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nq?<|eot_id|>"
+            "<|start_header_id|>assistant<|end_header_id|>\n\nA<|eot_id|>");
+  // begin 1; user: header 1 + 4 + 1 + 2, content 2, eot 1; assistant: header 1 + 9 + 1 + 2, "A", eot.
+  EXPECT_EQ(mask_text(out.loss_mask), std::string(1 + 8 + 2 + 1 + 13, '0') + "11");
+}
+
+TEST(ChatTemplate, ChatmlEndsEachTurnWithImEndAndANewlineThatIsNeverTrained) {
+  const FakeTokenizer tokenizer({}, kChatmlMarkers);
+  const DocumentEncoder encoder(tokenizer, DatasetFormat::kSft, ChatTemplateKind::kChatml);
+  const EncodedDocument out =
+      encoder.encode(make({{SegmentRole::kSystem, "s"}, {SegmentRole::kUser, "q"}, {SegmentRole::kAssistant, "ab"}}));
+  EXPECT_EQ(tokenizer.decode(out.tokens),
+            "<|im_start|>system\ns<|im_end|>\n<|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\nab<|im_end|>\n");
+  // system: 1 + 7 + 1 + 1 + 1, user: 1 + 5 + 1 + 1 + 1, assistant: header 1 + 10, "ab" and <|im_end|>, "\n".
+  EXPECT_EQ(mask_text(out.loss_mask), std::string(11 + 9 + 11, '0') + "111" + "0");
+}
+
+TEST(ChatTemplate, DpoPromptEndsWithTheAssistantHeaderAndResponsesWithTheEndOfTurn) {
+  const FakeTokenizer tokenizer({}, kChatmlMarkers);
+  const DocumentEncoder encoder(tokenizer, DatasetFormat::kDpo, ChatTemplateKind::kChatml);
+  const EncodedDocument out = encoder.encode(
+      make({{SegmentRole::kPrompt, "2+2?"}, {SegmentRole::kChosen, "4"}, {SegmentRole::kRejected, "five"}}));
+  EXPECT_EQ(tokenizer.decode(out.tokens),
+            "<|im_start|>user\n2+2?<|im_end|>\n<|im_start|>assistant\n4<|im_end|>five<|im_end|>");
+  ASSERT_TRUE(out.dpo.has_value());
+  EXPECT_EQ(out.dpo->prompt, (1u + 5u + 4u + 1u + 1u) + (1u + 10u));
+  EXPECT_EQ(out.dpo->chosen, 1u + 1u);
+  EXPECT_EQ(out.dpo->rejected, 4u + 1u);
+  EXPECT_EQ(out.dpo->prompt + out.dpo->chosen + out.dpo->rejected, out.tokens.size());
+}
+
+TEST(ChatTemplate, AMissingMarkerOrAWrongFormatOrNameIsAUsageError) {
+  const FakeTokenizer chatml_only({}, kChatmlMarkers);
+  try {
+    const DocumentEncoder encoder(chatml_only, DatasetFormat::kSft, ChatTemplateKind::kLlama3);
+    FAIL();
+  } catch (const UsageError& error) {
+    EXPECT_EQ(std::string(error.what()),
+              "chat template llama3 needs the special token <|begin_of_text|>, and the fake-bytes tokenizer "
+              "0123456789ab has none");
+    EXPECT_NE(error.hint().find("--chat-template"), std::string::npos);
+  }
+  EXPECT_THROW(DocumentEncoder(chatml_only, DatasetFormat::kPretrain, ChatTemplateKind::kChatml), UsageError);
+  EXPECT_EQ(parse_chat_template("chatml", "--chat-template"), ChatTemplateKind::kChatml);
+  try {
+    parse_chat_template("llama2", "--chat-template");
+    FAIL();
+  } catch (const UsageError& error) {
+    EXPECT_EQ(std::string(error.what()), "--chat-template: unknown chat template 'llama2'");
+    EXPECT_EQ(error.hint(), "use nf, llama3 or chatml");
+  }
 }
 
 TEST(DocumentEncoder, ASegmentOfAnotherFormatIsADataErrorNamingTheSource) {

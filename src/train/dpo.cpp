@@ -1,0 +1,128 @@
+// DPO's step over the pipeline executor: reference log-probs, then the policy's training schedule.
+#include "dpo.h"
+
+#include <torch/torch.h>
+
+#include "tied_embedding.h"
+
+namespace nf::train {
+namespace {
+
+// Adds one micro-batch's terms to `totals`.
+void add_terms(PreferenceTotals& totals, const model::DpoTerms& terms) {
+  totals.loss_sum += terms.losses.detach().sum().item<double>();
+  totals.chosen_reward_sum += terms.chosen_rewards.sum().item<double>();
+  totals.rejected_reward_sum += terms.rejected_rewards.sum().item<double>();
+  totals.correct += (terms.chosen_rewards > terms.rejected_rewards).sum().item<double>();
+  totals.pairs += static_cast<double>(terms.losses.size(0));
+}
+
+}  // namespace
+
+PreferenceMetrics PreferenceTotals::metrics() const {
+  const double n = pairs > 0 ? pairs : 1.0;
+  return {chosen_reward_sum / n, rejected_reward_sum / n, correct / n, (chosen_reward_sum - rejected_reward_sum) / n};
+}
+
+PreferenceTotals& PreferenceTotals::operator+=(const PreferenceTotals& other) {
+  loss_sum += other.loss_sum;
+  chosen_reward_sum += other.chosen_reward_sum;
+  rejected_reward_sum += other.rejected_reward_sum;
+  correct += other.correct;
+  pairs += other.pairs;
+  return *this;
+}
+
+DeviceBatch pair_micro_batches(const DeviceBatch& batch, int64_t pairs_per_micro_batch) {
+  const int64_t pairs = batch.inputs.size(0) / 2;
+  std::vector<int64_t> order;
+  for (int64_t first = 0; first < pairs; first += pairs_per_micro_batch) {
+    const int64_t count = std::min(pairs_per_micro_batch, pairs - first);
+    for (int64_t k = 0; k < count; ++k) order.push_back(first + k);          // chosen rows
+    for (int64_t k = 0; k < count; ++k) order.push_back(pairs + first + k);  // rejected rows
+  }
+  const at::Tensor index = torch::tensor(order, torch::kLong).to(batch.inputs.device());
+  return {batch.inputs.index_select(0, index), batch.targets.index_select(0, index),
+          batch.loss_mask.index_select(0, index)};
+}
+
+DpoObjective::DpoObjective(model::CausalLM reference, const dist::Mesh& mesh, const model::DpoOptions& options,
+                           int64_t pairs_per_micro_batch, bool bf16_autocast)
+    : reference_(std::move(reference)),
+      mesh_(mesh),
+      options_(options),
+      pairs_per_micro_batch_(pairs_per_micro_batch),
+      bf16_autocast_(bf16_autocast) {
+  for (auto& parameter : reference_->parameters()) parameter.set_requires_grad(false);
+  TiedEmbedding(reference_, mesh).sync_weight();
+}
+
+at::Tensor DpoObjective::reference_log_probs(const DeviceBatch& paired) {
+  at::Tensor out;
+  if (reference_->part().head) {
+    out = torch::empty({paired.inputs.size(0)},
+                       torch::TensorOptions().dtype(torch::kFloat).device(paired.inputs.device()));
+  }
+  run_forward(reference_, paired, 2 * pairs_per_micro_batch_, mesh_, bf16_autocast_,
+              [&](const at::Tensor& logits, int64_t begin, int64_t length) {
+                out.narrow(0, begin, length)
+                    .copy_(reference_->sequence_log_probs(logits, paired.targets.narrow(0, begin, length),
+                                                          paired.loss_mask.narrow(0, begin, length)));
+                return at::Tensor();
+              });
+  return out;
+}
+
+model::DpoTerms DpoObjective::micro_batch_terms(model::CausalLM& policy, const at::Tensor& logits,
+                                                const DeviceBatch& paired, const at::Tensor& reference, int64_t begin,
+                                                int64_t length) const {
+  const at::Tensor log_probs = policy->sequence_log_probs(logits, paired.targets.narrow(0, begin, length),
+                                                          paired.loss_mask.narrow(0, begin, length));
+  const int64_t pairs = length / 2;
+  return model::dpo_loss(log_probs.narrow(0, 0, pairs), log_probs.narrow(0, pairs, pairs),
+                         reference.narrow(0, begin, pairs), reference.narrow(0, begin + pairs, pairs), options_);
+}
+
+PreferenceTotals DpoObjective::forward_backward(model::CausalLM& policy, const DeviceBatch& batch,
+                                                parallel::pp::ScheduleKind schedule, const BackwardHooks& hooks) {
+  const DeviceBatch paired = pair_micro_batches(batch, pairs_per_micro_batch_);
+  const at::Tensor reference = reference_log_probs(paired);
+  // Every dp rank holds the same number of pairs: the mean over the global batch divides by this.
+  const double global_pairs = static_cast<double>(paired.inputs.size(0) / 2 * mesh_.dp().size());
+  PreferenceTotals local;
+  run_training_schedule(policy, paired, 2 * pairs_per_micro_batch_, mesh_, schedule, bf16_autocast_, hooks,
+                        [&](const at::Tensor& logits, int64_t begin, int64_t length) {
+                          const model::DpoTerms terms =
+                              micro_batch_terms(policy, logits, paired, reference, begin, length);
+                          add_terms(local, terms);
+                          return terms.losses.sum() / global_pairs;
+                        });
+  return all_reduce(local, paired.inputs.device());
+}
+
+PreferenceTotals DpoObjective::evaluate(model::CausalLM& policy, const DeviceBatch& batch) {
+  const DeviceBatch paired = pair_micro_batches(batch, pairs_per_micro_batch_);
+  const at::Tensor reference = reference_log_probs(paired);
+  PreferenceTotals local;
+  run_forward(policy, paired, 2 * pairs_per_micro_batch_, mesh_, bf16_autocast_,
+              [&](const at::Tensor& logits, int64_t begin, int64_t length) {
+                add_terms(local, micro_batch_terms(policy, logits, paired, reference, begin, length));
+                return at::Tensor();
+              });
+  return all_reduce(local, paired.inputs.device());
+}
+
+// The last pipeline stage of every dp rank holds its pairs' totals: sum over dp, then over pp
+// (the other stages add zeros). Every tp rank computed the same values, so tp needs nothing.
+PreferenceTotals DpoObjective::all_reduce(const PreferenceTotals& local, const c10::Device& device) const {
+  at::Tensor totals =
+      torch::tensor({local.loss_sum, local.chosen_reward_sum, local.rejected_reward_sum, local.correct, local.pairs},
+                    torch::kFloat64)
+          .to(device);
+  if (mesh_.dp().size() > 1) mesh_.dp().all_reduce(totals, dist::ReduceOp::kSum)->wait();
+  if (mesh_.pp().size() > 1) mesh_.pp().all_reduce(totals, dist::ReduceOp::kSum)->wait();
+  const auto value = [&totals](int64_t i) { return totals[i].item<double>(); };
+  return {value(0), value(1), value(2), value(3), value(4)};
+}
+
+}  // namespace nf::train
