@@ -20,6 +20,7 @@
 #include "nf/parallel/dp/sharded_adamw.h"
 #include "nf/parallel/pp/schedule.h"
 #include "nf/train/checkpoint.h"
+#include "nf/train/hf_import.h"
 #include "nf/train/metrics.h"
 #include "nf/train/preemption.h"
 #include "step.h"
@@ -130,6 +131,7 @@ class Trainer {
                                                            parallel::dp::bucket_numel_for(p.bucket_mb, sizeof(float)),
                                                            static_cast<int>(mesh.shape().dp()));
     parameters_ = flat_->parameters();
+    load_initial_weights();  // before the optimizer, whose ZeRO master copies the parameters
     grad_sync_ = std::make_unique<parallel::dp::GradSync>(*flat_, mesh.dp(), static_cast<int>(p.zero),
                                                           p.overlap_grad_reduce && mesh.shape().dp() > 1);
     const auto adamw = optim::AdamWOptions()
@@ -269,6 +271,20 @@ class Trainer {
     NF_CHECK(candidates.empty(), CheckpointError, "no intact checkpoint in ", checkpoints_dir_, " (tried ",
              candidates.size(), "); move the damaged step directories away to start fresh");
     return std::nullopt;
+  }
+
+  // model.init_from: this rank's shards of pretrained weights (a Hugging Face directory or an nf
+  // step directory) replace the random init; a checkpoint to resume from takes precedence.
+  void load_initial_weights() {
+    const std::string& source = config_.checkpoint.init_from;
+    if (source.empty()) return;
+    if (!resume_candidates(config_.checkpoint.resume, checkpoints_dir_).empty()) {
+      log_.info("model.init_from ", source, " not loaded: checkpoint.resume ", config_.checkpoint.resume,
+                " has a checkpoint to resume from, which takes precedence");
+      return;
+    }
+    restore_tensors(parameters_, read_initial_parameters(source, config_.model, parameter_shards()), source);
+    log_.info("initial weights from model.init_from ", source, " (fresh optimizer, step 0)");
   }
 
   // The parameters this rank holds, as a checkpoint of another layout is read for it.
