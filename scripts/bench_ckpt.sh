@@ -29,7 +29,7 @@ trap 'rm -rf "$work"' EXIT
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(grep -c ^processor /proc/cpuinfo) cores;" \
   "load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "disk: $(df -T "$work" | awk 'NR == 2 {print $1 ", " $2 ", " $5 " free"}') ($work)"
+echo "disk: $(df -hT "$work" | awk 'NR == 2 {print $1 ", " $2 ", " $5 " free"}') ($work)"
 
 results=$work/results
 for ranks in 1 2; do
