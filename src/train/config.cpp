@@ -35,6 +35,9 @@ config::Schema<TrainConfig> train_schema() {
           "Share the input embedding with the output projection.");
   s.field(&C::model, &ModelConfig::init_std, "model.init_std", "Standard deviation of the normal weight init.")
       .at_least(0);
+  s.field(&C::checkpoint, &CheckpointConfig::init_from, "model.init_from",
+          "Initial weights: a Hugging Face Llama directory (config.json must match this model) or an nf step "
+          "directory; empty = random init. A resumed checkpoint takes precedence.");
 
   s.field(&C::training, &TrainingConfig::stage, "training.stage",
           "What the run trains: pretrain or sft (next-token loss on the dataset's counted tokens), dpo (preference "

@@ -7,6 +7,7 @@
 
 #include "nf/core/error.h"
 #include "nf/model/model_config.h"
+#include "nf/train/hf_import.h"
 
 namespace nf::train {
 namespace {
@@ -43,24 +44,16 @@ std::string resolve_load_from(const std::string& load_from, const std::string& o
 CheckpointMeta load_weights(const std::string& step_dir, const model::CausalLMImpl& model,
                             const NamedTensors& parameters) {
   const CheckpointMeta meta = read_checkpoint_meta(step_dir);
-  const std::map<std::string, at::Tensor> full = consolidate_model(step_dir);
-  int64_t saved = 0;
-  for (const auto& [name, tensor] : full) saved += tensor.numel();
-  const int64_t expected = model::count_parameters(model.config());
-  const std::string fix = "set model.* as in " + step_dir + "/config.yaml (training.load_from needs the same model)";
-  NF_CHECK(saved == expected, CheckpointError, "training.load_from: '", step_dir, "' holds ", saved,
-           " parameters but this model has ", expected, "; ", fix);
-  at::NoGradGuard no_grad;
+  // Each rank reads only the rows of its own shards (hf_import.h: the resharding reader).
+  std::vector<ParameterShard> shards;
   for (const auto& [name, parameter] : parameters) {
-    const auto found = full.find(name);
-    NF_CHECK(found != full.end(), CheckpointError, "training.load_from: '", step_dir, "' has no tensor '", name, "'; ",
-             fix);
-    const std::vector<int64_t> shape = model.full_shape_of(name);
-    NF_CHECK(found->second.sizes() == c10::IntArrayRef(shape), CheckpointError, "training.load_from: tensor '", name,
-             "' of '", step_dir, "' has shape ", found->second.sizes(), " but this model's is ",
-             c10::IntArrayRef(shape), "; ", fix);
-    at::Tensor destination = parameter;
-    destination.copy_(parallel::tp::take_shard(found->second, model.shard_spec_of(name)));
+    shards.push_back({name, model.full_shape_of(name), model.shard_spec_of(name)});
+  }
+  const NamedTensors loaded = read_initial_parameters(step_dir, model.config(), shards);
+  at::NoGradGuard no_grad;
+  for (size_t i = 0; i < parameters.size(); ++i) {
+    at::Tensor destination = parameters[i].second;
+    destination.copy_(loaded[i].second);
   }
   return meta;
 }

@@ -122,12 +122,15 @@ void copy_rows(const RowCopy& copy, const at::Tensor& source, at::Tensor& target
   }
 }
 
-ReshardedState read_planned(const std::string& step_dir, const CheckpointMeta& meta,
-                            const std::vector<SavedTensor>& saved, const std::vector<ParameterShard>& targets,
-                            bool with_optimizer) {
+// The targets' parameters from the model files of `saved` (split `saved_tp` ways, opened with
+// `open`), and with `optimizer_meta` their AdamW state from the step directory `source`.
+ReshardedState read_planned(const std::string& source, const std::vector<SavedTensor>& saved, int64_t saved_tp,
+                            const ModelFileOpener& open, const std::vector<ParameterShard>& targets,
+                            const CheckpointMeta* optimizer_meta) {
+  const bool with_optimizer = optimizer_meta != nullptr;
   std::map<std::string, const SavedTensor*> by_name;
   for (const SavedTensor& tensor : saved) by_name[tensor.name] = &tensor;
-  const std::vector<ShardRead> plan = plan_shard_reads(saved, meta.tp, targets, step_dir);
+  const std::vector<ShardRead> plan = plan_shard_reads(saved, saved_tp, targets, source);
   ReshardedState out;
   std::vector<at::Tensor> exp_avg, exp_avg_sq;
   for (const ParameterShard& target : targets) {
@@ -148,11 +151,11 @@ ReshardedState read_planned(const std::string& step_dir, const CheckpointMeta& m
       names.push_back(name);
       tensors.push_back(by_name.at(name));
     }
-    const auto file = open_verified(step_dir, model_file(read.tp, read.pp), meta);
+    const auto file = open(read.tp, read.pp);
     TensorMap values;
     for (auto& [name, value] : file->read(names)) values[name] = std::move(value);
     const TensorMap moments =
-        with_optimizer ? saved_optimizer_state(step_dir, meta, read.tp, read.pp, tensors) : TensorMap{};
+        with_optimizer ? saved_optimizer_state(source, *optimizer_meta, read.tp, read.pp, tensors) : TensorMap{};
     for (const RowCopy& copy : read.copies) {
       const std::string& name = targets[copy.target].name;
       const SavedTensor& tensor = *by_name.at(name);
@@ -160,13 +163,13 @@ ReshardedState read_planned(const std::string& step_dir, const CheckpointMeta& m
                 "'" + file->path() + "': tensor '" + name + "'");
       if (!with_optimizer) continue;
       const std::string state_file = "the optimizer state of tp " + std::to_string(read.tp) + ", pp " +
-                                     std::to_string(read.pp) + " in '" + step_dir + "': '" + name;
+                                     std::to_string(read.pp) + " in '" + source + "': '" + name;
       copy_rows(copy, moments.at(name + ".exp_avg"), exp_avg[copy.target], tensor, state_file + ".exp_avg'");
       copy_rows(copy, moments.at(name + ".exp_avg_sq"), exp_avg_sq[copy.target], tensor, state_file + ".exp_avg_sq'");
     }
     if (!with_optimizer) continue;
     const int64_t read_step = moments.at("step").item<int64_t>();
-    NF_CHECK(!step || *step == read_step, CheckpointError, "'", step_dir, "': the optimizer files of tp ", read.tp,
+    NF_CHECK(!step || *step == read_step, CheckpointError, "'", source, "': the optimizer files of tp ", read.tp,
              ", pp ", read.pp, " are at step ", read_step, ", others at ", *step,
              "; the step directory mixes checkpoints");
     step = read_step;
@@ -181,11 +184,23 @@ ReshardedState read_planned(const std::string& step_dir, const CheckpointMeta& m
   return out;
 }
 
+// A step directory's model files, each checked against its SHA-256 in meta.json.
+ModelFileOpener verified_model_files(const std::string& step_dir, const CheckpointMeta& meta) {
+  return [step_dir, meta](int64_t tp, int64_t pp) { return open_verified(step_dir, model_file(tp, pp), meta); };
+}
+
 }  // namespace
 
 ReshardedState read_resharded(const std::string& step_dir, const CheckpointMeta& meta,
                               const std::vector<ParameterShard>& targets, bool with_optimizer) {
-  return read_planned(step_dir, meta, saved_tensors(step_dir, meta), targets, with_optimizer);
+  return read_planned(step_dir, saved_tensors(step_dir, meta), meta.tp, verified_model_files(step_dir, meta), targets,
+                      with_optimizer ? &meta : nullptr);
+}
+
+NamedTensors read_parameters(const std::vector<SavedTensor>& saved, int64_t saved_tp,
+                             const std::vector<ParameterShard>& targets, const ModelFileOpener& open,
+                             const std::string& source) {
+  return read_planned(source, saved, saved_tp, open, targets, nullptr).parameters;
 }
 
 std::map<std::string, at::Tensor> consolidate_model(const std::string& step_dir) {
@@ -203,7 +218,9 @@ std::map<std::string, at::Tensor> consolidate_model(const std::string& step_dir)
     whole.push_back(std::move(target));
   }
   std::map<std::string, at::Tensor> full;
-  for (auto& [name, tensor] : read_planned(step_dir, meta, saved, whole, false).parameters) full[name] = tensor;
+  for (auto& [name, tensor] :
+       read_planned(step_dir, saved, meta.tp, verified_model_files(step_dir, meta), whole, nullptr).parameters)
+    full[name] = tensor;
   return full;
 }
 

@@ -22,6 +22,7 @@
 #include "nf/parallel/dp/sharded_adamw.h"
 #include "nf/parallel/pp/schedule.h"
 #include "nf/train/checkpoint.h"
+#include "nf/train/hf_import.h"
 #include "nf/train/metrics.h"
 #include "nf/train/preemption.h"
 #include "step.h"
@@ -151,7 +152,12 @@ class Trainer {
                                                            static_cast<int>(mesh.shape().dp()));
     parameters_ = flat_->parameters();
     // Before the optimizer exists: ZeRO's master weights start as a copy of the parameters.
-    if (resume_candidates(config.checkpoint.resume, checkpoints_dir_).empty()) load_starting_weights();
+    if (resume_candidates(config.checkpoint.resume, checkpoints_dir_).empty()) {
+      load_starting_weights();
+    } else if (!config.checkpoint.init_from.empty()) {
+      log.info("model.init_from ", config.checkpoint.init_from, " not loaded: checkpoint.resume ",
+               config.checkpoint.resume, " has a checkpoint to resume from, which takes precedence");
+    }
     grad_sync_ = std::make_unique<parallel::dp::GradSync>(*flat_, mesh.dp(), static_cast<int>(p.zero),
                                                           p.overlap_grad_reduce && mesh.shape().dp() > 1);
     const auto adamw = optim::AdamWOptions()
@@ -241,8 +247,13 @@ class Trainer {
   }
 
   // A fresh run's weights: training.load_from's, else the seeded initialization they already hold.
+  // The starting weights of a run that has no checkpoint of its own to resume (a resume takes
+  // precedence, and is logged): training.load_from, else model.init_from.
   void load_starting_weights() {
-    if (config_.training.load_from.empty()) return;
+    if (!config_.checkpoint.init_from.empty() && !config_.training.load_from.empty()) {
+      log_.info("model.init_from ", config_.checkpoint.init_from, " not loaded: training.load_from takes precedence");
+    }
+    if (config_.training.load_from.empty()) return load_initial_weights();
     load_from_ = resolve_load_from(config_.training.load_from, config_.output.dir);
     load_from_fingerprint_ = load_weights(load_from_, *model_, parameters_).tokenizer_fingerprint;
     log_.info("loaded weights from ", load_from_, " (training.load_from; fresh optimizer, schedule and data)");
@@ -357,6 +368,17 @@ class Trainer {
     NF_CHECK(candidates.empty(), CheckpointError, "no intact checkpoint in ", checkpoints_dir_, " (tried ",
              candidates.size(), "); move the damaged step directories away to start fresh");
     return std::nullopt;
+  }
+
+  // model.init_from: this rank's shards of pretrained weights (a Hugging Face directory or an nf
+  // step directory) replace the random init; a checkpoint to resume from takes precedence.
+  // model.init_from (a Hugging Face directory or an nf step directory); training.load_from, set
+  // by a chained stage or by the user, takes precedence.
+  void load_initial_weights() {
+    const std::string& source = config_.checkpoint.init_from;
+    if (source.empty()) return;
+    restore_tensors(parameters_, read_initial_parameters(source, config_.model, parameter_shards()), source);
+    log_.info("initial weights from model.init_from ", source, " (fresh optimizer, step 0)");
   }
 
   // The parameters this rank holds, as a checkpoint of another layout is read for it.

@@ -47,6 +47,9 @@ struct CheckpointConfig {
   int64_t save_interval = 0;
   int64_t keep_last = 0;
   std::string resume;
+  // The key model.init_from: a path read by the checkpoint code (hf_import.h), not a hyperparameter
+  // of the model, so it lives here and ModelConfig stays what the model layer and the checks compare.
+  std::string init_from;
 };
 
 struct DataConfig {

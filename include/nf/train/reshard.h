@@ -10,6 +10,8 @@
 // parameters (they are all-gathered from it after every step), so it is rebuilt from them.
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -28,6 +30,17 @@ struct ReshardedState {
 // not cover a parameter (an optimizer file written before nf-train recorded them).
 ReshardedState read_resharded(const std::string& step_dir, const CheckpointMeta& meta,
                               const std::vector<ParameterShard>& targets, bool with_optimizer);
+
+// Opens the model file that holds the tensors of saved coordinate (tp, pp) (SavedTensor::stage).
+using ModelFileOpener = std::function<std::unique_ptr<ckpt::SafetensorsFile>(int64_t tp, int64_t pp)>;
+
+// The targets' tensors from model files of any origin (a training checkpoint, a Hugging Face
+// directory whose files play the part of stages): `saved` lists every tensor with its file's
+// coordinate and split (`saved_tp` tp shards), `open` opens a file, `source` names them in errors.
+// Only the files holding some of the targets' rows are opened.
+NamedTensors read_parameters(const std::vector<SavedTensor>& saved, int64_t saved_tp,
+                             const std::vector<ParameterShard>& targets, const ModelFileOpener& open,
+                             const std::string& source);
 
 // The full (unsharded) parameters of a step directory under their Hugging Face names, gathered
 // from every stage and tp slice by their "shard.<name>" metadata, for export.
