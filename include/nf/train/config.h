@@ -39,6 +39,7 @@ struct CheckpointConfig {
   int64_t save_interval = 0;
   int64_t keep_last = 0;
   std::string resume;
+  std::string async = "auto";  // write saves on a background thread: true, false, auto = on CUDA only
 };
 
 struct DataConfig {
