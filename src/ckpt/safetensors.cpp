@@ -3,6 +3,7 @@
 // 100 MB, the header padded with spaces to 8 bytes, tensor byte ranges tiling the data section.
 #include "nf/ckpt/safetensors.h"
 
+#include <c10/util/accumulate.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -18,6 +19,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "nf/ckpt/safetensors_stream.h"
 #include "nf/core/atomic_file.h"
 #include "nf/core/error.h"
 
@@ -162,23 +164,22 @@ torch::ScalarType scalar_type_from_safetensors(const std::string& name) {
   throw CheckpointError("unknown safetensors dtype \"" + name + "\"");
 }
 
-void write_safetensors(const std::string& path, const NamedTensors& tensors, const Metadata& metadata) {
+SafetensorsStreamWriter::SafetensorsStreamWriter(const std::string& path, const std::vector<TensorDeclaration>& tensors,
+                                                 const Metadata& metadata)
+    : path_(path), tensors_(tensors), file_(path) {
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) header[kMetadataKey] = metadata;
-  std::vector<torch::Tensor> contiguous;
   std::set<std::string> seen;
   uint64_t offset = 0;
-  for (const auto& [name, tensor] : tensors) {
-    NF_CHECK(!name.empty() && name != kMetadataKey, CheckpointError, "cannot write '", path, "': tensor name '", name,
-             "' is empty or reserved");
-    NF_CHECK(seen.insert(name).second, CheckpointError, "cannot write '", path, "': tensor '", name, "' appears twice");
-    NF_CHECK(tensor.defined() && tensor.device().is_cpu(), CheckpointError, "cannot write '", path, "': tensor '", name,
-             "' is undefined or not on the CPU");
-    contiguous.push_back(tensor.contiguous());
-    const uint64_t bytes = contiguous.back().nbytes();
-    header[name] = {{"dtype", safetensors_dtype_name(tensor.scalar_type())},
-                    {"shape", tensor.sizes().vec()},
-                    {"data_offsets", {offset, offset + bytes}}};
+  for (const TensorDeclaration& tensor : tensors_) {
+    NF_CHECK(!tensor.name.empty() && tensor.name != kMetadataKey, CheckpointError, "cannot write '", path,
+             "': tensor name '", tensor.name, "' is empty or reserved");
+    NF_CHECK(seen.insert(tensor.name).second, CheckpointError, "cannot write '", path, "': tensor '", tensor.name,
+             "' appears twice");
+    const uint64_t bytes = c10::multiply_integers(tensor.shape) * c10::elementSize(tensor.dtype);
+    header[tensor.name] = {{"dtype", safetensors_dtype_name(tensor.dtype)},
+                           {"shape", tensor.shape},
+                           {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
   std::string text = header.dump();
@@ -187,12 +188,42 @@ void write_safetensors(const std::string& path, const NamedTensors& tensors, con
   uint64_t length = text.size();
   unsigned char length_bytes[8];
   std::memcpy(length_bytes, &length, sizeof(length));  // little-endian host (static_assert above)
+  file_.write(length_bytes, sizeof(length_bytes));
+  file_.write(text);
+}
 
-  AtomicFileWriter writer(path);
-  writer.write(length_bytes, sizeof(length_bytes));
-  writer.write(text);
-  for (const torch::Tensor& tensor : contiguous)
-    if (tensor.nbytes() > 0) writer.write(tensor.data_ptr(), tensor.nbytes());
+void SafetensorsStreamWriter::append(const std::string& name, const torch::Tensor& tensor) {
+  NF_CHECK(next_ < tensors_.size(), CheckpointError, "cannot write '", path_, "': tensor '", name,
+           "' comes after the last declared one");
+  const TensorDeclaration& expected = tensors_[next_];
+  NF_CHECK(name == expected.name, CheckpointError, "cannot write '", path_, "': tensor '", name, "' came where '",
+           expected.name, "' was declared");
+  NF_CHECK(tensor.defined() && tensor.device().is_cpu(), CheckpointError, "cannot write '", path_, "': tensor '", name,
+           "' is undefined or not on the CPU");
+  NF_CHECK(tensor.scalar_type() == expected.dtype && tensor.sizes() == torch::IntArrayRef(expected.shape),
+           CheckpointError, "cannot write '", path_, "': tensor '", name, "' is ",
+           safetensors_dtype_name(tensor.scalar_type()), " ", tensor.sizes(), " but was declared ",
+           safetensors_dtype_name(expected.dtype), " ", torch::IntArrayRef(expected.shape));
+  const torch::Tensor contiguous = tensor.contiguous();
+  if (contiguous.nbytes() > 0) file_.write(contiguous.data_ptr(), contiguous.nbytes());
+  ++next_;
+}
+
+void SafetensorsStreamWriter::commit() {
+  NF_CHECK(next_ == tensors_.size(), CheckpointError, "cannot finish '", path_, "': ", next_, " of the ",
+           tensors_.size(), " declared tensors were written");
+  file_.commit();
+}
+
+void write_safetensors(const std::string& path, const NamedTensors& tensors, const Metadata& metadata) {
+  std::vector<TensorDeclaration> declarations;
+  for (const auto& [name, tensor] : tensors) {
+    NF_CHECK(tensor.defined() && tensor.device().is_cpu(), CheckpointError, "cannot write '", path, "': tensor '", name,
+             "' is undefined or not on the CPU");
+    declarations.push_back({name, tensor.scalar_type(), tensor.sizes().vec()});
+  }
+  SafetensorsStreamWriter writer(path, declarations, metadata);
+  for (const auto& [name, tensor] : tensors) writer.append(name, tensor);
   writer.commit();
 }
 

@@ -59,6 +59,17 @@ void AtomicFileWriter::commit() {
   fd_ = -1;  // closed below whatever happens, so fail() must not close it again
   if (::close(fd) != 0) fail(errno);
   if (::rename(temp_.c_str(), path_.c_str()) != 0) fail(errno);
+  const fs::path parent = fs::path(path_).parent_path();
+  fsync_directory(parent.empty() ? "." : parent.string());
+}
+
+void fsync_directory(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) throw IoError("cannot open directory '" + path + "': " + std::strerror(errno));
+  const int result = ::fsync(fd);
+  const int error = errno;
+  ::close(fd);
+  if (result != 0) throw IoError("cannot fsync directory '" + path + "': " + std::strerror(error));
 }
 
 void write_file_atomic(const std::string& path, const std::string& content) {
@@ -98,6 +109,8 @@ void AtomicDirectory::commit() {
   fs::rename(staging_, target_, error);
   check_fs(error, "rename '" + staging_ + "' to", target_);
   committed_ = true;
+  const fs::path parent = fs::path(target_).parent_path();
+  fsync_directory(parent.empty() ? "." : parent.string());
 }
 
 std::string read_file(const std::string& path) {

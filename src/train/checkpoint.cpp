@@ -18,6 +18,12 @@ namespace {
 
 namespace fs = std::filesystem;
 constexpr const char* kLatestFile = "latest";
+// Names with a dot are never complete checkpoints (step_directories skips them): a save writes
+// into step_N.partial, a step saved again moves the old directory to step_N.replaced, and pruning
+// renames a directory to step_N.removed before deleting it, so a half-deleted one never looks whole.
+constexpr const char* kStagingSuffix = ".partial";
+constexpr const char* kReplacedSuffix = ".replaced";
+constexpr const char* kRemovedSuffix = ".removed";
 
 // Reads every tensor of one of this rank's own files, checked against meta.json.
 NamedTensors read_own_file(const std::string& step_dir, const std::string& name, const CheckpointMeta& meta) {
@@ -38,42 +44,76 @@ std::vector<std::pair<int64_t, fs::path>> step_directories(const fs::path& dir) 
   return out;
 }
 
+void remove_directory(const fs::path& dir) {
+  const fs::path doomed = dir.string() + kRemovedSuffix;
+  fs::rename(dir, doomed);
+  fs::remove_all(doomed);
+}
+
+// What saves cut short by a crash left in `dir`: staging, replaced and half-removed step
+// directories, and temporaries of `latest`. Only one save runs at a time, so none is in use.
+void remove_leftovers(const fs::path& dir) {
+  if (!fs::is_directory(dir)) return;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    const bool step_leftover = name.rfind("step_", 0) == 0 && name.find('.') != std::string::npos;
+    if (step_leftover || name.rfind(std::string(kLatestFile) + ".tmp.", 0) == 0) fs::remove_all(entry.path());
+  }
+}
+
 }  // namespace
 
 std::string step_directory(const std::string& checkpoints_dir, int64_t step) {
   return (fs::path(checkpoints_dir) / ("step_" + std::to_string(step))).string();
 }
 
-std::string save_checkpoint(const std::string& checkpoints_dir, const CheckpointMeta& meta, const RankShards& shards,
-                            const std::string& config_yaml, const dist::Mesh& mesh, int64_t keep_last) {
+std::string begin_checkpoint(const std::string& checkpoints_dir, int64_t step, const dist::Mesh& mesh) {
+  const std::string staging = step_directory(checkpoints_dir, step) + kStagingSuffix;
+  if (mesh.world().rank() == 0) {
+    remove_leftovers(checkpoints_dir);
+    fs::create_directories(staging);
+  }
+  mesh.world().barrier();  // the staging directory exists before any rank writes into it
+  return staging;
+}
+
+uint64_t write_checkpoint_files(const std::string& staging_dir, const CheckpointMeta& meta, const RankShards& shards,
+                                const std::string& config_yaml, const dist::MeshCoords& c) {
+  uint64_t bytes = 0;
+  const auto write = [&](const std::string& name, const NamedTensors& tensors, const ckpt::Metadata& metadata) {
+    write_tensors(staging_dir + "/" + name, tensors, metadata);
+    for (const auto& [tensor_name, tensor] : tensors) bytes += tensor.nbytes();
+  };
+  if (c.dp == 0) write(model_file(c.tp, c.pp), shards.model, shards.model_metadata);
+  if (c.dp == 0 || meta.zero > 0) write(optimizer_file(c.tp, c.pp, c.dp), shards.optimizer, shards.optimizer_metadata);
+  if (c.tp == 0 && c.pp == 0 && c.dp == 0) write_file_atomic(staging_dir + "/" + kConfigFile, config_yaml);
+  return bytes;
+}
+
+std::string commit_checkpoint(const std::string& checkpoints_dir, const CheckpointMeta& meta, const dist::Mesh& mesh,
+                              int64_t keep_last) {
   const std::string final_dir = step_directory(checkpoints_dir, meta.step);
-  const std::string partial = final_dir + ".partial";
-  const bool root = mesh.world().rank() == 0;
-  if (root) {
-    fs::remove_all(partial);
-    fs::create_directories(partial);
-  }
-  mesh.world().barrier();
-  const dist::MeshCoords& c = mesh.coords();
-  if (c.dp == 0) write_tensors(partial + "/" + model_file(c.tp, c.pp), shards.model, shards.model_metadata);
-  if (c.dp == 0 || meta.zero > 0) {
-    write_tensors(partial + "/" + optimizer_file(c.tp, c.pp, c.dp), shards.optimizer, shards.optimizer_metadata);
-  }
-  if (root) write_file_atomic(partial + "/" + kConfigFile, config_yaml);
-  mesh.world().barrier();  // every shard is on disk before the directory can look complete
-  if (root) {
-    write_meta(partial, meta);
-    fs::remove_all(final_dir);
-    fs::rename(partial, final_dir);
+  mesh.world().barrier();  // every rank's files are on disk (fsynced) before the directory can look complete
+  if (mesh.world().rank() == 0) {
+    const std::string staging = final_dir + kStagingSuffix;
+    write_meta(staging, meta);
+    fsync_directory(staging);
+    // A step saved again (a resume from an earlier checkpoint) replaces the old directory; its
+    // name is free for a moment, and `auto` then falls back to the other complete ones.
+    if (fs::exists(final_dir)) fs::rename(final_dir, final_dir + kReplacedSuffix);
+    fs::rename(staging, final_dir);
+    fsync_directory(checkpoints_dir);
     write_file_atomic(checkpoints_dir + "/" + kLatestFile, fs::path(final_dir).filename().string() + "\n");
+    fs::remove_all(final_dir + kReplacedSuffix);
     if (keep_last > 0) {
       auto steps = step_directories(checkpoints_dir);
-      for (size_t i = 0; i + keep_last < steps.size(); ++i) fs::remove_all(steps[i].second);
+      for (size_t i = 0; i + keep_last < steps.size(); ++i) remove_directory(steps[i].second);
     }
   }
   mesh.world().barrier();
   return final_dir;
 }
+
 std::vector<std::string> resume_candidates(const std::string& resume, const std::string& checkpoints_dir) {
   if (resume.empty()) return {};
   const auto latest_in = [](const fs::path& dir) -> std::optional<std::string> {
@@ -124,7 +164,8 @@ void check_same_model(const model::ModelConfig& saved, const model::ModelConfig&
     std::ostringstream message;
     message << std::boolalpha << "'" << source << "' was trained with " << key << " = " << saved_value
             << " but this job has " << key << " = " << job_value << "; a resumed run keeps the model";
-    throw CheckpointError(message.str(), "set " + std::string(key) + " as the checkpoint has it, or start a new run");
+    throw ModelMismatchError(message.str(),
+                             "set " + std::string(key) + " as the checkpoint has it, or start a new run");
   };
   check("model.vocab_size", saved.vocab_size, job.vocab_size);
   check("model.d_model", saved.d_model, job.d_model);

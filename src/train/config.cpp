@@ -123,6 +123,9 @@ config::Schema<TrainConfig> train_schema() {
       .at_least(0);
   s.field(&C::checkpoint, &CheckpointConfig::resume, "checkpoint.resume",
           "Resume from: empty = start fresh, auto = the run's latest checkpoint if any, or a step directory.");
+  s.field(&C::checkpoint, &CheckpointConfig::async, "checkpoint.async",
+          "Write checkpoints on a background thread from a copy in host memory: true, false, auto = on CUDA only.")
+      .one_of({"auto", "true", "false"});
 
   s.field(&C::parallel, &ParallelConfig::tp, "parallel.tp", "Tensor-parallel size (innermost mesh axis).").at_least(1);
   s.field(&C::parallel, &ParallelConfig::sequence_parallel, "parallel.sequence_parallel",

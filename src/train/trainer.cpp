@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 
+#include "checkpoint_saver.h"
 #include "dpo.h"
 #include "initial_weights.h"
 #include "nf/core/error.h"
@@ -178,6 +179,9 @@ class Trainer {
     bf16_autocast_ = device.is_cuda() && t.dtype != "fp32";
     log.info("precision: ", bf16_autocast_ ? "bf16 autocast, fp32 master weights and optimizer" : "fp32");
     resume_and_open_data();
+    const std::string& async = config.checkpoint.async;
+    saver_ = std::make_unique<CheckpointSaver>(checkpoints_dir_, mesh, config.checkpoint.keep_last,
+                                               async == "true" || (async == "auto" && device.is_cuda()), log);
     tied_->sync_weight();  // after a resume or load the last stage's copy must match the embedding
     if (dpo) {
       dpo_ =
@@ -211,6 +215,7 @@ class Trainer {
       const double loss = train_step(batch);
       interval.add_step(seconds_since(step_start), blocked_times() - blocked_before);
       result.last_loss = loss;
+      saver_->poll();
       if (meta_.step % t.log_interval == 0 || meta_.step == max_steps_) {
         report(loss, interval);
         interval = IntervalTimes();
@@ -219,6 +224,7 @@ class Trainer {
       const bool save_due = config_.checkpoint.save_interval > 0 && meta_.step % config_.checkpoint.save_interval == 0;
       if (preemption_agreed(preemption)) {
         result.checkpoint = save();
+        saver_->finish();  // complete before the job says so and exits
         result.preempted = true;
         log_.warn("preempted by a signal at step ", meta_.step, "; checkpoint ", result.checkpoint,
                   " saved, exiting with code 75 (requeue and resume with --checkpoint.resume auto)");
@@ -227,6 +233,7 @@ class Trainer {
       if (save_due && meta_.step < max_steps_) result.checkpoint = save();
     }
     if (last_saved_step_ != meta_.step) result.checkpoint = save();
+    saver_->finish();
     result.step = meta_.step;
     return result;
   }
@@ -322,7 +329,8 @@ class Trainer {
   }
 
   // The first checkpoint of resume_candidates that every rank reads intact; a damaged one is
-  // skipped with a warning under `auto` and is an error when named explicitly.
+  // skipped with a warning under `auto` and is an error when named explicitly. A checkpoint of
+  // another model is always an error (exit 4): falling back past it would resume the wrong run.
   std::optional<LoadedCheckpoint> load_resume_checkpoint() {
     const std::string& resume = config_.checkpoint.resume;
     const std::vector<std::string> candidates = resume_candidates(resume, checkpoints_dir_);
@@ -342,6 +350,8 @@ class Trainer {
         } else {
           sharded_->load_state(loaded->optimizer_state);
         }
+      } catch (const ModelMismatchError&) {
+        throw;  // every rank reads the same config.yaml: all stop here, none waits below
       } catch (const CheckpointError& e) {
         if (resume != "auto") throw;
         error = e.what();
@@ -533,9 +543,7 @@ class Trainer {
       shards.optimizer = sharded_->state();
       shards.optimizer_metadata = zero_piece_metadata(flat_->layout(), mesh_.dp().rank());
     }
-    const std::string dir =
-        save_checkpoint(checkpoints_dir_, meta_, shards, to_yaml_text(config_), mesh_, config_.checkpoint.keep_last);
-    log_.info("checkpoint saved: ", dir);
+    const std::string dir = saver_->save(meta_, shards, to_yaml_text(config_));
     last_saved_step_ = meta_.step;
     return dir;
   }
@@ -562,6 +570,7 @@ class Trainer {
   std::unique_ptr<data::DataLoader> loader_;
   std::shared_ptr<const data::TokenDataset> validation_;
   std::unique_ptr<MetricsSink> metrics_;
+  std::unique_ptr<CheckpointSaver> saver_;
   CheckpointMeta meta_;
   int64_t last_saved_step_ = -1;
   int64_t max_steps_ = 0;           // training.max_steps, or derived from training.epochs

@@ -1,6 +1,7 @@
-# The tiny 4-layer model (fp32 on the CPU) of the loss-equivalence tests, sourced by test_layouts.sh
-# and test_reshard.sh once they have set $build, $source, $work, $py and fail(): writes the dataset
-# to $work/data and defines the nf-train flags (common), losses, run and compare.
+# The tiny 4-layer model (fp32 on the CPU) of the loss-equivalence tests, sourced by test_layouts.sh,
+# test_reshard.sh, test_kill_save.sh and test_async_save.sh once they have set $build, $source,
+# $work, $py and fail(): writes the dataset to $work/data and defines the nf-train flags (common),
+# losses, run and compare.
 
 bible -f 'Gen1:1-Gen11:32' >"$work/genesis.txt" || fail "bible (bible-kjv) is not installed"
 "$build/tests/write-text-dataset" "$work/genesis.txt" "$work/data" pretrain 65536 10 || fail "dataset"

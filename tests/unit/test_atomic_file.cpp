@@ -68,6 +68,18 @@ TEST(AtomicDirectory, AppearsOnCommitOnlyAndRefusesOlderOutput) {
   }
 }
 
+TEST(AtomicFile, FsyncDirectoryNamesAMissingDirectory) {
+  nf::testing::TempDir dir;
+  EXPECT_NO_THROW(fsync_directory(dir.path().string()));
+  const std::string missing = (dir.path() / "missing").string();
+  try {
+    fsync_directory(missing);
+    FAIL() << "expected IoError";
+  } catch (const IoError& e) {
+    EXPECT_EQ(std::string(e.what()), "cannot open directory '" + missing + "': No such file or directory");
+  }
+}
+
 TEST(Hash, Sha256MatchesKnownVectors) {
   EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");

@@ -190,7 +190,7 @@ TEST(CheckpointModel, DifferentShapesAreRefusedByKey) {
   try {
     check_same_model(saved, job, "step_4/config.yaml");
     FAIL() << "no error";
-  } catch (const CheckpointError& e) {
+  } catch (const ModelMismatchError& e) {
     EXPECT_EQ(std::string(e.what()),
               "'step_4/config.yaml' was trained with model.d_model = 512 but this job has model.d_model = 256; a "
               "resumed run keeps the model");
@@ -198,7 +198,7 @@ TEST(CheckpointModel, DifferentShapesAreRefusedByKey) {
   }
   job = saved;
   job.tie_embeddings = true;
-  EXPECT_THROW(check_same_model(saved, job, "x"), CheckpointError);
+  EXPECT_THROW(check_same_model(saved, job, "x"), ModelMismatchError);
 }
 
 TEST(CheckpointLayout, LoadsAsSavedOnlyWhenTheFilesFit) {

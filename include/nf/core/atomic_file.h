@@ -13,7 +13,7 @@ namespace nf {
 void write_file_atomic(const std::string& path, const std::string& content);
 
 // The streaming form, for files too large to build in memory (checkpoints): write() appends to the
-// temporary, commit() fsyncs it and renames it over `path`. Destroyed without commit() (an
+// temporary, commit() fsyncs it, renames it over `path` and fsyncs the directory. Destroyed without commit() (an
 // exception on the way), it removes the temporary and leaves `path` as it was.
 class AtomicFileWriter {
  public:
@@ -55,6 +55,10 @@ class AtomicDirectory {
   std::string staging_;
   bool committed_ = false;
 };
+
+// fsyncs a directory, so that the renames and new names in it survive a crash of the machine;
+// IoError naming it when it cannot.
+void fsync_directory(const std::string& path);
 
 // Reads a whole file; throws IoError naming the path when it cannot.
 std::string read_file(const std::string& path);

@@ -6,9 +6,10 @@
 //                                      HF names; metadata "shard.<name>" = "dim index count full_size"
 //   optim-tp<t>-pp<p>-dp<d>.safetensors  optimizer state of one rank (every dp rank under ZeRO, whose
 //                                      metadata "piece.<name>" maps its flat tensors to parameters)
-// and checkpoints/latest names the newest complete step directory. Every rank writes into
-// step_N.partial/; after a barrier rank 0 writes meta.json and renames the directory, then
-// rewrites `latest`, so a save cut short never looks complete and `latest` never dangles.
+// and checkpoints/latest names the newest complete step directory. Every rank writes (and fsyncs)
+// its files in step_N.partial/; after a barrier rank 0 writes meta.json, renames the directory,
+// fsyncs checkpoints/, then replaces `latest` (temporary + fsync + rename), so a save cut short
+// never looks complete and `latest` always names a complete checkpoint.
 // A job with another layout (tp, pp, dp, ZeRO stage, pipeline split) loads it through
 // nf/train/reshard.h; checkpoint_layout.h has the arithmetic of both metadata formats.
 #pragma once
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "nf/ckpt/safetensors.h"
+#include "nf/core/error.h"
 #include "nf/data/sampler.h"
 #include "nf/dist/mesh.h"
 #include "nf/model/model_config.h"
@@ -55,17 +57,32 @@ struct RankShards {
   ckpt::Metadata optimizer_metadata;  // ZeRO: "piece.<name>" (zero_piece_metadata)
 };
 
-// Collective over the mesh's world. Keeps the newest `keep_last` step directories (0 = all).
-// Returns the step directory.
-std::string save_checkpoint(const std::string& checkpoints_dir, const CheckpointMeta& meta, const RankShards& shards,
-                            const std::string& config_yaml, const dist::Mesh& mesh, int64_t keep_last);
+// A save is three calls, so that the writing can run on a background thread (checkpoint.async;
+// the trainer's CheckpointSaver makes them). Collective: rank 0 removes what saves cut short left behind and creates
+// the staging directory step_N.partial, which it returns.
+std::string begin_checkpoint(const std::string& checkpoints_dir, int64_t step, const dist::Mesh& mesh);
+// This rank's files (fsynced) into the staging directory; returns the bytes of tensor data it
+// wrote. No communication.
+uint64_t write_checkpoint_files(const std::string& staging_dir, const CheckpointMeta& meta, const RankShards& shards,
+                                const std::string& config_yaml, const dist::MeshCoords& coords);
+// Collective, once every rank's files are written: rank 0 adds meta.json, renames step_N.partial
+// to step_N, points `latest` at it (fsyncing each) and prunes to the newest `keep_last` step
+// directories (0 = all). Returns the step directory.
+std::string commit_checkpoint(const std::string& checkpoints_dir, const CheckpointMeta& meta, const dist::Mesh& mesh,
+                              int64_t keep_last);
 
 // meta.json of a step directory; CheckpointError when it is malformed or of another format version.
 CheckpointMeta read_checkpoint_meta(const std::string& step_dir);
 // config.yaml of a step directory; CheckpointError naming it when it is missing or invalid.
 TrainConfig read_checkpoint_config(const std::string& step_dir);
 
-// Refuses (CheckpointError naming `source` and the key, with both values) a checkpoint whose model
+// A checkpoint of another model: not damaged, so `--resume auto` stops on it instead of falling back.
+class ModelMismatchError : public CheckpointError {
+ public:
+  using CheckpointError::CheckpointError;
+};
+
+// Refuses (ModelMismatchError naming `source` and the key, with both values) a checkpoint whose model
 // differs from the job's in a key that shapes its parameters or its function. max_seq_len and
 // init_std may change: one only bounds the positions a batch uses, the other only the
 // initialization that a resume replaces.

@@ -50,6 +50,7 @@ struct CheckpointConfig {
   // The key model.init_from: a path read by the checkpoint code (hf_import.h), not a hyperparameter
   // of the model, so it lives here and ModelConfig stays what the model layer and the checks compare.
   std::string init_from;
+  std::string async = "auto";  // write saves on a background thread: true, false, auto = on CUDA only
 };
 
 struct DataConfig {

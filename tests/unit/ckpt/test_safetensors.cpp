@@ -7,10 +7,12 @@
 
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "../../support/temp_dir.h"
 #include "nf/ckpt/safetensors.h"
+#include "nf/ckpt/safetensors_stream.h"
 #include "nf/core/atomic_file.h"
 #include "nf/core/error.h"
 
@@ -140,6 +142,54 @@ TEST(Safetensors, WriterRejectsBadNamesAndDtypesAndLeavesNoFile) {
   EXPECT_THROW(write_safetensors(path, {{"", x}}), CheckpointError);
   EXPECT_THROW(write_safetensors(path, {{"c", torch::ones({2}, torch::kComplexFloat)}}), CheckpointError);
   EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
+}
+
+TEST(Safetensors, StreamWriterWritesWhatWriteSafetensorsWritesAndChecksEachTensor) {
+  nf::testing::TempDir dir;
+  const NamedTensors tensors{{"w", torch::randn({3, 4})}, {"n", torch::arange(5, torch::kInt64)}};
+  const std::string whole = (dir.path() / "whole.safetensors").string();
+  const std::string streamed = (dir.path() / "streamed.safetensors").string();
+  write_safetensors(whole, tensors, {{"k", "v"}});
+  const std::vector<TensorDeclaration> declared{{"w", torch::kFloat, {3, 4}}, {"n", torch::kInt64, {5}}};
+  {
+    SafetensorsStreamWriter writer(streamed, declared, {{"k", "v"}});
+    for (const auto& [name, tensor] : tensors) writer.append(name, tensor);
+    writer.commit();
+  }
+  EXPECT_EQ(read_file(streamed), read_file(whole));
+
+  const std::string bad = (dir.path() / "bad.safetensors").string();
+  const auto expect_message = [](const std::function<void()>& call, const std::string& message) {
+    try {
+      call();
+      FAIL() << "expected CheckpointError: " << message;
+    } catch (const CheckpointError& e) {
+      EXPECT_EQ(std::string(e.what()), message);
+    }
+  };
+  expect_message(
+      [&] {
+        SafetensorsStreamWriter writer(bad, declared);
+        writer.append("n", tensors[1].second);
+      },
+      "cannot write '" + bad + "': tensor 'n' came where 'w' was declared");
+  expect_message(
+      [&] {
+        SafetensorsStreamWriter writer(bad, declared);
+        writer.append("w", torch::zeros({4, 3}));
+      },
+      "cannot write '" + bad + "': tensor 'w' is F32 [4, 3] but was declared F32 [3, 4]");
+  expect_message(
+      [&] {
+        SafetensorsStreamWriter writer(bad, declared);
+        writer.append("w", tensors[0].second);
+        writer.commit();
+      },
+      "cannot finish '" + bad + "': 1 of the 2 declared tensors were written");
+  EXPECT_FALSE(std::filesystem::exists(bad));
+  int entries = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir.path())) ++entries;
+  EXPECT_EQ(entries, 2);  // no temporaries left
 }
 
 TEST(Safetensors, RewriteReplacesTheFileAndLeavesNoTemporary) {
