@@ -121,7 +121,11 @@ int run(const nf::dist::JobContext& job) {
   if (root) fs::create_directories(checkpoints);
   std::string step_dir;
   const double save =
-      timed(mesh, [&] { step_dir = nf::train::save_checkpoint(checkpoints, meta, shards, yaml, mesh, 0); });
+      timed(mesh, [&] {
+        const std::string staging = nf::train::begin_checkpoint(checkpoints, meta.step, mesh);
+        nf::train::write_checkpoint_files(staging, meta, shards, yaml, mesh.coords());
+        step_dir = nf::train::commit_checkpoint(checkpoints, meta, mesh, 0);
+      });
   report("save", step_dir, save);
   drop(step_dir);
   report("load", step_dir, timed(mesh, [&] { nf::train::load_checkpoint(step_dir, config, mesh, targets); }));
