@@ -71,11 +71,12 @@ command+=("$train" --resume auto "${args[@]}")
 # SIGTERM means the job is ending (scancel, the time limit, Slurm's own preemption): nf-train
 # still saves, but the job is not requeued from here. The traps are set before the launcher
 # starts, so that no notice can kill this shell.
-child='' ending=0
+child='' ending=0 notified=0
 # shellcheck disable=SC2317  # called by the traps below
 forward() {
   echo "launch.sh: SIG$1 received; asking nf-train to save a checkpoint and stop (SIGUSR1 to $launcher)"
   if [[ $1 == TERM ]]; then ending=1; fi
+  notified=1
   if [[ -n $child ]]; then kill -USR1 "$child" 2>/dev/null || true; fi
 }
 trap 'forward USR1' USR1
@@ -91,6 +92,14 @@ while kill -0 "$child" 2>/dev/null; do wait "$child" || true; done
 code=0
 wait "$child" || code=$?
 
+# srun --kill-on-bad-exit counts 75 as a failure: when the first rank exits 75 after the collective
+# save, srun terminates ranks still on their way out, and reports 143. After a notice that is the
+# same preemption (the checkpoint is committed before any rank exits; --resume auto would fall
+# back to the one before if it were not).
+if ((code == 143 && notified)) && [[ $launcher == srun ]]; then
+  echo "launch.sh: srun ended the last ranks after the others exited 75; treating it as exit 75"
+  code=75
+fi
 # 75: nf-train saved a checkpoint and asks to be run again. `scontrol requeue` ends this script
 # (the job goes back to the queue, keeping its id and log), so say so first.
 if ((code == 75 && ending)); then
