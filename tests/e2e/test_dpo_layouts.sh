@@ -17,12 +17,8 @@ fail() { echo "FAIL: $*"; exit 1; }
 py=/usr/bin/python3
 start=$SECONDS
 
-bible -f 'Gen1:1-Gen4:26' | sed 's/^[^ ]* //' >"$work/text.txt" || fail "bible (bible-kjv) is not installed"
-"$shard" tokenizer train --vocab-size 320 --input "$work/text.txt" --out "$work/tok" --threads 1 >/dev/null ||
-  fail "tokenizer train"
-"$shard" build --input "$work/text.txt" --tokenizer "$work/tok" --out "$work/pretrain" --val-fraction 0 --quiet \
-  >/dev/null || fail "pretrain dataset"
-"$source/scripts/prepare_chat_data.sh" "$work/chat" 'Gen1:1-Gen2:25' >/dev/null || fail "prepare_chat_data.sh"
+source "${BASH_SOURCE[0]%/*}/chat_data.sh"
+chat_data 'Gen1:1-Gen4:26'
 "$shard" build --input "$work/chat/dpo.jsonl" --tokenizer "$work/pretrain" --format dpo --out "$work/dpo" \
   --val-fraction 0 --quiet >/dev/null || fail "dpo dataset"
 

@@ -24,12 +24,8 @@ py=/usr/bin/python3
 start=$SECONDS
 
 # Data. The sft and dpo datasets take the pretraining dataset's tokenizer (--tokenizer DATASET).
-bible -f 'Gen1:1-Gen11:32' | sed 's/^[^ ]* //' >"$work/genesis.txt" || fail "bible (bible-kjv) is not installed"
-"$shard" tokenizer train --vocab-size 320 --input "$work/genesis.txt" --out "$work/tok" --threads 1 >/dev/null ||
-  fail "tokenizer train"
-"$shard" build --input "$work/genesis.txt" --tokenizer "$work/tok" --out "$work/pretrain" --val-fraction 0 --quiet \
-  >/dev/null || fail "pretrain dataset"
-"$source/scripts/prepare_chat_data.sh" "$work/chat" 'Gen1:1-Gen2:25' >/dev/null || fail "prepare_chat_data.sh"
+source "${BASH_SOURCE[0]%/*}/chat_data.sh"
+chat_data 'Gen1:1-Gen11:32'
 for format in sft dpo; do
   "$shard" build --input "$work/chat/$format.jsonl" --tokenizer "$work/pretrain" --format $format --out "$work/$format" \
     --val-fraction 0.1 --seed 3 --quiet >/dev/null || fail "$format dataset"
