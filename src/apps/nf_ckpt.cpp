@@ -1,27 +1,40 @@
 // nf-ckpt: checkpoint tools.
 //
 //   nf-ckpt inspect FILE.safetensors   names, dtypes, shapes and byte ranges, without reading data
+//   nf-ckpt inspect STEP_DIR           step, layout, data position, every file checked against its
+//                                      SHA-256 in meta.json, and their tensors (exit 4 if one is damaged)
 //   nf-ckpt consolidate STEP_DIR OUT   a training checkpoint of any layout as the one-rank checkpoint
 //                                      (full tensors and optimizer state) that nf-train resumes anywhere
-//   nf-ckpt export-hf STEP_DIR OUT [--dtype bf16|fp16|fp32] [--tokenizer PATH]
+//   nf-ckpt export-hf STEP_DIR OUT [--dtype bf16|fp16|fp32] [--tokenizer PATH] [--max-shard-size 5GB]
 //                                      a training checkpoint (any layout) as a Hugging Face Llama directory
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <iostream>
+#include <set>
 
 #include "nf/ckpt/hf_export.h"
 #include "nf/ckpt/safetensors.h"
 #include "nf/core/cli.h"
 #include "nf/core/error.h"
+#include "nf/data/dataset_builder.h"
 #include "nf/data/manifest.h"
 #include "nf/dist/job.h"
+#include "nf/train/checkpoint.h"
 #include "nf/train/config.h"
 #include "nf/train/reshard.h"
 
 namespace {
 
+// The files a command wrote, sorted, with their sizes.
+void list_files(const std::string& dir) {
+  std::set<std::filesystem::path> files(std::filesystem::directory_iterator(dir), {});
+  for (const auto& file : files)
+    std::cout << "  " << file.filename().string() << "  " << std::filesystem::file_size(file) << " bytes\n";
+}
+
 void export_checkpoint(const std::string& step_dir, const std::string& out_dir, const std::string& dtype,
-                       std::string tokenizer) {
+                       std::string tokenizer, const std::string& max_shard_size) {
+  const uint64_t max_shard_bytes = nf::data::parse_byte_size(max_shard_size, "--max-shard-size");
   const nf::train::TrainConfig config = nf::train::load_train_config(step_dir + "/config.yaml", {}, {});
   if (tokenizer.empty() && std::filesystem::exists(config.data.train_path + "/manifest.json")) {
     const nf::data::Manifest manifest = nf::data::read_manifest(config.data.train_path);
@@ -29,15 +42,24 @@ void export_checkpoint(const std::string& step_dir, const std::string& out_dir, 
     if (std::filesystem::exists(path)) tokenizer = path;  // datasets from nf-shard build carry it
   }
   const nf::ckpt::StateDict state = nf::train::consolidate_model(step_dir);
-  nf::ckpt::export_hf(
-      out_dir, config.model, state,
-      nf::ckpt::HfExportOptions().with_dtype(nf::ckpt::parse_export_dtype(dtype)).with_tokenizer_path(tokenizer));
+  nf::ckpt::export_hf(out_dir, config.model, state,
+                      nf::ckpt::HfExportOptions()
+                          .with_dtype(nf::ckpt::parse_export_dtype(dtype))
+                          .with_tokenizer_path(tokenizer)
+                          .with_max_shard_bytes(max_shard_bytes));
   std::cout << "exported " << state.size() << " tensors of " << step_dir << " to " << out_dir << " (" << dtype
             << (tokenizer.empty() ? ", no tokenizer" : ", tokenizer " + tokenizer) << ")\n";
-  for (const auto& entry : std::filesystem::directory_iterator(out_dir)) {
-    std::cout << "  " << entry.path().filename().string() << "  " << std::filesystem::file_size(entry.path())
-              << " bytes\n";
+  list_files(out_dir);
+}
+
+void inspect(const std::string& path) {
+  if (!std::filesystem::is_directory(path)) {
+    std::cout << nf::ckpt::describe(nf::ckpt::SafetensorsFile(path));
+    return;
   }
+  const int damaged = nf::train::inspect_checkpoint(path, std::cout);
+  NF_CHECK(damaged == 0, nf::CheckpointError, damaged, " file(s) of '", path,
+           "' are missing or do not match their SHA-256 in meta.json");
 }
 
 void consolidate(const std::string& step_dir, const std::string& out_dir) {
@@ -45,10 +67,7 @@ void consolidate(const std::string& step_dir, const std::string& out_dir) {
   const nf::train::CheckpointMeta meta = nf::train::read_checkpoint_meta(out_dir);
   std::cout << "consolidated " << tensors << " parameters and their optimizer state of " << step_dir << " (step "
             << meta.step << ") into " << out_dir << "\n";
-  for (const auto& entry : std::filesystem::directory_iterator(out_dir)) {
-    std::cout << "  " << entry.path().filename().string() << "  " << std::filesystem::file_size(entry.path())
-              << " bytes\n";
-  }
+  list_files(out_dir);
 }
 
 }  // namespace
@@ -58,10 +77,11 @@ int main(int argc, char** argv) {
     CLI::App app{"nf-ckpt: checkpoint tools", job.program};
     app.require_subcommand(1);
     std::string file;
-    CLI::App* inspect = app.add_subcommand("inspect", "list the tensors of a safetensors file (header only)");
-    inspect->add_option("file", file, "a .safetensors file")->required();
-    inspect->callback([&] { std::cout << nf::ckpt::describe(nf::ckpt::SafetensorsFile(file)); });
-    std::string step_dir, out_dir, dtype = "bf16", tokenizer;
+    CLI::App* inspect_command = app.add_subcommand(
+        "inspect", "list a safetensors file's tensors (header only), or check and list a checkpoint's step directory");
+    inspect_command->add_option("path", file, "a .safetensors file or a step directory")->required();
+    inspect_command->callback([&] { inspect(file); });
+    std::string step_dir, out_dir, dtype = "bf16", tokenizer, max_shard_size = "5GB";
     CLI::App* consolidate_command = app.add_subcommand(
         "consolidate", "write a checkpoint of any layout as one full checkpoint that nf-train resumes at any layout");
     consolidate_command->add_option("checkpoint", step_dir, "a step directory, e.g. runs/x/checkpoints/step_200")
@@ -74,7 +94,9 @@ int main(int argc, char** argv) {
     export_hf->add_option("--dtype", dtype, "bf16, fp16 or fp32 (default bf16)");
     export_hf->add_option("--tokenizer", tokenizer,
                           "tokenizer file or directory; default: the training dataset's (data.train_path)");
-    export_hf->callback([&] { export_checkpoint(step_dir, out_dir, dtype, tokenizer); });
+    export_hf->add_option("--max-shard-size", max_shard_size,
+                          "split larger weights into files of at most this size and an index, e.g. 2GB (default 5GB)");
+    export_hf->callback([&] { export_checkpoint(step_dir, out_dir, dtype, tokenizer, max_shard_size); });
     return nf::run_cli(app, job.args);
   });
 }

@@ -1,11 +1,15 @@
 // Hugging Face Llama export: parameter check against the config, config.json and
-// generation_config.json, model.safetensors in the chosen dtype, tokenizer files, all staged in a
-// sibling directory and renamed into place.
+// generation_config.json, model.safetensors (or shards and their index) in the chosen dtype,
+// tokenizer files, all staged in a sibling directory and renamed into place.
 #include "nf/ckpt/hf_export.h"
 
+#include <c10/util/accumulate.h>
+
+#include <cstdio>
 #include <filesystem>
 
 #include "nf/ckpt/safetensors.h"
+#include "nf/ckpt/safetensors_stream.h"
 #include "nf/core/atomic_file.h"
 #include "nf/core/error.h"
 
@@ -22,6 +26,50 @@ void copy_tokenizer_file(const fs::path& from, const fs::path& to) {
   std::error_code error;
   fs::copy_file(from, to, error);
   check_fs(error, "copy '" + from.string() + "' to", to);
+}
+
+// The parameters in HF order cut into files of at most `max_bytes` each, as save_pretrained does:
+// a file is closed when the next tensor would not fit, and a larger tensor gets a file of its own.
+std::vector<std::vector<TensorDeclaration>> plan_shards(const model::ModelConfig& config, torch::ScalarType dtype,
+                                                        uint64_t max_bytes) {
+  std::vector<std::vector<TensorDeclaration>> shards(1);
+  uint64_t bytes = 0;
+  for (const auto& [name, shape] : hf_parameter_shapes(config)) {
+    const uint64_t size = c10::multiply_integers(shape) * c10::elementSize(dtype);
+    if (!shards.back().empty() && bytes + size > max_bytes) {
+      shards.emplace_back();
+      bytes = 0;
+    }
+    shards.back().push_back({name, dtype, shape});
+    bytes += size;
+  }
+  return shards;
+}
+
+// Writes the weights into `dir`: model.safetensors, or the shards and model.safetensors.index.json.
+// Each tensor is converted to the export dtype as it is written.
+void write_weights(const fs::path& dir, const model::ModelConfig& config, const StateDict& state,
+                   const HfExportOptions& options) {
+  const auto shards = plan_shards(config, scalar_type(options.dtype), options.max_shard_bytes);
+  nlohmann::ordered_json weight_map = nlohmann::ordered_json::object();
+  uint64_t total = 0;
+  for (size_t i = 0; i < shards.size(); ++i) {
+    char name[64];
+    std::snprintf(name, sizeof(name), "model-%05zu-of-%05zu.safetensors", i + 1, shards.size());
+    const std::string file = shards.size() == 1 ? "model.safetensors" : name;
+    // transformers refuses safetensors files without format "pt" in their metadata.
+    SafetensorsStreamWriter writer((dir / file).string(), shards[i], {{"format", "pt"}});
+    for (const TensorDeclaration& tensor : shards[i]) {
+      const torch::Tensor value = state.at(tensor.name).to(tensor.dtype).contiguous();
+      writer.append(tensor.name, value);
+      weight_map[tensor.name] = file;
+      total += value.nbytes();
+    }
+    writer.commit();
+  }
+  if (shards.size() == 1) return;
+  const nlohmann::ordered_json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
+  write_file_atomic((dir / "model.safetensors.index.json").string(), index.dump(2) + "\n");
 }
 
 const char* torch_dtype_name(ExportDtype dtype) {
@@ -170,11 +218,7 @@ void export_hf(const std::string& out_dir, const model::ModelConfig& config, con
   const fs::path stage(out.staging());
   write_file_atomic((stage / "config.json").string(), hf_config_json(config, options).dump(2) + "\n");
   write_file_atomic((stage / "generation_config.json").string(), hf_generation_config_json(options).dump(2) + "\n");
-  NamedTensors tensors;
-  for (const auto& [name, shape] : hf_parameter_shapes(config))
-    tensors.emplace_back(name, state.at(name).to(scalar_type(options.dtype)));
-  // transformers refuses safetensors files without format "pt" in their metadata.
-  write_safetensors((stage / "model.safetensors").string(), tensors, {{"format", "pt"}});
+  write_weights(stage, config, state, options);
   if (!options.tokenizer_path.empty()) copy_tokenizer(options.tokenizer_path, stage);
 
   out.commit();

@@ -188,8 +188,13 @@ SafetensorsStreamWriter::SafetensorsStreamWriter(const std::string& path, const 
   uint64_t length = text.size();
   unsigned char length_bytes[8];
   std::memcpy(length_bytes, &length, sizeof(length));  // little-endian host (static_assert above)
-  file_.write(length_bytes, sizeof(length_bytes));
-  file_.write(text);
+  write(length_bytes, sizeof(length_bytes));
+  write(text.data(), text.size());
+}
+
+void SafetensorsStreamWriter::write(const void* data, size_t size) {
+  file_.write(data, size);
+  hash_.update(data, size);
 }
 
 void SafetensorsStreamWriter::append(const std::string& name, const torch::Tensor& tensor) {
@@ -205,17 +210,18 @@ void SafetensorsStreamWriter::append(const std::string& name, const torch::Tenso
            safetensors_dtype_name(tensor.scalar_type()), " ", tensor.sizes(), " but was declared ",
            safetensors_dtype_name(expected.dtype), " ", torch::IntArrayRef(expected.shape));
   const torch::Tensor contiguous = tensor.contiguous();
-  if (contiguous.nbytes() > 0) file_.write(contiguous.data_ptr(), contiguous.nbytes());
+  if (contiguous.nbytes() > 0) write(contiguous.data_ptr(), contiguous.nbytes());
   ++next_;
 }
 
-void SafetensorsStreamWriter::commit() {
+std::string SafetensorsStreamWriter::commit() {
   NF_CHECK(next_ == tensors_.size(), CheckpointError, "cannot finish '", path_, "': ", next_, " of the ",
            tensors_.size(), " declared tensors were written");
   file_.commit();
+  return hash_.hex_digest();
 }
 
-void write_safetensors(const std::string& path, const NamedTensors& tensors, const Metadata& metadata) {
+std::string write_safetensors(const std::string& path, const NamedTensors& tensors, const Metadata& metadata) {
   std::vector<TensorDeclaration> declarations;
   for (const auto& [name, tensor] : tensors) {
     NF_CHECK(tensor.defined() && tensor.device().is_cpu(), CheckpointError, "cannot write '", path, "': tensor '", name,
@@ -224,7 +230,7 @@ void write_safetensors(const std::string& path, const NamedTensors& tensors, con
   }
   SafetensorsStreamWriter writer(path, declarations, metadata);
   for (const auto& [name, tensor] : tensors) writer.append(name, tensor);
-  writer.commit();
+  return writer.commit();
 }
 
 SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {

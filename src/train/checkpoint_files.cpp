@@ -40,8 +40,11 @@ std::string optimizer_file(int64_t tp, int64_t pp, int64_t dp) {
 void write_tensors(const std::string& path, const NamedTensors& tensors, const ckpt::Metadata& metadata) {
   ckpt::NamedTensors cpu;
   for (const auto& [name, tensor] : tensors) cpu.emplace_back(name, tensor.detach().cpu().contiguous());
-  ckpt::write_safetensors(path, cpu, metadata);
-  write_file_atomic(path + kChecksumSuffix, sha256_file(path) + "\n");
+  write_checksum(path, ckpt::write_safetensors(path, cpu, metadata));
+}
+
+void write_checksum(const std::string& path, const std::string& digest) {
+  write_file_atomic(path + kChecksumSuffix, digest + "\n");
 }
 
 std::unique_ptr<ckpt::SafetensorsFile> open_verified(const std::string& step_dir, const std::string& name,

@@ -18,9 +18,11 @@ inline constexpr const char* kConfigFile = "config.yaml";
 std::string model_file(int64_t tp, int64_t pp);
 std::string optimizer_file(int64_t tp, int64_t pp, int64_t dp);
 
-// Writes a safetensors file (values bit for bit) and PATH.sha256 with its SHA-256, which
-// write_meta later collects into meta.json.
+// Writes a safetensors file (values bit for bit) and its checksum (write_checksum).
 void write_tensors(const std::string& path, const NamedTensors& tensors, const ckpt::Metadata& metadata);
+// Writes PATH.sha256 holding `digest`, the SHA-256 its writer computed (SafetensorsStreamWriter::
+// commit), which write_meta later collects into meta.json.
+void write_checksum(const std::string& path, const std::string& digest);
 
 // Opens DIR/NAME after checking it against the SHA-256 that `meta` lists for NAME; CheckpointError
 // naming the file when it is missing, unlisted, truncated or corrupted.

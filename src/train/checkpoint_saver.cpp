@@ -28,8 +28,13 @@ NamedTensors snapshot(const NamedTensors& tensors) {
 }  // namespace
 
 CheckpointSaver::CheckpointSaver(std::string checkpoints_dir, const dist::Mesh& mesh, int64_t keep_last, bool async,
-                                 Logger& log)
-    : checkpoints_dir_(std::move(checkpoints_dir)), mesh_(mesh), keep_last_(keep_last), async_(async), log_(log) {}
+                                 CheckpointFileWriter write_files, Logger& log)
+    : checkpoints_dir_(std::move(checkpoints_dir)),
+      mesh_(mesh),
+      keep_last_(keep_last),
+      async_(async),
+      write_files_(std::move(write_files)),
+      log_(log) {}
 
 CheckpointSaver::~CheckpointSaver() {
   if (in_flight_ && in_flight_->writer.joinable()) in_flight_->writer.join();
@@ -47,10 +52,10 @@ std::string CheckpointSaver::save(const CheckpointMeta& meta, const RankShards& 
   in_flight_.emplace();
   InFlight& flight = *in_flight_;
   flight.meta = meta;
-  const auto write = [&flight, staging, config_yaml, coords = mesh_.coords()](const RankShards& tensors) {
+  const auto write = [&flight, staging, config_yaml, write_files = write_files_](const RankShards& tensors) {
     const Clock::time_point write_start = Clock::now();
     try {
-      flight.bytes = write_checkpoint_files(staging, flight.meta, tensors, config_yaml, coords);
+      flight.bytes = write_files(staging, flight.meta, tensors, config_yaml);
     } catch (...) {
       flight.error = std::current_exception();
     }

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <optional>
 #include <string>
 #include <thread>
@@ -22,9 +23,15 @@
 
 namespace nf::train {
 
+// Writes this rank's part of a save into the staging directory and returns the bytes it wrote:
+// write_checkpoint_files (sharded), or write_consolidated_files (collective: never async).
+using CheckpointFileWriter = std::function<uint64_t(const std::string& staging_dir, const CheckpointMeta& meta,
+                                                    const RankShards& shards, const std::string& config_yaml)>;
+
 class CheckpointSaver {
  public:
-  CheckpointSaver(std::string checkpoints_dir, const dist::Mesh& mesh, int64_t keep_last, bool async, Logger& log);
+  CheckpointSaver(std::string checkpoints_dir, const dist::Mesh& mesh, int64_t keep_last, bool async,
+                  CheckpointFileWriter write_files, Logger& log);
   ~CheckpointSaver();  // an exception is unwinding: waits for the writer, commits nothing
   CheckpointSaver(const CheckpointSaver&) = delete;
   CheckpointSaver& operator=(const CheckpointSaver&) = delete;
@@ -54,6 +61,7 @@ class CheckpointSaver {
   const dist::Mesh& mesh_;
   int64_t keep_last_;
   bool async_;
+  CheckpointFileWriter write_files_;
   Logger& log_;
   std::optional<InFlight> in_flight_;
 };

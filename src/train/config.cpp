@@ -126,6 +126,9 @@ config::Schema<TrainConfig> train_schema() {
   s.field(&C::checkpoint, &CheckpointConfig::async, "checkpoint.async",
           "Write checkpoints on a background thread from a copy in host memory: true, false, auto = on CUDA only.")
       .one_of({"auto", "true", "false"});
+  s.field(&C::checkpoint, &CheckpointConfig::consolidate, "checkpoint.consolidate",
+          "Write each checkpoint as one layout-independent checkpoint (full tensors, per-parameter optimizer "
+          "state), gathered tensor by tensor at save time; synchronous.");
 
   s.field(&C::parallel, &ParallelConfig::tp, "parallel.tp", "Tensor-parallel size (innermost mesh axis).").at_least(1);
   s.field(&C::parallel, &ParallelConfig::sequence_parallel, "parallel.sequence_parallel",
@@ -182,6 +185,9 @@ void validate(const TrainConfig& c) {
   NF_CHECK(!c.parallel.sequence_parallel || c.training.seq_len % c.parallel.tp == 0, ConfigError, "training.seq_len (",
            c.training.seq_len, ") must be divisible by parallel.tp (", c.parallel.tp,
            ") with parallel.sequence_parallel");
+  NF_CHECK(!c.checkpoint.consolidate || c.checkpoint.async != "true", ConfigError,
+           "checkpoint.consolidate true gathers every tensor over the ranks while saving, which a background writer "
+           "cannot do: set checkpoint.async to false or auto (consolidated saves are synchronous)");
 }
 
 int64_t resolve_max_steps(const TrainingConfig& training, uint64_t samples_per_epoch) {

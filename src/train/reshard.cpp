@@ -9,10 +9,9 @@
 #include <optional>
 
 #include "checkpoint_files.h"
-#include "nf/ckpt/hf_export.h"
+#include "consolidated.h"
 #include "nf/core/atomic_file.h"
 #include "nf/core/error.h"
-#include "nf/model/sharding.h"
 
 namespace nf::train {
 namespace {
@@ -226,28 +225,16 @@ std::map<std::string, at::Tensor> consolidate_model(const std::string& step_dir)
 
 size_t consolidate_checkpoint(const std::string& step_dir, const std::string& out_dir) {
   const CheckpointMeta meta = read_checkpoint_meta(step_dir);
-  TrainConfig config = read_checkpoint_config(step_dir);
+  const TrainConfig config = read_checkpoint_config(step_dir);
   AtomicDirectory out(out_dir, "output directory");
-  // What a one-rank job holds: every parameter whole, in Hugging Face order.
-  std::vector<ParameterShard> targets;
-  ckpt::Metadata shard_layout;
-  for (const auto& [name, shape] : ckpt::hf_parameter_shapes(config.model)) {
-    targets.push_back({name, shape, model::shard_spec_of(config.model, name, nullptr)});
-    shard_layout["shard." + name] = shard_metadata(targets.back().spec);
-  }
-  const ReshardedState state = read_resharded(step_dir, meta, targets, /*with_optimizer=*/true);
+  const ConsolidatedModel whole = consolidated_model(config.model);  // what a one-rank job holds
+  const ReshardedState state = read_resharded(step_dir, meta, whole.parameters, /*with_optimizer=*/true);
 
   const fs::path stage(out.staging());
-  write_tensors((stage / model_file(0, 0)).string(), state.parameters, shard_layout);
+  write_tensors((stage / model_file(0, 0)).string(), state.parameters, whole.metadata);
   write_tensors((stage / optimizer_file(0, 0, 0)).string(), state.optimizer_state, {});
-  config.parallel.tp = config.parallel.pp = 1;
-  config.parallel.dp = config.parallel.zero = 0;
-  config.parallel.pp_layers.clear();
-  write_file_atomic((stage / kConfigFile).string(), to_yaml_text(config));
-  CheckpointMeta single = meta;
-  single.tp = single.pp = single.dp = 1;
-  single.zero = 0;
-  write_meta(out.staging(), single);
+  write_file_atomic((stage / kConfigFile).string(), to_yaml_text(consolidated_config(config)));
+  write_meta(out.staging(), consolidated_meta(meta));
   out.commit();
   return state.parameters.size();
 }

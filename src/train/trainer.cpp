@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "checkpoint_saver.h"
+#include "consolidated.h"
 #include "dpo.h"
 #include "initial_weights.h"
 #include "nf/core/error.h"
@@ -179,9 +180,10 @@ class Trainer {
     bf16_autocast_ = device.is_cuda() && t.dtype != "fp32";
     log.info("precision: ", bf16_autocast_ ? "bf16 autocast, fp32 master weights and optimizer" : "fp32");
     resume_and_open_data();
-    const std::string& async = config.checkpoint.async;
-    saver_ = std::make_unique<CheckpointSaver>(checkpoints_dir_, mesh, config.checkpoint.keep_last,
-                                               async == "true" || (async == "auto" && device.is_cuda()), log);
+    const CheckpointConfig& c = config.checkpoint;
+    saver_ = std::make_unique<CheckpointSaver>(
+        checkpoints_dir_, mesh, c.keep_last,
+        !c.consolidate && (c.async == "true" || (c.async == "auto" && device.is_cuda())), checkpoint_file_writer(), log);
     tied_->sync_weight();  // after a resume or load the last stage's copy must match the embedding
     if (dpo) {
       dpo_ =
@@ -531,6 +533,19 @@ class Trainer {
     return flag.item<int32_t>() != 0;
   }
 
+  // How a save writes this rank's files: its own shards, or its pieces of a consolidated checkpoint.
+  CheckpointFileWriter checkpoint_file_writer() const {
+    const dist::Mesh& mesh = mesh_;
+    if (!config_.checkpoint.consolidate) {
+      return [&mesh](const std::string& dir, const CheckpointMeta& meta, const RankShards& shards,
+                     const std::string& yaml) { return write_checkpoint_files(dir, meta, shards, yaml, mesh.coords()); };
+    }
+    return [&mesh, zero = config_.parallel.zero > 0, model = config_.model](
+               const std::string& dir, const CheckpointMeta&, const RankShards& shards, const std::string& yaml) {
+      return write_consolidated_files(dir, shards, zero, model, yaml, mesh);
+    };
+  }
+
   std::string save() {
     RankShards shards;
     shards.model = parameters_;
@@ -543,7 +558,9 @@ class Trainer {
       shards.optimizer = sharded_->state();
       shards.optimizer_metadata = zero_piece_metadata(flat_->layout(), mesh_.dp().rank());
     }
-    const std::string dir = saver_->save(meta_, shards, to_yaml_text(config_));
+    const bool consolidate = config_.checkpoint.consolidate;
+    const std::string dir = saver_->save(consolidate ? consolidated_meta(meta_) : meta_, shards,
+                                         to_yaml_text(consolidate ? consolidated_config(config_) : config_));
     last_saved_step_ = meta_.step;
     return dir;
   }

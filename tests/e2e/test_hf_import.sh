@@ -4,8 +4,9 @@
 # learning rate 0, so their step-1 validation loss is that of the imported weights: it must equal
 # the original run's step-10 validation loss (1e-5 relative) at
 #  - one rank, and (dp,tp,pp) = (1,2,2), whose losses also match the one-rank run's;
-#  - (2,1,1) with ZeRO 1 from the export split into model.safetensors.index.json + 2 shards (a
-#    stale ZeRO master would put the random init back at the first update);
+#  - (2,1,1) with ZeRO 1 from an export split (--max-shard-size) into model.safetensors.index.json
+#    and shards, which hold the unsplit export's tensors byte for byte (a stale ZeRO master would
+#    put the random init back at the first update);
 #  - one rank from the nf step directory itself.
 # A config.json with another num_key_value_heads is refused naming both keys (exit 4), and a
 # resumable checkpoint takes precedence over model.init_from.
@@ -41,30 +42,35 @@ run hf_tp2_pp2 4 --model.init_from "$work/hf" --parallel.tp 2 --parallel.pp 2 "$
 imported hf_tp2_pp2
 compare hf_single hf_tp2_pp2 || fail "(1,2,2) strays from one rank"
 
-# The export split into two shards and an index, as large Hugging Face models come.
-$py - "$work/hf" "$work/hf_split" <<'PY' || fail "splitting the export"
-import json, os, shutil, struct, sys
-source, target = sys.argv[1], sys.argv[2]
-os.makedirs(target)
-raw = open(f"{source}/model.safetensors", "rb").read()
-length = struct.unpack("<Q", raw[:8])[0]
-header, data = json.loads(raw[8:8 + length]), raw[8 + length:]
-metadata = header.pop("__metadata__", None)
-names = list(header)
-index = {"metadata": {"total_size": len(data)}, "weight_map": {}}
-for part, chunk in enumerate((names[: len(names) // 2], names[len(names) // 2 :]), 1):
-    file = f"model-{part:05d}-of-00002.safetensors"
-    out, body = ({"__metadata__": metadata} if metadata else {}), b""
-    for name in chunk:
-        begin, end = header[name]["data_offsets"]
-        out[name] = dict(header[name], data_offsets=[len(body), len(body) + end - begin])
-        body += data[begin:end]
-        index["weight_map"][name] = file
-    text = json.dumps(out).encode()
-    text += b" " * (-(8 + len(text)) % 8)
-    open(f"{target}/{file}", "wb").write(struct.pack("<Q", len(text)) + text + body)
-json.dump(index, open(f"{target}/model.safetensors.index.json", "w"))
-shutil.copy(f"{source}/config.json", target)
+# The export split into shards and an index, as large Hugging Face models come: the shards, read
+# here with a plain safetensors parser, hold every tensor of the unsplit export, byte for byte.
+"$build/src/nf-ckpt" export-hf "$work/runs/base/checkpoints/step_10" "$work/hf_split" --dtype fp32 \
+  --max-shard-size 100KB >"$work/export_split.out" 2>&1 || { cat "$work/export_split.out"; fail "export-hf --max-shard-size"; }
+$py - "$work/hf" "$work/hf_split" <<'PY' || fail "the split export differs from the unsplit one"
+import json, os, struct, sys
+def tensors(path):
+    raw = open(path, "rb").read()
+    length = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + length])
+    assert header.pop("__metadata__") == {"format": "pt"}, path
+    data = raw[8 + length:]
+    return {name: (h["dtype"], h["shape"], data[h["data_offsets"][0]:h["data_offsets"][1]]) for name, h in header.items()}
+whole, split = sys.argv[1], sys.argv[2]
+expected = tensors(f"{whole}/model.safetensors")
+index = json.load(open(f"{split}/model.safetensors.index.json"))
+files = sorted(set(index["weight_map"].values()))
+assert len(files) > 2 and files == sorted(f for f in os.listdir(split) if f.endswith(".safetensors")), files
+assert not os.path.exists(f"{split}/model.safetensors")
+found = {}
+for file in files:
+    part = tensors(f"{split}/{file}")
+    assert len(b"".join(t[2] for t in part.values())) <= 100 * 1024 or len(part) == 1, file
+    for name, tensor in part.items():
+        assert index["weight_map"][name] == file, name
+        found[name] = tensor
+assert found == expected, "tensors differ"
+assert index["metadata"]["total_size"] == sum(len(t[2]) for t in expected.values())
+print(f"split export: {len(files)} shards, {len(found)} tensors, equal to the unsplit export")
 PY
 run hf_split_zero1 2 --model.init_from "$work/hf_split" --parallel.zero 1 "${init[@]}"
 imported hf_split_zero1

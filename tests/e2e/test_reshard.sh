@@ -7,6 +7,10 @@
 #  - nf-ckpt consolidate of it (one full checkpoint): exports the same Hugging Face weights as the
 #    sharded one, resumes at (2,1,2) zero 1, and at one rank bit for bit like the one-rank resume
 #    of the sharded checkpoint;
+#  - the same (2,2,2) zero 2 run with checkpoint.consolidate true: the same losses bit for bit, and
+#    checkpoints whose tensor files and meta.json are byte-identical to nf-ckpt consolidate's of
+#    the sharded run (config.yaml differing only in that key and the run's name); it resumes at
+#    (2,2,2) zero 2; the same at (2,2,1) zero 0; nf-ckpt inspect verifies it, and finds a changed byte;
 #  - a one-rank run's step-10 checkpoint resumed at (2,2,2) zero 2;
 #  - a checkpoint of another model (d_model) is refused, naming the key (exit 4).
 set -uo pipefail
@@ -78,6 +82,42 @@ run full_to_single 1 --resume "$work/consolidated"
 grep -q "resharding" "$work/full_to_single.out" && fail "the one-rank resume of a consolidated checkpoint resharded"
 diff "$work/mesh_to_dp1_tp1_pp1_zero0.losses" "$work/full_to_single.losses" ||
   fail "resuming the consolidated checkpoint differs from resharding the (2,2,2) one at one rank"
+
+# Consolidated at save time: the job gathers what nf-ckpt consolidate reads from the shards.
+run_layout saved_whole 2 2 2 2 --checkpoint.consolidate true
+diff "$work/mesh.losses" "$work/saved_whole.losses" || fail "checkpoint.consolidate changed the training"
+# same_files SAVED OFFLINE: a checkpoint consolidated at save time has the files of nf-ckpt consolidate's.
+same_files() {
+  [[ $(ls "$1") == $(ls "$2") ]] || fail "$1, consolidated at save time, holds $(ls "$1" | tr '\n' ' ')"
+  for file in model-tp0-pp0.safetensors optim-tp0-pp0-dp0.safetensors meta.json; do
+    cmp "$1/$file" "$2/$file" || fail "$1/$file, consolidated at save time, differs from nf-ckpt consolidate's"
+  done
+}
+whole10=$work/runs/saved_whole/checkpoints/step_10
+same_files "$whole10" "$work/consolidated"
+# nf-ckpt inspect checks every file against meta.json: intact, then with one byte changed (exit 4).
+"$ckpt" inspect "$whole10" >"$work/inspect.out" 2>&1 || { cat "$work/inspect.out"; fail "nf-ckpt inspect"; }
+grep -q "step 10, layout dp 1, tp 1, pp 1, zero 0" "$work/inspect.out" &&
+  grep -q "^optim-tp0-pp0-dp0.safetensors: .* SHA-256 ok" "$work/inspect.out" &&
+  grep -q "^  model.layers.3.mlp.down_proj.weight  F32 \[64, 192\]" "$work/inspect.out" ||
+  { cat "$work/inspect.out"; fail "nf-ckpt inspect of a step directory"; }
+cp -r "$whole10" "$work/damaged"
+printf 'x' | dd of="$work/damaged/optim-tp0-pp0-dp0.safetensors" bs=1 seek=4000 conv=notrunc status=none
+"$ckpt" inspect "$work/damaged" >"$work/inspect_damaged.out" 2>&1
+code=$?
+[[ $code -eq 4 ]] && grep -q "^optim-tp0-pp0-dp0.safetensors: .* MISMATCH" "$work/inspect_damaged.out" ||
+  { cat "$work/inspect_damaged.out"; fail "nf-ckpt inspect of a damaged checkpoint: exit $code"; }
+diff <(sed 's/^  consolidate: true$/  consolidate: false/; s/^  name: saved_whole$/  name: mesh/' "$whole10/config.yaml") \
+  "$work/consolidated/config.yaml" || fail "config.yaml consolidated at save time differs in more than its run"
+run_layout whole_to_dp2_tp2_pp2_zero2 2 2 2 2 --resume "$whole10"
+resumed whole_to_dp2_tp2_pp2_zero2 "dp 1, tp 1, pp 1, zero 0"
+compare mesh whole_to_dp2_tp2_pp2_zero2 10 || failures=$((failures + 1))
+# Without ZeRO the moments come whole from dp rank 0 of each tp slice.
+run_layout sharded_zero0 2 2 1 0 --training.max_steps 10
+run_layout whole_zero0 2 2 1 0 --training.max_steps 10 --checkpoint.consolidate true
+"$ckpt" consolidate "$work/runs/sharded_zero0/checkpoints/step_10" "$work/consolidated_zero0" >/dev/null ||
+  fail "nf-ckpt consolidate of the (2,2,1) zero 0 run"
+same_files "$work/runs/whole_zero0/checkpoints/step_10" "$work/consolidated_zero0"
 
 run_layout single_to_dp2_tp2_pp2_zero2 2 2 2 2 --resume "$work/runs/single/checkpoints/step_10"
 resumed single_to_dp2_tp2_pp2_zero2 "dp 1, tp 1, pp 1, zero 0"

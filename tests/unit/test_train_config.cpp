@@ -75,6 +75,10 @@ TEST(TrainConfig, CrossFieldRulesNameBothKeys) {
             "no error");
   // tp alone splits no sequence.
   EXPECT_EQ(error_of("", {"--parallel.tp", "4", "--training.seq_len", "30"}), "no error");
+  EXPECT_EQ(error_of("", {"--checkpoint.consolidate", "true", "--checkpoint.async", "true"}),
+            "checkpoint.consolidate true gathers every tensor over the ranks while saving, which a background writer "
+            "cannot do: set checkpoint.async to false or auto (consolidated saves are synchronous)");
+  EXPECT_EQ(error_of("", {"--checkpoint.consolidate", "true"}), "no error");
 }
 
 TEST(TrainConfig, LayoutChecksNeedTheWorldSize) {

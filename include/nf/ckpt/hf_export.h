@@ -3,7 +3,9 @@
 //
 //   config.json             LlamaForCausalLM hyperparameters (hf_config_json)
 //   generation_config.json  bos/eos ids
-//   model.safetensors       every parameter, HF names, dtype fp32, bf16 or fp16
+//   model.safetensors       every parameter, HF names, dtype fp32, bf16 or fp16; a model larger than
+//                           max_shard_bytes is split as save_pretrained splits it:
+//                           model-00001-of-0000N.safetensors ... and model.safetensors.index.json
 //   tokenizer.json / tokenizer.model (+ tokenizer_config.json, special_tokens_map.json)  if given
 //
 // The layout is described in docs/checkpoints.md.
@@ -38,11 +40,14 @@ struct HfExportOptions {
   // A tokenizer file (tokenizer.json, or a sentencepiece *.model) or a directory holding
   // tokenizer.json / tokenizer.model and their HF companions; empty = export no tokenizer.
   std::string tokenizer_path;
+  // The largest shard file (a larger tensor gets one of its own); Hugging Face's default, 5 GB.
+  uint64_t max_shard_bytes = uint64_t{5} << 30;
 
   HfExportOptions& with_dtype(ExportDtype value) { return dtype = value, *this; }
   HfExportOptions& with_bos_token_id(int64_t value) { return bos_token_id = value, *this; }
   HfExportOptions& with_eos_token_id(int64_t value) { return eos_token_id = value, *this; }
   HfExportOptions& with_tokenizer_path(std::string value) { return tokenizer_path = std::move(value), *this; }
+  HfExportOptions& with_max_shard_bytes(uint64_t value) { return max_shard_bytes = value, *this; }
 };
 
 // Every parameter a LlamaForCausalLM of `config` has, with its shape, in HF order (the order of

@@ -29,7 +29,8 @@ torch::ScalarType scalar_type_from_safetensors(const std::string& name);
 // (left out when empty). The data is streamed to a temporary sibling renamed over `path` at the
 // end, so a crash never leaves a partial file under the final name. Throws CheckpointError for a
 // duplicate, empty or reserved name or a non-CPU tensor, IoError when the file cannot be written.
-void write_safetensors(const std::string& path, const NamedTensors& tensors, const Metadata& metadata = {});
+// Returns the file's SHA-256 (hex), computed while writing.
+std::string write_safetensors(const std::string& path, const NamedTensors& tensors, const Metadata& metadata = {});
 
 struct TensorInfo {
   std::string name;

@@ -1,7 +1,8 @@
 // A safetensors file (safetensors.h) written tensor by tensor, for files whose tensors are never
 // all in memory at once (a checkpoint consolidated while it is gathered): the header is written
 // first from the declared names, dtypes and shapes, then each tensor's data, in declared order.
-// write_safetensors is this writer over tensors already in memory.
+// write_safetensors is this writer over tensors already in memory. The file's SHA-256 is computed
+// from the bytes as they are written, so a checksummed save reads nothing back.
 #pragma once
 
 #include <torch/types.h>
@@ -12,6 +13,7 @@
 
 #include "nf/ckpt/safetensors.h"
 #include "nf/core/atomic_file.h"
+#include "nf/core/hash.h"
 
 namespace nf::ckpt {
 
@@ -30,14 +32,18 @@ class SafetensorsStreamWriter {
   // The data of the next declared tensor: a CPU tensor of its name, dtype and shape, else a
   // CheckpointError naming what was expected.
   void append(const std::string& name, const torch::Tensor& tensor);
-  // After the last tensor: fsyncs the file and renames it to `path` (CheckpointError before).
-  void commit();
+  // After the last tensor: fsyncs the file, renames it to `path` (CheckpointError before) and
+  // returns its SHA-256 (64 lowercase hex characters).
+  std::string commit();
 
  private:
   std::string path_;
   std::vector<TensorDeclaration> tensors_;
   size_t next_ = 0;
   AtomicFileWriter file_;
+  Sha256 hash_;
+
+  void write(const void* data, size_t size);
 };
 
 }  // namespace nf::ckpt

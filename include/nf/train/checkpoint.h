@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <map>
+#include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -120,6 +121,11 @@ struct LoadedCheckpoint {
 // files that hold them, whatever layout and ZeRO stage wrote them.
 LoadedCheckpoint load_checkpoint(const std::string& step_dir, const TrainConfig& config, const dist::Mesh& mesh,
                                  const std::vector<ParameterShard>& parameters);
+
+// nf-ckpt inspect of a step directory: writes its step, layout, data position and counters, then
+// each file meta.json lists with its size, whether it matches its SHA-256, and its tensors (name,
+// dtype, shape, bytes), to `out`. Returns the number of files missing or not matching (0: intact).
+int inspect_checkpoint(const std::string& step_dir, std::ostream& out);
 
 // Copies `saved` into the same-named tensors of `target`; CheckpointError naming the file and a
 // missing, extra or differently shaped tensor.

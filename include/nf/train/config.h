@@ -51,6 +51,7 @@ struct CheckpointConfig {
   // of the model, so it lives here and ModelConfig stays what the model layer and the checks compare.
   std::string init_from;
   std::string async = "auto";  // write saves on a background thread: true, false, auto = on CUDA only
+  bool consolidate = false;     // write each save as one consolidated checkpoint (always synchronous)
 };
 
 struct DataConfig {

@@ -15,6 +15,7 @@
 #include "nf/ckpt/safetensors_stream.h"
 #include "nf/core/atomic_file.h"
 #include "nf/core/error.h"
+#include "nf/core/hash.h"
 
 namespace nf::ckpt {
 namespace {
@@ -149,14 +150,18 @@ TEST(Safetensors, StreamWriterWritesWhatWriteSafetensorsWritesAndChecksEachTenso
   const NamedTensors tensors{{"w", torch::randn({3, 4})}, {"n", torch::arange(5, torch::kInt64)}};
   const std::string whole = (dir.path() / "whole.safetensors").string();
   const std::string streamed = (dir.path() / "streamed.safetensors").string();
-  write_safetensors(whole, tensors, {{"k", "v"}});
+  const std::string whole_digest = write_safetensors(whole, tensors, {{"k", "v"}});
   const std::vector<TensorDeclaration> declared{{"w", torch::kFloat, {3, 4}}, {"n", torch::kInt64, {5}}};
+  std::string streamed_digest;
   {
     SafetensorsStreamWriter writer(streamed, declared, {{"k", "v"}});
     for (const auto& [name, tensor] : tensors) writer.append(name, tensor);
-    writer.commit();
+    streamed_digest = writer.commit();
   }
   EXPECT_EQ(read_file(streamed), read_file(whole));
+  // The SHA-256 computed while writing is the file's.
+  EXPECT_EQ(whole_digest, nf::sha256_file(whole));
+  EXPECT_EQ(streamed_digest, whole_digest);
 
   const std::string bad = (dir.path() / "bad.safetensors").string();
   const auto expect_message = [](const std::function<void()>& call, const std::string& message) {

@@ -1,0 +1,46 @@
+// The consolidated form of a training checkpoint, private to src/train: the checkpoint one rank
+// would have written at the same step (full tensors under their Hugging Face names in
+// model-tp0-pp0.safetensors, per-parameter AdamW moments in optim-tp0-pp0-dp0.safetensors,
+// config.yaml and meta.json of the layout dp 1, tp 1, pp 1, zero 0), which nf-train resumes at
+// any layout. nf-ckpt consolidate writes it from a sharded checkpoint (reshard.h); a job with
+// checkpoint.consolidate writes it at save time (write_consolidated_files), gathering each tensor
+// from the ranks that hold its pieces. Both give the same bytes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "nf/ckpt/safetensors.h"
+#include "nf/dist/mesh.h"
+#include "nf/model/model_config.h"
+#include "nf/train/checkpoint.h"
+#include "nf/train/checkpoint_layout.h"
+#include "nf/train/config.h"
+
+namespace nf::train {
+
+// What a consolidated checkpoint records instead of the layout that wrote it.
+TrainConfig consolidated_config(TrainConfig config);  // parallel tp/pp 1, dp/zero 0, no pp_layers
+CheckpointMeta consolidated_meta(CheckpointMeta meta);  // layout 1/1/1/0
+
+// Its model file's tensors: every parameter whole, in Hugging Face order, and their
+// "shard.<name>" metadata (one shard each).
+struct ConsolidatedModel {
+  std::vector<ParameterShard> parameters;
+  ckpt::Metadata metadata;
+};
+ConsolidatedModel consolidated_model(const model::ModelConfig& config);
+
+// Collective over the world, instead of write_checkpoint_files: writes the model and optimizer
+// files of the consolidated checkpoint of the job's state into `staging_dir`, given every rank's
+// `shards` (`zero`: its optimizer state is ZeRO's flat shard, placed by "piece.<name>" metadata).
+// World rank 0 writes the model file and config.yaml (`config_yaml`), the last rank the optimizer
+// file; the others send them, tensor by tensor and in file order, the pieces they hold (one tp
+// slice of a parameter from dp rank 0; under ZeRO each dp rank's run of its moments). A writer
+// holds one full tensor at a time, never the whole model. Returns the bytes this rank wrote.
+uint64_t write_consolidated_files(const std::string& staging_dir, const RankShards& shards, bool zero,
+                                  const model::ModelConfig& config, const std::string& config_yaml,
+                                  const dist::Mesh& mesh);
+
+}  // namespace nf::train
