@@ -131,6 +131,12 @@ int run_stage(const nf::dist::JobContext& job, const Arguments& args, const nf::
       std::chrono::milliseconds(static_cast<int64_t>(config.parallel.collective_timeout_s * 1000)), device);
   const nf::train::TrainResult result = nf::train::train(config, run_dir, mesh, device, log);
   if (result.preempted) return static_cast<int>(nf::ExitCode::kPreempted);
+  // Nothing trained and nothing saved: the run resumed at training.max_steps (a requeued or
+  // resubmitted job whose run had already finished). There is no loss to report.
+  if (result.checkpoint.empty()) {
+    log.info(prefix, "done: the run is already at step ", result.step, " (training.max_steps); nothing to train");
+    return 0;
+  }
   log.info(prefix, "done: ", result.step, " steps, final loss ", result.last_loss, ", checkpoint ", result.checkpoint);
   return 0;
 }

@@ -2,8 +2,9 @@
 # nf-train as a user runs it, on a byte-level dataset of the KJV bible (vocab 260):
 #  - a 12-step run writes config.yaml, logs/train.log, metrics.jsonl, tensorboard/, checkpoints,
 #    and its loss falls;
-#  - resuming from the step-6 checkpoint reproduces steps 7..12 bit for bit; a truncated checkpoint
-#    is caught by its checksum and --resume auto falls back to the previous one;
+#  - resuming from the step-6 checkpoint reproduces steps 7..12 bit for bit, and resuming the
+#    finished run trains nothing and exits 0; a truncated checkpoint is caught by its checksum and
+#    --resume auto falls back to the previous one;
 #  - dp 2 (ZeRO 0, 1, 2), tp 2 and tp 2 x dp 2 reproduce the single-rank losses within 1e-5 relative;
 #  - SIGTERM mid-run saves a checkpoint and exits 75; --resume auto continues from it;
 #  - NaN losses skip updates and training.max_bad_steps of them exit 7;
@@ -64,6 +65,14 @@ grep -q 'resumed from .*step_6 at step 6' "$work/resumed.out" || fail "did not r
 losses "$work/runs/resumed/metrics.jsonl" >"$work/resumed.losses"
 diff "$work/full.losses" "$work/resumed.losses" || fail "resumed losses differ from the uninterrupted run"
 echo "PASS: resume from step 6 reproduces steps 7-12 bit for bit"
+# A finished run resubmitted (a requeued or re-run job): nothing to train, nothing written, exit 0.
+sum=$(md5sum <"$work/runs/resumed/metrics.jsonl")
+"$train" "${common[@]}" --output.name resumed --resume auto >"$work/finished.out" 2>&1 || { cat "$work/finished.out"; fail "re-run"; }
+grep -q 'INFO done: the run is already at step 12 (training.max_steps); nothing to train$' "$work/finished.out" ||
+  { cat "$work/finished.out"; fail "a re-run of a finished run did not say it had nothing to train"; }
+[[ $(md5sum <"$work/runs/resumed/metrics.jsonl") == "$sum" && ! -e $work/runs/resumed/checkpoints/step_13 ]] ||
+  fail "a re-run of a finished run trained or wrote"
+echo "PASS: --resume auto on a finished run: nothing to train, exit 0"
 
 # 2b. A damaged newest checkpoint: --resume auto falls back to the one before, with a warning.
 cp -r "$run" "$work/runs/damaged"

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Shared by the slurm tier's tests (sourced; they run as `bash test_x.sh BUILD SOURCE`): a private
 # single-node Slurm in a temp dir (scripts/slurm/up.sh, torn down on exit), a byte-level dataset of
-# the KJV Genesis, a tiny model's overrides, and helpers that wait for jobs and read their records.
+# the KJV Genesis, a tiny model's overrides, the stages' datasets (stage_data), and helpers that
+# wait for jobs and read their records.
 # A test exits 77 (CTest's SKIP_RETURN_CODE) where Slurm's daemons are not installed.
 set -euo pipefail
 build=$1 source=$2
@@ -38,13 +39,35 @@ source "$source/scripts/mpi_env.sh"
 unset NF_ROOT NF_LAUNCHER
 
 bible -f 'Gen1:1-Gen11:32' >"$work/genesis.txt" || fail "bible (bible-kjv) is not installed"
-"$build/tests/write-text-dataset" "$work/genesis.txt" "$work/data" pretrain 65536 10 >/dev/null || fail "dataset"
+"$build/tests/write-text-dataset" "$work/genesis.txt" "$work/bytes" pretrain 65536 10 >/dev/null || fail "dataset"
 # A ~115k-parameter model: a step takes tens of milliseconds on 4 ranks.
+tiny_model=(--model.d_model 64 --model.n_layers 2 --model.n_heads 4 --model.n_kv_heads 2)
 # shellcheck disable=SC2034  # used by the tests that source this file
-common=(--data.train_path "$work/data" --output.dir "$work/runs"
-  --model.vocab_size 260 --model.d_model 64 --model.n_layers 2 --model.n_heads 4 --model.n_kv_heads 2
+common=(--data.train_path "$work/bytes" --output.dir "$work/runs" --model.vocab_size 260 "${tiny_model[@]}"
   --model.max_seq_len 64 --training.seq_len 32 --training.micro_batch_size 2 --training.global_batch_size 8
   --training.warmup_steps 2 --training.learning_rate 3e-3 --training.log_interval 1)
+
+# The stage tests' data, as a user prepares it for configs/{pretrain,sft,dpo}_tiny.yaml, in
+# $work/data/: pretrain_tiny, Genesis tokenized by a 320-id BPE that nf-shard trains
+# (tests/e2e/chat_data.sh), and sft_tiny and dpo_tiny, Genesis's chat pairs tokenized with its
+# tokenizer by the documented scripts/prepare_stage_data.sh. Jobs submitted from $work find them
+# through the configs' relative data paths, as from a checkout. stage_model: the tiny model for
+# that tokenizer; the configs keep their own sequence length, batch sizes, learning rates, steps.
+# shellcheck disable=SC2034  # used by the tests that source this file
+stage_model=(--model.vocab_size 320 "${tiny_model[@]}" --model.max_seq_len 128 --training.log_interval 1)
+stage_data() {
+  local shard=$build/data_tools/nf-shard format
+  # shellcheck source=tests/e2e/chat_data.sh
+  source "$source/tests/e2e/chat_data.sh"
+  chat_data 'Gen1:1-Gen50:26'  # $work/tok, $work/pretrain
+  mkdir -p "$work/data"
+  mv "$work/pretrain" "$work/data/pretrain_tiny"
+  "$source/scripts/prepare_stage_data.sh" "$work/data" 'Gen1:1-Gen50:26' >"$work/stage_data.log" 2>&1 ||
+    fail "scripts/prepare_stage_data.sh: $(cat "$work/stage_data.log")"
+  for format in sft dpo; do
+    [[ -f $work/data/${format}_tiny/manifest.json ]] || fail "scripts/prepare_stage_data.sh wrote no $format dataset"
+  done
+}
 
 # One field of `scontrol show job`, e.g. job_field 3 JobState.
 job_field() {
@@ -88,6 +111,27 @@ wait_steps() {
   done
 }
 
+# Asserts that JOB, whose run is named NAME and whose log is LOG, got SIGUSR1 on its batch shell
+# mid-run and went through the whole preemption cycle under LAUNCHER (srun or mpirun): the shell
+# forwarded the signal, nf-train saved a checkpoint at a step before STEPS (left in $saved) and
+# exited 75, the launcher requeued the job (Restarts=1), the second run resumed from that
+# checkpoint and finished the STEPS steps, and the job ended COMPLETED 0:0.
+expect_requeued() {
+  local job=$1 name=$2 log=$3 launcher=$4 steps=$5
+  expect_job "$job" COMPLETED 0:0
+  [[ $(job_field "$job" Restarts) == 1 ]] || fail "$launcher: job $job has Restarts=$(job_field "$job" Restarts), expected 1"
+  grep -q "^launch.sh: SIGUSR1 received; asking nf-train to save a checkpoint and stop (SIGUSR1 to $launcher)" "$log" ||
+    fail "$launcher: the batch shell of job $job did not forward SIGUSR1"
+  saved=$(sed -n 's/.*WARN preempted by a signal at step \([0-9]*\);.*/\1/p' "$log" | head -n 1)
+  if [[ -z $saved ]] || ((saved >= steps)); then fail "$launcher: nf-train did not stop mid-run (step '$saved')"; fi
+  grep -q "^launch.sh: nf-train saved a checkpoint and stopped (exit 75); requeueing job $job" "$log" ||
+    fail "$launcher: the launcher did not requeue job $job after exit 75"
+  grep -q "^launch.sh: job $job restart 1 on " "$log" || fail "$launcher: no second run of job $job in its log"
+  grep -q "INFO resumed from \(.*/\)\?$name/checkpoints/step_$saved at step $saved " "$log" ||
+    fail "$launcher: the requeued run of job $job did not resume from its step $saved"
+  grep -q "INFO done: $steps steps" "$log" || fail "$launcher: the requeued run of job $job did not finish"
+}
+
 # The records of a run's metrics.jsonl without the timings: "step loss grad_norm lr" and
 # "step val_loss" lines, every bit (%.17g).
 records() {
@@ -98,4 +142,16 @@ for line in open(sys.argv[1]):
     if "loss" in r: print(r["step"], "%.17g" % r["loss"], "%.17g" % r["grad_norm"], "%.17g" % r["lr"])
     if "val_loss" in r: print(r["step"], "val", "%.17g" % r["val_loss"])
 ' "$1"
+}
+
+# Fails unless the training losses of RECORDS (from records) are all finite and the last is at least
+# DROP below the first, and, given FIRST_BELOW, the first is below it. Prints "loss FIRST -> LAST".
+loss_falls() {
+  $py - "$@" <<'PY' || fail "the losses of $1 are not finite, or do not fall by $2${3:+ from below $3}"
+import math, sys
+losses = [float(line.split()[1]) for line in open(sys.argv[1]) if " val " not in line]
+drop, first_below = float(sys.argv[2]), float(sys.argv[3]) if len(sys.argv) > 3 else math.inf
+print(f"loss {losses[0]:.4f} -> {losses[-1]:.4f}")
+sys.exit(not (all(map(math.isfinite, losses)) and losses[-1] < losses[0] - drop and losses[0] < first_below))
+PY
 }

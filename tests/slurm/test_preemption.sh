@@ -33,19 +33,7 @@ records "$work/runs/full/metrics.jsonl" >"$work/full.records"
 for launcher in srun mpirun; do
   name=preempted_$launcher
   job=${!name}
-  log=$work/nf-pretrain-$job.out
-  expect_job "$job" COMPLETED 0:0
-  [[ $(job_field "$job" Restarts) == 1 ]] || fail "$launcher: job $job has Restarts=$(job_field "$job" Restarts), expected 1"
-  grep -q "^launch.sh: SIGUSR1 received; asking nf-train to save a checkpoint and stop (SIGUSR1 to $launcher)" "$log" ||
-    fail "$launcher: the batch shell did not forward SIGUSR1"
-  saved=$(sed -n 's/.*WARN preempted by a signal at step \([0-9]*\);.*/\1/p' "$log" | head -n 1)
-  if [[ -z $saved ]] || ((saved >= steps)); then fail "$launcher: nf-train did not stop mid-run (step '$saved')"; fi
-  grep -q "^launch.sh: nf-train saved a checkpoint and stopped (exit 75); requeueing job $job" "$log" ||
-    fail "$launcher: the launcher did not requeue the job after exit 75"
-  grep -q "^launch.sh: job $job restart 1 on " "$log" || fail "$launcher: no second run of job $job in its log"
-  grep -q "INFO resumed from .*/step_$saved at step $saved " "$log" ||
-    fail "$launcher: the requeued run did not resume from step $saved"
-  grep -q "INFO done: $steps steps" "$log" || fail "$launcher: the requeued run did not finish"
+  expect_requeued "$job" "$name" "$work/nf-pretrain-$job.out" "$launcher" "$steps"
   records "$work/runs/$name/metrics.jsonl" >"$work/$name.records"
   diff "$work/full.records" "$work/$name.records" ||
     fail "$launcher: the preempted run's records differ from the uninterrupted run's"
