@@ -2,8 +2,9 @@
 // code nf-train and nf-ckpt run: save_checkpoint (every rank writes its tp shard of the model and
 // of the AdamW moments at once, safetensors + fsync + SHA-256 of every file), load_checkpoint
 // (SHA-256 check and read of the rank's own files) and, with --consolidate, consolidate_checkpoint
-// (nf-ckpt consolidate: the shards read back and written as one checkpoint) and loading that one
-// at this layout (each rank reshards its rows out of it). The model is synthetic: the parameters
+// (nf-ckpt consolidate: the shards read back and written as one checkpoint), loading that one
+// at this layout (each rank reshards its rows out of it), and writing the same consolidated
+// checkpoint at save time (write_consolidated_files, as checkpoint.consolidate does). The model is synthetic: the parameters
 // of a Llama config, random fp32, split over tp = the world size, with zero-0 AdamW moments.
 // Before every load the files' page cache is dropped (posix_fadvise DONTNEED: they are clean
 // after the fsync), so the loads read the disk. Rank 0 prints one line per measurement:
@@ -26,6 +27,7 @@
 #include "nf/model/sharding.h"
 #include "nf/train/checkpoint.h"
 #include "nf/train/config.h"
+#include "nf/train/consolidated.h"
 #include "nf/train/reshard.h"
 
 namespace {
@@ -139,6 +141,16 @@ int run(const nf::dist::JobContext& job) {
   drop(consolidated);
   report("load-consolidated", consolidated,
          timed(mesh, [&] { nf::train::load_checkpoint(consolidated, config, mesh, targets); }));
+  // The same checkpoint written by the job itself (checkpoint.consolidate): gathered as it is written.
+  nf::train::CheckpointMeta whole = nf::train::consolidated_meta(meta);
+  whole.step = 2;
+  std::string gathered;
+  const double gather_seconds = timed(mesh, [&] {
+    const std::string staging = nf::train::begin_checkpoint(checkpoints, whole.step, mesh);
+    nf::train::write_consolidated_files(staging, shards, /*zero=*/false, config.model, yaml, mesh);
+    gathered = nf::train::commit_checkpoint(checkpoints, whole, mesh, 0);
+  });
+  report("save-consolidated", gathered, gather_seconds);
   return 0;
 }
 

@@ -2,7 +2,8 @@
 # Checkpoint save/load bandwidth against dd on the same disk, in one table: bench-ckpt
 # (bench/bench_ckpt.cpp: nf-train's save_checkpoint / load_checkpoint of a synthetic Llama model
 # with its AdamW moments, tp = ranks) at 1 and 2 ranks, then nf-ckpt consolidate's
-# consolidate_checkpoint of the 2-rank checkpoint and its load at 2 ranks; dd writes as many bytes
+# consolidate_checkpoint of the 2-rank checkpoint and its load at 2 ranks, and the 2 ranks writing
+# the consolidated checkpoint at save time (checkpoint.consolidate); dd writes as many bytes
 # with conv=fdatasync (nf fsyncs every file too) and reads them back after dropping the file's page
 # cache (iflag=nocache count=0, i.e. posix_fadvise DONTNEED; bench-ckpt drops its files the same
 # way). GB/s = checkpoint bytes (1e9) / wall seconds, the slowest rank's; "vs dd" = that over dd's.
@@ -54,7 +55,8 @@ import sys
 rows = [line.split()[1:] for line in open(sys.argv[1])]
 rate = {(what, ranks): int(size) / 1e9 / float(seconds) for what, ranks, size, seconds in rows}
 names = {"save": "save sharded (tp = ranks)", "load": "load sharded", "consolidate": "nf-ckpt consolidate (read + write)",
-         "load-consolidated": "load consolidated (reshard to tp 2)", "dd-write": "dd write (conv=fdatasync)",
+         "load-consolidated": "load consolidated (reshard to tp 2)",
+         "save-consolidated": "save consolidated (gathered at save time)", "dd-write": "dd write (conv=fdatasync)",
          "dd-read": "dd read (cache dropped)"}
 print("| operation | ranks | GB | GB/s | vs dd |")
 print("|---|---|---|---|---|")

@@ -8,7 +8,7 @@
 // same order: each sender's sends match the writer's receives one after the other, so nothing
 // waits on anything but the writer's progress. The model file is written (rank 0) before any
 // rank sends optimizer pieces (to the last rank), so the two writers never wait on each other.
-#include "consolidated.h"
+#include "nf/train/consolidated.h"
 
 #include <ATen/ATen.h>
 

@@ -9,9 +9,9 @@
 #include <optional>
 
 #include "checkpoint_files.h"
-#include "consolidated.h"
 #include "nf/core/atomic_file.h"
 #include "nf/core/error.h"
+#include "nf/train/consolidated.h"
 
 namespace nf::train {
 namespace {

@@ -8,7 +8,6 @@
 #include <optional>
 
 #include "checkpoint_saver.h"
-#include "consolidated.h"
 #include "dpo.h"
 #include "initial_weights.h"
 #include "nf/core/error.h"
@@ -24,6 +23,7 @@
 #include "nf/parallel/dp/sharded_adamw.h"
 #include "nf/parallel/pp/schedule.h"
 #include "nf/train/checkpoint.h"
+#include "nf/train/consolidated.h"
 #include "nf/train/hf_import.h"
 #include "nf/train/metrics.h"
 #include "nf/train/preemption.h"

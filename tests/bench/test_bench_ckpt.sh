@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Smoke test of scripts/bench_ckpt.sh (label bench, outside the default suite): a ~3 MB model
-# saved and loaded at 1 and 2 ranks, consolidated and loaded again, next to dd: the table has
+# saved and loaded at 1 and 2 ranks, consolidated and loaded again, saved consolidated by the 2
+# ranks, next to dd: the table has
 # every row with positive sizes, rates and ratios.
 set -uo pipefail
 build=$1 source=$2
@@ -16,7 +17,7 @@ assert rows[0] == ["operation", "ranks", "GB", "GB/s", "vs dd"], rows[0]
 rows = [r for r in rows[1:] if not r[0].startswith("---")]
 operations = [(r[0].split(" (")[0], r[1]) for r in rows]
 assert operations == [("save sharded", "1"), ("load sharded", "1"), ("save sharded", "2"), ("load sharded", "2"),
-                      ("nf-ckpt consolidate", "2"), ("load consolidated", "2"), ("dd write", "1"),
+                      ("nf-ckpt consolidate", "2"), ("load consolidated", "2"), ("save consolidated", "2"), ("dd write", "1"),
                       ("dd read", "1")], operations
 assert all(float(v) > 0 for r in rows for v in r[2:]), rows
 print(f"{len(rows)} rows, all positive")

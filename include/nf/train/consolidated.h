@@ -1,4 +1,4 @@
-// The consolidated form of a training checkpoint, private to src/train: the checkpoint one rank
+// The consolidated form of a training checkpoint: the checkpoint one rank
 // would have written at the same step (full tensors under their Hugging Face names in
 // model-tp0-pp0.safetensors, per-parameter AdamW moments in optim-tp0-pp0-dp0.safetensors,
 // config.yaml and meta.json of the layout dp 1, tp 1, pp 1, zero 0), which nf-train resumes at
