@@ -1,19 +1,22 @@
 // The consolidated checkpoint form, and writing it at save time by gathering tensor by tensor
 // (consolidated.h).
 //
-// Every rank first declares, per parameter, the piece it would send (its tp slice from dp rank 0;
+// Every rank first declares, per parameter, the piece it will send (its tp slice from dp rank 0;
 // under ZeRO its run of the slice's moments); the declarations are all-gathered, so every rank
-// derives the same plan. Then each writer walks its file's tensors in order and receives their
-// pieces in a fixed order (tp index, then offset) while every other rank sends its pieces in that
-// same order: each sender's sends match the writer's receives one after the other, so nothing
-// waits on anything but the writer's progress. The model file is written (rank 0) before any
-// rank sends optimizer pieces (to the last rank), so the two writers never wait on each other.
+// derives the same plan. Each rank then posts all its sends at once (non-blocking, of views of its
+// own state), and each writer walks its file's tensors in order, receiving their pieces in a fixed
+// order (tp slice, then offset). Messages between two ranks arrive in the order sent, and a rank
+// sends to each writer the pieces of one file only, in that file's order, so the receives match
+// the sends one by one; with every send posted up front nothing waits but on a writer's progress,
+// and the two writers (world rank 0: the model file, the last rank: the optimizer file) write at
+// the same time.
 #include "nf/train/consolidated.h"
 
 #include <ATen/ATen.h>
 
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <optional>
 #include <tuple>
 
@@ -27,20 +30,24 @@
 namespace nf::train {
 namespace {
 
-constexpr int kPieceTag = 4242;  // two ranks' messages of one tag arrive in the order sent
-constexpr const char* kMoments[] = {".exp_avg", ".exp_avg_sq"};
+constexpr int kPieceTag = 4242;
 
 // A rank's declaration about one parameter: one row of int64 fields.
 enum Field : int64_t {
   kTpIndex,          // the tp slice it holds, -1: it holds none of the parameter
-  kModelSource,      // 1: it sends its slice of the value (dp rank 0; tp rank 0 of a replicated one)
-  kModelDtype,       // the value's at::ScalarType
+  kValueSource,      // 1: it sends its slice of the value (dp rank 0; tp rank 0 of a replicated one)
+  kValueDtype,       // the value's at::ScalarType
   kOptimizerOffset,  // the first element of its moments' piece within the slice
   kOptimizerNumel,   // the piece's size, 0: it sends no moments
   kFields
 };
 
-// Where a tensor's pieces come from.
+// The tensors of a consolidated file that come from one parameter.
+enum class Part { kValue, kExpAvg, kExpAvgSq };
+constexpr Part kMoments[] = {Part::kExpAvg, Part::kExpAvgSq};
+const char* suffix(Part part) { return part == Part::kExpAvg ? ".exp_avg" : part == Part::kExpAvgSq ? ".exp_avg_sq" : ""; }
+
+// Where one of a tensor's pieces comes from.
 struct Piece {
   int rank = 0;
   int64_t tp_index = 0;
@@ -58,50 +65,65 @@ class Gatherer {
     declare();
   }
 
-  // Rank `writer` writes the model file at `path`; the others send it their slices.
-  uint64_t model_file(int writer, const std::string& path) {
-    std::vector<ckpt::TensorDeclaration> tensors;
-    for (size_t p = 0; p < layout_.parameters.size(); ++p)
-      tensors.push_back({name(p), model_dtype(p), layout_.parameters[p].full_shape});
-    return gather_file(writer, path, tensors, layout_.metadata, [&](size_t p, auto&& tensor) {
-      tensor(name(p), sources(p, /*moments=*/false), model_dtype(p),
-             [&](const Piece&) { return held_.at(name(p)).detach().cpu(); });
-    });
+  // Posts every send of this rank's pieces: values to `value_writer`, moments to `moment_writer`,
+  // in their files' order. The caller waits on them after writing its own file.
+  std::vector<std::unique_ptr<dist::Work>> post_sends(int value_writer, int moment_writer) {
+    std::vector<std::unique_ptr<dist::Work>> sends;
+    const auto send = [&](size_t p, Part part, int writer) {
+      if (writer == world_.rank()) return;  // the writer copies its own pieces
+      for (const Piece& piece : sources(p, part))
+        if (piece.rank == world_.rank()) sends.push_back(world_.send(local(p, part, piece), writer, kPieceTag));
+    };
+    for (size_t p = 0; p < size(); ++p) send(p, Part::kValue, value_writer);
+    for (size_t p = 0; p < size(); ++p)
+      for (Part part : kMoments) send(p, part, moment_writer);
+    return sends;
   }
 
-  // Rank `writer` writes the optimizer file at `path`: "step", then both moments of each parameter.
-  uint64_t optimizer_file(int writer, const std::string& path) {
+  // The model file: every parameter whole. Returns the bytes written.
+  uint64_t write_values(const std::string& path) {
+    std::vector<ckpt::TensorDeclaration> tensors;
+    for (size_t p = 0; p < size(); ++p) tensors.push_back({name(p), value_dtype(p), full_shape(p)});
+    ckpt::SafetensorsStreamWriter file(path, tensors, layout_.metadata);
+    uint64_t bytes = 0;
+    for (size_t p = 0; p < size(); ++p) bytes += append(file, p, Part::kValue, value_dtype(p));
+    write_checksum(path, file.commit());
+    return bytes;
+  }
+
+  // The optimizer file: "step", then both moments of each parameter. Returns the bytes written.
+  uint64_t write_moments(const std::string& path) {
     const at::Tensor step = optimizer_.at("step");
     std::vector<ckpt::TensorDeclaration> tensors{{"step", step.scalar_type(), step.sizes().vec()}};
-    for (size_t p = 0; p < layout_.parameters.size(); ++p)
-      for (const char* moment : kMoments) tensors.push_back({name(p) + moment, at::kFloat, layout_.parameters[p].full_shape});
-    return gather_file(writer, path, tensors, {}, [&](size_t p, auto&& tensor) {
-      for (const char* moment : kMoments) {
-        tensor(name(p) + moment, sources(p, /*moments=*/true), at::kFloat,
-               [&](const Piece& piece) { return local_moment(p, moment, piece); });
-      }
-    }, step);
+    for (size_t p = 0; p < size(); ++p)
+      for (Part part : kMoments) tensors.push_back({name(p) + suffix(part), at::kFloat, full_shape(p)});
+    ckpt::SafetensorsStreamWriter file(path, tensors, {});
+    file.append("step", step);
+    uint64_t bytes = step.nbytes();
+    for (size_t p = 0; p < size(); ++p)
+      for (Part part : kMoments) bytes += append(file, p, part, at::kFloat);
+    write_checksum(path, file.commit());
+    return bytes;
   }
 
  private:
+  size_t size() const { return layout_.parameters.size(); }
   const std::string& name(size_t p) const { return layout_.parameters[p].name; }
-  int64_t field(int rank, size_t p, Field f) const {
-    return declarations_[(static_cast<size_t>(rank) * layout_.parameters.size() + p) * kFields + f];
-  }
-  at::ScalarType model_dtype(size_t p) const {
+  const std::vector<int64_t>& full_shape(size_t p) const { return layout_.parameters[p].full_shape; }
+  int64_t field(int rank, size_t p, Field f) const { return declarations_[(rank * size() + p) * kFields + f]; }
+  at::ScalarType value_dtype(size_t p) const {
     for (int r = 0; r < world_.size(); ++r)
-      if (field(r, p, kModelSource) == 1) return static_cast<at::ScalarType>(field(r, p, kModelDtype));
+      if (field(r, p, kValueSource) == 1) return static_cast<at::ScalarType>(field(r, p, kValueDtype));
     throw CheckpointError("consolidating a checkpoint: no rank holds parameter '" + name(p) + "'");
   }
 
-  // Every rank's declarations about every parameter, all-gathered: [world, parameters, kFields].
+  // Every rank's declarations about every parameter, all-gathered: [world][parameter][Field].
   void declare() {
-    const auto n = static_cast<int64_t>(layout_.parameters.size());
-    at::Tensor mine = at::zeros({n, kFields}, at::kLong);
+    at::Tensor mine = at::zeros({static_cast<int64_t>(size()), kFields}, at::kLong);
     auto rows = mine.accessor<int64_t, 2>();
     const dist::MeshCoords& c = mesh_.coords();
-    for (int64_t p = 0; p < n; ++p) {
-      auto row = rows[p];
+    for (size_t p = 0; p < size(); ++p) {
+      auto row = rows[static_cast<int64_t>(p)];
       row[kTpIndex] = -1;
       const auto held = held_.find(name(p));
       if (held == held_.end()) continue;
@@ -109,8 +131,8 @@ class Gatherer {
           parse_shard_metadata(shards_.model_metadata.at("shard." + name(p)), "parameter '" + name(p) + "'");
       const bool first_copy = !spec.replicated() || c.tp == 0;  // a replicated tensor is taken from tp rank 0
       row[kTpIndex] = spec.replicated() ? 0 : spec.index;
-      row[kModelSource] = c.dp == 0 && first_copy;
-      row[kModelDtype] = static_cast<int64_t>(held->second.scalar_type());
+      row[kValueSource] = c.dp == 0 && first_copy;
+      row[kValueDtype] = static_cast<int64_t>(held->second.scalar_type());
       if (zero_) {
         const auto piece = pieces_.find(name(p));
         if (piece == pieces_.end() || !first_copy) continue;
@@ -122,19 +144,20 @@ class Gatherer {
     }
     at::Tensor all = mine.reshape({-1});
     if (world_.size() > 1) {
-      all = at::empty({world_.size() * n * kFields}, at::kLong);
+      all = at::empty({world_.size() * mine.numel()}, at::kLong);
       world_.all_gather(mine.reshape({-1}), all)->wait();
     }
     declarations_.assign(all.data_ptr<int64_t>(), all.data_ptr<int64_t>() + all.numel());
   }
 
-  // Who sends parameter p's value (or its moments), ordered by tp slice and offset.
-  std::vector<Piece> sources(size_t p, bool moments) const {
+  // Who sends a part of parameter p, ordered by tp slice and offset.
+  std::vector<Piece> sources(size_t p, Part part) const {
+    const bool moment = part != Part::kValue;
     std::vector<Piece> out;
     for (int r = 0; r < world_.size(); ++r) {
-      if (moments ? field(r, p, kOptimizerNumel) == 0 : field(r, p, kModelSource) == 0) continue;
-      out.push_back({r, field(r, p, kTpIndex), moments ? field(r, p, kOptimizerOffset) : 0,
-                     moments ? field(r, p, kOptimizerNumel) : -1});
+      if (moment ? field(r, p, kOptimizerNumel) == 0 : field(r, p, kValueSource) == 0) continue;
+      out.push_back({r, field(r, p, kTpIndex), moment ? field(r, p, kOptimizerOffset) : 0,
+                     moment ? field(r, p, kOptimizerNumel) : -1});
     }
     std::sort(out.begin(), out.end(), [](const Piece& a, const Piece& b) {
       return std::tie(a.tp_index, a.offset) < std::tie(b.tp_index, b.offset);
@@ -142,81 +165,58 @@ class Gatherer {
     return out;
   }
 
-  // This rank's piece of a moment of parameter p, flattened, fp32.
-  at::Tensor local_moment(size_t p, const char* moment, const Piece& piece) const {
-    if (!zero_) return optimizer_.at(name(p) + moment).detach().reshape({-1}).cpu().to(at::kFloat);
-    const at::Tensor& flat = optimizer_.at(std::string(moment).substr(1));  // "exp_avg", "exp_avg_sq"
-    return flat.detach().narrow(0, pieces_.at(name(p)).shard_offset, piece.numel).cpu().to(at::kFloat);
+  // This rank's piece of a part of parameter p: contiguous, on the host; moments in fp32.
+  at::Tensor local(size_t p, Part part, const Piece& piece) const {
+    if (part == Part::kValue) return held_.at(name(p)).detach().cpu().contiguous();
+    const std::string moment = std::string(suffix(part)).substr(1);  // "exp_avg", "exp_avg_sq"
+    const at::Tensor state = zero_ ? optimizer_.at(moment).detach().narrow(0, pieces_.at(name(p)).shard_offset, piece.numel)
+                                   : optimizer_.at(name(p) + suffix(part)).detach().reshape({-1});
+    return state.cpu().to(at::kFloat).contiguous();
   }
 
-  // Runs each_parameter(p, tensor) for every parameter, where tensor(name, pieces, dtype, local)
-  // assembles one tensor (writer) or sends this rank's piece of it (others).
-  template <typename EachParameter>
-  uint64_t gather_file(int writer, const std::string& path, const std::vector<ckpt::TensorDeclaration>& tensors,
-                       const ckpt::Metadata& metadata, EachParameter each_parameter, const at::Tensor& first = {}) {
-    const bool writing = world_.rank() == writer;
-    std::optional<ckpt::SafetensorsStreamWriter> file;
-    if (writing) file.emplace(path, tensors, metadata);
-    if (writing && first.defined()) file->append(tensors.front().name, first);
-    uint64_t bytes = 0;
-    for (size_t p = 0; p < layout_.parameters.size(); ++p) {
-      each_parameter(p, [&](const std::string& tensor_name, const std::vector<Piece>& pieces, at::ScalarType dtype,
-                            const auto& local) {
-        if (!writing) {
-          for (const Piece& piece : pieces) {
-            if (piece.rank != world_.rank()) continue;
-            const at::Tensor data = local(piece).contiguous();
-            world_.send(data, writer, kPieceTag)->wait();
-          }
-          return;
-        }
-        const at::Tensor full = assemble(layout_.parameters[p], tensor_name, pieces, dtype, local);
-        file->append(tensor_name, full);
-        bytes += full.nbytes();
-      });
-    }
-    if (writing) write_checksum(path, file->commit());
-    return bytes;
-  }
-
-  // The whole tensor from its pieces: each tp slice filled piece by piece, then put in place.
-  template <typename Local>
-  at::Tensor assemble(const ParameterShard& whole, const std::string& tensor_name, const std::vector<Piece>& pieces,
-                      at::ScalarType dtype, const Local& local) {
+  // Receives (or copies) the pieces of a part of parameter p into the whole tensor and appends it
+  // to `file`: each tp slice is filled piece by piece, then put in place, and the vocabulary's
+  // padding rows are dropped. Returns its bytes.
+  uint64_t append(ckpt::SafetensorsStreamWriter& file, size_t p, Part part, at::ScalarType dtype) {
+    const std::string tensor_name = name(p) + suffix(part);
     const int64_t tp = mesh_.shape().tp();
-    parallel::tp::ShardSpec spec = whole.spec;  // the slice of tp index t: {dim, t, tp, full, padded}
-    std::vector<int64_t> padded_shape = whole.full_shape;
+    parallel::tp::ShardSpec spec = layout_.parameters[p].spec;  // tp slice `index`: {dim, index, tp, full, padded}
+    std::vector<int64_t> padded_shape = full_shape(p);
     if (!spec.replicated()) {
       spec.count = tp;
       spec.padded_full_size = parallel::tp::padded_size(spec.full_size, tp);
       padded_shape.at(spec.dim) = spec.padded_full_size;
     }
-    at::Tensor full = at::zeros(padded_shape, dtype);
+    at::Tensor full = at::empty(padded_shape, dtype);
+    const std::vector<Piece> pieces = sources(p, part);
     int64_t covered = 0;
     for (size_t i = 0; i < pieces.size();) {
       spec.index = pieces[i].tp_index;
       at::Tensor slice = spec.replicated() ? full : full.narrow(spec.dim, spec.offset(), spec.shard_size());
-      at::Tensor buffer = at::empty(slice.sizes(), dtype);
+      at::Tensor buffer = slice.is_contiguous() ? slice : at::empty(slice.sizes(), dtype);
       int64_t filled = 0;
       for (; i < pieces.size() && pieces[i].tp_index == spec.index; ++i) {
         const Piece& piece = pieces[i];
         const int64_t numel = piece.numel < 0 ? buffer.numel() : piece.numel;
         at::Tensor target = buffer.view({-1}).narrow(0, piece.offset, numel);
         if (piece.rank == world_.rank()) {
-          target.copy_(local(piece).reshape({-1}));
+          target.copy_(local(p, part, piece).view({-1}));
         } else {
           world_.recv(target, piece.rank, kPieceTag)->wait();
         }
         filled += numel;
       }
-      NF_CHECK(filled == buffer.numel(), CheckpointError, "consolidating '", tensor_name, "': the ranks' pieces of tp slice ",
-               spec.index, " hold ", filled, " of its ", buffer.numel(), " elements");
-      slice.copy_(buffer);
+      NF_CHECK(filled == buffer.numel(), CheckpointError, "consolidating '", tensor_name,
+               "': the ranks' pieces of tp slice ", spec.index, " hold ", filled, " of its ", buffer.numel(),
+               " elements");
+      if (!buffer.is_same(slice)) slice.copy_(buffer);
       covered += buffer.numel();
     }
     NF_CHECK(covered == full.numel(), CheckpointError, "consolidating '", tensor_name, "': the ranks' pieces hold ",
              covered, " of its ", full.numel(), " elements (padding included)");
-    return spec.replicated() ? full : full.narrow(spec.dim, 0, spec.full_size);
+    const at::Tensor whole = spec.replicated() ? full : full.narrow(spec.dim, 0, spec.full_size);
+    file.append(tensor_name, whole);
+    return whole.nbytes();
   }
 
   const RankShards& shards_;
@@ -257,10 +257,15 @@ uint64_t write_consolidated_files(const std::string& staging_dir, const RankShar
                                   const model::ModelConfig& config, const std::string& config_yaml,
                                   const dist::Mesh& mesh) {
   Gatherer gatherer(shards, zero, config, mesh);
-  const int last = mesh.world().size() - 1;
-  uint64_t bytes = gatherer.model_file(0, staging_dir + "/" + model_file(0, 0));
-  bytes += gatherer.optimizer_file(last, staging_dir + "/" + optimizer_file(0, 0, 0));
-  if (mesh.world().rank() == 0) write_file_atomic(staging_dir + "/" + kConfigFile, config_yaml);
+  const int rank = mesh.world().rank(), value_writer = 0, moment_writer = mesh.world().size() - 1;
+  std::vector<std::unique_ptr<dist::Work>> sends = gatherer.post_sends(value_writer, moment_writer);
+  uint64_t bytes = 0;
+  if (rank == value_writer) {
+    bytes += gatherer.write_values(staging_dir + "/" + model_file(0, 0));
+    write_file_atomic(staging_dir + "/" + kConfigFile, config_yaml);
+  }
+  if (rank == moment_writer) bytes += gatherer.write_moments(staging_dir + "/" + optimizer_file(0, 0, 0));
+  for (auto& send : sends) send->wait();
   return bytes;
 }
 
