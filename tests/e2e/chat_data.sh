@@ -1,4 +1,4 @@
-# Sourced by the stage tests (test_stages.sh, test_dpo_layouts.sh, tests/slurm/lib.sh's
+# Sourced by the stage tests (test_stages.sh, test_stage_layouts.sh, tests/slurm/lib.sh's
 # stage_data): chat_data VERSES writes, under $work, a 320-id BPE tokenizer trained on the KJV
 # verses VERSES (tok/), the pretraining dataset of those verses (pretrain/), and the sft and dpo
 # datasets of scripts/prepare_chat_data.sh for Gen1:1-Gen2:25 (chat/), which take the pretraining
