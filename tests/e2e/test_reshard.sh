@@ -10,7 +10,8 @@
 #  - the same (2,2,2) zero 2 run with checkpoint.consolidate true: the same losses bit for bit, and
 #    checkpoints whose tensor files and meta.json are byte-identical to nf-ckpt consolidate's of
 #    the sharded run (config.yaml differing only in that key and the run's name); it resumes at
-#    (2,2,2) zero 2; the same at (2,2,1) zero 0; nf-ckpt inspect verifies it, and finds a changed byte;
+#    (2,2,2) zero 2; the same at (2,2,1) zero 0 with an untied lm_head and a tp-padded vocabulary;
+#    nf-ckpt inspect verifies it, and finds a changed byte;
 #  - a one-rank run's step-10 checkpoint resumed at (2,2,2) zero 2;
 #  - a checkpoint of another model (d_model) is refused, naming the key (exit 4).
 set -uo pipefail
@@ -112,9 +113,11 @@ diff <(sed 's/^  consolidate: true$/  consolidate: false/; s/^  name: saved_whol
 run_layout whole_to_dp2_tp2_pp2_zero2 2 2 2 2 --resume "$whole10"
 resumed whole_to_dp2_tp2_pp2_zero2 "dp 1, tp 1, pp 1, zero 0"
 compare mesh whole_to_dp2_tp2_pp2_zero2 10 || failures=$((failures + 1))
-# Without ZeRO the moments come whole from dp rank 0 of each tp slice.
-run_layout sharded_zero0 2 2 1 0 --training.max_steps 10
-run_layout whole_zero0 2 2 1 0 --training.max_steps 10 --checkpoint.consolidate true
+# Without ZeRO the moments come whole from dp rank 0 of each tp slice; an untied lm_head and a
+# vocabulary that tp 2 pads (261 -> 262 rows) have their padding rows dropped.
+untied=(--training.max_steps 10 --model.vocab_size 261 --model.tie_embeddings false)
+run_layout sharded_zero0 2 2 1 0 "${untied[@]}"
+run_layout whole_zero0 2 2 1 0 "${untied[@]}" --checkpoint.consolidate true
 "$ckpt" consolidate "$work/runs/sharded_zero0/checkpoints/step_10" "$work/consolidated_zero0" >/dev/null ||
   fail "nf-ckpt consolidate of the (2,2,1) zero 0 run"
 same_files "$work/runs/whole_zero0/checkpoints/step_10" "$work/consolidated_zero0"
