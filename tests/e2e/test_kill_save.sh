@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Saves cut short (issue #6): nf-train saving every step, SIGKILLed at random moments, 6 times at
-# one rank and 4 times at (dp,tp,pp) = (2,2,1) ZeRO 1 (every rank killed at once, as when a node
-# dies). After each kill `latest` names a complete checkpoint whose files all match their SHA-256
+# one rank, 4 times at (dp,tp,pp) = (2,2,1) ZeRO 1 and 3 times at (2,2,1) ZeRO 1 saving consolidated
+# checkpoints (checkpoint.consolidate; every rank killed at once, as when a node dies). After each kill `latest` names a complete checkpoint whose files all match their SHA-256
 # and nothing half-written looks complete (check_checkpoints.py); the next launch with
 # --resume auto resumes from `latest`. Then, at 4 ranks: one rank's truncated file of the newest
 # checkpoint makes every rank fall back to the one before; and a checkpoint of another model
@@ -66,7 +66,9 @@ trial() {
 for _ in 1 2 3 4 5 6; do trial single 1; done
 latest_step=
 for _ in 1 2 3 4; do trial mesh 4 --parallel.tp 2 --parallel.zero 1; done
-echo "PASS: 10 SIGKILLs while saving every step ($mid_save cut a save short) left a complete, verified latest; each launch resumed from it"
+latest_step=
+for _ in 1 2 3; do trial whole 4 --parallel.tp 2 --parallel.zero 1 --checkpoint.consolidate true; done
+echo "PASS: 13 SIGKILLs while saving every step ($mid_save cut a save short) left a complete, verified latest; each launch resumed from it"
 
 # The final launch of each run resumes and finishes.
 for name in single mesh; do
