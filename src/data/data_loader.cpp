@@ -70,6 +70,7 @@ Batch make_batch(const TokenDataset& dataset, const LoaderOptions& options, uint
   batch.inputs.resize(cells);
   batch.targets.resize(cells);
   batch.loss_mask.resize(cells);
+  if (options.document_ids && !dpo) batch.document_ids.resize(cells);
   std::vector<TokenId> scratch;
   for (uint64_t k = 0; k < samples; ++k) {
     const uint64_t sample = sample_at(first + k, num_samples, options.seed, options.shuffle);
@@ -77,6 +78,10 @@ Batch make_batch(const TokenDataset& dataset, const LoaderOptions& options, uint
     const size_t row = k * static_cast<size_t>(options.seq_len);
     if (!dpo) {
       fill_packed_row(dataset, sample, options.seq_len, &batch.inputs[row], &batch.targets[row], &batch.loss_mask[row]);
+      if (!batch.document_ids.empty()) {
+        dataset.copy_document_ids(sample * static_cast<uint64_t>(options.seq_len),
+                                  static_cast<uint64_t>(options.seq_len), &batch.document_ids[row]);
+      }
       continue;
     }
     const TokenDataset::DocumentRef doc = dataset.document(sample);

@@ -95,6 +95,23 @@ void TokenDataset::copy_loss_mask(uint64_t begin, uint64_t count, uint8_t* out) 
   }
 }
 
+void TokenDataset::copy_document_ids(uint64_t begin, uint64_t count, int64_t* out) const {
+  NF_CHECK(begin + count <= num_tokens(), Error, "TokenDataset::copy_document_ids: [", begin, ", ", begin + count,
+           ") is past the ", num_tokens(), " tokens of split '", split_, "'");
+  for (size_t shard = locate(token_starts_, begin); count > 0; ++shard) {
+    const std::vector<uint64_t>& offsets = shards_[shard].doc_offsets();
+    uint64_t local = begin - token_starts_[shard];
+    const uint64_t take = std::min(count, shards_[shard].num_tokens() - local);
+    auto doc = static_cast<size_t>(locate(offsets, local));
+    for (uint64_t i = 0; i < take; ++i, ++local) {
+      while (offsets[doc + 1] <= local) ++doc;
+      *out++ = static_cast<int64_t>(doc_starts_[shard] + doc);
+    }
+    begin += take;
+    count -= take;
+  }
+}
+
 TokenDataset::DocumentRef TokenDataset::document(uint64_t index) const {
   NF_CHECK(index < num_documents(), Error, "TokenDataset::document: ", index, " >= ", num_documents());
   const size_t shard = locate(doc_starts_, index);

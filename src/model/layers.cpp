@@ -30,18 +30,28 @@ torch::Tensor repeat_kv(const torch::Tensor& x, int64_t n_rep) {
   return x.unsqueeze(2).expand({b, kv, n_rep, t, d}).reshape({b, kv * n_rep, t, d});
 }
 
-// Softmax(q kᵀ / sqrt(head_dim) + causal mask) v through the fused kernel: the public op on
-// PyTorch 2.x, its private 1.13 predecessor (math backend, same scaling) otherwise.
-torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
+// Softmax(q kᵀ / sqrt(head_dim) + mask) v: the causal mask through the fused kernel (is_causal),
+// or an explicit boolean mask; the public op on PyTorch 2.x, its private 1.13 predecessor (math
+// backend, same scaling) otherwise.
+torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, const torch::Tensor& mask) {
+  const bool causal = !mask.defined();
+  const c10::optional<torch::Tensor> attn_mask = causal ? c10::nullopt : c10::optional<torch::Tensor>(mask);
 #if TORCH_VERSION_MAJOR >= 2
-  return at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, /*dropout_p=*/0.0, /*is_causal=*/true);
+  return at::scaled_dot_product_attention(q, k, v, attn_mask, /*dropout_p=*/0.0, causal);
 #else
-  return std::get<0>(at::_scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, /*dropout_p=*/0.0,
-                                                       /*need_attn_weights=*/false, /*is_causal=*/true));
+  return std::get<0>(at::_scaled_dot_product_attention(q, k, v, attn_mask, /*dropout_p=*/0.0,
+                                                       /*need_attn_weights=*/false, causal));
 #endif
 }
 
 }  // namespace
+
+torch::Tensor document_attention_mask(const torch::Tensor& document_ids) {
+  const int64_t seq = document_ids.size(1);
+  const torch::Tensor same = document_ids.unsqueeze(2) == document_ids.unsqueeze(1);  // [batch, query, key]
+  const torch::Tensor causal = torch::ones({seq, seq}, document_ids.options().dtype(torch::kBool)).tril();
+  return (same & causal).unsqueeze(1);
+}
 
 torch::Tensor column_parallel_input(const torch::Tensor& hidden, const TensorParallel& tp) {
   if (tp.comm == nullptr) return hidden;
@@ -86,7 +96,7 @@ AttentionImpl::AttentionImpl(const ModelConfig& config, const TensorParallel& tp
   o_proj_ = register_module("o_proj", parallel::tp::RowParallelLinear(q_width, d, tp.comm, tp.sequence_parallel));
 }
 
-torch::Tensor AttentionImpl::forward(const torch::Tensor& hidden, const RopeTables& rope) {
+torch::Tensor AttentionImpl::forward(const torch::Tensor& hidden, const RopeTables& rope, const torch::Tensor& mask) {
   // Under sequence parallelism x is the whole sequence gathered from the tp ranks' shards, so the
   // projections, RoPE (global positions) and causal attention see every position, as unsplit.
   const torch::Tensor x = column_parallel_input(hidden, tp_);
@@ -99,7 +109,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& hidden, const RopeTabl
   const torch::Tensor k = apply_rope(split_heads(k_proj_->forward_copied(x), n_kv_heads_), rope);
   const torch::Tensor v = split_heads(v_proj_->forward_copied(x), n_kv_heads_);
   const int64_t n_rep = n_heads_ / n_kv_heads_;
-  const torch::Tensor context = causal_attention(q, repeat_kv(k, n_rep), repeat_kv(v, n_rep));
+  const torch::Tensor context = attention(q, repeat_kv(k, n_rep), repeat_kv(v, n_rep), mask);
   return o_proj_(context.transpose(1, 2).reshape({batch, seq, n_heads_ * head_dim_}));
 }
 
@@ -123,8 +133,8 @@ DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& config, const TensorParall
   post_attention_layernorm_ = register_module("post_attention_layernorm", RMSNorm(config.d_model, config.norm_eps, tp));
 }
 
-torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& hidden, const RopeTables& rope) {
-  const torch::Tensor h = hidden + self_attn_(input_layernorm_(hidden), rope);
+torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& hidden, const RopeTables& rope, const torch::Tensor& mask) {
+  const torch::Tensor h = hidden + self_attn_(input_layernorm_(hidden), rope, mask);
   return h + mlp_(post_attention_layernorm_(h));
 }
 

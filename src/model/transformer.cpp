@@ -56,7 +56,8 @@ torch::Tensor CausalLMImpl::embed(const torch::Tensor& tokens) {
   return model->embed_tokens(tokens);
 }
 
-torch::Tensor CausalLMImpl::forward_layers(const torch::Tensor& hidden, int64_t begin, int64_t end) {
+torch::Tensor CausalLMImpl::forward_layers(const torch::Tensor& hidden, int64_t begin, int64_t end,
+                                           const torch::Tensor& document_ids) {
   NF_CHECK(part_.first_layer <= begin && begin <= end && end <= part_.first_layer + part_.n_layers, UsageError,
            "layer range [", begin, ", ", end, ") is outside the layers this stage holds [", part_.first_layer, ", ",
            part_.first_layer + part_.n_layers, ")");
@@ -66,8 +67,12 @@ torch::Tensor CausalLMImpl::forward_layers(const torch::Tensor& hidden, int64_t 
   NF_CHECK(seq <= config_.max_seq_len, UsageError, "sequence length ", seq, " exceeds model.max_seq_len (",
            config_.max_seq_len, ")");
   const RopeTables rope = rope_tables(config_.head_dim(), config_.rope_theta, seq, hidden.device());
+  NF_CHECK(!document_ids.defined() || (document_ids.dim() == 2 && document_ids.size(1) == seq), UsageError,
+           "document ids of shape ", document_ids.sizes(), " for a sequence of ", seq);
+  const torch::Tensor mask = document_ids.defined() ? document_attention_mask(document_ids) : torch::Tensor();
   torch::Tensor x = hidden;
-  for (int64_t i = begin; i < end; ++i) x = model->layers->at<DecoderLayerImpl>(std::to_string(i)).forward(x, rope);
+  for (int64_t i = begin; i < end; ++i)
+    x = model->layers->at<DecoderLayerImpl>(std::to_string(i)).forward(x, rope, mask);
   return x;
 }
 
@@ -90,8 +95,8 @@ torch::Tensor CausalLMImpl::sequence_log_probs(const torch::Tensor& logits, cons
   return vocab_parallel_sequence_log_probs(logits, targets, config_.vocab_size, *tp_.comm, loss_mask);
 }
 
-torch::Tensor CausalLMImpl::forward(const torch::Tensor& tokens) {
-  return head(forward_layers(embed(tokens), 0, config_.n_layers));
+torch::Tensor CausalLMImpl::forward(const torch::Tensor& tokens, const torch::Tensor& document_ids) {
+  return head(forward_layers(embed(tokens), 0, config_.n_layers, document_ids));
 }
 
 torch::Tensor CausalLMImpl::output_weight() const {

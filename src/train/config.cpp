@@ -43,6 +43,9 @@ config::Schema<TrainConfig> train_schema() {
           "What the run trains: pretrain or sft (next-token loss on the dataset's counted tokens), dpo (preference "
           "pairs against a frozen reference model); the dataset's format must fit (docs/stages.md).")
       .one_of({"pretrain", "sft", "dpo"});
+  s.field(&C::training, &TrainingConfig::document_mask, "training.document_mask",
+          "Packed rows (pretrain, sft): each token attends only to earlier tokens of its own document (conversation), "
+          "not to the end of the previous one in the same row; false = causal over the whole row.");
   s.field(&C::training, &TrainingConfig::load_from, "training.load_from",
           "Start from the weights of a checkpoint (a step directory, a checkpoints directory or a run directory; a "
           "relative path is looked up under output.dir first), with a fresh optimizer, schedule and data position; "
@@ -185,6 +188,9 @@ void validate(const TrainConfig& c) {
   NF_CHECK(!c.parallel.sequence_parallel || c.training.seq_len % c.parallel.tp == 0, ConfigError, "training.seq_len (",
            c.training.seq_len, ") must be divisible by parallel.tp (", c.parallel.tp,
            ") with parallel.sequence_parallel");
+  NF_CHECK(!c.training.document_mask || c.training.stage != "dpo", ConfigError,
+           "training.document_mask keeps packed documents apart, but dpo rows hold one pair each, unpacked: "
+           "remove it from the dpo stage");
   NF_CHECK(!c.checkpoint.consolidate || c.checkpoint.async != "true", ConfigError,
            "checkpoint.consolidate true gathers every tensor over the ranks while saving, which a background writer "
            "cannot do: set checkpoint.async to false or auto (consolidated saves are synchronous)");

@@ -43,7 +43,7 @@ DeviceBatch pair_micro_batches(const DeviceBatch& batch, int64_t pairs_per_micro
   }
   const at::Tensor index = torch::tensor(order, torch::kLong).to(batch.inputs.device());
   return {batch.inputs.index_select(0, index), batch.targets.index_select(0, index),
-          batch.loss_mask.index_select(0, index)};
+          batch.loss_mask.index_select(0, index), /*document_ids=*/{}};  // dpo rows are not packed
 }
 
 DpoObjective::DpoObjective(model::CausalLM reference, const dist::Mesh& mesh, const model::DpoOptions& options,

@@ -54,7 +54,9 @@ parallel::pp::StageCallbacks stage_callbacks(model::CausalLM& model, const Devic
     const model::StagePart& part = model->part();
     const int64_t begin = m * micro_batch_size;
     at::Tensor x = part.embedding ? model->embed(batch.inputs.narrow(0, begin, length(m))) : input;
-    x = model->forward_layers(x, part.first_layer, part.first_layer + part.n_layers);
+    const at::Tensor documents =
+        batch.document_ids.defined() ? batch.document_ids.narrow(0, begin, length(m)) : at::Tensor();
+    x = model->forward_layers(x, part.first_layer, part.first_layer + part.n_layers, documents);
     if (!part.head) return x;
     return head(model->head(x), begin, length(m));
   };
@@ -74,7 +76,12 @@ DeviceBatch to_device(const data::Batch& batch, const c10::Device& device) {
     return torch::from_blob(const_cast<data::TokenId*>(ids.data()), shape, torch::kInt32).to(device, torch::kInt64);
   };
   at::Tensor mask = torch::from_blob(const_cast<uint8_t*>(batch.loss_mask.data()), shape, torch::kUInt8);
-  return {tokens(batch.inputs), tokens(batch.targets), mask.to(device, torch::kBool)};
+  at::Tensor documents;
+  if (!batch.document_ids.empty()) {
+    documents = torch::from_blob(const_cast<int64_t*>(batch.document_ids.data()), shape, torch::kInt64)
+                    .to(device, torch::kInt64, /*non_blocking=*/false, /*copy=*/true);  // the batch's memory goes
+  }
+  return {tokens(batch.inputs), tokens(batch.targets), mask.to(device, torch::kBool), documents};
 }
 
 void run_training_schedule(model::CausalLM& model, const DeviceBatch& batch, int64_t micro_batch_size,

@@ -19,6 +19,7 @@ namespace nf::train {
 // This rank's rows of a batch on `device`: int64 inputs/targets [rows, seq], bool loss mask.
 struct DeviceBatch {
   at::Tensor inputs, targets, loss_mask;
+  at::Tensor document_ids;  // [rows, seq] int64 with training.document_mask, else undefined
 };
 DeviceBatch to_device(const data::Batch& batch, const c10::Device& device);
 

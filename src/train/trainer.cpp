@@ -179,6 +179,7 @@ class Trainer {
         "training.dtype bf16 needs a CUDA device; this LibTorch/machine trains on the CPU in fp32 (use auto or fp32)");
     bf16_autocast_ = device.is_cuda() && t.dtype != "fp32";
     log.info("precision: ", bf16_autocast_ ? "bf16 autocast, fp32 master weights and optimizer" : "fp32");
+    if (t.document_mask) log.info("attention: within each packed document (training.document_mask)");
     resume_and_open_data();
     const CheckpointConfig& c = config.checkpoint;
     saver_ = std::make_unique<CheckpointSaver>(
@@ -293,6 +294,7 @@ class Trainer {
     loader_options_.dp_rank = static_cast<int>(mesh_.coords().dp);
     loader_options_.dp_size = static_cast<int>(mesh_.shape().dp());
     loader_options_.seed = static_cast<uint64_t>(config_.training.seed);
+    loader_options_.document_ids = config_.training.document_mask;
     loader_ = std::make_unique<data::DataLoader>(train_data, loader_options_, loaded ? &meta_.loader : nullptr);
     max_steps_ = resolve_max_steps(config_.training, loader_->num_samples());
     const TrainingConfig& t = config_.training;

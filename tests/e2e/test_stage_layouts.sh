@@ -4,7 +4,10 @@
 # its own shards), then 6 SFT steps (response tokens only) and, separately, 6 DPO steps (label
 # smoothing 0.1) on dp 2 (ZeRO 1), tp 2, tp 2 with sequence parallelism, pp 2 (1F1B), dp 2 x tp 2
 # and tp 2 x pp 2 (GPipe, ZeRO 0). Each reproduces the single-rank run of its stage:
-#  - sft: loss within 1e-5 relative, gradient norm within 1e-3 (as test_layouts.sh);
+#  - sft: loss within 1e-5 relative, gradient norm within 1e-3 (as test_layouts.sh); also with
+#    training.document_mask (conversations packed in a row attend only to themselves, which moves
+#    the losses and gradient norms by more than those tolerances) on tp 2 with sequence
+#    parallelism, pp 2 and dp 2 x tp 2 ZeRO 2;
 #  - dpo: loss within 1e-5 relative; rewards/chosen, rewards/rejected and rewards/margin within
 #    1e-4 of the run's largest reward (a reward is beta times the difference of two fp32 sums of
 #    ~50 log-probs, ~150 each: their rounding, ~1e-5 absolute, is ~1e-5 of a reward of 0.5);
@@ -35,9 +38,10 @@ common=(--config "$source/configs/tiny.yaml" --output.dir "$work/runs" --model.v
 
 stage_flags() {
   local stage=$1
-  echo --training.stage "$stage" --data.train_path "$work/$stage" --training.load_from "$work/runs/pretrain" \
-    --training.max_steps 6
-  [[ $stage == sft ]] && echo --training.learning_rate 1e-3
+  echo --training.stage "${stage%_masked}" --data.train_path "$work/${stage%_masked}" \
+    --training.load_from "$work/runs/pretrain" --training.max_steps 6
+  [[ $stage == sft* ]] && echo --training.learning_rate 1e-3
+  [[ $stage == sft_masked ]] && echo --training.document_mask true
   [[ $stage == dpo ]] && echo --training.learning_rate 5e-4 --dpo.beta 0.5 --dpo.label_smoothing 0.1
 }
 # run STAGE NAME RANKS FLAGS...: one run of the stage; its records go to $work/STAGE_NAME.records.
@@ -52,7 +56,7 @@ run() {
     fail "$name did not load the pretraining checkpoint"
   $py -c '
 import json, sys
-keys = {"sft": ["loss", "grad_norm"],
+keys = {"sft": ["loss", "grad_norm"], "sft_masked": ["loss", "grad_norm"],
         "dpo": ["loss", "rewards/chosen", "rewards/rejected", "rewards/margin", "rewards/accuracy"]}[sys.argv[2]]
 for line in open(sys.argv[1]):
     r = json.loads(line)
@@ -70,7 +74,7 @@ if len(a) != 6 or len(b) != 6:
     print(f"{sys.argv[3]:<26} records: {len(a)} vs {len(b)}")
     sys.exit(1)
 loss = max(abs(x[1] - y[1]) / abs(x[1]) for x, y in zip(a, b))
-if sys.argv[4] == "sft":
+if sys.argv[4].startswith("sft"):
     norm = max(abs(x[2] - y[2]) / abs(x[2]) for x, y in zip(a, b))
     ok = loss <= 1e-5 and norm <= 1e-3
     print(f"{sys.argv[3]:<26} {loss:9.2e} {'-':>9} {norm:9.2e}  {'ok' if ok else 'FAIL'}")
@@ -97,6 +101,26 @@ sys.exit(0 if learned else 1)
 PY
 failures=0
 printf '%-26s %9s %9s %9s\n' "stage layout" loss rewards "accuracy (dpo) / grad norm (sft)"
+# sft_masked: sft with training.document_mask (each packed conversation attends only to itself).
+run sft_masked single 1
+grep -q "attention: within each packed document" "$work/sft_masked_single.out" || fail "no document-mask log line"
+# The mask changes the run by more than the tolerances below, so a layout that dropped it would fail.
+$py - "$work/sft_single.records" "$work/sft_masked_single.records" <<'PY' || fail "the document mask changed too little"
+import sys
+plain, masked = ([[float(x) for x in line.split()] for line in open(f)] for f in sys.argv[1:3])
+loss = max(abs(a[1] - b[1]) / a[1] for a, b in zip(plain, masked))
+norm = max(abs(a[2] - b[2]) / a[2] for a, b in zip(plain, masked))
+print(f"sft with and without training.document_mask: losses differ by up to {loss:.2e}, gradient norms by {norm:.2e}")
+sys.exit(0 if loss > 1e-5 and norm > 1e-3 else 1)
+PY
+for layout in tp2_sp pp2_1f1b dp2_tp2; do
+  case $layout in
+    tp2_sp) flags=(2 --parallel.tp 2 --parallel.sequence_parallel true) ;;
+    pp2_1f1b) flags=(2 --parallel.pp 2) ;;
+    dp2_tp2) flags=(4 --parallel.tp 2 --parallel.zero 2) ;;
+  esac
+  run sft_masked "$layout" "${flags[@]}" && compare sft_masked "$layout" || failures=$((failures + 1))
+done
 for stage in sft dpo; do
   run "$stage" dp2_zero1 2 --parallel.zero 1 && compare "$stage" dp2_zero1 || failures=$((failures + 1))
   run "$stage" tp2 2 --parallel.tp 2 && compare "$stage" tp2 || failures=$((failures + 1))
@@ -109,5 +133,5 @@ for stage in sft dpo; do
 done
 cat "$work/times"
 [[ $failures -eq 0 ]] || fail "$failures runs differ from the single rank"
-echo "PASS: SFT and DPO on dp 2, tp 2 (with and without sequence parallelism), pp 2, dp 2 x tp 2 and tp 2 x pp 2" \
+echo "PASS: SFT (also document-masked) and DPO on dp 2, tp 2 (with and without sequence parallelism), pp 2, dp 2 x tp 2 and tp 2 x pp 2" \
   "reproduce the single-rank runs ($((SECONDS - start)) s)"

@@ -6,6 +6,8 @@
 
 #include <chrono>
 #include <iostream>
+#include <tuple>
+#include <vector>
 
 #include "nf/core/error.h"
 #include "nf/model/loss.h"
@@ -124,6 +126,36 @@ TEST_F(ModelTest, AttentionIsCausal) {
   const torch::Tensor after = model->forward(tokens);
   EXPECT_TRUE(torch::allclose(before.narrow(1, 0, 7), after.narrow(1, 0, 7), 0, 0));
   EXPECT_FALSE(torch::allclose(before.narrow(1, 7, 1), after.narrow(1, 7, 1)));
+}
+
+// Packed documents kept apart (training.document_mask): each document of a row gives the logits it
+// gives alone in its own row (RoPE is relative, so its offset in the row does not matter), and
+// an all-equal id is the plain causal forward.
+TEST_F(ModelTest, DocumentMaskKeepsPackedDocumentsApart) {
+  torch::manual_seed(3);
+  CausalLM model = build(small_config(2, false));
+  const torch::Tensor tokens = torch::randint(50, {2, 14}, torch::kLong);
+  // Row 0: documents of 5, 6 and 3 tokens; row 1: 9 and 5.
+  const torch::Tensor ids = torch::tensor({0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 2, 2, 2, 7, 7, 7, 7, 7, 7, 7, 7, 7, 8, 8, 8, 8, 8},
+                                          torch::kLong)
+                                .view({2, 14});
+  const torch::Tensor packed = model->forward(tokens, ids);
+  const std::vector<std::tuple<int64_t, int64_t, int64_t>> documents = {{0, 0, 5}, {0, 5, 6}, {0, 11, 3}, {1, 0, 9},
+                                                                         {1, 9, 5}};
+  for (const auto& [row, begin, length] : documents) {
+    const torch::Tensor alone = model->forward(tokens.narrow(0, row, 1).narrow(1, begin, length));
+    const torch::Tensor in_row = packed.narrow(0, row, 1).narrow(1, begin, length);
+    EXPECT_TRUE(torch::allclose(in_row, alone, 1e-4, 1e-5))
+        << "row " << row << " tokens [" << begin << ", " << begin + length << "): "
+        << (in_row - alone).abs().max().item<double>();
+  }
+  // Without the mask the second document reads the first: its logits differ.
+  const torch::Tensor causal = model->forward(tokens);
+  EXPECT_FALSE(torch::allclose(causal.narrow(1, 5, 6), packed.narrow(1, 5, 6), 1e-3, 1e-3));
+  EXPECT_TRUE(torch::allclose(causal.narrow(1, 0, 5), packed.narrow(1, 0, 5), 1e-5, 1e-6));
+  // One document per row: the mask is the causal one.
+  EXPECT_TRUE(torch::allclose(model->forward(tokens, torch::zeros({2, 14}, torch::kLong)), causal, 1e-5, 1e-6));
+  EXPECT_THROW(model->forward(tokens, torch::zeros({2, 13}, torch::kLong)), UsageError);
 }
 
 TEST_F(ModelTest, InvalidConfigIsAConfigError) {

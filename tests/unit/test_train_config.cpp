@@ -79,6 +79,10 @@ TEST(TrainConfig, CrossFieldRulesNameBothKeys) {
             "checkpoint.consolidate true gathers every tensor over the ranks while saving, which a background writer "
             "cannot do: set checkpoint.async to false or auto (consolidated saves are synchronous)");
   EXPECT_EQ(error_of("", {"--checkpoint.consolidate", "true"}), "no error");
+  EXPECT_EQ(error_of("", {"--training.document_mask", "true", "--training.stage", "dpo"}),
+            "training.document_mask keeps packed documents apart, but dpo rows hold one pair each, unpacked: "
+            "remove it from the dpo stage");
+  EXPECT_EQ(error_of("", {"--training.document_mask", "true", "--training.stage", "sft"}), "no error");
 }
 
 TEST(TrainConfig, LayoutChecksNeedTheWorldSize) {

@@ -35,6 +35,7 @@ struct LoaderOptions {
   bool shuffle = true;          // false for validation: samples in stream order
   size_t prefetch_batches = 4;  // bounded queue depth of the background thread; 0 = no thread
   TokenId pad_id = 0;           // dpo padding (masked out of the loss)
+  bool document_ids = false;    // fill Batch::document_ids (packed formats)
 };
 
 // This rank's rows of one global batch, row-major [rows, seq_len].
@@ -44,6 +45,9 @@ struct Batch {
   std::vector<TokenId> inputs;
   std::vector<TokenId> targets;
   std::vector<uint8_t> loss_mask;
+  // With LoaderOptions::document_ids (packed formats only): per input token, an id of the document
+  // it belongs to (equal ids = the same document); empty otherwise.
+  std::vector<int64_t> document_ids;
   std::vector<uint64_t> sample_ids;  // one per sample (dpo: per pair), for tests and logging
   LoaderState state;                 // the stream position after this batch
 };

@@ -42,6 +42,10 @@ class TokenDataset {
   // The loss mask of the same range; all ones for formats without a mask (pretrain, dpo).
   void copy_loss_mask(uint64_t begin, uint64_t count, uint8_t* out) const;
 
+  // For each token of [begin, begin + count): the index (over the whole split) of the document
+  // holding it, so that packed windows can keep documents apart (training.document_mask).
+  void copy_document_ids(uint64_t begin, uint64_t count, int64_t* out) const;
+
   // Document `index` over the whole split: its tokens' range in the stream and its DPO spans.
   struct DocumentRef {
     uint64_t begin = 0;  // in the concatenated stream

@@ -60,14 +60,20 @@ struct RopeTables {
 };
 RopeTables rope_tables(int64_t head_dim, double theta, int64_t seq_len, const torch::Device& device);
 
+// The attention mask that keeps the documents of packed rows apart: [batch, 1, seq, seq] bool, true
+// where query i may attend key j, i.e. j <= i and both in the same document. `document_ids`
+// [batch, seq]: equal ids = one document.
+torch::Tensor document_attention_mask(const torch::Tensor& document_ids);
+
 // Causal self-attention with grouped-query heads: query head h reads key/value head
 // h / (n_heads / n_kv_heads), as HF's repeat_kv. Input and output [batch, seq, d_model].
 class AttentionImpl : public torch::nn::Module {
  public:
   AttentionImpl(const ModelConfig& config, const TensorParallel& tp);
   // hidden [batch, seq, d_model] (under sequence parallelism [batch, seq/tp, d_model], and `rope`
-  // covers the whole sequence) -> the same shape.
-  torch::Tensor forward(const torch::Tensor& hidden, const RopeTables& rope);
+  // covers the whole sequence) -> the same shape. `mask`: undefined = causal (the fused kernel),
+  // else a document_attention_mask of the whole sequence.
+  torch::Tensor forward(const torch::Tensor& hidden, const RopeTables& rope, const torch::Tensor& mask = {});
 
  private:
   TensorParallel tp_;
@@ -94,7 +100,7 @@ TORCH_MODULE(Mlp);
 class DecoderLayerImpl : public torch::nn::Module {
  public:
   DecoderLayerImpl(const ModelConfig& config, const TensorParallel& tp);
-  torch::Tensor forward(const torch::Tensor& hidden, const RopeTables& rope);
+  torch::Tensor forward(const torch::Tensor& hidden, const RopeTables& rope, const torch::Tensor& mask = {});
 
  private:
   Attention self_attn_{nullptr};

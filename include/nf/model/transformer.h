@@ -58,7 +58,10 @@ class CausalLMImpl : public torch::nn::Module {
   torch::Tensor embed(const torch::Tensor& tokens);
   // Runs layers [begin, end) (held by this part) over hidden (hidden_shape()); positions are 0..seq-1
   // of the whole sequence.
-  torch::Tensor forward_layers(const torch::Tensor& hidden, int64_t begin, int64_t end);
+  // `document_ids` [batch, seq] (the whole sequence; undefined = none): tokens attend only within
+  // their document (document_attention_mask), as when packed documents are kept apart.
+  torch::Tensor forward_layers(const torch::Tensor& hidden, int64_t begin, int64_t end,
+                               const torch::Tensor& document_ids = {});
   // Final norm and lm_head (the embedding's weight when tied): hidden -> logits [batch, seq, vocab];
   // under tp, this rank's vocabulary columns [batch, seq, padded_vocab / tp] of the whole sequence
   // (feed them to loss()).
@@ -72,7 +75,7 @@ class CausalLMImpl : public torch::nn::Module {
   torch::Tensor sequence_log_probs(const torch::Tensor& logits, const torch::Tensor& targets,
                                    const torch::Tensor& loss_mask);
   // embed -> all layers -> head.
-  torch::Tensor forward(const torch::Tensor& tokens);
+  torch::Tensor forward(const torch::Tensor& tokens, const torch::Tensor& document_ids = {});
 
   const ModelConfig& config() const { return config_; }
   const StagePart& part() const { return part_; }

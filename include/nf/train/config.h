@@ -14,6 +14,7 @@ namespace nf::train {
 
 struct TrainingConfig {
   std::string stage = "pretrain";  // pretrain | sft (the next-token loss) | dpo (docs/stages.md)
+  bool document_mask = false;      // packed rows: attend only within each document
   std::string load_from;           // starting weights: a checkpoint (weights only), or "" = init
   int64_t seed = 1234;
   int64_t seq_len = 256;

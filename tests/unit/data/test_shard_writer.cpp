@@ -43,12 +43,22 @@ TEST(ShardWriter, PretrainRoundTripAcrossRolledShards) {
   EXPECT_TRUE(std::equal(window.begin(), window.end(), expected.begin() + boundary - 50));
 
   uint64_t token = 0;
+  std::vector<int64_t> expected_ids;  // the document of every token
   for (uint64_t doc = 0; doc < docs.size(); ++doc) {
     const auto ref = dataset.document(doc);
     ASSERT_EQ(ref.begin, token);
     ASSERT_EQ(ref.length, docs[doc].tokens.size());
     token += ref.length;
+    expected_ids.insert(expected_ids.end(), ref.length, static_cast<int64_t>(doc));
   }
+  // Document ids (training.document_mask) of the whole stream, and of a range across a shard boundary.
+  std::vector<int64_t> ids_of_all(expected_ids.size());
+  dataset.copy_document_ids(0, ids_of_all.size(), ids_of_all.data());
+  EXPECT_EQ(ids_of_all, expected_ids);
+  std::vector<int64_t> ids_of_window(100);
+  dataset.copy_document_ids(boundary - 50, 100, ids_of_window.data());
+  EXPECT_TRUE(std::equal(ids_of_window.begin(), ids_of_window.end(), expected_ids.begin() + boundary - 50));
+  EXPECT_THROW(dataset.copy_document_ids(dataset.num_tokens() - 1, 2, ids_of_window.data()), Error);
   for (const ShardFile& shard : dataset.shards()) {
     EXPECT_TRUE(shard.memory_mapped()) << shard.path();
     EXPECT_EQ(shard.dtype(), TokenDtype::kUint16);
