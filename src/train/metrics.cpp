@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "nf/core/atomic_file.h"
 #include "nf/core/error.h"
@@ -29,6 +31,25 @@ void truncate_after(const std::string& path, int64_t last_step) {
   write_file_atomic(path, kept);
 }
 
+// The rewards as (name, value) pairs under `prefix`: "rewards/chosen", … or "val_rewards/chosen", …
+std::vector<std::pair<std::string, double>> named_rewards(const PreferenceMetrics& r, const std::string& prefix) {
+  return {{prefix + "/chosen", r.chosen},
+          {prefix + "/rejected", r.rejected},
+          {prefix + "/accuracy", r.accuracy},
+          {prefix + "/margin", r.margin}};
+}
+
+// " | rewards/chosen 0.1234 | … | rewards/accuracy 62.5% | …" for a log line.
+std::string rewards_text(const PreferenceMetrics& r, const std::string& prefix) {
+  std::string text;
+  for (const auto& [name, value] : named_rewards(r, prefix)) {
+    const bool percent = name == prefix + "/accuracy";
+    text += " | " + name + " " + printf_string(percent ? "%.1f" : "%.4f", percent ? 100.0 * value : value) +
+            (percent ? "%" : "");
+  }
+  return text;
+}
+
 }  // namespace
 
 std::string with_thousands(double value) {
@@ -40,14 +61,10 @@ std::string with_thousands(double value) {
   return digits;
 }
 
+
 std::string format_step_line(const StepMetrics& m) {
   std::string line = "step " + std::to_string(m.step) + " | loss " + printf_string("%.4f", m.loss);
-  if (m.rewards) {
-    line += " | rewards/chosen " + printf_string("%.4f", m.rewards->chosen) + " | rewards/rejected " +
-            printf_string("%.4f", m.rewards->rejected) + " | rewards/accuracy " +
-            printf_string("%.1f", 100.0 * m.rewards->accuracy) + "% | rewards/margin " +
-            printf_string("%.4f", m.rewards->margin);
-  }
+  if (m.rewards) line += rewards_text(*m.rewards, "rewards");
   line += " | lr " + printf_string("%.2e", m.lr) + " | grad_norm " + printf_string("%.2f", m.grad_norm) +
           " | tokens/s " + with_thousands(m.tokens_per_s);
   if (!std::isnan(m.mfu)) line += " | mfu " + printf_string("%.1f", 100.0 * m.mfu) + "%";
@@ -71,12 +88,8 @@ nlohmann::json to_json(const StepMetrics& m) {
                       {"data_wait", m.data_wait},
                       {"skipped_steps", m.skipped_steps}};
   if (!std::isnan(m.mfu)) j["mfu"] = m.mfu;
-  if (m.rewards) {
-    j["rewards/chosen"] = m.rewards->chosen;
-    j["rewards/rejected"] = m.rewards->rejected;
-    j["rewards/accuracy"] = m.rewards->accuracy;
-    j["rewards/margin"] = m.rewards->margin;
-  }
+  if (m.rewards)
+    for (const auto& [key, value] : named_rewards(*m.rewards, "rewards")) j[key] = value;
   return j;
 }
 
@@ -103,12 +116,8 @@ void MetricsSink::record(const StepMetrics& m) {
   tensorboard_->add_scalar("train/loss", m.loss, m.step);
   tensorboard_->add_scalar("train/lr", m.lr, m.step);
   tensorboard_->add_scalar("train/grad_norm", m.grad_norm, m.step);
-  if (m.rewards) {
-    tensorboard_->add_scalar("rewards/chosen", m.rewards->chosen, m.step);
-    tensorboard_->add_scalar("rewards/rejected", m.rewards->rejected, m.step);
-    tensorboard_->add_scalar("rewards/accuracy", m.rewards->accuracy, m.step);
-    tensorboard_->add_scalar("rewards/margin", m.rewards->margin, m.step);
-  }
+  if (m.rewards)
+    for (const auto& [tag, value] : named_rewards(*m.rewards, "rewards")) tensorboard_->add_scalar(tag, value, m.step);
   tensorboard_->add_scalar("perf/tokens_per_s", m.tokens_per_s, m.step);
   if (!std::isnan(m.mfu)) tensorboard_->add_scalar("perf/mfu", m.mfu, m.step);
   tensorboard_->add_scalar("perf/comm", m.comm, m.step);
@@ -117,10 +126,21 @@ void MetricsSink::record(const StepMetrics& m) {
   tensorboard_->flush();
 }
 
-void MetricsSink::record_eval(int64_t step, double val_loss) {
-  append({{"step", step}, {"val_loss", val_loss}});
+void MetricsSink::record_eval(int64_t step, double val_loss, const std::optional<PreferenceMetrics>& rewards) {
+  nlohmann::json record = {{"step", step}, {"val_loss", val_loss}};
   tensorboard_->add_scalar("val/loss", val_loss, step);
+  if (rewards) {
+    for (const auto& [key, value] : named_rewards(*rewards, "val_rewards")) record[key] = value;
+    for (const auto& [tag, value] : named_rewards(*rewards, "val/rewards")) tensorboard_->add_scalar(tag, value, step);
+  }
+  append(record);
   tensorboard_->flush();
+}
+
+std::string format_eval_line(int64_t step, double val_loss, const std::optional<PreferenceMetrics>& rewards) {
+  std::string line = "step " + std::to_string(step) + " | val_loss " + printf_string("%.6g", val_loss);
+  if (rewards) line += rewards_text(*rewards, "val_rewards");
+  return line;
 }
 
 }  // namespace nf::train

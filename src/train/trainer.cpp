@@ -505,10 +505,12 @@ class Trainer {
     const uint64_t batches = std::max<uint64_t>(1, samples / static_cast<uint64_t>(options.global_batch_size));
     const uint64_t steps = std::min<uint64_t>(batches, static_cast<uint64_t>(config_.training.eval_steps));
     double val_loss = 0;
+    std::optional<PreferenceMetrics> rewards;
     if (dpo_) {
       PreferenceTotals total;
       for (uint64_t i = 0; i < steps; ++i) total += dpo_->evaluate(model_, validation_batch(options, i));
       val_loss = total.loss();
+      rewards = total.metrics();
     } else {
       LossTotals total;
       for (uint64_t i = 0; i < steps; ++i) {
@@ -519,8 +521,8 @@ class Trainer {
       }
       val_loss = total.mean();
     }
-    log_.info("step ", meta_.step, " | val_loss ", val_loss);
-    if (metrics_) metrics_->record_eval(meta_.step, val_loss);
+    log_.info(format_eval_line(meta_.step, val_loss, rewards));
+    if (metrics_) metrics_->record_eval(meta_.step, val_loss, rewards);
   }
 
   DeviceBatch validation_batch(const data::LoaderOptions& options, uint64_t index) const {

@@ -75,7 +75,8 @@ grep -q "dpo: reference model from $runs/sft/checkpoints/step_4" "$work/chain.ou
   fail "dpo's reference is not sft's final checkpoint"
 grep -q 'INFO step 2 | loss [0-9.]* | rewards/chosen -\?[0-9.]* | rewards/rejected .* | rewards/accuracy .*% | rewards/margin ' \
   "$runs/dpo/logs/train.log" || fail "no rewards in dpo's log line"
-grep -q '"val_loss"' "$runs/dpo/metrics.jsonl" || fail "dpo logged no validation loss"
+grep '"val_loss"' "$runs/dpo/metrics.jsonl" | grep -q '"val_rewards/accuracy"' ||
+  fail "dpo logged no validation loss and rewards"
 $py "$source/tests/python/read_tfevents.py" "$runs"/dpo/tensorboard/events.out.tfevents.* >"$work/dpo.tfevents" ||
   fail "dpo's TensorBoard file"
 for tag in rewards/chosen rewards/rejected rewards/accuracy rewards/margin; do

@@ -45,6 +45,36 @@ TEST(Metrics, LogLineHasEveryField) {
   EXPECT_FALSE(j.contains("mfu"));
 }
 
+TEST(Metrics, DpoRewardsInTheStepAndValidationRecords) {
+  StepMetrics m;
+  m.step = 7;
+  m.loss = 0.6;
+  m.rewards = PreferenceMetrics{0.125, -0.25, 0.625, 0.375};
+  EXPECT_EQ(format_step_line(m).substr(0, 120),
+            "step 7 | loss 0.6000 | rewards/chosen 0.1250 | rewards/rejected -0.2500 | rewards/accuracy 62.5% | "
+            "rewards/margin 0.3750");
+  EXPECT_DOUBLE_EQ(to_json(m).at("rewards/margin").get<double>(), 0.375);
+  EXPECT_EQ(format_eval_line(20, 5.652161, std::nullopt), "step 20 | val_loss 5.65216");
+  EXPECT_EQ(format_eval_line(20, 0.61, m.rewards),
+            "step 20 | val_loss 0.61 | val_rewards/chosen 0.1250 | val_rewards/rejected -0.2500 | "
+            "val_rewards/accuracy 62.5% | val_rewards/margin 0.3750");
+  nf::testing::TempDir dir;
+  {
+    MetricsSink sink(dir.path().string(), 0);
+    sink.record_eval(20, 0.61, m.rewards);
+    sink.record_eval(40, 5.5);
+  }
+  std::ifstream in(dir.path().string() + "/metrics.jsonl");
+  std::string line;
+  std::getline(in, line);
+  const nlohmann::json dpo = nlohmann::json::parse(line);
+  EXPECT_DOUBLE_EQ(dpo.at("val_loss").get<double>(), 0.61);
+  EXPECT_DOUBLE_EQ(dpo.at("val_rewards/chosen").get<double>(), 0.125);
+  EXPECT_DOUBLE_EQ(dpo.at("val_rewards/accuracy").get<double>(), 0.625);
+  std::getline(in, line);
+  EXPECT_EQ(nlohmann::json::parse(line), (nlohmann::json{{"step", 40}, {"val_loss", 5.5}}));
+}
+
 TEST(Metrics, Thousands) {
   EXPECT_EQ(with_thousands(0), "0");
   EXPECT_EQ(with_thousands(999.6), "1,000");

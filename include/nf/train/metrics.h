@@ -53,6 +53,9 @@ nlohmann::json to_json(const StepMetrics& m);
 // 12345.6 -> "12,346".
 std::string with_thousands(double value);
 
+// "step N | val_loss X", and for dpo " | val_rewards/chosen … | val_rewards/margin …".
+std::string format_eval_line(int64_t step, double val_loss, const std::optional<PreferenceMetrics>& rewards);
+
 class MetricsSink {
  public:
   // Opens run_dir/metrics.jsonl for appending and a TensorBoard file under run_dir/tensorboard.
@@ -61,7 +64,9 @@ class MetricsSink {
   MetricsSink(const std::string& run_dir, int64_t resume_step);
 
   void record(const StepMetrics& m);
-  void record_eval(int64_t step, double val_loss);
+  // A validation: val_loss, and for dpo the rewards of the validation pairs ("val_rewards/…" in
+  // metrics.jsonl, "val/rewards/…" in TensorBoard).
+  void record_eval(int64_t step, double val_loss, const std::optional<PreferenceMetrics>& rewards = std::nullopt);
 
  private:
   void append(const nlohmann::json& record);
