@@ -23,6 +23,7 @@
 #include <functional>
 
 #include "nf/ckpt/hf_export.h"
+#include "nf/core/cli.h"
 #include "nf/dist/job.h"
 #include "nf/model/sharding.h"
 #include "nf/train/checkpoint.h"
@@ -92,12 +93,9 @@ int run(const nf::dist::JobContext& job) {
   app.add_option("--layers", config.model.n_layers, "decoder layers (default 8: ~59M parameters, 0.7 GB saved)");
   app.add_option("--vocab", config.model.vocab_size, "vocabulary size (default 32000)");
   app.add_flag("--consolidate", consolidate, "also consolidate the checkpoint (rank 0) and load that one");
-  std::vector<std::string> args(job.args.rbegin(), job.args.rend());
-  try {
-    app.parse(args);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+  bool parsed = false;  // false after --help or a usage error, which run_cli has reported
+  app.callback([&] { parsed = true; });
+  if (const int code = nf::run_cli(app, job.args); !parsed) return code;
   torch::set_num_threads(1);
   config.parallel.tp = job.world_size;
   const nf::dist::MeshShape shape = nf::train::validate_layout(config, job.world_size);

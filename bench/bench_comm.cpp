@@ -14,6 +14,7 @@
 #include <cstdio>
 
 #include "comm/collective_target.h"
+#include "nf/core/cli.h"
 #include "nf/core/error.h"
 #include "nf/dist/checks.h"
 #include "nf/dist/job.h"
@@ -155,12 +156,9 @@ int run(const nf::dist::JobContext& job) {
   app.add_option("--dtype", options.dtype, "element type")->check(CLI::IsMember({"fp32", "bf16"}));
   app.add_option("--device", options.device, "cpu: MPI backend; cuda: NCCL backend")
       ->check(CLI::IsMember({"cpu", "cuda"}));
-  std::vector<std::string> args(job.args.rbegin(), job.args.rend());
-  try {
-    app.parse(args);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+  bool parsed = false;  // false after --help or a usage error, which run_cli has reported
+  app.callback([&] { parsed = true; });
+  if (const int code = nf::run_cli(app, job.args); !parsed) return code;
   const Element element = options.dtype == "bf16" ? Element::kBFloat16 : Element::kFloat32;
   const std::vector<Collective> ops = parse_ops(options.ops);
   check(options, element, ops);

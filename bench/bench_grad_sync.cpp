@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <functional>
 
+#include "nf/core/cli.h"
 #include "nf/dist/job.h"
 #include "nf/dist/mpi_communicator.h"
 #include "nf/model/transformer.h"
@@ -44,12 +45,9 @@ int run(const nf::dist::JobContext& job) {
   app.add_option("--layers", layers, "decoder layers of the d_model 512, vocab 8192 layout (5 = ~25M parameters)");
   app.add_option("--iterations", iterations, "timed repetitions per row (median reported)");
   app.add_option("--bucket-mb", bucket_mbs, "bucket sizes in MiB")->delimiter(',');
-  std::vector<std::string> args(job.args.rbegin(), job.args.rend());
-  try {
-    app.parse(args);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+  bool parsed = false;  // false after --help or a usage error, which run_cli has reported
+  app.callback([&] { parsed = true; });
+  if (const int code = nf::run_cli(app, job.args); !parsed) return code;
   torch::set_num_threads(1);
   nf::dist::MpiCommunicator dp(MPI_COMM_WORLD, "dp", std::chrono::minutes(5));
   nf::model::ModelConfig config;
