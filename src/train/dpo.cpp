@@ -8,12 +8,17 @@
 namespace nf::train {
 namespace {
 
-// Adds one micro-batch's terms to `totals`.
+// Adds one micro-batch's terms to `totals`: the four sums in one read back from the device.
 void add_terms(PreferenceTotals& totals, const model::DpoTerms& terms) {
-  totals.loss_sum += terms.losses.detach().sum().item<double>();
-  totals.chosen_reward_sum += terms.chosen_rewards.sum().item<double>();
-  totals.rejected_reward_sum += terms.rejected_rewards.sum().item<double>();
-  totals.correct += (terms.chosen_rewards > terms.rejected_rewards).sum().item<double>();
+  const at::Tensor sums = torch::stack({terms.losses.detach().sum(), terms.chosen_rewards.sum(),
+                                        terms.rejected_rewards.sum(),
+                                        (terms.chosen_rewards > terms.rejected_rewards).sum().to(terms.losses.dtype())})
+                              .to(torch::kCPU, torch::kFloat64);
+  const auto value = sums.accessor<double, 1>();
+  totals.loss_sum += value[0];
+  totals.chosen_reward_sum += value[1];
+  totals.rejected_reward_sum += value[2];
+  totals.correct += value[3];
   totals.pairs += static_cast<double>(terms.losses.size(0));
 }
 
@@ -121,8 +126,9 @@ PreferenceTotals DpoObjective::all_reduce(const PreferenceTotals& local, const c
           .to(device);
   if (mesh_.dp().size() > 1) mesh_.dp().all_reduce(totals, dist::ReduceOp::kSum)->wait();
   if (mesh_.pp().size() > 1) mesh_.pp().all_reduce(totals, dist::ReduceOp::kSum)->wait();
-  const auto value = [&totals](int64_t i) { return totals[i].item<double>(); };
-  return {value(0), value(1), value(2), value(3), value(4)};
+  const at::Tensor host = totals.cpu();
+  const auto value = host.accessor<double, 1>();
+  return {value[0], value[1], value[2], value[3], value[4]};
 }
 
 }  // namespace nf::train
