@@ -7,6 +7,7 @@
 #include "nf/core/atomic_file.h"
 #include "nf/core/error.h"
 #include "nf/core/hash.h"
+#include "nf/train/checkpoint_layout.h"
 
 namespace nf::train {
 namespace {
@@ -25,6 +26,27 @@ nlohmann::json meta_to_json(const CheckpointMeta& m) {
           {"skipped_steps", m.skipped_steps},
           {"bad_steps_in_a_row", m.bad_steps_in_a_row},
           {"files", m.files}};
+}
+
+// What meta.json lists of one tensor file, from its header: each tensor's name, dtype and shape,
+// and for a tp slice of a parameter ("shard.<name>" metadata) its full shape and which slice it is.
+nlohmann::json tensor_listing(const std::string& path) {
+  const ckpt::SafetensorsFile file(path);
+  nlohmann::json listing = nlohmann::json::array();
+  for (const ckpt::TensorInfo& info : file.tensors()) {
+    nlohmann::json tensor = {
+        {"name", info.name}, {"dtype", ckpt::safetensors_dtype_name(info.dtype)}, {"shape", info.shape}};
+    const auto shard = file.metadata().find("shard." + info.name);
+    if (shard != file.metadata().end()) {
+      const parallel::tp::ShardSpec spec = parse_shard_metadata(shard->second, "'" + path + "'");
+      std::vector<int64_t> full = info.shape;
+      if (!spec.replicated()) full.at(spec.dim) = spec.full_size;
+      tensor["global_shape"] = full;
+      tensor["slice"] = {{"dim", spec.dim}, {"index", spec.index}, {"count", spec.count}};
+    }
+    listing.push_back(tensor);
+  }
+  return listing;
 }
 
 }  // namespace
@@ -69,7 +91,9 @@ void write_meta(const std::string& dir, const CheckpointMeta& meta) {
     complete.files[name.substr(0, name.size() - std::string(kChecksumSuffix).size())] = digest;
     fs::remove(entry.path());
   }
-  write_file_atomic(dir + "/" + kMetaFile, meta_to_json(complete).dump(2) + "\n");
+  nlohmann::json json = meta_to_json(complete);
+  for (const auto& [name, digest] : complete.files) json["tensors"][name] = tensor_listing(dir + "/" + name);
+  write_file_atomic(dir + "/" + kMetaFile, json.dump(2) + "\n");
 }
 
 CheckpointMeta read_checkpoint_meta(const std::string& step_dir) {

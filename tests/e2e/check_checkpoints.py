@@ -1,10 +1,12 @@
 """Checks a run's checkpoints directory as a crash must leave it (tests/e2e/test_kill_save.sh):
 `latest` names a complete step directory, and every complete one (step_N with meta.json) has
-exactly the files its layout writes, each matching its SHA-256 in meta.json. Names with a dot
+exactly the files its layout writes, each matching its SHA-256 in meta.json and holding the
+tensors (names, dtypes, shapes, in order) that meta.json lists for it. Names with a dot
 (step_N.partial, ...) are leftovers of a save cut short. Prints "LATEST COMPLETE LEFTOVERS"."""
 import hashlib
 import json
 import os
+import struct
 import sys
 
 checkpoints = sys.argv[1]
@@ -16,6 +18,16 @@ def sha256(path):
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def header_tensors(path):
+    """(name, dtype, shape) of every tensor of a safetensors file, in data order, from its header."""
+    with open(path, "rb") as f:
+        (length,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(length))
+    header.pop("__metadata__", None)
+    ordered = sorted(header.items(), key=lambda item: item[1]["data_offsets"][0])
+    return [(name, h["dtype"], h["shape"]) for name, h in ordered]
 
 
 def expected_files(layout):
@@ -40,6 +52,8 @@ for name in sorted(os.listdir(checkpoints)):
     assert sorted(os.listdir(path)) == sorted(files | {"meta.json", "config.yaml"}), (name, os.listdir(path))
     for file, digest in meta["files"].items():
         assert sha256(os.path.join(path, file)) == digest, f"{name}/{file} does not match its SHA-256"
+        listed = [(t["name"], t["dtype"], t["shape"]) for t in meta["tensors"][file]]
+        assert listed == header_tensors(os.path.join(path, file)), f"{name}/{file}: meta.json lists other tensors"
     complete.append(name)
 
 latest = open(os.path.join(checkpoints, "latest")).read().strip()

@@ -41,6 +41,16 @@ run_layout mesh 2 2 2 2
 run single 1
 step10=$work/runs/mesh/checkpoints/step_10
 [[ -f $step10/optim-tp1-pp1-dp1.safetensors ]] || fail "no ZeRO optimizer file of rank (tp 1, pp 1, dp 1)"
+# meta.json lists every tensor shard: the embedding's second vocabulary half is in tp 1's first stage.
+$py - "$step10/meta.json" <<'PY' || fail "meta.json's tensor listing"
+import json, sys
+tensors = json.load(open(sys.argv[1]))["tensors"]
+embed = next(t for t in tensors["model-tp1-pp0.safetensors"] if t["name"] == "model.embed_tokens.weight")
+assert embed == {"name": "model.embed_tokens.weight", "dtype": "F32", "shape": [130, 64], "global_shape": [260, 64],
+                 "slice": {"dim": 0, "index": 1, "count": 2}}, embed
+assert not any(t["name"].startswith("model.embed") for t in tensors["model-tp1-pp1.safetensors"])
+assert sorted(tensors) == sorted(json.load(open(sys.argv[1]))["files"])
+PY
 
 failures=0
 printf '%-32s %9s %9s %9s\n' "resumed from step 10" "loss" "grad_norm" "val_loss"

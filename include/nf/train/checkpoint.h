@@ -1,6 +1,7 @@
 // Training checkpoints, sharded as the job runs: runs/<name>/checkpoints/step_N/ holds
 //   meta.json                          step, data position, layout, tokenizer, counters, SHA-256 of
-//                                      every file (rank 0)
+//                                      every file, and every tensor of every file (name, dtype, shape,
+//                                      global shape and tp slice) (rank 0)
 //   config.yaml                        the run's resolved config (rank 0)
 //   model-tp<t>-pp<p>.safetensors      the parameters this (tp, pp) coordinate holds (dp rank 0),
 //                                      HF names; metadata "shard.<name>" = "dim index count full_size"
