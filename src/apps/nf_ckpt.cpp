@@ -41,13 +41,16 @@ void export_checkpoint(const std::string& step_dir, const std::string& out_dir, 
     const std::string path = config.data.train_path + "/" + manifest.tokenizer.file;
     if (std::filesystem::exists(path)) tokenizer = path;  // datasets from nf-shard build carry it
   }
-  const nf::ckpt::StateDict state = nf::train::consolidate_model(step_dir);
-  nf::ckpt::export_hf(out_dir, config.model, state,
+  // One output file's parameters at a time: the whole model is never in memory at once.
+  const auto read = [&step_dir](const std::vector<std::string>& names) {
+    return nf::train::consolidate_model(step_dir, names);
+  };
+  nf::ckpt::export_hf(out_dir, config.model, read,
                       nf::ckpt::HfExportOptions()
                           .with_dtype(nf::ckpt::parse_export_dtype(dtype))
                           .with_tokenizer_path(tokenizer)
                           .with_max_shard_bytes(max_shard_bytes));
-  std::cout << "exported " << state.size() << " tensors of " << step_dir << " to " << out_dir << " (" << dtype
+  std::cout << "exported " << nf::ckpt::hf_parameter_shapes(config.model).size() << " tensors of " << step_dir << " to " << out_dir << " (" << dtype
             << (tokenizer.empty() ? ", no tokenizer" : ", tokenizer " + tokenizer) << ")\n";
   list_files(out_dir);
 }

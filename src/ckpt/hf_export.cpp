@@ -28,6 +28,27 @@ void copy_tokenizer_file(const fs::path& from, const fs::path& to) {
   check_fs(error, "copy '" + from.string() + "' to", to);
 }
 
+constexpr const char* kStateHint = "export the checkpoint with the model config it was trained with";
+
+// Parameter `name` of `state`: present, a floating-point CPU tensor of `shape`; CheckpointError otherwise.
+void check_parameter(const StateDict& state, const std::string& name, const std::vector<int64_t>& shape,
+                     const model::ModelConfig& config) {
+  const auto found = state.find(name);
+  if (found == state.end())
+    throw CheckpointError(detail::concat("model state has no parameter '", name, "' (expected shape ",
+                                         c10::IntArrayRef(shape), ") for a ", config.n_layers, "-layer model",
+                                         config.tie_embeddings ? " with tied embeddings" : ""),
+                          kStateHint);
+  const torch::Tensor& tensor = found->second;
+  NF_CHECK(tensor.defined() && tensor.device().is_cpu() && tensor.is_floating_point(), CheckpointError, "parameter '",
+           name, "' is not a floating-point CPU tensor");
+  if (tensor.sizes().vec() != shape)
+    throw CheckpointError(
+        detail::concat("parameter '", name, "' has shape ", tensor.sizes(), ", the model config needs ",
+                       c10::IntArrayRef(shape)),
+        kStateHint);
+}
+
 // The parameters in HF order cut into files of at most `max_bytes` each, as save_pretrained does:
 // a file is closed when the next tensor would not fit, and a larger tensor gets a file of its own.
 std::vector<std::vector<TensorDeclaration>> plan_shards(const model::ModelConfig& config, torch::ScalarType dtype,
@@ -46,9 +67,9 @@ std::vector<std::vector<TensorDeclaration>> plan_shards(const model::ModelConfig
   return shards;
 }
 
-// Writes the weights into `dir`: model.safetensors, or the shards and model.safetensors.index.json.
-// Each tensor is converted to the export dtype as it is written.
-void write_weights(const fs::path& dir, const model::ModelConfig& config, const StateDict& state,
+// Writes the weights into `dir`: model.safetensors, or the shards and model.safetensors.index.json,
+// reading one file's parameters at a time. Each tensor is converted to the export dtype as it is written.
+void write_weights(const fs::path& dir, const model::ModelConfig& config, const StateReader& read,
                    const HfExportOptions& options) {
   const auto shards = plan_shards(config, scalar_type(options.dtype), options.max_shard_bytes);
   nlohmann::ordered_json weight_map = nlohmann::ordered_json::object();
@@ -57,6 +78,10 @@ void write_weights(const fs::path& dir, const model::ModelConfig& config, const 
     char name[64];
     std::snprintf(name, sizeof(name), "model-%05zu-of-%05zu.safetensors", i + 1, shards.size());
     const std::string file = shards.size() == 1 ? "model.safetensors" : name;
+    std::vector<std::string> names;
+    for (const TensorDeclaration& tensor : shards[i]) names.push_back(tensor.name);
+    const StateDict state = read(names);
+    for (const TensorDeclaration& tensor : shards[i]) check_parameter(state, tensor.name, tensor.shape, config);
     // transformers refuses safetensors files without format "pt" in their metadata.
     SafetensorsStreamWriter writer((dir / file).string(), shards[i], {{"format", "pt"}});
     for (const TensorDeclaration& tensor : shards[i]) {
@@ -152,30 +177,16 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> hf_parameter_shapes(co
 }
 
 void check_state(const StateDict& state, const model::ModelConfig& config) {
-  const auto expected = hf_parameter_shapes(config);
-  const std::string hint = "export the checkpoint with the model config it was trained with";
-  std::map<std::string, const std::vector<int64_t>*> wanted;
-  for (const auto& [name, shape] : expected) {
-    wanted[name] = &shape;
-    const auto found = state.find(name);
-    if (found == state.end())
-      throw CheckpointError(detail::concat("model state has no parameter '", name, "' (expected shape ",
-                                           c10::IntArrayRef(shape), ") for a ", config.n_layers, "-layer model",
-                                           config.tie_embeddings ? " with tied embeddings" : ""),
-                            hint);
-    const torch::Tensor& tensor = found->second;
-    NF_CHECK(tensor.defined() && tensor.device().is_cpu() && tensor.is_floating_point(), CheckpointError, "parameter '",
-             name, "' is not a floating-point CPU tensor");
-    if (tensor.sizes().vec() != shape)
-      throw CheckpointError(detail::concat("parameter '", name, "' has shape ", tensor.sizes(),
-                                           ", the model config needs ", c10::IntArrayRef(shape)),
-                            hint);
+  std::map<std::string, bool> wanted;
+  for (const auto& [name, shape] : hf_parameter_shapes(config)) {
+    wanted[name] = true;
+    check_parameter(state, name, shape, config);
   }
   for (const auto& [name, tensor] : state)
     if (!wanted.count(name))
       throw CheckpointError("model state has an unexpected parameter '" + name + "'" +
                                 (name == "lm_head.weight" ? " (the config ties the embeddings)" : ""),
-                            hint);
+                            kStateHint);
 }
 
 nlohmann::ordered_json hf_config_json(const model::ModelConfig& config, const HfExportOptions& options) {
@@ -210,18 +221,27 @@ nlohmann::ordered_json hf_generation_config_json(const HfExportOptions& options)
   return json;
 }
 
-void export_hf(const std::string& out_dir, const model::ModelConfig& config, const StateDict& state,
+void export_hf(const std::string& out_dir, const model::ModelConfig& config, const StateReader& read,
                const HfExportOptions& options) {
   model::validate(config);
-  check_state(state, config);
   AtomicDirectory out(out_dir, "export directory");
   const fs::path stage(out.staging());
   write_file_atomic((stage / "config.json").string(), hf_config_json(config, options).dump(2) + "\n");
   write_file_atomic((stage / "generation_config.json").string(), hf_generation_config_json(options).dump(2) + "\n");
-  write_weights(stage, config, state, options);
+  write_weights(stage, config, read, options);
   if (!options.tokenizer_path.empty()) copy_tokenizer(options.tokenizer_path, stage);
-
   out.commit();
+}
+
+void export_hf(const std::string& out_dir, const model::ModelConfig& config, const StateDict& state,
+               const HfExportOptions& options) {
+  model::validate(config);
+  check_state(state, config);
+  export_hf(out_dir, config, [&state](const std::vector<std::string>& names) {
+    StateDict part;
+    for (const std::string& name : names) part[name] = state.at(name);
+    return part;
+  }, options);
 }
 
 }  // namespace nf::ckpt

@@ -202,11 +202,12 @@ NamedTensors read_parameters(const std::vector<SavedTensor>& saved, int64_t save
   return read_planned(source, saved, saved_tp, open, targets, nullptr).parameters;
 }
 
-std::map<std::string, at::Tensor> consolidate_model(const std::string& step_dir) {
+std::map<std::string, at::Tensor> consolidate_model(const std::string& step_dir, const std::vector<std::string>& names) {
   const CheckpointMeta meta = read_checkpoint_meta(step_dir);
   const std::vector<SavedTensor> saved = saved_tensors(step_dir, meta);
-  std::vector<ParameterShard> whole;  // every saved tensor, as one tp rank holds it
+  std::vector<ParameterShard> whole;  // the saved tensors asked for, as one tp rank holds them
   for (const SavedTensor& tensor : saved) {
+    if (!names.empty() && std::find(names.begin(), names.end(), tensor.name) == names.end()) continue;
     ParameterShard target{tensor.name, tensor.shard_shape, tensor.spec};
     target.spec.index = 0;
     target.spec.count = 1;

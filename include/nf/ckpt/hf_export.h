@@ -14,6 +14,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -67,6 +68,13 @@ nlohmann::ordered_json hf_generation_config_json(const HfExportOptions& options)
 // a directory that looks complete. Throws CheckpointError (state vs config), UsageError (out_dir
 // not empty, no tokenizer at tokenizer_path), IoError.
 void export_hf(const std::string& out_dir, const model::ModelConfig& config, const StateDict& state,
+               const HfExportOptions& options);
+
+// Returns the full tensors of the parameters named (HF names).
+using StateReader = std::function<StateDict(const std::vector<std::string>& names)>;
+// The same from a reader asked for one output file's parameters at a time, so that at most one
+// file's worth (max_shard_bytes) of the model is in memory; each is checked as it arrives.
+void export_hf(const std::string& out_dir, const model::ModelConfig& config, const StateReader& read,
                const HfExportOptions& options);
 
 }  // namespace nf::ckpt

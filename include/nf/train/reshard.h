@@ -43,8 +43,10 @@ NamedTensors read_parameters(const std::vector<SavedTensor>& saved, int64_t save
                              const std::string& source);
 
 // The full (unsharded) parameters of a step directory under their Hugging Face names, gathered
-// from every stage and tp slice by their "shard.<name>" metadata, for export.
-std::map<std::string, at::Tensor> consolidate_model(const std::string& step_dir);
+// from every stage and tp slice by their "shard.<name>" metadata, for export: those in `names`
+// (the files holding none of them are not read), or every one when `names` is empty.
+std::map<std::string, at::Tensor> consolidate_model(const std::string& step_dir,
+                                                    const std::vector<std::string>& names = {});
 
 // Writes `step_dir` as the checkpoint one rank would have written at the same step: full
 // parameters and per-parameter AdamW state in model-tp0-pp0.safetensors and
