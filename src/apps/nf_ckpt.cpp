@@ -42,16 +42,16 @@ void export_checkpoint(const std::string& step_dir, const std::string& out_dir, 
     if (std::filesystem::exists(path)) tokenizer = path;  // datasets from nf-shard build carry it
   }
   // One output file's parameters at a time: the whole model is never in memory at once.
-  const auto read = [&step_dir](const std::vector<std::string>& names) {
-    return nf::train::consolidate_model(step_dir, names);
-  };
+  nf::train::ModelReader reader(step_dir);
+  const auto read = [&reader](const std::vector<std::string>& names) { return reader.read(names); };
   nf::ckpt::export_hf(out_dir, config.model, read,
                       nf::ckpt::HfExportOptions()
                           .with_dtype(nf::ckpt::parse_export_dtype(dtype))
                           .with_tokenizer_path(tokenizer)
                           .with_max_shard_bytes(max_shard_bytes));
-  std::cout << "exported " << nf::ckpt::hf_parameter_shapes(config.model).size() << " tensors of " << step_dir << " to " << out_dir << " (" << dtype
-            << (tokenizer.empty() ? ", no tokenizer" : ", tokenizer " + tokenizer) << ")\n";
+  std::cout << "exported " << nf::ckpt::hf_parameter_shapes(config.model).size() << " tensors of " << step_dir
+            << " to " << out_dir << " (" << dtype << (tokenizer.empty() ? ", no tokenizer" : ", tokenizer " + tokenizer)
+            << ")\n";
   list_files(out_dir);
 }
 

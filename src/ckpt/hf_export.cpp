@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
 #include "nf/ckpt/safetensors.h"
 #include "nf/ckpt/safetensors_stream.h"
@@ -177,9 +178,9 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> hf_parameter_shapes(co
 }
 
 void check_state(const StateDict& state, const model::ModelConfig& config) {
-  std::map<std::string, bool> wanted;
+  std::set<std::string> wanted;
   for (const auto& [name, shape] : hf_parameter_shapes(config)) {
-    wanted[name] = true;
+    wanted.insert(name);
     check_parameter(state, name, shape, config);
   }
   for (const auto& [name, tensor] : state)

@@ -202,11 +202,12 @@ NamedTensors read_parameters(const std::vector<SavedTensor>& saved, int64_t save
   return read_planned(source, saved, saved_tp, open, targets, nullptr).parameters;
 }
 
-std::map<std::string, at::Tensor> consolidate_model(const std::string& step_dir, const std::vector<std::string>& names) {
-  const CheckpointMeta meta = read_checkpoint_meta(step_dir);
-  const std::vector<SavedTensor> saved = saved_tensors(step_dir, meta);
+ModelReader::ModelReader(std::string step_dir)
+    : step_dir_(std::move(step_dir)), meta_(read_checkpoint_meta(step_dir_)), saved_(saved_tensors(step_dir_, meta_)) {}
+
+std::map<std::string, at::Tensor> ModelReader::read(const std::vector<std::string>& names) {
   std::vector<ParameterShard> whole;  // the saved tensors asked for, as one tp rank holds them
-  for (const SavedTensor& tensor : saved) {
+  for (const SavedTensor& tensor : saved_) {
     if (!names.empty() && std::find(names.begin(), names.end(), tensor.name) == names.end()) continue;
     ParameterShard target{tensor.name, tensor.shard_shape, tensor.spec};
     target.spec.index = 0;
@@ -217,9 +218,13 @@ std::map<std::string, at::Tensor> consolidate_model(const std::string& step_dir,
     }
     whole.push_back(std::move(target));
   }
+  const ModelFileOpener open = [this](int64_t tp, int64_t pp) {
+    std::shared_ptr<const ckpt::SafetensorsFile>& file = opened_[{tp, pp}];
+    if (!file) file = open_verified(step_dir_, model_file(tp, pp), meta_);
+    return file;
+  };
   std::map<std::string, at::Tensor> full;
-  for (auto& [name, tensor] :
-       read_planned(step_dir, saved, meta.tp, verified_model_files(step_dir, meta), whole, nullptr).parameters)
+  for (auto& [name, tensor] : read_planned(step_dir_, saved_, meta_.tp, open, whole, nullptr).parameters)
     full[name] = tensor;
   return full;
 }

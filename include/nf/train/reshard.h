@@ -11,8 +11,10 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nf/train/checkpoint.h"
@@ -32,7 +34,7 @@ ReshardedState read_resharded(const std::string& step_dir, const CheckpointMeta&
                               const std::vector<ParameterShard>& targets, bool with_optimizer);
 
 // Opens the model file that holds the tensors of saved coordinate (tp, pp) (SavedTensor::stage).
-using ModelFileOpener = std::function<std::unique_ptr<ckpt::SafetensorsFile>(int64_t tp, int64_t pp)>;
+using ModelFileOpener = std::function<std::shared_ptr<const ckpt::SafetensorsFile>(int64_t tp, int64_t pp)>;
 
 // The targets' tensors from model files of any origin (a training checkpoint, a Hugging Face
 // directory whose files play the part of stages): `saved` lists every tensor with its file's
@@ -43,10 +45,23 @@ NamedTensors read_parameters(const std::vector<SavedTensor>& saved, int64_t save
                              const std::string& source);
 
 // The full (unsharded) parameters of a step directory under their Hugging Face names, gathered
-// from every stage and tp slice by their "shard.<name>" metadata, for export: those in `names`
-// (the files holding none of them are not read), or every one when `names` is empty.
-std::map<std::string, at::Tensor> consolidate_model(const std::string& step_dir,
-                                                    const std::vector<std::string>& names = {});
+// from every stage and tp slice by their "shard.<name>" metadata, for export, in as many batches
+// as the caller likes: meta.json and the headers are read once, and each model file is checked
+// against its SHA-256 the first time a batch needs it, then kept open (memory-mapped), so every
+// file is read and hashed once however the parameters are asked for.
+class ModelReader {
+ public:
+  explicit ModelReader(std::string step_dir);
+  // The parameters in `names` (the files holding none of them are not opened), or every one when
+  // `names` is empty.
+  std::map<std::string, at::Tensor> read(const std::vector<std::string>& names = {});
+
+ private:
+  std::string step_dir_;
+  CheckpointMeta meta_;
+  std::vector<SavedTensor> saved_;
+  std::map<std::pair<int64_t, int64_t>, std::shared_ptr<const ckpt::SafetensorsFile>> opened_;  // by (tp, pp)
+};
 
 // Writes `step_dir` as the checkpoint one rank would have written at the same step: full
 // parameters and per-parameter AdamW state in model-tp0-pp0.safetensors and
