@@ -1,4 +1,4 @@
-// Starting weights from a checkpoint of any layout: consolidate, then take this rank's shard.
+// Starting weights from a checkpoint of any layout: each rank reads the rows of its own shards.
 #include "initial_weights.h"
 
 #include <ATen/ATen.h>
@@ -10,11 +10,8 @@
 #include "nf/train/hf_import.h"
 
 namespace nf::train {
-namespace {
 
 namespace fs = std::filesystem;
-
-}  // namespace
 
 std::string resolve_load_from(const std::string& load_from, const std::string& output_dir) {
   const fs::path given(load_from);
@@ -41,21 +38,17 @@ std::string resolve_load_from(const std::string& load_from, const std::string& o
                         "directory; leave training.load_from empty to start from random weights");
 }
 
-CheckpointMeta load_weights(const std::string& step_dir, const model::CausalLMImpl& model,
-                            const NamedTensors& parameters) {
-  const CheckpointMeta meta = read_checkpoint_meta(step_dir);
-  // Each rank reads only the rows of its own shards (hf_import.h: the resharding reader).
+std::vector<ParameterShard> parameter_shards(const model::CausalLMImpl& model, const NamedTensors& parameters) {
   std::vector<ParameterShard> shards;
   for (const auto& [name, parameter] : parameters) {
     shards.push_back({name, model.full_shape_of(name), model.shard_spec_of(name)});
   }
-  const NamedTensors loaded = read_initial_parameters(step_dir, model.config(), shards);
-  at::NoGradGuard no_grad;
-  for (size_t i = 0; i < parameters.size(); ++i) {
-    at::Tensor destination = parameters[i].second;
-    destination.copy_(loaded[i].second);
-  }
-  return meta;
+  return shards;
+}
+
+void load_weights(const std::string& source, const model::CausalLMImpl& model, const NamedTensors& parameters) {
+  restore_tensors(parameters, read_initial_parameters(source, model.config(), parameter_shards(model, parameters)),
+                  source);
 }
 
 }  // namespace nf::train

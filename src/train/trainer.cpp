@@ -24,7 +24,6 @@
 #include "nf/parallel/pp/schedule.h"
 #include "nf/train/checkpoint.h"
 #include "nf/train/consolidated.h"
-#include "nf/train/hf_import.h"
 #include "nf/train/metrics.h"
 #include "nf/train/preemption.h"
 #include "step.h"
@@ -256,17 +255,31 @@ class Trainer {
     return options;
   }
 
-  // A fresh run's weights: training.load_from's, else the seeded initialization they already hold.
+  // Where a run that has no checkpoint of its own starts (the policy, and DPO's reference):
+  // training.load_from (resolved once), else model.init_from; empty = the seeded initialization.
+  std::string starting_weights() {
+    if (config_.training.load_from.empty()) return config_.checkpoint.init_from;
+    if (load_from_.empty()) load_from_ = resolve_load_from(config_.training.load_from, config_.output.dir);
+    return load_from_;
+  }
+
   // The starting weights of a run that has no checkpoint of its own to resume (a resume takes
-  // precedence, and is logged): training.load_from, else model.init_from.
+  // precedence, and is logged): training.load_from, else model.init_from (a Hugging Face directory
+  // or an nf step directory), else the seeded initialization they already hold.
   void load_starting_weights() {
-    if (!config_.checkpoint.init_from.empty() && !config_.training.load_from.empty()) {
-      log_.info("model.init_from ", config_.checkpoint.init_from, " not loaded: training.load_from takes precedence");
+    const std::string& init_from = config_.checkpoint.init_from;
+    if (!init_from.empty() && !config_.training.load_from.empty()) {
+      log_.info("model.init_from ", init_from, " not loaded: training.load_from takes precedence");
     }
-    if (config_.training.load_from.empty()) return load_initial_weights();
-    load_from_ = resolve_load_from(config_.training.load_from, config_.output.dir);
-    load_from_fingerprint_ = load_weights(load_from_, *model_, parameters_).tokenizer_fingerprint;
-    log_.info("loaded weights from ", load_from_, " (training.load_from; fresh optimizer, schedule and data)");
+    const std::string source = starting_weights();
+    if (source.empty()) return;
+    load_weights(source, *model_, parameters_);
+    if (config_.training.load_from.empty()) {
+      log_.info("initial weights from model.init_from ", source, " (fresh optimizer, step 0)");
+      return;
+    }
+    load_from_fingerprint_ = read_checkpoint_meta(source).tokenizer_fingerprint;
+    log_.info("loaded weights from ", source, " (training.load_from; fresh optimizer, schedule and data)");
   }
 
   // The run's own checkpoint (checkpoint.resume) if it has one; then the training data, checked
@@ -315,20 +328,18 @@ class Trainer {
     validation_ = open_validation(config_, manifest, log_);
   }
 
-  // DPO's frozen reference: the policy's starting weights (training.load_from, else the seeded
-  // initialization), whatever checkpoint the policy itself resumed from.
+  // DPO's frozen reference: the policy's starting weights (starting_weights()), whatever checkpoint
+  // the policy itself resumed from.
   model::CausalLM make_reference(const model::TensorParallel& tp) {
     model::CausalLM reference(config_.model, tp, stage_part(config_, mesh_));
     model::initialize(*reference, init_options());
     reference->to(device_);
-    std::string source = "the seeded initialization (training.seed " + std::to_string(config_.training.seed) + ")";
-    if (!config_.training.load_from.empty()) {
-      if (load_from_.empty()) load_from_ = resolve_load_from(config_.training.load_from, config_.output.dir);
-      load_weights(load_from_, *reference, model::named_parameters(*reference));
-      source = load_from_;
-    }
-    log_.info("dpo: reference model from ", source, ", beta ", config_.dpo.beta, ", label_smoothing ",
-              config_.dpo.label_smoothing);
+    const std::string source = starting_weights();
+    if (!source.empty()) load_weights(source, *reference, model::named_parameters(*reference));
+    log_.info("dpo: reference model from ",
+              source.empty() ? "the seeded initialization (training.seed " + std::to_string(config_.training.seed) + ")"
+                             : source,
+              ", beta ", config_.dpo.beta, ", label_smoothing ", config_.dpo.label_smoothing);
     return reference;
   }
 
@@ -345,7 +356,7 @@ class Trainer {
       std::optional<LoadedCheckpoint> loaded;
       std::string error;
       try {
-        loaded = load_checkpoint(dir, config_, mesh_, parameter_shards());
+        loaded = load_checkpoint(dir, config_, mesh_, parameter_shards(*model_, parameters_));
         restore_tensors(parameters_, loaded->model_shard, dir);
         if (optimizer_) {
           optimizer_->load_state(loaded->optimizer_state);
@@ -382,26 +393,6 @@ class Trainer {
     NF_CHECK(candidates.empty(), CheckpointError, "no intact checkpoint in ", checkpoints_dir_, " (tried ",
              candidates.size(), "); move the damaged step directories away to start fresh");
     return std::nullopt;
-  }
-
-  // model.init_from: this rank's shards of pretrained weights (a Hugging Face directory or an nf
-  // step directory) replace the random init; a checkpoint to resume from takes precedence.
-  // model.init_from (a Hugging Face directory or an nf step directory); training.load_from, set
-  // by a chained stage or by the user, takes precedence.
-  void load_initial_weights() {
-    const std::string& source = config_.checkpoint.init_from;
-    if (source.empty()) return;
-    restore_tensors(parameters_, read_initial_parameters(source, config_.model, parameter_shards()), source);
-    log_.info("initial weights from model.init_from ", source, " (fresh optimizer, step 0)");
-  }
-
-  // The parameters this rank holds, as a checkpoint of another layout is read for it.
-  std::vector<ParameterShard> parameter_shards() const {
-    std::vector<ParameterShard> shards;
-    for (const auto& [name, tensor] : parameters_) {
-      shards.push_back({name, model_->full_shape_of(name), model_->shard_spec_of(name)});
-    }
-    return shards;
   }
 
   // One optimizer step; returns the global batch's mean loss.

@@ -8,7 +8,8 @@
 #    the whole epoch under pretrain's final checkpoint (tests/python/stages_reference.py);
 #  - dpo starts from sft's final weights, which are also its reference: step 1 has loss ln 2 and
 #    zero rewards; step 2's loss and rewards/* equal the reference DPO (label smoothing 0.1) of the
-#    step-1 policy against sft's final checkpoint;
+#    step-1 policy against sft's final checkpoint; started with model.init_from instead of
+#    training.load_from, its reference is that checkpoint too (step 1 again ln 2);
 #  - re-running the job skips the three completed stages; with dpo's run removed it trains dpo again
 #    from sft's checkpoint and reproduces its losses bit for bit;
 #  - errors name the key: a template the tokenizer lacks (nf-shard, exit 2), a dataset of another
@@ -100,6 +101,21 @@ PYTHONPATH=$source/tests/python $py "$source/tests/python/stages_reference.py" d
   "$runs/dpo/checkpoints/step_1" "$runs/sft/checkpoints/step_4" "$runs/dpo" 2 ||
   fail "dpo's step 2 differs from the reference"
 echo "PASS: sft's loss counts the response tokens only; dpo's loss and rewards match the reference"
+sed '/^stages:/,$d' "$work/chain.yaml" >"$work/single.yaml"  # the chain's shared keys, one run
+single=(--config "$work/single.yaml" --output.name single --training.max_steps 2 --training.warmup_steps 0)
+# DPO from model.init_from instead of training.load_from: the reference starts from the same weights.
+"$train" "${single[@]}" --output.name dpo_init_from --training.stage dpo --data.train_path "$work/dpo" \
+  --training.seq_len 160 --training.micro_batch_size "$dpo_pairs" --training.global_batch_size "$dpo_pairs" \
+  --model.init_from "$runs/sft/checkpoints/step_4" >"$work/dpo_init_from.out" 2>&1 ||
+  { tail -20 "$work/dpo_init_from.out"; fail "dpo from model.init_from"; }
+grep -q "dpo: reference model from $runs/sft/checkpoints/step_4" "$work/dpo_init_from.out" ||
+  fail "dpo's reference does not start from model.init_from"
+$py - "$work/runs/dpo_init_from/metrics.jsonl" <<'PY' || fail "dpo from model.init_from: step 1 is not ln 2"
+import json, math, sys
+first = [json.loads(line) for line in open(sys.argv[1]) if '"loss"' in line][0]
+assert abs(first["loss"] - math.log(2)) < 1e-6 and first["rewards/chosen"] == 0, first
+PY
+echo "PASS: dpo from model.init_from: the reference is the initial policy (step 1: loss ln 2, zero rewards)"
 
 # 4. Re-running skips the complete stages; without dpo's run, dpo trains again from sft's checkpoint.
 sums() { md5sum "$runs"/*/metrics.jsonl; }
@@ -132,8 +148,6 @@ expect_error() {  # CODE MESSAGE COMMAND...: the command fails with CODE and pri
 expect_error 2 "chat template chatml needs the special token <|im_start|>, and the bpe tokenizer" \
   "$shard" build --input "$work/chat/sft.jsonl" --tokenizer "$work/pretrain" --format sft --chat-template chatml \
   --out "$work/chatml" --quiet
-sed '/^stages:/,$d' "$work/chain.yaml" >"$work/single.yaml"  # the chain's shared keys, one run
-single=(--config "$work/single.yaml" --output.name single --training.max_steps 2 --training.warmup_steps 0)
 expect_error 2 "training.stage sft trains on sft data, but '$work/pretrain' is a pretrain dataset" \
   "$train" "${single[@]}" --training.stage sft --data.train_path "$work/pretrain"
 expect_error 4 "training.load_from: no checkpoint at '$work/runs/nowhere' or 'nowhere'" \
