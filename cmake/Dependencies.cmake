@@ -14,18 +14,42 @@ find_package(ICU REQUIRED COMPONENTS uc)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(SENTENCEPIECE REQUIRED IMPORTED_TARGET sentencepiece)
 
-# LibTorch: Debian's 1.13 (CPU) here; on GPU machines PyTorch 2.x's, found through
-# `python3 -c 'import torch; print(torch.utils.cmake_prefix_path)'` when not on the default path.
-find_package(Torch QUIET)
-if(NOT Torch_FOUND)
-  execute_process(COMMAND python3 -c "import torch; print(torch.utils.cmake_prefix_path)"
-                  OUTPUT_VARIABLE NF_TORCH_PREFIX OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
-  find_package(Torch REQUIRED PATHS "${NF_TORCH_PREFIX}")
+# LibTorch: PyTorch 2.11's, from the Python that has it (scripts/setup.sh installs torch==2.11.0,
+# the CUDA build, into the project's .venv). One LibTorch, one code path: Debian's 1.13 is not used.
+set(NF_PYTHON "${PROJECT_SOURCE_DIR}/.venv/bin/python" CACHE FILEPATH "A Python with torch ${NF_TORCH_REQUIRED} (scripts/setup.sh makes .venv)")
+string(CONCAT NF_TORCH_INSTALL_HINT "run scripts/setup.sh (it installs torch==${NF_TORCH_REQUIRED}.0 into "
+       "${PROJECT_SOURCE_DIR}/.venv), or `${NF_PYTHON} -m pip install torch==${NF_TORCH_REQUIRED}.0`, or configure "
+       "with -DNF_PYTHON=<a python3 that has torch ${NF_TORCH_REQUIRED}>")
+execute_process(COMMAND "${NF_PYTHON}" -c "import torch; print(torch.__version__); print(torch.utils.cmake_prefix_path)"
+                OUTPUT_VARIABLE NF_TORCH_QUERY ERROR_VARIABLE NF_TORCH_QUERY_ERROR RESULT_VARIABLE NF_TORCH_QUERY_RESULT
+                OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(NOT NF_TORCH_QUERY_RESULT EQUAL 0)
+  string(REGEX REPLACE ".*\n([^\n]+)\n?$" "\\1" NF_TORCH_QUERY_ERROR "\n${NF_TORCH_QUERY_ERROR}")
+  message(FATAL_ERROR "NeuralFlow needs PyTorch ${NF_TORCH_REQUIRED}'s LibTorch, and NF_PYTHON=${NF_PYTHON} gives none "
+                      "(${NF_TORCH_QUERY_ERROR}): ${NF_TORCH_INSTALL_HINT}")
 endif()
+string(REPLACE "\n" ";" NF_TORCH_QUERY "${NF_TORCH_QUERY}")
+list(GET NF_TORCH_QUERY 0 NF_TORCH_PYTHON_VERSION)
+list(GET NF_TORCH_QUERY 1 NF_TORCH_PREFIX)
+string(REGEX MATCH "^[0-9]+\\.[0-9]+" NF_TORCH_FOUND_VERSION "${NF_TORCH_PYTHON_VERSION}")
+if(NOT NF_TORCH_FOUND_VERSION VERSION_EQUAL NF_TORCH_REQUIRED)
+  message(FATAL_ERROR "NeuralFlow needs torch ${NF_TORCH_REQUIRED}, and NF_PYTHON=${NF_PYTHON} has torch "
+                      "${NF_TORCH_PYTHON_VERSION}: ${NF_TORCH_INSTALL_HINT}")
+endif()
+# The CUDA build's TorchConfig looks for the CUDA toolkit; /usr/local/cuda is where it is here.
+if(NOT DEFINED CUDAToolkit_ROOT AND EXISTS /usr/local/cuda)
+  set(CUDAToolkit_ROOT /usr/local/cuda)
+endif()
+find_package(Torch REQUIRED PATHS "${NF_TORCH_PREFIX}" NO_DEFAULT_PATH)
 # TorchConfig's imported targets carry compile flags; keep its headers out of our warnings.
 add_library(nf_torch INTERFACE)
 target_link_libraries(nf_torch INTERFACE ${TORCH_LIBRARIES})
 target_include_directories(nf_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
+# PyPI's libtorch.so exports std::filesystem functions from the libstdc++ it was built with
+# (pytorch/pytorch#133437), and its remove_all crashes when called from outside. A program's
+# libraries are searched in the order of its NEEDED entries, so libstdc++ goes first: ahead of
+# libtorch, its own std::filesystem is the one every call binds to.
+target_link_options(nf_torch INTERFACE "LINKER:--push-state,--no-as-needed" -lstdc++ "LINKER:--pop-state")
 
 # CUDA: NF_WITH_CUDA=AUTO follows libtorch. The NCCL backend sources compile whenever the CUDA
 # toolkit and nccl.h are found, even against a CPU-only libtorch, so CI at least compiles them.

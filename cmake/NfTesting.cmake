@@ -2,10 +2,12 @@
 # (`ctest -L mpi`), and a timeout so that a hang fails the test instead of stalling CI.
 
 # The environment that keeps oversubscribed ranks from spinning (DESIGN.md: without it steps run
-# 3–4× slower), and that lets OpenMPI run as root inside containers and CI.
+# 3–4× slower), that lets OpenMPI run as root inside containers and CI, and NF_PYTHON: the
+# project's Python (torch 2.11 and the ecosystem libraries) for the test scripts.
 set(NF_MPI_TEST_ENVIRONMENT
     OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yield_when_idle=1
-    OMPI_MCA_rmaps_base_oversubscribe=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE)
+    OMPI_MCA_rmaps_base_oversubscribe=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
+    NF_PYTHON=${NF_PYTHON})
 
 # The launcher prefix for N ranks, as a list: mpirun -n N --oversubscribe --bind-to none.
 function(nf_mpi_launcher out_var ranks)
@@ -24,6 +26,9 @@ function(nf_add_unit_test name)
   endif()
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_LIBRARY} nf_warnings GTest::gtest GTest::gtest_main)
+  if(ARG_LIBRARY STREQUAL "nf")
+    nf_use_torch_pch(${name})
+  endif()
   target_compile_definitions(${name} PRIVATE NF_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES LABELS unit TIMEOUT ${ARG_TIMEOUT}
@@ -48,6 +53,9 @@ function(nf_add_mpi_test name)
   endif()
   add_executable(${name} ${ARG_SOURCES} ${PROJECT_SOURCE_DIR}/tests/support/mpi_test_main.cpp)
   target_link_libraries(${name} PRIVATE ${ARG_LIBRARY} nf_warnings GTest::gtest)
+  if(ARG_LIBRARY STREQUAL "nf")
+    nf_use_torch_pch(${name})
+  endif()
   target_compile_definitions(${name} PRIVATE NF_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   math(EXPR mpirun_timeout "${ARG_TIMEOUT} - 5")
   foreach(ranks IN LISTS ARG_RANKS)

@@ -10,6 +10,7 @@ build=${1:-build}
 vocab=${2:-8192}
 runs=${3:-3}
 root=$(cd "$(dirname "$0")/.." && pwd)
+py=${NF_PYTHON:-$root/.venv/bin/python}  # the project's Python (scripts/setup.sh)
 source "$root/scripts/mpi_env.sh"
 work=$(mktemp -d /tmp/nf_bench_build.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -30,8 +31,8 @@ best() {
       --out "$work/ds" --quiet --threads "$threads" > "$work/out"
     rate=$(sed -n 's/.*(\([0-9.]*\) MB\/s.*/\1/p' "$work/out")
     read -r user sys < "$work/time"
-    wall=$(/usr/bin/python3 -c "print(max($wall, $rate))")
-    cpu=$(/usr/bin/python3 -c "print(max($cpu, $bytes / 1e6 / ($user + $sys)))")
+    wall=$("$py" -c "print(max($wall, $rate))")
+    cpu=$("$py" -c "print(max($cpu, $bytes / 1e6 / ($user + $sys)))")
   done
   printf '| %.2f | %.2f |' "$wall" "$cpu"
 }

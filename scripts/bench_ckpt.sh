@@ -12,6 +12,7 @@
 #   (build: ninja -C build bench-ckpt; DIR: where to write, default /tmp: the disk measured)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+py=${NF_PYTHON:-$root/.venv/bin/python}  # the project's Python (scripts/setup.sh)
 build=$root/build dir=/tmp args=()
 while (($#)); do
   case $1 in
@@ -50,7 +51,7 @@ echo "result dd-write 1 $((blocks * 4194304)) $(dd_seconds if=/dev/zero of="$wor
 dd if="$work/dd.bin" iflag=nocache count=0 status=none
 echo "result dd-read 1 $((blocks * 4194304)) $(dd_seconds if="$work/dd.bin" of=/dev/null bs=4M)" >>"$results"
 
-/usr/bin/python3 - "$results" <<'PY'
+"$py" - "$results" <<'PY'
 import sys
 rows = [line.split()[1:] for line in open(sys.argv[1])]
 rate = {(what, ranks): int(size) / 1e9 / float(seconds) for what, ranks, size, seconds in rows}

@@ -24,7 +24,7 @@ while (($# > 0)); do
 done
 ((steps > 2)) || { echo "bench_layouts.sh: --steps must be more than 2 (2 warm-up steps are not counted)" >&2; exit 2; }
 source "$root/scripts/mpi_env.sh"
-py=/usr/bin/python3
+py=${NF_PYTHON:-$root/.venv/bin/python}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

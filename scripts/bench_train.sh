@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Training throughput, one table: nf-train against a PyTorch Python training loop of the same
-# Llama-style model (scripts/bench/torch_train_loop.py), fp32 on CPU, same threads, same batch
-# split, same allocator (jemalloc with nf's MALLOC_CONF; Python gets it through LD_PRELOAD) and
-# the same BLAS (both run Debian's libtorch 1.13). Runs alternate (nf then torch in odd rounds,
-# torch then nf in even ones) so that load from other processes and the cold first run hit both
-# sides alike; each side's figure is its best round (other load only ever slows a run down), the
-# fastest single step of each side is shown too, and the median of the rounds' nf/torch ratios.
+# Llama-style model (scripts/bench/torch_train_loop.py), eager and through torch.compile, fp32 on
+# CPU, same threads, same batch split, same allocator (jemalloc with nf's MALLOC_CONF; Python gets
+# it through LD_PRELOAD) and the same LibTorch (torch 2.11 of the project's .venv, so the same
+# kernels). The order of the three sides rotates from round to round so that load from other
+# processes and the cold first run hit every side alike; each side's figure is its best round
+# (other load only ever slows a run down), the fastest single step of each side is shown too, and
+# the median of the rounds' nf/eager and nf/compiled ratios.
 # "% of matmul peak" divides the achieved model GFLOP/s (nf's formula, docs/training.md) by the
 # best fp32 GFLOP/s of a square torch.mm on the same threads, measured before every round.
 #
@@ -33,7 +34,7 @@ if ((quick)); then
 else
   preset=small seq_len=256 micro=4 global=8 warmup=2 steps=3 rounds=${rounds:-3} peak_size=2048
 fi
-py=/usr/bin/python3
+py=${NF_PYTHON:-$root/.venv/bin/python}
 jemalloc=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 for f in "$build/src/nf-train" "$build/tests/write-text-dataset" "$jemalloc"; do
   [[ -e $f ]] || { echo "missing $f (build: ninja -C $build nf-train write-text-dataset; apt install libjemalloc2)" >&2; exit 2; }
@@ -84,13 +85,15 @@ PY
   rm -rf "$out"  # its end-of-run checkpoint (1.3 GB for small)
 }
 
-run_torch() {
-  LD_PRELOAD=$jemalloc $py "$root/scripts/bench/torch_train_loop.py" train --threads "$threads" \
+run_torch() {  # $1 = round, $2 = eager|compiled
+  local compile=()
+  [[ $2 == compiled ]] && compile=(--compile)
+  LD_PRELOAD=$jemalloc $py "$root/scripts/bench/torch_train_loop.py" train --threads "$threads" "${compile[@]}" \
     --data "$work/data" --vocab "$vocab" --d-model "$d_model" --n-layers "$n_layers" --n-heads "$n_heads" \
     --n-kv-heads "$n_kv_heads" $tie --seq-len "$seq_len" --micro-batch "$micro" --global-batch "$global" \
-    --warmup "$warmup" --steps "$steps" >"$work/torch$1.json" 2>"$work/torch$1.log" || { cat "$work/torch$1.log" >&2; exit 1; }
+    --warmup "$warmup" --steps "$steps" >"$work/$2$1.json" 2>"$work/$2$1.log" || { cat "$work/$2$1.log" >&2; exit 1; }
   $py -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%.6g %.6g %.6g %.6g" % (r["tokens_per_s"], r["gflops_per_s"], r["flops_per_token"], r["fastest_step_tokens_per_s"]))' \
-    "$work/torch$1.json"
+    "$work/$2$1.json"
 }
 
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; threads $threads;" \
@@ -102,45 +105,57 @@ run_peak() {
     $py -c 'import json,sys; print("%.6g" % json.load(sys.stdin)["peak_gflops"])'
 }
 
-nf_results=() torch_results=() peaks=()
+nf_results=() eager_results=() compiled_results=() peaks=()
+sides=(nf eager compiled)
 for ((r = 1; r <= rounds; r++)); do
   peaks+=("$(run_peak)")
   echo "round $r: load average $(cut -d' ' -f1 /proc/loadavg), matmul ${peaks[-1]} GFLOP/s"
-  # Odd rounds run nf first, even rounds PyTorch first: neither program always gets the cold start.
-  if ((r % 2)); then
-    nf_results+=("$(run_nf "$r")")
-    torch_results+=("$(run_torch "$r")")
-  else
-    torch_results+=("$(run_torch "$r")")
-    nf_results+=("$(run_nf "$r")")
-  fi
-  echo "round $r nf-train: ${nf_results[-1]%% *} tokens/s"
-  echo "round $r PyTorch:  ${torch_results[-1]%% *} tokens/s"
+  # The order rotates each round: no side always gets the cold start or the same neighbour.
+  for ((i = 0; i < 3; i++)); do
+    side=${sides[(i + r - 1) % 3]}
+    case $side in
+      nf) nf_results+=("$(run_nf "$r")"); echo "round $r nf-train:         ${nf_results[-1]%% *} tokens/s" ;;
+      eager) eager_results+=("$(run_torch "$r" eager)"); echo "round $r PyTorch eager:    ${eager_results[-1]%% *} tokens/s" ;;
+      compiled) compiled_results+=("$(run_torch "$r" compiled)"); echo "round $r PyTorch compiled: ${compiled_results[-1]%% *} tokens/s" ;;
+    esac
+  done
 done
 
 $py - "$(printf '%s\n' "${peaks[@]}" | sort -g | tail -1)" "$peak_size" "$threads" <<PY
 import sys
-nf = [list(map(float, s.split())) for s in """$(printf '%s\n' "${nf_results[@]}")""".split("\n") if s]
-pt = [list(map(float, s.split())) for s in """$(printf '%s\n' "${torch_results[@]}")""".split("\n") if s]
+def rows(text):
+    return [list(map(float, s.split())) for s in text.split("\n") if s]
+nf = rows("""$(printf '%s\n' "${nf_results[@]}")""")
+eager = rows("""$(printf '%s\n' "${eager_results[@]}")""")
+compiled = rows("""$(printf '%s\n' "${compiled_results[@]}")""")
 peak = float(sys.argv[1])
 size, threads = sys.argv[2], sys.argv[3]
-if abs(nf[0][2] - pt[0][2]) > 1e-6 * nf[0][2]:
-    sys.exit(f"FLOPs per token differ: nf {nf[0][2]:.6g}, torch {pt[0][2]:.6g}: the models are not the same shape")
-best_nf, best_pt = max(nf), max(pt)
-rounds = lambda rs: ", ".join(f"{r[0]:,.0f}" for r in rs)
+for name, side in (("eager", eager), ("compiled", compiled)):
+    if abs(nf[0][2] - side[0][2]) > 1e-6 * nf[0][2]:
+        sys.exit(f"FLOPs per token differ: nf {nf[0][2]:.6g}, torch {name} {side[0][2]:.6g}: the models are not the same shape")
+sides = {"nf-train": nf, "PyTorch eager": eager, "PyTorch compiled": compiled}
+best = {k: max(v) for k, v in sides.items()}
+fastest = {k: max(r[3] for r in v) for k, v in sides.items()}
+cells = lambda f: " | ".join(f(k) for k in sides)
 print()
-print("| | nf-train | PyTorch loop |")
-print("|---|---:|---:|")
-print(f"| tokens/s per round | {rounds(nf)} | {rounds(pt)} |")
-print(f"| tokens/s (best round) | {best_nf[0]:,.0f} | {best_pt[0]:,.0f} |")
-fastest_nf, fastest_pt = max(r[3] for r in nf), max(r[3] for r in pt)
-print(f"| tokens/s (fastest step) | {fastest_nf:,.0f} | {fastest_pt:,.0f} |")
-print(f"| model GFLOP/s | {best_nf[1]:.1f} | {best_pt[1]:.1f} |")
+print("| | " + " | ".join(sides) + " |")
+print("|---|" + "---:|" * len(sides))
+print("| tokens/s per round | " + cells(lambda k: ", ".join(f"{r[0]:,.0f}" for r in sides[k])) + " |")
+print("| tokens/s (best round) | " + cells(lambda k: f"{best[k][0]:,.0f}") + " |")
+print("| tokens/s (fastest step) | " + cells(lambda k: f"{fastest[k]:,.0f}") + " |")
+print("| model GFLOP/s | " + cells(lambda k: f"{best[k][1]:.1f}") + " |")
 print(f"| % of matmul peak ({peak:.1f} GFLOP/s, {size}² fp32 mm, {threads} threads) | "
-      f"{100 * best_nf[1] / peak:.1f}% | {100 * best_pt[1] / peak:.1f}% |")
+      + cells(lambda k: f"{100 * best[k][1] / peak:.1f}%") + " |")
 print()
-ratios = sorted(a[0] / b[0] for a, b in zip(nf, pt))
-median = ratios[len(ratios) // 2] if len(ratios) % 2 else (ratios[len(ratios) // 2 - 1] + ratios[len(ratios) // 2]) / 2
-print(f"ratio nf/torch (tokens/s): {best_nf[0] / best_pt[0]:.3f} (best rounds), {fastest_nf / fastest_pt:.3f} (fastest steps), "
-      f"{median:.3f} (median of the rounds' ratios: {', '.join(f'{x:.3f}' for x in ratios)})")
+def median(xs):
+    xs = sorted(xs)
+    mid = len(xs) // 2
+    return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
+for name in ("PyTorch eager", "PyTorch compiled"):
+    ratios = [a[0] / b[0] for a, b in zip(nf, sides[name])]
+    print(f"ratio nf/{name.split()[1]} (tokens/s): {best['nf-train'][0] / best[name][0]:.3f} (best rounds), "
+          f"{fastest['nf-train'] / fastest[name]:.3f} (fastest steps), "
+          f"{median(ratios):.3f} (median of the rounds' ratios: {', '.join(f'{x:.3f}' for x in sorted(ratios))})")
+better = max(("PyTorch eager", "PyTorch compiled"), key=lambda k: best[k][0])
+print(f"nf/best PyTorch ({better.split()[1]}): {best['nf-train'][0] / best[better][0]:.3f} (best rounds)")
 PY

@@ -7,4 +7,5 @@ build=${NF_BUILD_DIR:-$root/build}
 mkdir -p "$build"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNF_WERROR=ON "$@" >"$build/configure.log" 2>&1 ||
   { cat "$build/configure.log"; exit 1; }
+grep '^-- NeuralFlow: ' "$build/configure.log"  # the LibTorch found, and which CUDA paths are built
 cmake --build "$build" -j "$(nproc)"

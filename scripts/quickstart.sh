@@ -4,6 +4,7 @@
 # show the loss falling, export the checkpoint to Hugging Face format.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+py=${NF_PYTHON:-$root/.venv/bin/python}  # the project's Python (scripts/setup.sh)
 "$root/scripts/setup.sh"
 "$root/scripts/build.sh"
 build=${NF_BUILD_DIR:-$root/build}
@@ -25,7 +26,7 @@ rm -rf runs/pretrain_tiny
 mpirun -n "$ranks" "$build/src/nf-train" --config configs/pretrain_tiny.yaml
 
 echo "== the loss, from runs/pretrain_tiny/metrics.jsonl (ln 8192 = 9.01 is a uniform guess)"
-/usr/bin/python3 - runs/pretrain_tiny/metrics.jsonl <<'PY'
+"$py" - runs/pretrain_tiny/metrics.jsonl <<'PY'
 import json, sys
 records = [json.loads(line) for line in open(sys.argv[1])]
 train = [r for r in records if "loss" in r]

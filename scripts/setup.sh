@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Installs NeuralFlow's build and test dependencies from Debian's packages.
-# Idempotent: packages already installed are skipped, and nothing is fetched
-# when everything is present. Works as root or through sudo.
+# Installs NeuralFlow's build and test dependencies: system libraries from Debian's packages, and
+# the Python side (torch 2.11.0 with its LibTorch, transformers, tensorboard, …) from PyPI into the
+# project's virtual environment .venv/ (or $NF_VENV), pinned by scripts/requirements.txt.
+# Idempotent: packages already installed are skipped, and nothing is fetched when everything is
+# present. Works as root or through sudo.
 set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config clang-format git
-  # numerics: libtorch (CPU, 1.13 on Debian 12), a real BLAS, an allocator that keeps freed memory
-  libtorch-dev libopenblas0-pthread libjemalloc-dev libjemalloc2
+  # an allocator that keeps freed memory (LibTorch, with its MKL, comes from PyPI: below)
+  libjemalloc-dev libjemalloc2
   # distributed + data + config
   libopenmpi-dev openmpi-bin libhdf5-dev libyaml-cpp-dev zlib1g-dev libssl-dev
   # libraries chosen over hand-rolled code
@@ -17,10 +20,10 @@ packages=(
   googletest libgtest-dev libgmock-dev
   # slurm: a real single-node cluster for the slurm test tier
   slurm-wlm slurm-client slurmctld slurmd
-  # python reference tests (run with /usr/bin/python3)
-  python3-torch python3-numpy python3-h5py python3-sentencepiece python3-crc32c
   # real corpora for data tests and the quickstart
   bible-kjv bible-kjv-text fortunes-zh
+  # the interpreter the virtual environment is made from, where none is installed
+  python3 python3-venv
 )
 
 missing=()
@@ -30,13 +33,14 @@ done
 
 if ((${#missing[@]} == 0)); then
   echo "setup: all ${#packages[@]} packages present"
-  exit 0
+else
+  sudo=""
+  if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+  echo "setup: installing ${#missing[@]} packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-sudo=""
-if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
-echo "setup: installing ${#missing[@]} packages: ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+"$root/scripts/setup_python.sh"
 echo "setup: done"

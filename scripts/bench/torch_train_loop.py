@@ -5,6 +5,7 @@ Usage (normally called by scripts/bench_train.sh, under LD_PRELOAD of jemalloc):
   python3 torch_train_loop.py train --data DIR --vocab 32000 --d-model 768 --n-layers 12 --n-heads 12 \
       --n-kv-heads 12 --tie --seq-len 256 --micro-batch 4 --global-batch 8 --warmup 2 --steps 3 --threads 2
   python3 torch_train_loop.py peak --threads 2      # fp32 matmul GFLOP/s, the denominator of "% of peak"
+  scripts/gpu/check.sh adds --device cuda --dtype bf16 (on a GPU, in bf16 autocast).
 
 Prints one JSON line: {"tokens_per_s", "gflops_per_s", "fastest_step_tokens_per_s", "flops_per_token",
 "step_s": [...], ...} (tokens_per_s: all timed steps' tokens over their total time).
@@ -44,13 +45,6 @@ def rope_tables(head_dim, theta, seq_len):
     return angles.cos(), angles.sin()
 
 
-def causal_attention(q, k, v):
-    # torch 1.13's private fused op, the one nf calls on 1.13 (PyTorch 2.x: the public one).
-    if hasattr(F, "scaled_dot_product_attention"):
-        return F.scaled_dot_product_attention(q, k, v, is_causal=True)
-    return F._scaled_dot_product_attention(q, k, v, None, 0.0, False, True)[0]
-
-
 class Attention(nn.Module):
     def __init__(self, d_model, n_heads, n_kv_heads):
         super().__init__()
@@ -76,7 +70,7 @@ class Attention(nn.Module):
             shape = (batch, self.n_kv_heads * n_rep, seq, self.head_dim)
             k = k[:, :, None].expand(batch, self.n_kv_heads, n_rep, seq, self.head_dim).reshape(shape)
             v = v[:, :, None].expand(batch, self.n_kv_heads, n_rep, seq, self.head_dim).reshape(shape)
-        out = causal_attention(q, k, v)
+        out = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # the fused op nf calls
         return self.o_proj(out.transpose(1, 2).reshape(batch, seq, self.n_heads * self.head_dim))
 
 
@@ -117,7 +111,8 @@ class CausalLM(nn.Module):
                 nn.init.normal_(p, 0.0, cfg.init_std)
 
     def forward(self, tokens):
-        cos, sin = rope_tables(self.cfg.d_model // self.cfg.n_heads, self.cfg.rope_theta, tokens.shape[1])
+        cos, sin = (t.to(tokens.device) for t in rope_tables(self.cfg.d_model // self.cfg.n_heads, self.cfg.rope_theta,
+                                                             tokens.shape[1]))
         x = self.embed_tokens(tokens)
         for layer in self.layers:
             x = layer(x, cos, sin)
@@ -170,7 +165,11 @@ def train(args):
     if cfg.ffn_hidden == 0:
         cfg.ffn_hidden = (8 * cfg.d_model // 3 + 63) // 64 * 64
     torch.manual_seed(1234)
-    model = CausalLM(cfg)
+    with torch.device(cfg.device):  # parameters made and initialized where they train
+        model = CausalLM(cfg)
+    # torch.compile (inductor) fuses the forward and, through AOTAutograd, its backward; the first
+    # call compiles, so --warmup must cover it.
+    forward = torch.compile(model) if cfg.compile else model
     decay = [p for n, p in model.named_parameters() if "norm" not in n and "embed_tokens" not in n]
     no_decay = [p for n, p in model.named_parameters() if "norm" in n or "embed_tokens" in n]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
@@ -180,16 +179,18 @@ def train(args):
     step_s, losses = [], []
     for step in range(total_steps):
         start = time.perf_counter()
-        inputs, targets, mask = next(data)
+        inputs, targets, mask = (t.to(cfg.device) for t in next(data))
         # As nf's step: the loss is the sum over the global batch / the token count, accumulated
         # over micro-batches; one backward per micro-batch.
         count = int(mask.sum().item())
         loss_sum = 0.0
         for begin in range(0, cfg.global_batch, cfg.micro_batch):
             end = begin + cfg.micro_batch
-            logits = model(inputs[begin:end])
-            per_token = F.cross_entropy(logits.reshape(-1, cfg.vocab), targets[begin:end].reshape(-1),
-                                        reduction="none").view(end - begin, cfg.seq_len)
+            # bf16: autocast with fp32 weights and optimizer, as nf's training.dtype bf16
+            with torch.autocast(cfg.device, dtype=torch.bfloat16, enabled=cfg.dtype == "bf16"):
+                logits = forward(inputs[begin:end])
+                per_token = F.cross_entropy(logits.reshape(-1, cfg.vocab), targets[begin:end].reshape(-1),
+                                            reduction="none").view(end - begin, cfg.seq_len)
             part = torch.where(mask[begin:end], per_token, torch.zeros_like(per_token)).sum()
             (part / count).backward()
             loss_sum += part.item()
@@ -199,6 +200,8 @@ def train(args):
         if math.isfinite(loss_sum) and math.isfinite(grad_norm.item()):
             optimizer.step()
         optimizer.zero_grad(set_to_none=False)  # nf zeroes gradients in place
+        if cfg.device == "cuda":
+            torch.cuda.synchronize()  # the step's kernels (the optimizer's) are done before the clock stops
         step_s.append(time.perf_counter() - start)
         losses.append(loss_sum / count)
     timed = step_s[cfg.warmup:]
@@ -207,7 +210,8 @@ def train(args):
     print(json.dumps({"tokens_per_s": tokens_per_s, "gflops_per_s": tokens_per_s * fpt / 1e9,
                       "fastest_step_tokens_per_s": cfg.global_batch * cfg.seq_len / min(timed),
                       "flops_per_token": fpt, "parameters": sum(p.numel() for p in model.parameters()),
-                      "threads": torch.get_num_threads(), "step_s": step_s, "losses": losses}))
+                      "threads": torch.get_num_threads(), "compiled": cfg.compile, "device": cfg.device,
+                      "dtype": cfg.dtype, "step_s": step_s, "losses": losses}))
 
 
 def peak(args):
@@ -244,6 +248,9 @@ def main():
     parser.add_argument("--global-batch", type=int, default=8)
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first")
     parser.add_argument("--steps", type=int, default=3, help="timed steps")
+    parser.add_argument("--compile", action="store_true", help="train: the model through torch.compile")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="train: where the model trains")
+    parser.add_argument("--dtype", choices=("fp32", "bf16"), default="fp32", help="train: bf16 = bf16 autocast")
     parser.add_argument("--size", type=int, default=2048, help="peak: matrix size")
     parser.add_argument("--repeats", type=int, default=10, help="peak: timed matmuls")
     args = parser.parse_args()
@@ -255,6 +262,8 @@ def main():
         args.n_kv_heads = args.n_heads
     if args.data is None or args.global_batch % args.micro_batch:
         parser.error("train needs --data, and --global-batch must be a multiple of --micro-batch")
+    if args.compile and args.warmup < 1:
+        parser.error("--compile needs --warmup >= 1: the first step compiles")
     train(args)
 
 

@@ -16,6 +16,7 @@
 #include "nf/ckpt/safetensors.h"
 #include "nf/core/cli.h"
 #include "nf/core/error.h"
+#include "nf/data/bpe_files.h"
 #include "nf/data/dataset_builder.h"
 #include "nf/data/manifest.h"
 #include "nf/dist/job.h"
@@ -41,14 +42,29 @@ void export_checkpoint(const std::string& step_dir, const std::string& out_dir, 
     const std::string path = config.data.train_path + "/" + manifest.tokenizer.file;
     if (std::filesystem::exists(path)) tokenizer = path;  // datasets from nf-shard build carry it
   }
+  nf::ckpt::HfExportOptions options = nf::ckpt::HfExportOptions()
+                                          .with_dtype(nf::ckpt::parse_export_dtype(dtype))
+                                          .with_tokenizer_path(tokenizer)
+                                          .with_max_shard_bytes(max_shard_bytes);
+  const std::filesystem::path json = std::filesystem::is_directory(tokenizer)
+                                         ? std::filesystem::path(tokenizer) / "tokenizer.json"
+                                         : std::filesystem::path(tokenizer);
+  if (!tokenizer.empty() && json.extension() == ".json" && std::filesystem::exists(json)) {
+    // A tokenizer.json's bos, eos and pad ids and tokens: without them transformers takes
+    // LlamaConfig's defaults (bos 1, eos 2), which are other tokens of nf's tokenizers. (A
+    // sentencepiece .model would need nf_sentencepiece, which is never linked with LibTorch.)
+    const std::unique_ptr<nf::data::BpeTokenizer> loaded = nf::data::load_bpe_tokenizer_json(json.string());
+    if (const auto id = loaded->special(nf::data::SpecialRole::kBos))
+      options.with_bos_token_id(*id).bos_token = loaded->decode({*id});
+    if (const auto id = loaded->special(nf::data::SpecialRole::kEos))
+      options.with_eos_token_id(*id).eos_token = loaded->decode({*id});
+    if (const auto id = loaded->special(nf::data::SpecialRole::kPad))
+      options.with_pad_token_id(*id).pad_token = loaded->decode({*id});
+  }
   // One output file's parameters at a time: the whole model is never in memory at once.
   nf::train::ModelReader reader(step_dir);
   const auto read = [&reader](const std::vector<std::string>& names) { return reader.read(names); };
-  nf::ckpt::export_hf(out_dir, config.model, read,
-                      nf::ckpt::HfExportOptions()
-                          .with_dtype(nf::ckpt::parse_export_dtype(dtype))
-                          .with_tokenizer_path(tokenizer)
-                          .with_max_shard_bytes(max_shard_bytes));
+  nf::ckpt::export_hf(out_dir, config.model, read, options);
   std::cout << "exported " << nf::ckpt::hf_parameter_shapes(config.model).size() << " tensors of " << step_dir
             << " to " << out_dir << " (" << dtype << (tokenizer.empty() ? ", no tokenizer" : ", tokenizer " + tokenizer)
             << ")\n";

@@ -134,6 +134,19 @@ void copy_tokenizer(const std::string& source, const fs::path& stage) {
   copy_tokenizer_file(from, stage / (extension == ".json" ? "tokenizer.json" : "tokenizer.model"));
 }
 
+// tokenizer_config.json for a tokenizer.json without one: the generic fast tokenizer class and the
+// special tokens' names (transformers otherwise knows none, and a Llama config falls back to ids 1 and 2).
+void write_tokenizer_config(const fs::path& stage, const HfExportOptions& options) {
+  if (!fs::exists(stage / "tokenizer.json") || fs::exists(stage / "tokenizer_config.json")) return;
+  nlohmann::ordered_json json = {{"tokenizer_class", "PreTrainedTokenizerFast"},
+                                 {"clean_up_tokenization_spaces", false}};
+  if (!options.bos_token.empty()) json["bos_token"] = options.bos_token;
+  if (!options.eos_token.empty()) json["eos_token"] = options.eos_token;
+  if (!options.pad_token.empty()) json["pad_token"] = options.pad_token;
+  if (json.size() == 2) return;  // no special token to name
+  write_file_atomic((stage / "tokenizer_config.json").string(), json.dump(2) + "\n");
+}
+
 }  // namespace
 
 ExportDtype parse_export_dtype(const std::string& text) {
@@ -212,6 +225,7 @@ nlohmann::ordered_json hf_config_json(const model::ModelConfig& config, const Hf
                                  {"torch_dtype", torch_dtype_name(options.dtype)}};
   if (options.bos_token_id) json["bos_token_id"] = *options.bos_token_id;
   if (options.eos_token_id) json["eos_token_id"] = *options.eos_token_id;
+  if (options.pad_token_id) json["pad_token_id"] = *options.pad_token_id;
   return json;
 }
 
@@ -219,6 +233,7 @@ nlohmann::ordered_json hf_generation_config_json(const HfExportOptions& options)
   nlohmann::ordered_json json = {{"_from_model_config", true}};
   if (options.bos_token_id) json["bos_token_id"] = *options.bos_token_id;
   if (options.eos_token_id) json["eos_token_id"] = *options.eos_token_id;
+  if (options.pad_token_id) json["pad_token_id"] = *options.pad_token_id;
   return json;
 }
 
@@ -231,6 +246,7 @@ void export_hf(const std::string& out_dir, const model::ModelConfig& config, con
   write_file_atomic((stage / "generation_config.json").string(), hf_generation_config_json(options).dump(2) + "\n");
   write_weights(stage, config, read, options);
   if (!options.tokenizer_path.empty()) copy_tokenizer(options.tokenizer_path, stage);
+  write_tokenizer_config(stage, options);
   out.commit();
 }
 

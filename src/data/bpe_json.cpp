@@ -2,6 +2,7 @@
 // vocab.json + merges.txt (read). Tokens are stored in GPT-2's byte-level alphabet.
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "nf/core/atomic_file.h"
@@ -223,8 +224,18 @@ std::string bpe_to_tokenizer_json(const BpeTokenizer& tokenizer) {
   auto& entries = static_cast<std::vector<std::pair<const std::string, ordered_json>>&>(
       vocab.get_ref<ordered_json::object_t&>());
   entries.reserve(tokens.size());
+  // The specials go into the vocab too, at their ids, as Hugging Face's own files have them:
+  // tokenizers keeps an added token at its "id" only if model.vocab has it there, and appends one it
+  // lacks after the largest vocab id, which moves it onto (and hides) a merged token's id.
+  std::map<size_t, const std::string*> special_at;
+  for (const SpecialToken& special : tokenizer.specials()) special_at[special.id] = &special.content;
   for (size_t id = 0; id < tokens.size(); ++id) {
-    if (!tokens[id].empty()) entries.emplace_back(bytes_to_byte_level(tokens[id]), id);
+    const auto special = special_at.find(id);
+    if (special != special_at.end()) {
+      entries.emplace_back(*special->second, id);
+    } else if (!tokens[id].empty()) {
+      entries.emplace_back(bytes_to_byte_level(tokens[id]), id);
+    }
   }
   model["vocab"] = std::move(vocab);
   ordered_json merges = ordered_json::array();

@@ -31,17 +31,11 @@ torch::Tensor repeat_kv(const torch::Tensor& x, int64_t n_rep) {
 }
 
 // Softmax(q kᵀ / sqrt(head_dim) + mask) v: the causal mask through the fused kernel (is_causal),
-// or an explicit boolean mask; the public op on PyTorch 2.x, its private 1.13 predecessor (math
-// backend, same scaling) otherwise.
+// or an explicit boolean mask.
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, const torch::Tensor& mask) {
   const bool causal = !mask.defined();
-  const c10::optional<torch::Tensor> attn_mask = causal ? c10::nullopt : c10::optional<torch::Tensor>(mask);
-#if TORCH_VERSION_MAJOR >= 2
+  const std::optional<torch::Tensor> attn_mask = causal ? std::nullopt : std::optional<torch::Tensor>(mask);
   return at::scaled_dot_product_attention(q, k, v, attn_mask, /*dropout_p=*/0.0, causal);
-#else
-  return std::get<0>(at::_scaled_dot_product_attention(q, k, v, attn_mask, /*dropout_p=*/0.0,
-                                                       /*need_attn_weights=*/false, causal));
-#endif
 }
 
 }  // namespace

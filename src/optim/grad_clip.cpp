@@ -2,6 +2,7 @@
 #include "nf/optim/grad_clip.h"
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 
 namespace nf::optim {
 

@@ -1,6 +1,7 @@
 // Saving, finding and loading training checkpoints (checkpoint.h); a layout change goes through reshard.h.
 #include "nf/train/checkpoint.h"
 
+#include <ATen/core/grad_mode.h>
 #include <algorithm>
 #include <filesystem>
 #include <optional>

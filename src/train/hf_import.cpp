@@ -119,6 +119,17 @@ int64_t check_hf_config(const std::string& config_json_text, const model::ModelC
   unsupported(!value_of<bool>(hf, "attention_bias", false, path), "attention_bias", "false");
   unsupported(!value_of<bool>(hf, "mlp_bias", false, path), "mlp_bias", "false");
   unsupported(!hf.contains("rope_scaling") || hf["rope_scaling"].is_null(), "rope_scaling", "null (plain RoPE)");
+  // transformers 5 writes RoPE as "rope_parameters": {"rope_type", "rope_theta", ...}; earlier
+  // versions (and nf's export) as top-level rope_theta and rope_scaling.
+  const auto rope = hf.find("rope_parameters");
+  const bool nested_rope = rope != hf.end() && !rope->is_null();
+  if (nested_rope) {
+    NF_CHECK(rope->is_object(), CheckpointError, "'", path, "': rope_parameters = ", rope->dump(), " is not an object");
+    const std::string rope_type = value_of<std::string>(*rope, "rope_type", "default", path);
+    NF_CHECK(rope_type == "default", CheckpointError, "'", path, "' has rope_parameters.rope_type = \"", rope_type,
+             "\", but nf's Llama models have \"default\" (plain RoPE); model.init_from cannot load this model");
+  }
+  const double rope_theta = value_of<double>(nested_rope ? *rope : hf, "rope_theta", 10000.0, path);
 
   const auto expect = [&](const char* key, auto hf_value, const std::string& nf_key, auto job_value) {
     if (hf_value == job_value) return;
@@ -139,7 +150,7 @@ int64_t check_hf_config(const std::string& config_json_text, const model::ModelC
   expect("num_attention_heads", heads, "model.n_heads", job.n_heads);
   expect("num_key_value_heads", number("num_key_value_heads", heads), "model.n_kv_heads", job.kv_heads());
   expect("intermediate_size", number("intermediate_size"), "model.ffn_hidden", job.ffn_dim());
-  expect("rope_theta", value_of<double>(hf, "rope_theta", 10000.0, path), "model.rope_theta", job.rope_theta);
+  expect("rope_theta", rope_theta, "model.rope_theta", job.rope_theta);
   expect("rms_norm_eps", value_of<double>(hf, "rms_norm_eps", 1e-6, path), "model.norm_eps", job.norm_eps);
   expect("tie_word_embeddings", value_of<bool>(hf, "tie_word_embeddings", false, path), "model.tie_embeddings",
          job.tie_embeddings);

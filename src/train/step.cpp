@@ -139,13 +139,13 @@ LossTotals evaluate(model::CausalLM& model, const DeviceBatch& batch, int64_t mi
 
 Bf16Autocast::Bf16Autocast(bool enabled) : enabled_(enabled) {
   if (!enabled_) return;
-  at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-  at::autocast::set_enabled(true);
+  at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+  at::autocast::set_autocast_enabled(at::kCUDA, true);
 }
 
 Bf16Autocast::~Bf16Autocast() {
   if (!enabled_) return;
-  at::autocast::set_enabled(false);
+  at::autocast::set_autocast_enabled(at::kCUDA, false);
   at::autocast::clear_cache();
 }
 

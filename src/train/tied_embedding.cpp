@@ -1,6 +1,7 @@
 #include "tied_embedding.h"
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 
 namespace nf::train {
 namespace {

@@ -10,7 +10,7 @@ out=$(bash "$source/scripts/bench_ckpt.sh" --build "$build" --d-model 64 --layer
 code=$?
 echo "$out"
 [[ $code -eq 0 ]] || fail "bench_ckpt.sh exited $code"
-/usr/bin/python3 - "$out" <<'PY' || fail "the table is incomplete or has a non-positive figure"
+"$NF_PYTHON" - "$out" <<'PY' || fail "the table is incomplete or has a non-positive figure"
 import sys
 rows = [[c.strip() for c in l.strip("|").split("|")] for l in sys.argv[1].splitlines() if l.startswith("| ")]
 assert rows[0] == ["operation", "ranks", "GB", "GB/s", "vs dd"], rows[0]

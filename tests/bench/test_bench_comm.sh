@@ -10,7 +10,7 @@ out=$(bash "$source/scripts/bench_comm.sh" --build "$build" --ranks 2 --min-byte
 code=$?
 echo "$out"
 [[ $code -eq 0 ]] || fail "bench_comm.sh exited $code"
-/usr/bin/python3 - "$out" <<'PY' || fail "the table is incomplete or has a non-positive figure"
+"$NF_PYTHON" - "$out" <<'PY' || fail "the table is incomplete or has a non-positive figure"
 import sys
 lines = [l for l in sys.argv[1].splitlines() if l.startswith("| ")]
 header = [c.strip() for c in lines[0].strip("|").split("|")]

@@ -15,7 +15,7 @@ build=$1 source=$2
 work=$(mktemp -d)
 trap '[[ -n ${KEEP:-} ]] || rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
-py=/usr/bin/python3
+py=$NF_PYTHON
 
 source "${BASH_SOURCE[0]%/*}/tiny_model.sh"
 

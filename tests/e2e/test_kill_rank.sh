@@ -38,9 +38,9 @@ for victim in 5 0; do
   kill -9 "$pid"
   wait $mpirun_pid
   code=$?
-  elapsed=$(/usr/bin/python3 -c "import sys, time; print(f'{time.time() - float(sys.argv[1]):.1f}')" "$start")
+  elapsed=$("$NF_PYTHON" -c "import sys, time; print(f'{time.time() - float(sys.argv[1]):.1f}')" "$start")
   [[ $code -ne 0 ]] || { cat "$work/$name.out"; fail "rank $victim killed: the job exited 0"; }
-  /usr/bin/python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) <= float(sys.argv[2]) else 1)" "$elapsed" $timeout_s ||
+  "$NF_PYTHON" -c "import sys; sys.exit(0 if float(sys.argv[1]) <= float(sys.argv[2]) else 1)" "$elapsed" $timeout_s ||
     fail "rank $victim killed: the job took ${elapsed}s to end (timeout ${timeout_s}s)"
   sleep 0.5
   ! pgrep -f -- "--output.name $name" >/dev/null || fail "rank $victim killed: ranks left running"

@@ -12,7 +12,7 @@ train=$build/src/nf-train
 work=$(mktemp -d)
 trap '[[ -n ${KEEP:-} ]] || rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
-py=/usr/bin/python3
+py=$NF_PYTHON
 
 source "${BASH_SOURCE[0]%/*}/tiny_model.sh"
 # Wider (3.4M parameters: 40 MB of model and moments), so that saves take most of a step.

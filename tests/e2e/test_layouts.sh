@@ -13,7 +13,7 @@ build=$1 source=$2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
-py=/usr/bin/python3
+py=$NF_PYTHON
 
 source "${BASH_SOURCE[0]%/*}/tiny_model.sh"
 

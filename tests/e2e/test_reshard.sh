@@ -20,7 +20,7 @@ ckpt=$build/src/nf-ckpt
 work=$(mktemp -d)
 trap '[[ -n ${KEEP:-} ]] || rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
-py=/usr/bin/python3
+py=$NF_PYTHON
 
 source "${BASH_SOURCE[0]%/*}/tiny_model.sh"
 

@@ -26,13 +26,13 @@ for dataset in ds1 ds2; do
   "$shard" verify "$work/$dataset" | tee "$work/verify-$dataset.txt"
   grep -q "; OK$" "$work/verify-$dataset.txt" || fail "verify rejected $dataset"
 done
-total() { /usr/bin/python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(sum(s["tokens"] for s in m["splits"].values()))' "$1"; }
+total() { "$NF_PYTHON" -c 'import json,sys; m=json.load(open(sys.argv[1])); print(sum(s["tokens"] for s in m["splits"].values()))' "$1"; }
 [[ $(total "$work/ds1/manifest.json") -eq $(total "$work/ds2/manifest.json") ]] || fail "1-rank and 2-rank token totals differ"
 
 # The first paragraph of the corpus, encoded by the tokenizer on its own, opens the dataset.
 awk 'NF == 0 { exit } { printf "%s%s", sep, $0; sep = "\n" }' "$work/corpus/kjv.txt" > "$work/first.txt"
 "$shard" tokenizer encode --tokenizer "$work/tok" --input "$work/first.txt" > "$work/first.ids"
-/usr/bin/python3 "$source/tests/python/check_built_dataset.py" "$work/ds2" --same-as "$work/ds1" \
+"$NF_PYTHON" "$source/tests/python/check_built_dataset.py" "$work/ds2" --same-as "$work/ds1" \
   --first-doc "$work/first.ids"
 "$shard" inspect "$work/ds2" --samples 1 --sample-tokens 12 | grep -q "train document 0:" || fail "inspect"
 

@@ -19,7 +19,7 @@ shard=$build/data_tools/nf-shard
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
-py=/usr/bin/python3
+py=$NF_PYTHON
 start=$SECONDS
 
 source "${BASH_SOURCE[0]%/*}/chat_data.sh"

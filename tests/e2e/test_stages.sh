@@ -21,7 +21,7 @@ shard=$build/data_tools/nf-shard
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
-py=/usr/bin/python3
+py=$NF_PYTHON
 start=$SECONDS
 
 # Data. The sft and dpo datasets take the pretraining dataset's tokenizer (--tokenizer DATASET).

@@ -225,7 +225,9 @@ TEST(ZeroState, ShardStateAndFullStateAtAnotherDpSizeContinueIdentically) {
   ASSERT_EQ(full.size(), expected.size());
   for (size_t i = 0; i < full.size(); ++i) {
     EXPECT_EQ(full[i].first, expected[i].first);
-    EXPECT_TRUE(torch::allclose(full[i].second.to(torch::kDouble), expected[i].second.to(torch::kDouble), 1e-4, 1e-9))
+    // atol 1e-8: ~1e-6 of the largest moments (~1e-2), where fp32 sums in another order land (MKL's
+    // embedding gradients differ by up to 3.5e-9 between the sharded and the plain run).
+    EXPECT_TRUE(torch::allclose(full[i].second.to(torch::kDouble), expected[i].second.to(torch::kDouble), 1e-4, 1e-8))
         << full[i].first;
   }
 

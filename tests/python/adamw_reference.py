@@ -2,7 +2,7 @@
 without weight decay, chosen here by name: norms and embeddings get none), clip_grad_norm_ at 1.0,
 and the LR schedule (warmup + cosine/linear/constant) recomputed from its definition.
 
-Usage: /usr/bin/python3 adamw_reference.py PATH/TO/nf_reference_export
+Usage: .venv/bin/python adamw_reference.py PATH/TO/nf_reference_export
 
 Tolerance 1e-6 relative: the update is the same sequence of fp32 ops as torch's single-tensor
 AdamW; only the clipping norm (a sum of squares vs torch's norm of norms) rounds differently.
@@ -36,7 +36,7 @@ def schedule(kind, peak, min_ratio, warmup, total, step):
 
 def check_adamw(directory):
     info = json.load(open(f"{directory}/adamw.json"))
-    data = torch.load(f"{directory}/adamw.pt")
+    data = torch.load(f"{directory}/adamw.pt", weights_only=False)  # written by nf_reference_export (torch::save)
     names = [name for name, _ in info["parameter_names"]]
     params = {n: data["initial/" + n].clone() for n in names}
     no_decay = lambda n: "norm" in n or "embed_tokens" in n

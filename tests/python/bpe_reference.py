@@ -3,7 +3,7 @@
 It reads a tokenizer.json the way Hugging Face defines it and encodes with GPT-2's original
 algorithm (openai/gpt-2 encoder.py: merge the lowest-ranked pair everywhere, repeat). The split
 pattern runs on Python's `re` engine: \\p{L}, \\p{N} and \\s (Unicode White_Space) are spelled
-out as character classes built from `unicodedata`, since /usr/bin/python3 has no `regex` module.
+out as character classes built from `unicodedata`, so the reference needs no third-party regex engine.
 """
 import json
 import re

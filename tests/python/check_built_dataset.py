@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Reads a dataset written by `nf-shard build` with plain h5py/numpy/json, as an outside tool would,
 and checks it against its manifest: SHA-256 of every shard, the shard attributes, tokens dtype and
 layout, doc offsets, token ids below the vocabulary, and per-split counts. With --same-as OTHER, the

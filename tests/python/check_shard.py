@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Reads a dataset written by the C++ ShardWriter with plain h5py/numpy/json and compares it with
 what the byte-token rules of tests/unit/data/data_fixture.h give for the same text file: tokens,
 doc offsets, loss masks, DPO spans, metadata, attributes, layout (contiguous, uncompressed, the

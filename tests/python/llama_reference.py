@@ -2,7 +2,7 @@
 LlamaForCausalLM math (not from nf's code) recomputes logits, loss and every parameter's gradient
 from the weights and batch that nf_reference_export wrote, and compares them with nf's.
 
-Usage: /usr/bin/python3 llama_reference.py PATH/TO/nf_reference_export
+Usage: .venv/bin/python llama_reference.py PATH/TO/nf_reference_export
 
 Tolerances (relative to the largest magnitude of the reference tensor):
   logits, loss  1e-5: both sides are fp32 (eps 6e-8); a few dozen ops in a different order, with
@@ -98,7 +98,7 @@ def relative_error(ours, reference):
 
 def check_case(directory, case):
     cfg = json.load(open(f"{directory}/{case}.json"))
-    data = torch.load(f"{directory}/{case}.pt")
+    data = torch.load(f"{directory}/{case}.pt", weights_only=False)  # written by our export tool (torch::save)
     failures = []
     if cfg["parameter_names"] != hf_parameter_names(cfg):
         failures.append(f"parameter names {cfg['parameter_names']} differ from HF's {hf_parameter_names(cfg)}")

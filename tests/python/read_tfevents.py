@@ -1,6 +1,5 @@
-#!/usr/bin/python3
 """An independent reader of TensorBoard event files, for tests: checks every record's framing and
-masked CRC-32C (with Debian's python3-crc32c, not our code) and decodes the protobuf fields by
+masked CRC-32C (with the crc32c package, not our code) and decodes the protobuf fields by
 hand from TensorFlow's field numbers. Prints one line per scalar: `step tag value`, and the
 file_version record as `version <text>`."""
 import struct

@@ -13,7 +13,7 @@ nf's code) parses what nf_ckpt_reference_export wrote and:
 It also runs `nf-ckpt inspect` on an export (every tensor listed) and on a truncated copy (exit
 code 4, checkpoint error).
 
-Usage: /usr/bin/python3 test_ckpt_export.py PATH/TO/nf_ckpt_reference_export PATH/TO/nf-ckpt
+Usage: .venv/bin/python test_ckpt_export.py PATH/TO/nf_ckpt_reference_export PATH/TO/nf-ckpt
 """
 import json
 import os
@@ -63,7 +63,7 @@ def read_safetensors(path):
 def check_dtypes(directory):
     failures = []
     tensors, metadata = read_safetensors(f"{directory}/dtypes.safetensors")
-    expected = torch.load(f"{directory}/dtypes.pt")
+    expected = torch.load(f"{directory}/dtypes.pt", weights_only=False)  # torch::save of our export tool
     if metadata != {"format": "pt", "origin": "nf"}:
         failures.append(f"metadata {metadata}")
     if [name for name, _, _ in tensors] != list(expected.keys()):
@@ -109,7 +109,7 @@ def check_hf(directory, case):
     if (generation.get("bos_token_id"), generation.get("eos_token_id")) != (1, 2):
         failures.append(f"generation_config {generation}")
 
-    data = torch.load(f"{directory}/{case}.pt")
+    data = torch.load(f"{directory}/{case}.pt", weights_only=False)  # written by our export tool (torch::save)
     if config["torch_dtype"] == "bfloat16":
         _, fp32_weights, _, _ = load_hf(f"{directory}/{case.replace('bf16', 'fp32')}")
         for name in names:

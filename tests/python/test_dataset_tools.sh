@@ -16,7 +16,7 @@ for format in pretrain sft dpo; do
   for text in genesis tang; do
     out="$work/$text-$format"
     "$build/tests/write-text-dataset" "$work/$text.txt" "$out" "$format" 8192
-    /usr/bin/python3 "$source/tests/python/check_shard.py" "$work/$text.txt" "$out" "$format"
+    "$NF_PYTHON" "$source/tests/python/check_shard.py" "$work/$text.txt" "$out" "$format"
   done
 done
 

@@ -1,4 +1,4 @@
-"""nf's sentencepiece wrapper == python3-sentencepiece, on a model trained at test time.
+"""nf's sentencepiece wrapper == the sentencepiece Python package, on a model trained at test time.
 
 Trains a small BPE and a small unigram model with SentencePieceTrainer on the real corpora,
 encodes a sample with `nf-shard tokenizer encode`, and compares ids with

@@ -6,7 +6,7 @@
 # A test exits 77 (CTest's SKIP_RETURN_CODE) where Slurm's daemons are not installed.
 set -euo pipefail
 build=$1 source=$2
-py=/usr/bin/python3
+py=$NF_PYTHON
 if ! [[ -x /usr/sbin/slurmctld && -x /usr/sbin/slurmd ]] || ! command -v sbatch >/dev/null; then
   echo "SKIP: slurmctld, slurmd or sbatch is not installed (scripts/setup.sh installs them)"
   exit 77

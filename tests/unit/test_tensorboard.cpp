@@ -1,4 +1,4 @@
-// TensorBoard event files are read back by an independent Python reader (python3-crc32c for the
+// TensorBoard event files are read back by an independent Python reader (the crc32c package for the
 // record CRCs, a hand-written protobuf decoder for TensorFlow's field numbers).
 #include <gtest/gtest.h>
 
@@ -37,7 +37,7 @@ TEST(TensorBoard, IndependentReaderSeesEveryScalar) {
     writer.flush();
   }
   EXPECT_NE(path.find("/tb/events.out.tfevents."), std::string::npos);
-  const std::string out = run("/usr/bin/python3 " NF_SOURCE_DIR "/tests/python/read_tfevents.py " + path + " 2>&1");
+  const std::string out = run(NF_PYTHON " " NF_SOURCE_DIR "/tests/python/read_tfevents.py " + path + " 2>&1");
   EXPECT_EQ(out,
             "version brain.Event:2\n"
             "1 train/loss 9.25\n"

@@ -1,5 +1,5 @@
 // load_tokenizer: picks the reader from a file's name or a directory's contents, and fails with
-// a message naming the path. (Sentencepiece ids are compared with python3-sentencepiece in
+// a message naming the path. (Sentencepiece ids are compared with the sentencepiece Python package in
 // tests/python/test_sentencepiece_ids.py.)
 #include <gtest/gtest.h>
 

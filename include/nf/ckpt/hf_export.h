@@ -38,6 +38,11 @@ struct HfExportOptions {
   ExportDtype dtype = ExportDtype::kBFloat16;
   std::optional<int64_t> bos_token_id;
   std::optional<int64_t> eos_token_id;
+  std::optional<int64_t> pad_token_id;
+  // The tokenizer's bos, eos and pad tokens ("<|eos|>", ...): with a tokenizer.json and no
+  // tokenizer_config.json of its own, the export writes one naming them, so that transformers'
+  // AutoTokenizer knows them (generate() stops at eos, padding uses pad). Empty = not named.
+  std::string bos_token, eos_token, pad_token;
   // A tokenizer file (tokenizer.json, or a sentencepiece *.model) or a directory holding
   // tokenizer.json / tokenizer.model and their HF companions; empty = export no tokenizer.
   std::string tokenizer_path;
@@ -47,6 +52,7 @@ struct HfExportOptions {
   HfExportOptions& with_dtype(ExportDtype value) { return dtype = value, *this; }
   HfExportOptions& with_bos_token_id(int64_t value) { return bos_token_id = value, *this; }
   HfExportOptions& with_eos_token_id(int64_t value) { return eos_token_id = value, *this; }
+  HfExportOptions& with_pad_token_id(int64_t value) { return pad_token_id = value, *this; }
   HfExportOptions& with_tokenizer_path(std::string value) { return tokenizer_path = std::move(value), *this; }
   HfExportOptions& with_max_shard_bytes(uint64_t value) { return max_shard_bytes = value, *this; }
 };

@@ -2,6 +2,7 @@
 #include "nf/parallel/dp/flat_parameters.h"
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 
 #include <set>
 

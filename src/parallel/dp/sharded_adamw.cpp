@@ -3,6 +3,7 @@
 #include "nf/parallel/dp/sharded_adamw.h"
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 
 #include <cmath>
 #include <map>
