@@ -7,9 +7,12 @@
 #include <memory>
 #include <optional>
 
-#include "checkpoint_saver.h"
 #include "dpo.h"
-#include "initial_weights.h"
+#include "nf/ckpt/checkpoint.h"
+#include "nf/ckpt/consolidated.h"
+#include "nf/ckpt/initial_weights.h"
+#include "nf/ckpt/resume.h"
+#include "nf/ckpt/saver.h"
 #include "nf/core/error.h"
 #include "nf/data/data_loader.h"
 #include "nf/data/token_dataset.h"
@@ -22,17 +25,17 @@
 #include "nf/parallel/dp/grad_sync.h"
 #include "nf/parallel/dp/sharded_adamw.h"
 #include "nf/parallel/pp/schedule.h"
-#include "nf/train/checkpoint.h"
-#include "nf/train/consolidated.h"
 #include "nf/train/metrics.h"
 #include "nf/train/preemption.h"
 #include "step.h"
 #include "tied_embedding.h"
+#include "trainer_state.h"
 
 namespace nf::train {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using ckpt::NamedTensors;
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
@@ -153,7 +156,7 @@ class Trainer {
                                                            static_cast<int>(mesh.shape().dp()));
     parameters_ = flat_->parameters();
     // Before the optimizer exists: ZeRO's master weights start as a copy of the parameters.
-    if (resume_candidates(config.checkpoint.resume, checkpoints_dir_).empty()) {
+    if (ckpt::resume_candidates(config.checkpoint.resume, checkpoints_dir_).empty()) {
       load_starting_weights();
     } else if (!config.checkpoint.init_from.empty()) {
       log.info("model.init_from ", config.checkpoint.init_from, " not loaded: checkpoint.resume ",
@@ -181,7 +184,7 @@ class Trainer {
     if (t.document_mask) log.info("attention: within each packed document (training.document_mask)");
     resume_and_open_data();
     const CheckpointConfig& c = config.checkpoint;
-    saver_ = std::make_unique<CheckpointSaver>(
+    saver_ = std::make_unique<ckpt::CheckpointSaver>(
         checkpoints_dir_, mesh, c.keep_last,
         !c.consolidate && (c.async == "true" || (c.async == "auto" && device.is_cuda())), checkpoint_file_writer(), log);
     tied_->sync_weight();  // after a resume or load the last stage's copy must match the embedding
@@ -259,7 +262,7 @@ class Trainer {
   // training.load_from (resolved once), else model.init_from; empty = the seeded initialization.
   std::string starting_weights() {
     if (config_.training.load_from.empty()) return config_.checkpoint.init_from;
-    if (load_from_.empty()) load_from_ = resolve_load_from(config_.training.load_from, config_.output.dir);
+    if (load_from_.empty()) load_from_ = ckpt::resolve_load_from(config_.training.load_from, config_.output.dir);
     return load_from_;
   }
 
@@ -273,31 +276,32 @@ class Trainer {
     }
     const std::string source = starting_weights();
     if (source.empty()) return;
-    load_weights(source, *model_, parameters_);
+    ckpt::load_weights(source, *model_, parameters_);
     if (config_.training.load_from.empty()) {
       log_.info("initial weights from model.init_from ", source, " (fresh optimizer, step 0)");
       return;
     }
-    load_from_fingerprint_ = read_checkpoint_meta(source).tokenizer_fingerprint;
+    load_from_fingerprint_ =
+        trainer_state_from_json(ckpt::read_checkpoint_meta(source).trainer_state, source).tokenizer_fingerprint;
     log_.info("loaded weights from ", source, " (training.load_from; fresh optimizer, schedule and data)");
   }
 
   // The run's own checkpoint (checkpoint.resume) if it has one; then the training data, checked
   // against the stage and against the tokenizer of the checkpoint the run starts from; max_steps.
   void resume_and_open_data() {
-    std::optional<LoadedCheckpoint> loaded = load_resume_checkpoint();
+    const bool resumed = resume_run();
     data::TokenDatasetOptions options;
     options.model_vocab_size = config_.model.vocab_size;
-    options.tokenizer_fingerprint = meta_.tokenizer_fingerprint;  // a resumed run's: the same dataset's
+    options.tokenizer_fingerprint = state_.tokenizer_fingerprint;  // a resumed run's: the same dataset's
     auto train_data = std::make_shared<const data::TokenDataset>(config_.data.train_path, options);
     const data::Manifest& manifest = train_data->manifest();
     check_stage_data(config_.training.stage, manifest.format, config_.data.train_path);
-    NF_CHECK(loaded || load_from_fingerprint_.empty() || load_from_fingerprint_ == manifest.tokenizer.fingerprint,
+    NF_CHECK(resumed || load_from_fingerprint_.empty() || load_from_fingerprint_ == manifest.tokenizer.fingerprint,
              DataError, "data.train_path '", config_.data.train_path, "' was tokenized by tokenizer ",
              manifest.tokenizer.fingerprint.substr(0, 12), ", but training.load_from '", load_from_,
              "' was trained on data of tokenizer ", load_from_fingerprint_.substr(0, 12),
              "; build the dataset with that tokenizer: nf-shard build --tokenizer <the earlier dataset's directory>");
-    meta_.tokenizer_fingerprint = manifest.tokenizer.fingerprint;
+    state_.tokenizer_fingerprint = manifest.tokenizer.fingerprint;
     meta_.tp = mesh_.shape().tp();
     meta_.pp = mesh_.shape().pp();
     meta_.dp = mesh_.shape().dp();
@@ -308,7 +312,7 @@ class Trainer {
     loader_options_.dp_size = static_cast<int>(mesh_.shape().dp());
     loader_options_.seed = static_cast<uint64_t>(config_.training.seed);
     loader_options_.document_ids = config_.training.document_mask;
-    loader_ = std::make_unique<data::DataLoader>(train_data, loader_options_, loaded ? &meta_.loader : nullptr);
+    loader_ = std::make_unique<data::DataLoader>(train_data, loader_options_, resumed ? &state_.loader : nullptr);
     max_steps_ = resolve_max_steps(config_.training, loader_->num_samples());
     const TrainingConfig& t = config_.training;
     const std::string kind = manifest.chat_template.empty() ? ""
@@ -335,7 +339,7 @@ class Trainer {
     model::initialize(*reference, init_options());
     reference->to(device_);
     const std::string source = starting_weights();
-    if (!source.empty()) load_weights(source, *reference, model::named_parameters(*reference));
+    if (!source.empty()) ckpt::load_weights(source, *reference, model::named_parameters(*reference));
     log_.info("dpo: reference model from ",
               source.empty() ? "the seeded initialization (training.seed " + std::to_string(config_.training.seed) + ")"
                              : source,
@@ -343,56 +347,31 @@ class Trainer {
     return reference;
   }
 
-  // The first checkpoint of resume_candidates that every rank reads intact; a damaged one is
-  // skipped with a warning under `auto` and is an error when named explicitly. A checkpoint of
-  // another model is always an error (exit 4): falling back past it would resume the wrong run.
-  std::optional<LoadedCheckpoint> load_resume_checkpoint() {
-    const std::string& resume = config_.checkpoint.resume;
-    const std::vector<std::string> candidates = resume_candidates(resume, checkpoints_dir_);
-    if (candidates.empty() && resume == "auto") {
-      log_.info("checkpoint.resume auto: no checkpoint in ", checkpoints_dir_, ", starting fresh");
-    }
-    for (const std::string& dir : candidates) {
-      std::optional<LoadedCheckpoint> loaded;
-      std::string error;
-      try {
-        loaded = load_checkpoint(dir, config_, mesh_, parameter_shards(*model_, parameters_));
-        restore_tensors(parameters_, loaded->model_shard, dir);
-        if (optimizer_) {
-          optimizer_->load_state(loaded->optimizer_state);
-        } else if (loaded->resharded) {
-          sharded_->load_full_state(loaded->optimizer_state);  // after the parameters: it re-reads the master
-        } else {
-          sharded_->load_state(loaded->optimizer_state);
-        }
-      } catch (const ModelMismatchError&) {
-        throw;  // every rank reads the same config.yaml: all stop here, none waits below
-      } catch (const CheckpointError& e) {
-        if (resume != "auto") throw;
-        error = e.what();
+  // The run's own checkpoint (checkpoint.resume, ckpt/resume.h) into the model and optimizer, and
+  // its step and trainer state; false when there is none to resume.
+  bool resume_run() {
+    const ckpt::ModelLayout job{config_.model, config_.parallel};
+    const auto restore = [this](const ckpt::LoadedCheckpoint& loaded, const std::string& dir) {
+      ckpt::restore_tensors(parameters_, loaded.model_shard, dir);
+      if (optimizer_) {
+        optimizer_->load_state(loaded.optimizer_state);
+      } else if (loaded.resharded) {
+        sharded_->load_full_state(loaded.optimizer_state);  // after the parameters: it re-reads the master
+      } else {
+        sharded_->load_state(loaded.optimizer_state);
       }
-      at::Tensor ok = torch::tensor({static_cast<int32_t>(error.empty())}, torch::kInt32);
-      if (mesh_.world().size() > 1) mesh_.world().all_reduce(ok, dist::ReduceOp::kMin)->wait();
-      if (ok.item<int32_t>() == 1) {
-        const CheckpointMeta& saved = loaded->meta;
-        const dist::MeshShape& shape = mesh_.shape();
-        if (saved.tp != shape.tp() || saved.pp != shape.pp() || saved.dp != shape.dp() ||
-            saved.zero != config_.parallel.zero) {
-          log_.info("resharding ", dir, " from layout ", layout_text(saved.dp, saved.tp, saved.pp, saved.zero), " to ",
-                    layout_text(shape.dp(), shape.tp(), shape.pp(), config_.parallel.zero),
-                    loaded->resharded ? "" : " (its files load as saved)");
-        }
-        meta_ = loaded->meta;
-        last_saved_step_ = meta_.step;  // already on disk: finishing right away saves nothing again
-        log_.info("resumed from ", dir, " at step ", meta_.step, " (", with_thousands(meta_.loader.consumed_samples),
-                  " samples consumed)");
-        return loaded;
-      }
-      log_.warn("skipping checkpoint ", dir, ": ", error.empty() ? "damaged on another rank" : error);
-    }
-    NF_CHECK(candidates.empty(), CheckpointError, "no intact checkpoint in ", checkpoints_dir_, " (tried ",
-             candidates.size(), "); move the damaged step directories away to start fresh");
-    return std::nullopt;
+    };
+    const std::optional<ckpt::LoadedCheckpoint> loaded =
+        ckpt::resume(config_.checkpoint.resume, checkpoints_dir_, job, mesh_,
+                     ckpt::parameter_shards(*model_, parameters_), restore, log_);
+    if (!loaded) return false;
+    const std::string& dir = loaded->step_dir;
+    meta_ = loaded->meta;
+    state_ = trainer_state_from_json(meta_.trainer_state, dir + "/meta.json");
+    last_saved_step_ = meta_.step;  // already on disk: finishing right away saves nothing again
+    log_.info("resumed from ", dir, " at step ", meta_.step, " (", with_thousands(state_.loader.consumed_samples),
+              " samples consumed)");
+    return true;
   }
 
   // One optimizer step; returns the global batch's mean loss.
@@ -421,21 +400,21 @@ class Trainer {
     // has the full reduced gradients and the norm must count tp shards and replicated norms apart.
     grad_norm_ =
         config_.parallel.zero == 2 ? zero2_grad_norm(shard_grads) : global_grad_norm(model_, parameters_, mesh_);
-    meta_.loader = batch.state;
-    meta_.tokens_seen += sequences_per_step_ * t.seq_len;
+    state_.loader = batch.state;
+    state_.tokens_seen += sequences_per_step_ * t.seq_len;
     if (!std::isfinite(loss) || !std::isfinite(grad_norm_)) {
       flat_->zero_grad();
-      ++meta_.skipped_steps;
-      ++meta_.bad_steps_in_a_row;
+      ++state_.skipped_steps;
+      ++state_.bad_steps_in_a_row;
       log_.warn("step ", meta_.step + 1, ": non-finite ", std::isfinite(loss) ? "gradient norm" : "loss",
-                "; update skipped (", meta_.bad_steps_in_a_row, " in a row)");
-      NF_CHECK(meta_.bad_steps_in_a_row < t.max_bad_steps, DivergedError, meta_.bad_steps_in_a_row,
+                "; update skipped (", state_.bad_steps_in_a_row, " in a row)");
+      NF_CHECK(state_.bad_steps_in_a_row < t.max_bad_steps, DivergedError, state_.bad_steps_in_a_row,
                " steps in a row had a non-finite loss or gradient (training.max_bad_steps = ", t.max_bad_steps,
                "); the last good checkpoint is in ", checkpoints_dir_);
       ++meta_.step;
       return loss;
     }
-    meta_.bad_steps_in_a_row = 0;
+    state_.bad_steps_in_a_row = 0;
     const double clip = optim::clip_coefficient(torch::tensor(grad_norm_), t.grad_clip).item<double>();
     lr_ = optim::learning_rate_at(schedule_, meta_.step);
     if (sharded_) {
@@ -482,7 +461,7 @@ class Trainer {
     m.data_wait = interval.data_wait / seconds;
     m.comm = interval.blocked.comm / seconds;
     m.bubble = interval.blocked.pipeline / seconds;
-    m.skipped_steps = meta_.skipped_steps;
+    m.skipped_steps = state_.skipped_steps;
     log_.info(format_step_line(m));
     if (metrics_) metrics_->record(m);
   }
@@ -529,33 +508,33 @@ class Trainer {
   }
 
   // How a save writes this rank's files: its own shards, or its pieces of a consolidated checkpoint.
-  CheckpointFileWriter checkpoint_file_writer() const {
+  ckpt::CheckpointFileWriter checkpoint_file_writer() const {
     const dist::Mesh& mesh = mesh_;
     if (!config_.checkpoint.consolidate) {
-      return [&mesh](const std::string& dir, const CheckpointMeta& meta, const RankShards& shards,
-                     const std::string& yaml) { return write_checkpoint_files(dir, meta, shards, yaml, mesh.coords()); };
+      return [&mesh](const std::string& dir, const ckpt::CheckpointMeta& meta, const ckpt::RankShards& shards,
+                     const std::string& yaml) { return ckpt::write_checkpoint_files(dir, meta, shards, yaml, mesh.coords()); };
     }
     return [&mesh, zero = config_.parallel.zero > 0, model = config_.model](
-               const std::string& dir, const CheckpointMeta&, const RankShards& shards, const std::string& yaml) {
-      return write_consolidated_files(dir, shards, zero, model, yaml, mesh);
+               const std::string& dir, const ckpt::CheckpointMeta&, const ckpt::RankShards& shards, const std::string& yaml) {
+      return ckpt::write_consolidated_files(dir, shards, zero, model, yaml, mesh);
     };
   }
 
   std::string save() {
-    RankShards shards;
+    ckpt::RankShards shards;
     shards.model = parameters_;
     for (const auto& [name, tensor] : parameters_) {
-      shards.model_metadata["shard." + name] = shard_metadata(model_->shard_spec_of(name));
+      shards.model_metadata["shard." + name] = ckpt::shard_metadata(model_->shard_spec_of(name));
     }
     if (optimizer_) {
       shards.optimizer = optimizer_->state();
     } else {
       shards.optimizer = sharded_->state();
-      shards.optimizer_metadata = zero_piece_metadata(flat_->layout(), mesh_.dp().rank());
+      shards.optimizer_metadata = ckpt::zero_piece_metadata(flat_->layout(), mesh_.dp().rank());
     }
+    meta_.trainer_state = trainer_state_to_json(state_);
     const bool consolidate = config_.checkpoint.consolidate;
-    const std::string dir = saver_->save(consolidate ? consolidated_meta(meta_) : meta_, shards,
-                                         to_yaml_text(consolidate ? consolidated_config(config_) : config_));
+    const std::string dir = saver_->save(consolidate ? ckpt::consolidated_meta(meta_) : meta_, shards, to_yaml_text(config_));
     last_saved_step_ = meta_.step;
     return dir;
   }
@@ -582,8 +561,9 @@ class Trainer {
   std::unique_ptr<data::DataLoader> loader_;
   std::shared_ptr<const data::TokenDataset> validation_;
   std::unique_ptr<MetricsSink> metrics_;
-  std::unique_ptr<CheckpointSaver> saver_;
-  CheckpointMeta meta_;
+  std::unique_ptr<ckpt::CheckpointSaver> saver_;
+  ckpt::CheckpointMeta meta_;  // the step and layout of the next save
+  TrainerState state_;
   int64_t last_saved_step_ = -1;
   int64_t max_steps_ = 0;           // training.max_steps, or derived from training.epochs
   int64_t sequences_per_step_ = 0;  // the global batch's rows: two per dpo pair

@@ -1,5 +1,5 @@
 // The decoder's hyperparameters (config section `model`). Defaults here are the only defaults;
-// their docs live beside the schema in src/train/config.cpp.
+// their docs live beside the schema in model_keys.h.
 #pragma once
 
 #include <cstdint>

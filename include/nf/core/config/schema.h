@@ -99,6 +99,10 @@ YAML::Node override_node(const FieldInfo& info, const std::string& value);
 // The closest known key to `key` by edit distance, or "" when nothing is close.
 std::string closest_key(const std::string& key, const std::vector<std::string>& candidates);
 
+// What a layer's keys that the schema does not know are: errors (a user's config), or skipped (a
+// reader that wants a few sections of a larger file, such as the checkpoint code's of config.yaml).
+enum class UnknownKeys { kError, kSkip };
+
 // Type-erased schema storage, shared by every Schema<Root> instantiation.
 class SchemaBase {
  public:
@@ -113,7 +117,7 @@ class SchemaBase {
     YAML::Node node;
     Origin origin;
   };
-  std::vector<Leaf> leaves(const Layer& layer) const;
+  std::vector<Leaf> leaves(const Layer& layer, UnknownKeys unknown = UnknownKeys::kError) const;
   // The FieldInfo of an override, with a did-you-mean error for unknown keys.
   const FieldInfo& require_override(const Override& item) const;
 
@@ -141,9 +145,10 @@ class Schema : public SchemaBase {
   }
 
   // Applies the layers in order (later wins), then the overrides (which win over all files).
-  void apply(Root& root, const std::vector<Layer>& layers, const std::vector<Override>& overrides) const {
+  void apply(Root& root, const std::vector<Layer>& layers, const std::vector<Override>& overrides,
+             UnknownKeys unknown = UnknownKeys::kError) const {
     for (const auto& layer : layers) {
-      for (const auto& leaf : leaves(layer)) set(root, *leaf.info, leaf.node, leaf.origin);
+      for (const auto& leaf : leaves(layer, unknown)) set(root, *leaf.info, leaf.node, leaf.origin);
     }
     for (const auto& item : overrides) {
       const FieldInfo& info = require_override(item);

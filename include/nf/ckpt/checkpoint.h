@@ -1,8 +1,10 @@
 // Training checkpoints, sharded as the job runs: runs/<name>/checkpoints/step_N/ holds
-//   meta.json                          step, data position, layout, tokenizer, counters, SHA-256 of
-//                                      every file, and every tensor of every file (name, dtype, shape,
-//                                      global shape and tp slice) (rank 0)
-//   config.yaml                        the run's resolved config (rank 0)
+//   meta.json                          step, layout, SHA-256 of every file, every tensor of every
+//                                      file (name, dtype, shape, global shape and tp slice), and the
+//                                      trainer's own state (data position, tokenizer, counters), which
+//                                      this layer keeps without reading it (rank 0)
+//   config.yaml                        the run's resolved config (rank 0); this layer reads only its
+//                                      model and parallel sections (ModelLayout)
 //   model-tp<t>-pp<p>.safetensors      the parameters this (tp, pp) coordinate holds (dp rank 0),
 //                                      HF names; metadata "shard.<name>" = "dim index count full_size"
 //   optim-tp<t>-pp<p>-dp<d>.safetensors  optimizer state of one rank (every dp rank under ZeRO, whose
@@ -12,7 +14,7 @@
 // fsyncs checkpoints/, then replaces `latest` (temporary + fsync + rename), so a save cut short
 // never looks complete and `latest` always names a complete checkpoint.
 // A job with another layout (tp, pp, dp, ZeRO stage, pipeline split) loads it through
-// nf/train/reshard.h; checkpoint_layout.h has the arithmetic of both metadata formats.
+// nf/ckpt/reshard.h; checkpoint_layout.h has the arithmetic of both metadata formats.
 #pragma once
 
 #include <ATen/Tensor.h>
@@ -24,28 +26,32 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "nf/ckpt/checkpoint_layout.h"
 #include "nf/ckpt/safetensors.h"
 #include "nf/core/error.h"
-#include "nf/data/sampler.h"
 #include "nf/dist/mesh.h"
 #include "nf/model/model_config.h"
-#include "nf/train/checkpoint_layout.h"
-#include "nf/train/config.h"
 
-namespace nf::train {
+namespace nf::ckpt {
 
-using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
+// What the checkpoint code knows of a job: its model and how it is laid out over the ranks (the
+// `model` and `parallel` sections of its config), nothing of how it trains.
+struct ModelLayout {
+  model::ModelConfig model;
+  dist::ParallelConfig parallel;
+};
 
 struct CheckpointMeta {
   int64_t step = 0;                // optimizer steps completed
-  data::LoaderState loader;        // position of the training data stream after `step`
   int64_t tp = 1, pp = 1, dp = 1;  // layout the shards were written with
   int64_t zero = 0;
-  std::string tokenizer_fingerprint;  // of the training dataset
-  int64_t tokens_seen = 0;
-  int64_t skipped_steps = 0;  // steps whose update was skipped for a non-finite loss
-  int64_t bad_steps_in_a_row = 0;
-  std::map<std::string, std::string> files;  // file name -> SHA-256, filled in by save_checkpoint
+  std::map<std::string, std::string> files;  // file name -> SHA-256, filled in by commit_checkpoint
+  // The trainer's state after `step` (data position, counters, ...), opaque here: meta.json holds
+  // its keys beside this layer's own (format_version, step, layout, files, tensors), which it may
+  // not use.
+  nlohmann::json trainer_state = nlohmann::json::object();
 };
 
 // "step_<N>" under `checkpoints_dir`.
@@ -54,9 +60,9 @@ std::string step_directory(const std::string& checkpoints_dir, int64_t step);
 // What one rank contributes to a checkpoint.
 struct RankShards {
   NamedTensors model;                 // written by dp rank 0 of each (tp, pp)
-  ckpt::Metadata model_metadata;      // "shard.<name>" for every tensor
+  Metadata model_metadata;      // "shard.<name>" for every tensor
   NamedTensors optimizer;             // written by every rank when meta.zero > 0, else by dp rank 0
-  ckpt::Metadata optimizer_metadata;  // ZeRO: "piece.<name>" (zero_piece_metadata)
+  Metadata optimizer_metadata;  // ZeRO: "piece.<name>" (zero_piece_metadata)
 };
 
 // A save is three calls, so that the writing can run on a background thread (checkpoint.async;
@@ -75,8 +81,9 @@ std::string commit_checkpoint(const std::string& checkpoints_dir, const Checkpoi
 
 // meta.json of a step directory; CheckpointError when it is malformed or of another format version.
 CheckpointMeta read_checkpoint_meta(const std::string& step_dir);
-// config.yaml of a step directory; CheckpointError naming it when it is missing or invalid.
-TrainConfig read_checkpoint_config(const std::string& step_dir);
+// The model and parallel sections of a step directory's config.yaml (its other sections are the
+// trainer's); CheckpointError naming it when it is missing or invalid.
+ModelLayout read_model_layout(const std::string& step_dir);
 
 // A checkpoint of another model: not damaged, so `--resume auto` stops on it instead of falling back.
 class ModelMismatchError : public CheckpointError {
@@ -93,7 +100,7 @@ void check_same_model(const model::ModelConfig& saved, const model::ModelConfig&
 // Whether a job can load a checkpoint's files as they are: the same tp and pp and stage split,
 // and the same optimizer-state form (zero 0 on both sides: per parameter, any dp; ZeRO on both:
 // per-rank flat shards, which need the same dp and bucket size). Otherwise it reshards.
-bool loads_as_saved(const CheckpointMeta& meta, const TrainConfig& saved, const TrainConfig& job,
+bool loads_as_saved(const CheckpointMeta& meta, const ModelLayout& saved, const ModelLayout& job,
                     const dist::MeshShape& shape);
 
 // "dp 2, tp 2, pp 2, zero 1", for log lines.
@@ -106,6 +113,7 @@ std::string layout_text(int64_t dp, int64_t tp, int64_t pp, int64_t zero);
 std::vector<std::string> resume_candidates(const std::string& resume, const std::string& checkpoints_dir);
 
 struct LoadedCheckpoint {
+  std::string step_dir;  // where it was read from
   CheckpointMeta meta;
   NamedTensors model_shard;  // this rank's parameters
   // false: this rank's optimizer file as saved (for ShardedAdamW::load_state under ZeRO);
@@ -120,7 +128,7 @@ struct LoadedCheckpoint {
 // in the job's layout. When loads_as_saved, these are its own files; otherwise it reshards
 // (read_resharded): the parameters and per-parameter optimizer state are rebuilt from the saved
 // files that hold them, whatever layout and ZeRO stage wrote them.
-LoadedCheckpoint load_checkpoint(const std::string& step_dir, const TrainConfig& config, const dist::Mesh& mesh,
+LoadedCheckpoint load_checkpoint(const std::string& step_dir, const ModelLayout& job, const dist::Mesh& mesh,
                                  const std::vector<ParameterShard>& parameters);
 
 // nf-ckpt inspect of a step directory: writes its step, layout, data position and counters, then
@@ -132,4 +140,4 @@ int inspect_checkpoint(const std::string& step_dir, std::ostream& out);
 // missing, extra or differently shaped tensor.
 void restore_tensors(const NamedTensors& target, const NamedTensors& saved, const std::string& source);
 
-}  // namespace nf::train
+}  // namespace nf::ckpt

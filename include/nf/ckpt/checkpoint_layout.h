@@ -22,7 +22,7 @@
 #include "nf/parallel/dp/flat_layout.h"
 #include "nf/parallel/tp/shard.h"
 
-namespace nf::train {
+namespace nf::ckpt {
 
 // The metadata value "dim index count full_size" of a shard, and back (padded_full_size follows
 // from them: split_spec pads to a multiple of count, and a split without padding divides evenly).
@@ -77,9 +77,9 @@ struct ZeroPiece {
 
 // "piece.<name>" for every parameter piece in `dp_rank`'s shard of `layout` (a parameter has at
 // most one piece per rank: it lies in one bucket, and a rank's chunk of a bucket is contiguous).
-ckpt::Metadata zero_piece_metadata(const parallel::dp::FlatLayout& layout, int dp_rank);
+Metadata zero_piece_metadata(const parallel::dp::FlatLayout& layout, int dp_rank);
 // The pieces recorded in an optimizer file's metadata, by parameter name; CheckpointError naming
 // `source` and the key for a malformed value.
-std::map<std::string, ZeroPiece> parse_zero_pieces(const ckpt::Metadata& metadata, const std::string& source);
+std::map<std::string, ZeroPiece> parse_zero_pieces(const Metadata& metadata, const std::string& source);
 
-}  // namespace nf::train
+}  // namespace nf::ckpt

@@ -6,36 +6,41 @@
 
 #include "nf/core/atomic_file.h"
 #include "nf/core/error.h"
+#include "nf/core/filesystem.h"
 #include "nf/core/hash.h"
-#include "nf/train/checkpoint_layout.h"
+#include "nf/ckpt/checkpoint_layout.h"
 
-namespace nf::train {
+namespace nf::ckpt {
 namespace {
 
 namespace fs = std::filesystem;
 constexpr int kFormatVersion = 1;
 constexpr const char* kChecksumSuffix = ".sha256";
 
+// meta.json's keys of this layer; every other key is the trainer's (CheckpointMeta::trainer_state).
+constexpr const char* kOwnKeys[] = {"format_version", "step", "layout", "files", "tensors"};
+
 nlohmann::json meta_to_json(const CheckpointMeta& m) {
-  return {{"format_version", kFormatVersion},
-          {"step", m.step},
-          {"loader", data::loader_state_to_json(m.loader)},
-          {"layout", {{"tp", m.tp}, {"pp", m.pp}, {"dp", m.dp}, {"zero", m.zero}}},
-          {"tokenizer_fingerprint", m.tokenizer_fingerprint},
-          {"tokens_seen", m.tokens_seen},
-          {"skipped_steps", m.skipped_steps},
-          {"bad_steps_in_a_row", m.bad_steps_in_a_row},
-          {"files", m.files}};
+  nlohmann::json json = m.trainer_state;
+  for (const char* key : kOwnKeys) {
+    NF_CHECK(!json.contains(key), UsageError, "the trainer's checkpoint state may not hold the key '", key,
+             "' of meta.json");
+  }
+  json["format_version"] = kFormatVersion;
+  json["step"] = m.step;
+  json["layout"] = {{"tp", m.tp}, {"pp", m.pp}, {"dp", m.dp}, {"zero", m.zero}};
+  json["files"] = m.files;
+  return json;
 }
 
 // What meta.json lists of one tensor file, from its header: each tensor's name, dtype and shape,
 // and for a tp slice of a parameter ("shard.<name>" metadata) its full shape and which slice it is.
 nlohmann::json tensor_listing(const std::string& path) {
-  const ckpt::SafetensorsFile file(path);
+  const SafetensorsFile file(path);
   nlohmann::json listing = nlohmann::json::array();
-  for (const ckpt::TensorInfo& info : file.tensors()) {
+  for (const TensorInfo& info : file.tensors()) {
     nlohmann::json tensor = {
-        {"name", info.name}, {"dtype", ckpt::safetensors_dtype_name(info.dtype)}, {"shape", info.shape}};
+        {"name", info.name}, {"dtype", safetensors_dtype_name(info.dtype)}, {"shape", info.shape}};
     const auto shard = file.metadata().find("shard." + info.name);
     if (shard != file.metadata().end()) {
       const parallel::tp::ShardSpec spec = parse_shard_metadata(shard->second, "'" + path + "'");
@@ -59,17 +64,17 @@ std::string optimizer_file(int64_t tp, int64_t pp, int64_t dp) {
   return "optim-tp" + std::to_string(tp) + "-pp" + std::to_string(pp) + "-dp" + std::to_string(dp) + ".safetensors";
 }
 
-void write_tensors(const std::string& path, const NamedTensors& tensors, const ckpt::Metadata& metadata) {
-  ckpt::NamedTensors cpu;
+void write_tensors(const std::string& path, const NamedTensors& tensors, const Metadata& metadata) {
+  NamedTensors cpu;
   for (const auto& [name, tensor] : tensors) cpu.emplace_back(name, tensor.detach().cpu().contiguous());
-  write_checksum(path, ckpt::write_safetensors(path, cpu, metadata));
+  write_checksum(path, write_safetensors(path, cpu, metadata));
 }
 
 void write_checksum(const std::string& path, const std::string& digest) {
   write_file_atomic(path + kChecksumSuffix, digest + "\n");
 }
 
-std::unique_ptr<ckpt::SafetensorsFile> open_verified(const std::string& step_dir, const std::string& name,
+std::unique_ptr<SafetensorsFile> open_verified(const std::string& step_dir, const std::string& name,
                                                      const CheckpointMeta& meta) {
   const std::string path = step_dir + "/" + name;
   NF_CHECK(fs::exists(path), CheckpointError, "checkpoint file '", path, "' is missing");
@@ -77,7 +82,7 @@ std::unique_ptr<ckpt::SafetensorsFile> open_verified(const std::string& step_dir
   NF_CHECK(expected != meta.files.end(), CheckpointError, "checkpoint file '", path, "' is not listed in meta.json");
   NF_CHECK(expected->second == sha256_file(path), CheckpointError, "checkpoint file '", path,
            "' does not match its SHA-256 in meta.json (truncated or corrupted)");
-  return std::make_unique<ckpt::SafetensorsFile>(path);
+  return std::make_unique<SafetensorsFile>(path);
 }
 
 void write_meta(const std::string& dir, const CheckpointMeta& meta) {
@@ -89,7 +94,7 @@ void write_meta(const std::string& dir, const CheckpointMeta& meta) {
     std::string digest = read_file(entry.path().string());
     digest.erase(digest.find_last_not_of("\n") + 1);
     complete.files[name.substr(0, name.size() - std::string(kChecksumSuffix).size())] = digest;
-    fs::remove(entry.path());
+    remove_path(entry.path().string());
   }
   nlohmann::json json = meta_to_json(complete);
   for (const auto& [name, digest] : complete.files) json["tensors"][name] = tensor_listing(dir + "/" + name);
@@ -104,17 +109,14 @@ CheckpointMeta read_checkpoint_meta(const std::string& step_dir) {
     NF_CHECK(j.at("format_version").get<int>() == kFormatVersion, CheckpointError, "'", path, "' has format_version ",
              j.at("format_version").dump(), ", this nf-train reads ", kFormatVersion);
     m.step = j.at("step").get<int64_t>();
-    m.loader = data::loader_state_from_json(j.at("loader"), path);
     const auto& layout = j.at("layout");
     m.tp = layout.at("tp").get<int64_t>();
     m.pp = layout.at("pp").get<int64_t>();
     m.dp = layout.at("dp").get<int64_t>();
     m.zero = layout.at("zero").get<int64_t>();
-    m.tokenizer_fingerprint = j.at("tokenizer_fingerprint").get<std::string>();
-    m.tokens_seen = j.at("tokens_seen").get<int64_t>();
-    m.skipped_steps = j.at("skipped_steps").get<int64_t>();
-    m.bad_steps_in_a_row = j.at("bad_steps_in_a_row").get<int64_t>();
     m.files = j.at("files").get<std::map<std::string, std::string>>();
+    m.trainer_state = j;
+    for (const char* key : kOwnKeys) m.trainer_state.erase(key);
   } catch (const nlohmann::json::exception& e) {
     throw CheckpointError("checkpoint metadata '" + path + "' is malformed: " + e.what(),
                           "resume from another step directory");
@@ -122,4 +124,4 @@ CheckpointMeta read_checkpoint_meta(const std::string& step_dir) {
   return m;
 }
 
-}  // namespace nf::train
+}  // namespace nf::ckpt

@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "nf/model/model_config.h"
-#include "nf/train/checkpoint.h"
+#include "nf/ckpt/checkpoint.h"
 
-namespace nf::train {
+namespace nf::ckpt {
 
 // Refuses (CheckpointError naming `path`, the config.json key, the nf key and both values) a
 // config.json whose model differs from `job`: hidden_size, num_hidden_layers,
@@ -29,4 +29,4 @@ int64_t check_hf_config(const std::string& config_json_text, const model::ModelC
 NamedTensors read_initial_parameters(const std::string& source, const model::ModelConfig& job,
                                      const std::vector<ParameterShard>& targets);
 
-}  // namespace nf::train
+}  // namespace nf::ckpt

@@ -11,37 +11,38 @@
 #include <string>
 #include <vector>
 
+#include "nf/ckpt/checkpoint.h"
+#include "nf/ckpt/checkpoint_layout.h"
 #include "nf/ckpt/safetensors.h"
 #include "nf/dist/mesh.h"
 #include "nf/model/model_config.h"
-#include "nf/train/checkpoint.h"
-#include "nf/train/checkpoint_layout.h"
-#include "nf/train/config.h"
 
-namespace nf::train {
+namespace nf::ckpt {
 
-// What a consolidated checkpoint records instead of the layout that wrote it.
-TrainConfig consolidated_config(TrainConfig config);  // parallel tp/pp 1, dp/zero 0, no pp_layers
-CheckpointMeta consolidated_meta(CheckpointMeta meta);  // layout 1/1/1/0
+// What a consolidated checkpoint records instead of the layout that wrote it: the run's config.yaml
+// text with parallel tp/pp 1, dp/zero 0 and no pp_layers, its other keys as they are
+// (CheckpointError naming `source` when it is not YAML), and meta.json's layout 1/1/1/0.
+std::string consolidated_config(const std::string& config_yaml, const std::string& source);
+CheckpointMeta consolidated_meta(CheckpointMeta meta);
 
 // Its model file's tensors: every parameter whole, in Hugging Face order, and their
 // "shard.<name>" metadata (one shard each).
 struct ConsolidatedModel {
   std::vector<ParameterShard> parameters;
-  ckpt::Metadata metadata;
+  Metadata metadata;
 };
 ConsolidatedModel consolidated_model(const model::ModelConfig& config);
 
 // Collective over the world, instead of write_checkpoint_files: writes the model and optimizer
 // files of the consolidated checkpoint of the job's state into `staging_dir`, given every rank's
 // `shards` (`zero`: its optimizer state is ZeRO's flat shard, placed by "piece.<name>" metadata).
-// World rank 0 writes the model file and config.yaml (`config_yaml`) while the last rank writes the
-// optimizer file; every rank sends them the pieces it holds (one tp slice of a parameter from dp
-// rank 0; under ZeRO each dp rank's run of its moments), all posted at once as views of its state
+// World rank 0 writes the model file and config.yaml (consolidated_config of the run's
+// `config_yaml`) while the last rank writes the optimizer file; every rank sends them the pieces it
+// holds (one tp slice of a parameter from dp rank 0; under ZeRO each dp rank's run of its moments), all posted at once as views of its state
 // (on a GPU, host copies: the rank's shard). A writer assembles one full tensor at a time, never
 // the whole model. Returns the bytes this rank wrote.
 uint64_t write_consolidated_files(const std::string& staging_dir, const RankShards& shards, bool zero,
                                   const model::ModelConfig& config, const std::string& config_yaml,
                                   const dist::Mesh& mesh);
 
-}  // namespace nf::train
+}  // namespace nf::ckpt

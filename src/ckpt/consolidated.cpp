@@ -10,7 +10,7 @@
 // the sends one by one; with every send posted up front nothing waits but on a writer's progress,
 // and the two writers (world rank 0: the model file, the last rank: the optimizer file) write at
 // the same time.
-#include "nf/train/consolidated.h"
+#include "nf/ckpt/consolidated.h"
 
 #include <ATen/ATen.h>
 
@@ -19,18 +19,19 @@
 #include <memory>
 #include <optional>
 #include <tuple>
+#include <yaml-cpp/yaml.h>
 
 #include "checkpoint_files.h"
-#include "nf/ckpt/hf_export.h"
 #include "nf/ckpt/safetensors_stream.h"
 #include "nf/core/atomic_file.h"
 #include "nf/core/error.h"
+#include "nf/dist/p2p_tags.h"
 #include "nf/model/sharding.h"
 
-namespace nf::train {
+namespace nf::ckpt {
 namespace {
 
-constexpr int kPieceTag = 4242;
+constexpr int kPieceTag = dist::p2p_tags::kCheckpointPiece;
 
 // A rank's declaration about one parameter: one row of int64 fields.
 enum Field : int64_t {
@@ -82,9 +83,9 @@ class Gatherer {
 
   // The model file: every parameter whole. Returns the bytes written.
   uint64_t write_values(const std::string& path) {
-    std::vector<ckpt::TensorDeclaration> tensors;
+    std::vector<TensorDeclaration> tensors;
     for (size_t p = 0; p < size(); ++p) tensors.push_back({name(p), value_dtype(p), full_shape(p)});
-    ckpt::SafetensorsStreamWriter file(path, tensors, layout_.metadata);
+    SafetensorsStreamWriter file(path, tensors, layout_.metadata);
     uint64_t bytes = 0;
     for (size_t p = 0; p < size(); ++p) bytes += append(file, p, Part::kValue, value_dtype(p));
     write_checksum(path, file.commit());
@@ -94,10 +95,10 @@ class Gatherer {
   // The optimizer file: "step", then both moments of each parameter. Returns the bytes written.
   uint64_t write_moments(const std::string& path) {
     const at::Tensor step = optimizer_.at("step");
-    std::vector<ckpt::TensorDeclaration> tensors{{"step", step.scalar_type(), step.sizes().vec()}};
+    std::vector<TensorDeclaration> tensors{{"step", step.scalar_type(), step.sizes().vec()}};
     for (size_t p = 0; p < size(); ++p)
       for (Part part : kMoments) tensors.push_back({name(p) + suffix(part), at::kFloat, full_shape(p)});
-    ckpt::SafetensorsStreamWriter file(path, tensors, {});
+    SafetensorsStreamWriter file(path, tensors, {});
     file.append("step", step);
     uint64_t bytes = step.nbytes();
     for (size_t p = 0; p < size(); ++p)
@@ -177,7 +178,7 @@ class Gatherer {
   // Receives (or copies) the pieces of a part of parameter p into the whole tensor and appends it
   // to `file`: each tp slice is filled piece by piece, then put in place, and the vocabulary's
   // padding rows are dropped. Returns its bytes.
-  uint64_t append(ckpt::SafetensorsStreamWriter& file, size_t p, Part part, at::ScalarType dtype) {
+  uint64_t append(SafetensorsStreamWriter& file, size_t p, Part part, at::ScalarType dtype) {
     const std::string tensor_name = name(p) + suffix(part);
     const int64_t tp = mesh_.shape().tp();
     parallel::tp::ShardSpec spec = layout_.parameters[p].spec;  // tp slice `index`: {dim, index, tp, full, padded}
@@ -231,11 +232,25 @@ class Gatherer {
 
 }  // namespace
 
-TrainConfig consolidated_config(TrainConfig config) {
-  config.parallel.tp = config.parallel.pp = 1;
-  config.parallel.dp = config.parallel.zero = 0;
-  config.parallel.pp_layers.clear();
-  return config;
+std::string consolidated_config(const std::string& config_yaml, const std::string& source) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(config_yaml);
+  } catch (const YAML::Exception& e) {
+    throw CheckpointError("checkpoint config '" + source + "' is not valid YAML: " + e.what(),
+                          "consolidate another step directory");
+  }
+  NF_CHECK(root.IsMap(), CheckpointError, "checkpoint config '", source, "' is not a mapping of sections");
+  YAML::Node parallel = root["parallel"];
+  parallel["tp"] = 1;
+  parallel["pp"] = 1;
+  parallel["dp"] = 0;
+  parallel["zero"] = 0;
+  parallel["pp_layers"] = YAML::Node(YAML::NodeType::Sequence);
+  YAML::Emitter out;
+  out << root;
+  return std::string("# resolved by NeuralFlow, consolidated: the run's config laid out as one rank\n") + out.c_str() +
+         "\n";
 }
 
 CheckpointMeta consolidated_meta(CheckpointMeta meta) {
@@ -246,7 +261,7 @@ CheckpointMeta consolidated_meta(CheckpointMeta meta) {
 
 ConsolidatedModel consolidated_model(const model::ModelConfig& config) {
   ConsolidatedModel out;
-  for (const auto& [name, shape] : ckpt::hf_parameter_shapes(config)) {
+  for (const auto& [name, shape] : model::parameter_table(config)) {
     out.parameters.push_back({name, shape, model::shard_spec_of(config, name, nullptr)});
     out.metadata["shard." + name] = shard_metadata(out.parameters.back().spec);
   }
@@ -262,11 +277,11 @@ uint64_t write_consolidated_files(const std::string& staging_dir, const RankShar
   uint64_t bytes = 0;
   if (rank == value_writer) {
     bytes += gatherer.write_values(staging_dir + "/" + model_file(0, 0));
-    write_file_atomic(staging_dir + "/" + kConfigFile, config_yaml);
+    write_file_atomic(staging_dir + "/" + kConfigFile, consolidated_config(config_yaml, "the job's config"));
   }
   if (rank == moment_writer) bytes += gatherer.write_moments(staging_dir + "/" + optimizer_file(0, 0, 0));
   for (auto& send : sends) send->wait();
   return bytes;
 }
 
-}  // namespace nf::train
+}  // namespace nf::ckpt

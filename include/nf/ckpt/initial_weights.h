@@ -1,16 +1,16 @@
 // A run's starting weights (training.load_from, model.init_from): the parameters of an nf
 // checkpoint, whatever tp/pp layout it was saved with, or of a Hugging Face directory, loaded into
 // this rank's shards; no optimizer state, step or data position. The frozen DPO reference model
-// starts from the same weights. Private to src/train.
+// starts from the same weights.
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "nf/model/transformer.h"
-#include "nf/train/checkpoint.h"
+#include "nf/ckpt/checkpoint.h"
 
-namespace nf::train {
+namespace nf::ckpt {
 
 // The step directory `load_from` names: a step directory, a checkpoints directory (its `latest`)
 // or a run directory (its checkpoints/latest). A relative path is looked up under `output_dir`
@@ -29,4 +29,4 @@ std::vector<ParameterShard> parameter_shards(const model::CausalLMImpl& model, c
 // pipeline stage is not touched: TiedEmbedding::sync_weight after.
 void load_weights(const std::string& source, const model::CausalLMImpl& model, const NamedTensors& parameters);
 
-}  // namespace nf::train
+}  // namespace nf::ckpt

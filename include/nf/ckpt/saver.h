@@ -1,5 +1,4 @@
-// The trainer's checkpoint saves, synchronous or in the background (checkpoint.async). Private to
-// src/train.
+// Checkpoint saves as a job makes them, synchronous or in the background (checkpoint.async).
 //
 // An async save blocks training only to copy the rank's tensors (a snapshot in host memory) and
 // to create the staging directory; a background thread writes the files while training goes on.
@@ -19,9 +18,9 @@
 
 #include "nf/core/logging.h"
 #include "nf/dist/mesh.h"
-#include "nf/train/checkpoint.h"
+#include "nf/ckpt/checkpoint.h"
 
-namespace nf::train {
+namespace nf::ckpt {
 
 // Writes this rank's part of a save into the staging directory and returns the bytes it wrote:
 // write_checkpoint_files (sharded), or write_consolidated_files (collective: never async).
@@ -66,4 +65,4 @@ class CheckpointSaver {
   std::optional<InFlight> in_flight_;
 };
 
-}  // namespace nf::train
+}  // namespace nf::ckpt

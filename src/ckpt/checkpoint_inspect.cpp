@@ -6,16 +6,17 @@
 
 #include "checkpoint_files.h"
 #include "nf/core/hash.h"
-#include "nf/train/checkpoint.h"
+#include "nf/ckpt/checkpoint.h"
 
-namespace nf::train {
+namespace nf::ckpt {
 
 int inspect_checkpoint(const std::string& step_dir, std::ostream& out) {
   namespace fs = std::filesystem;
   const CheckpointMeta meta = read_checkpoint_meta(step_dir);
   out << step_dir << ": step " << meta.step << ", layout " << layout_text(meta.dp, meta.tp, meta.pp, meta.zero)
-      << "\n  data position " << data::loader_state_to_json(meta.loader).dump() << ", tokens seen " << meta.tokens_seen
-      << ", skipped steps " << meta.skipped_steps << "\n";
+      << "\n  trainer state:";
+  for (const auto& [key, value] : meta.trainer_state.items()) out << " " << key << " " << value.dump();
+  out << "\n";
   int damaged = 0;
   uint64_t total = 0;
   for (const auto& [name, digest] : meta.files) {
@@ -31,9 +32,9 @@ int inspect_checkpoint(const std::string& step_dir, std::ostream& out) {
     out << name << ": " << fs::file_size(path) << " bytes, SHA-256 " << (intact ? "ok" : "MISMATCH (corrupted or truncated)")
         << "\n";
     if (!intact) continue;
-    const ckpt::SafetensorsFile file(path.string());
-    for (const ckpt::TensorInfo& tensor : file.tensors()) {
-      out << "  " << tensor.name << "  " << ckpt::safetensors_dtype_name(tensor.dtype) << " "
+    const SafetensorsFile file(path.string());
+    for (const TensorInfo& tensor : file.tensors()) {
+      out << "  " << tensor.name << "  " << safetensors_dtype_name(tensor.dtype) << " "
           << c10::IntArrayRef(tensor.shape) << "  " << tensor.end - tensor.begin << " bytes\n";
     }
   }
@@ -42,4 +43,4 @@ int inspect_checkpoint(const std::string& step_dir, std::ostream& out) {
   return damaged;
 }
 
-}  // namespace nf::train
+}  // namespace nf::ckpt

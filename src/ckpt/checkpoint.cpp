@@ -1,5 +1,5 @@
 // Saving, finding and loading training checkpoints (checkpoint.h); a layout change goes through reshard.h.
-#include "nf/train/checkpoint.h"
+#include "nf/ckpt/checkpoint.h"
 
 #include <ATen/core/grad_mode.h>
 #include <algorithm>
@@ -9,12 +9,16 @@
 
 #include "checkpoint_files.h"
 #include "nf/core/atomic_file.h"
+#include "nf/core/config/schema.h"
 #include "nf/core/error.h"
+#include "nf/core/filesystem.h"
+#include "nf/dist/parallel_keys.h"
+#include "nf/model/model_keys.h"
 #include "nf/parallel/dp/flat_layout.h"
 #include "nf/parallel/pp/schedule.h"
-#include "nf/train/reshard.h"
+#include "nf/ckpt/reshard.h"
 
-namespace nf::train {
+namespace nf::ckpt {
 namespace {
 
 namespace fs = std::filesystem;
@@ -47,8 +51,8 @@ std::vector<std::pair<int64_t, fs::path>> step_directories(const fs::path& dir) 
 
 void remove_directory(const fs::path& dir) {
   const fs::path doomed = dir.string() + kRemovedSuffix;
-  fs::rename(dir, doomed);
-  fs::remove_all(doomed);
+  rename_path(dir.string(), doomed.string());
+  remove_all(doomed.string());
 }
 
 // What saves cut short by a crash left in `dir`: staging, replaced and half-removed step
@@ -58,7 +62,7 @@ void remove_leftovers(const fs::path& dir) {
   for (const auto& entry : fs::directory_iterator(dir)) {
     const std::string name = entry.path().filename().string();
     const bool step_leftover = name.rfind("step_", 0) == 0 && name.find('.') != std::string::npos;
-    if (step_leftover || name.rfind(std::string(kLatestFile) + ".tmp.", 0) == 0) fs::remove_all(entry.path());
+    if (step_leftover || name.rfind(std::string(kLatestFile) + ".tmp.", 0) == 0) remove_all(entry.path().string());
   }
 }
 
@@ -72,7 +76,7 @@ std::string begin_checkpoint(const std::string& checkpoints_dir, int64_t step, c
   const std::string staging = step_directory(checkpoints_dir, step) + kStagingSuffix;
   if (mesh.world().rank() == 0) {
     remove_leftovers(checkpoints_dir);
-    fs::create_directories(staging);
+    create_directories(staging);
   }
   mesh.world().barrier();  // the staging directory exists before any rank writes into it
   return staging;
@@ -81,7 +85,7 @@ std::string begin_checkpoint(const std::string& checkpoints_dir, int64_t step, c
 uint64_t write_checkpoint_files(const std::string& staging_dir, const CheckpointMeta& meta, const RankShards& shards,
                                 const std::string& config_yaml, const dist::MeshCoords& c) {
   uint64_t bytes = 0;
-  const auto write = [&](const std::string& name, const NamedTensors& tensors, const ckpt::Metadata& metadata) {
+  const auto write = [&](const std::string& name, const NamedTensors& tensors, const Metadata& metadata) {
     write_tensors(staging_dir + "/" + name, tensors, metadata);
     for (const auto& [tensor_name, tensor] : tensors) bytes += tensor.nbytes();
   };
@@ -101,11 +105,11 @@ std::string commit_checkpoint(const std::string& checkpoints_dir, const Checkpoi
     fsync_directory(staging);
     // A step saved again (a resume from an earlier checkpoint) replaces the old directory; its
     // name is free for a moment, and `auto` then falls back to the other complete ones.
-    if (fs::exists(final_dir)) fs::rename(final_dir, final_dir + kReplacedSuffix);
-    fs::rename(staging, final_dir);
+    if (fs::exists(final_dir)) rename_path(final_dir, final_dir + kReplacedSuffix);
+    rename_path(staging, final_dir);
     fsync_directory(checkpoints_dir);
     write_file_atomic(checkpoints_dir + "/" + kLatestFile, fs::path(final_dir).filename().string() + "\n");
-    fs::remove_all(final_dir + kReplacedSuffix);
+    remove_all(final_dir + kReplacedSuffix);
     if (keep_last > 0) {
       auto steps = step_directories(checkpoints_dir);
       for (size_t i = 0; i + keep_last < steps.size(); ++i) remove_directory(steps[i].second);
@@ -148,11 +152,17 @@ std::vector<std::string> resume_candidates(const std::string& resume, const std:
                         "pass a runs/<name>/checkpoints/step_N directory, or auto");
 }
 
-TrainConfig read_checkpoint_config(const std::string& step_dir) {
+ModelLayout read_model_layout(const std::string& step_dir) {
   const std::string path = step_dir + "/" + kConfigFile;
   NF_CHECK(fs::exists(path), CheckpointError, "checkpoint config '", path, "' is missing");
   try {
-    return load_train_config(path, {}, {});
+    config::Schema<ModelLayout> schema;
+    model::declare_model_keys(schema, &ModelLayout::model);
+    dist::declare_parallel_keys(schema, &ModelLayout::parallel);
+    ModelLayout layout;
+    schema.apply(layout, config::load_with_inheritance(path, {}), {}, config::UnknownKeys::kSkip);
+    model::validate(layout.model);
+    return layout;
   } catch (const ConfigError& e) {
     throw CheckpointError("checkpoint config '" + path + "' is invalid: " + e.what(),
                           "resume from another step directory");
@@ -179,10 +189,10 @@ void check_same_model(const model::ModelConfig& saved, const model::ModelConfig&
   check("model.norm_eps", saved.norm_eps, job.norm_eps);
 }
 
-bool loads_as_saved(const CheckpointMeta& meta, const TrainConfig& saved, const TrainConfig& job,
+bool loads_as_saved(const CheckpointMeta& meta, const ModelLayout& saved, const ModelLayout& job,
                     const dist::MeshShape& shape) {
   if (meta.tp != shape.tp() || meta.pp != shape.pp()) return false;
-  const auto stages = [&](const TrainConfig& config) {
+  const auto stages = [&](const ModelLayout& config) {
     std::vector<std::pair<int64_t, int64_t>> out;
     for (const auto& stage : parallel::pp::partition_layers(config.model.n_layers, meta.pp, config.parallel.pp_layers))
       out.emplace_back(stage.first, stage.count);
@@ -191,7 +201,7 @@ bool loads_as_saved(const CheckpointMeta& meta, const TrainConfig& saved, const 
   if (stages(saved) != stages(job)) return false;
   if (meta.zero == 0 || job.parallel.zero == 0) return meta.zero == job.parallel.zero;
   // ZeRO 1 and 2 save the same flat shards; they match when the buckets and their split do.
-  const auto bucket_numel = [](const TrainConfig& c) {
+  const auto bucket_numel = [](const ModelLayout& c) {
     return parallel::dp::bucket_numel_for(c.parallel.bucket_mb, sizeof(float));
   };
   return meta.dp == shape.dp() && bucket_numel(saved) == bucket_numel(job);
@@ -202,13 +212,14 @@ std::string layout_text(int64_t dp, int64_t tp, int64_t pp, int64_t zero) {
          std::to_string(zero);
 }
 
-LoadedCheckpoint load_checkpoint(const std::string& step_dir, const TrainConfig& config, const dist::Mesh& mesh,
+LoadedCheckpoint load_checkpoint(const std::string& step_dir, const ModelLayout& job, const dist::Mesh& mesh,
                                  const std::vector<ParameterShard>& parameters) {
   LoadedCheckpoint out;
+  out.step_dir = step_dir;
   out.meta = read_checkpoint_meta(step_dir);
-  const TrainConfig saved = read_checkpoint_config(step_dir);
-  check_same_model(saved.model, config.model, step_dir + "/" + kConfigFile);
-  if (!loads_as_saved(out.meta, saved, config, mesh.shape())) {
+  const ModelLayout saved = read_model_layout(step_dir);
+  check_same_model(saved.model, job.model, step_dir + "/" + kConfigFile);
+  if (!loads_as_saved(out.meta, saved, job, mesh.shape())) {
     ReshardedState state = read_resharded(step_dir, out.meta, parameters, /*with_optimizer=*/true);
     out.model_shard = std::move(state.parameters);
     out.optimizer_state = std::move(state.optimizer_state);
@@ -218,7 +229,7 @@ LoadedCheckpoint load_checkpoint(const std::string& step_dir, const TrainConfig&
   const dist::MeshCoords& c = mesh.coords();
   out.model_shard = read_own_file(step_dir, model_file(c.tp, c.pp), out.meta);  // the same for every dp rank
   out.optimizer_state =
-      read_own_file(step_dir, optimizer_file(c.tp, c.pp, config.parallel.zero > 0 ? c.dp : 0), out.meta);
+      read_own_file(step_dir, optimizer_file(c.tp, c.pp, job.parallel.zero > 0 ? c.dp : 0), out.meta);
   return out;
 }
 void restore_tensors(const NamedTensors& target, const NamedTensors& saved, const std::string& source) {
@@ -237,4 +248,4 @@ void restore_tensors(const NamedTensors& target, const NamedTensors& saved, cons
   }
 }
 
-}  // namespace nf::train
+}  // namespace nf::ckpt

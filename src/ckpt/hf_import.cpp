@@ -1,7 +1,7 @@
 // Initial parameters from a Hugging Face Llama directory or an nf step directory (hf_import.h):
 // config.json checked against the job, then the safetensors files read through the resharding
 // plan, each file standing in for a pipeline stage of a one-rank checkpoint.
-#include "nf/train/hf_import.h"
+#include "nf/ckpt/hf_import.h"
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -10,13 +10,13 @@
 #include <sstream>
 #include <type_traits>
 
-#include "nf/ckpt/hf_export.h"
+#include "nf/ckpt/hf_config.h"
+#include "nf/ckpt/reshard.h"
 #include "nf/core/atomic_file.h"
 #include "nf/core/error.h"
 #include "nf/model/sharding.h"
-#include "nf/train/reshard.h"
 
-namespace nf::train {
+namespace nf::ckpt {
 namespace {
 
 namespace fs = std::filesystem;
@@ -48,6 +48,14 @@ T value_of(const Json& json, const char* key, std::optional<T> fallback, const s
   }
 }
 
+// A config value as the messages show it: numbers as C++ prints them (10000, 1e-05), the rest as JSON.
+std::string shown(const Json& value) {
+  if (!value.is_number_float()) return value.dump();
+  std::ostringstream out;
+  out << value.get<double>();
+  return out.str();
+}
+
 // The model's safetensors files: the shards of model.safetensors.index.json, else model.safetensors.
 std::vector<std::string> model_files(const fs::path& dir) {
   const fs::path index = dir / "model.safetensors.index.json";
@@ -77,14 +85,14 @@ NamedTensors read_hf_directory(const fs::path& dir, const model::ModelConfig& jo
   model::ModelConfig hf = job;
   hf.vocab_size = check_hf_config(read_file(config_path), job, config_path);
   std::set<std::string> parameters;
-  for (const auto& [name, shape] : ckpt::hf_parameter_shapes(hf)) parameters.insert(name);
+  for (const auto& [name, shape] : model::parameter_table(hf)) parameters.insert(name);
   // Each file is a "stage" of a one-rank checkpoint: the plan opens only those with this rank's tensors.
   const std::vector<std::string> paths = model_files(dir);
   std::vector<SavedTensor> saved;
   std::map<std::string, std::string> file_of;
   for (size_t i = 0; i < paths.size(); ++i) {
-    const ckpt::SafetensorsFile file(paths[i]);
-    for (const ckpt::TensorInfo& info : file.tensors()) {
+    const SafetensorsFile file(paths[i]);
+    for (const TensorInfo& info : file.tensors()) {
       if (!parameters.count(info.name)) continue;  // e.g. rotary inv_freq buffers of older exports
       const auto [previous, added] = file_of.emplace(info.name, paths[i]);
       NF_CHECK(added, CheckpointError, "tensor '", info.name, "' is in both '", previous->second, "' and '", paths[i],
@@ -100,7 +108,7 @@ NamedTensors read_hf_directory(const fs::path& dir, const model::ModelConfig& jo
     target.full_shape = shape;
     target.spec.full_size = shape.at(target.spec.dim);
   }
-  const auto open = [&paths](int64_t, int64_t file) { return std::make_unique<ckpt::SafetensorsFile>(paths.at(file)); };
+  const auto open = [&paths](int64_t, int64_t file) { return std::make_unique<SafetensorsFile>(paths.at(file)); };
   return read_parameters(saved, 1, targets, open, dir.string());
 }
 
@@ -129,34 +137,37 @@ int64_t check_hf_config(const std::string& config_json_text, const model::ModelC
     NF_CHECK(rope_type == "default", CheckpointError, "'", path, "' has rope_parameters.rope_type = \"", rope_type,
              "\", but nf's Llama models have \"default\" (plain RoPE); model.init_from cannot load this model");
   }
-  const double rope_theta = value_of<double>(nested_rope ? *rope : hf, "rope_theta", 10000.0, path);
 
-  const auto expect = [&](const char* key, auto hf_value, const std::string& nf_key, auto job_value) {
-    if (hf_value == job_value) return;
-    std::ostringstream message, value;
-    value << std::boolalpha << hf_value;
-    message << std::boolalpha << "'" << path << "' has " << key << " = " << value.str() << " but this job has "
-            << nf_key << " = " << job_value;
-    throw CheckpointError(message.str(), "set " + nf_key + ": " + value.str() +
+  const int64_t heads = value_of<int64_t>(hf, "num_attention_heads", std::nullopt, path);
+  for (const HfConfigKey& key : hf_config_keys()) {
+    if (key.check != HfConfigKey::kMustMatch) continue;
+    const Json& source = std::string(key.hf_key) == "rope_theta" && nested_rope ? *rope : hf;
+    const Json fallback = std::string(key.hf_key) == "num_key_value_heads" ? Json(heads) : key.llama_default;
+    const Json job_value = key.value(job);
+    const auto found = source.find(key.hf_key);
+    const Json given = found == source.end() || found->is_null() ? fallback : *found;
+    NF_CHECK(!given.is_null(), CheckpointError, "'", path, "' has no ", key.hf_key,
+             "; it is not the config.json of a Llama model");
+    const bool typed = job_value.is_boolean()         ? given.is_boolean()
+                       : job_value.is_number_float() ? given.is_number()
+                                                     : given.is_number_integer();
+    NF_CHECK(typed, CheckpointError, "'", path, "': ", key.hf_key, " = ", given.dump(), " is not a ",
+             job_value.is_boolean() ? "boolean" : job_value.is_number_float() ? "number" : "whole number");
+    const bool same = job_value.is_boolean()         ? given.get<bool>() == job_value.get<bool>()
+                      : job_value.is_number_float() ? given.get<double>() == job_value.get<double>()
+                                                    : given.get<int64_t>() == job_value.get<int64_t>();
+    if (same) continue;
+    std::ostringstream message;
+    message << "'" << path << "' has " << key.hf_key << " = " << shown(given) << " but this job has " << key.nf_key
+            << " = " << shown(job_value);
+    throw CheckpointError(message.str(), std::string("set ") + key.nf_key + ": " + shown(given) +
                                              " to train the Hugging Face model as it is, or point model.init_from "
                                              "at a model of this job's shape");
-  };
-  const auto number = [&](const char* key, std::optional<int64_t> fallback = std::nullopt) {
-    return value_of<int64_t>(hf, key, fallback, path);
-  };
-  const int64_t heads = number("num_attention_heads"), hidden = number("hidden_size");
-  expect("hidden_size", hidden, "model.d_model", job.d_model);
-  expect("num_hidden_layers", number("num_hidden_layers"), "model.n_layers", job.n_layers);
-  expect("num_attention_heads", heads, "model.n_heads", job.n_heads);
-  expect("num_key_value_heads", number("num_key_value_heads", heads), "model.n_kv_heads", job.kv_heads());
-  expect("intermediate_size", number("intermediate_size"), "model.ffn_hidden", job.ffn_dim());
-  expect("rope_theta", rope_theta, "model.rope_theta", job.rope_theta);
-  expect("rms_norm_eps", value_of<double>(hf, "rms_norm_eps", 1e-6, path), "model.norm_eps", job.norm_eps);
-  expect("tie_word_embeddings", value_of<bool>(hf, "tie_word_embeddings", false, path), "model.tie_embeddings",
-         job.tie_embeddings);
-  unsupported(number("head_dim", hidden / heads) == job.head_dim(), "head_dim",
+  }
+  const int64_t hidden = value_of<int64_t>(hf, "hidden_size", std::nullopt, path);
+  unsupported(value_of<int64_t>(hf, "head_dim", hidden / heads, path) == job.head_dim(), "head_dim",
               "d_model / n_heads = " + std::to_string(job.head_dim()));
-  const int64_t vocab = number("vocab_size");
+  const int64_t vocab = value_of<int64_t>(hf, "vocab_size", std::nullopt, path);
   NF_CHECK(vocab >= 1, CheckpointError, "'", path, "' has vocab_size = ", vocab);
   if (vocab > job.vocab_size) {
     throw CheckpointError(detail::concat("'", path, "' has vocab_size = ", vocab,
@@ -170,7 +181,7 @@ NamedTensors read_initial_parameters(const std::string& source, const model::Mod
                                      const std::vector<ParameterShard>& targets) {
   const fs::path path(source);
   if (fs::exists(path / "meta.json")) {
-    check_same_model(read_checkpoint_config(source).model, job, source + "/config.yaml");
+    check_same_model(read_model_layout(source).model, job, source + "/config.yaml");
     return read_resharded(source, read_checkpoint_meta(source), targets, /*with_optimizer=*/false).parameters;
   }
   NF_CHECK(fs::exists(path / "config.json"), CheckpointError, "model.init_from: '", source,
@@ -178,4 +189,4 @@ NamedTensors read_initial_parameters(const std::string& source, const model::Mod
   return read_hf_directory(path, job, targets);
 }
 
-}  // namespace nf::train
+}  // namespace nf::ckpt

@@ -1,5 +1,5 @@
 // Synchronous and background checkpoint saves with a commit agreed at step boundaries (checkpoint_saver.h).
-#include "checkpoint_saver.h"
+#include "nf/ckpt/saver.h"
 
 #include <ATen/ATen.h>
 
@@ -8,7 +8,7 @@
 #include <iomanip>
 #include <sstream>
 
-namespace nf::train {
+namespace nf::ckpt {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -109,4 +109,4 @@ void CheckpointSaver::commit() {
   in_flight_.reset();
 }
 
-}  // namespace nf::train
+}  // namespace nf::ckpt

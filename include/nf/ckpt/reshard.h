@@ -17,9 +17,9 @@
 #include <utility>
 #include <vector>
 
-#include "nf/train/checkpoint.h"
+#include "nf/ckpt/checkpoint.h"
 
-namespace nf::train {
+namespace nf::ckpt {
 
 struct ReshardedState {
   NamedTensors parameters;       // one per target, in target order, the target's shard shape and the saved dtype
@@ -34,7 +34,7 @@ ReshardedState read_resharded(const std::string& step_dir, const CheckpointMeta&
                               const std::vector<ParameterShard>& targets, bool with_optimizer);
 
 // Opens the model file that holds the tensors of saved coordinate (tp, pp) (SavedTensor::stage).
-using ModelFileOpener = std::function<std::shared_ptr<const ckpt::SafetensorsFile>(int64_t tp, int64_t pp)>;
+using ModelFileOpener = std::function<std::shared_ptr<const SafetensorsFile>(int64_t tp, int64_t pp)>;
 
 // The targets' tensors from model files of any origin (a training checkpoint, a Hugging Face
 // directory whose files play the part of stages): `saved` lists every tensor with its file's
@@ -60,7 +60,7 @@ class ModelReader {
   std::string step_dir_;
   CheckpointMeta meta_;
   std::vector<SavedTensor> saved_;
-  std::map<std::pair<int64_t, int64_t>, std::shared_ptr<const ckpt::SafetensorsFile>> opened_;  // by (tp, pp)
+  std::map<std::pair<int64_t, int64_t>, std::shared_ptr<const SafetensorsFile>> opened_;  // by (tp, pp)
 };
 
 // Writes `step_dir` as the checkpoint one rank would have written at the same step: full
@@ -71,4 +71,4 @@ class ModelReader {
 // must not exist or be empty (UsageError). Returns the number of parameters written.
 size_t consolidate_checkpoint(const std::string& step_dir, const std::string& out_dir);
 
-}  // namespace nf::train
+}  // namespace nf::ckpt

@@ -1,5 +1,5 @@
 // Starting weights from a checkpoint of any layout: each rank reads the rows of its own shards.
-#include "initial_weights.h"
+#include "nf/ckpt/initial_weights.h"
 
 #include <ATen/ATen.h>
 
@@ -7,9 +7,9 @@
 
 #include "nf/core/error.h"
 #include "nf/model/model_config.h"
-#include "nf/train/hf_import.h"
+#include "nf/ckpt/hf_import.h"
 
-namespace nf::train {
+namespace nf::ckpt {
 
 namespace fs = std::filesystem;
 
@@ -51,4 +51,4 @@ void load_weights(const std::string& source, const model::CausalLMImpl& model, c
                   source);
 }
 
-}  // namespace nf::train
+}  // namespace nf::ckpt

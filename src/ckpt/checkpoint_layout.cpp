@@ -1,11 +1,11 @@
 // Shard metadata, the resharding plan and ZeRO pieces (checkpoint_layout.h).
-#include "nf/train/checkpoint_layout.h"
+#include "nf/ckpt/checkpoint_layout.h"
 
 #include <sstream>
 
 #include "nf/core/error.h"
 
-namespace nf::train {
+namespace nf::ckpt {
 namespace {
 
 // Parses "a b c ..." as exactly `count` integers into `out`; false when the text is anything else.
@@ -86,8 +86,8 @@ std::vector<ShardRead> plan_shard_reads(const std::vector<SavedTensor>& saved, i
   return plan;
 }
 
-ckpt::Metadata zero_piece_metadata(const parallel::dp::FlatLayout& layout, int dp_rank) {
-  ckpt::Metadata metadata;
+Metadata zero_piece_metadata(const parallel::dp::FlatLayout& layout, int dp_rank) {
+  Metadata metadata;
   for (const parallel::dp::ShardSegment& segment : layout.shard_segments(dp_rank)) {
     metadata["piece." + layout.slots()[segment.slot].name] = std::to_string(segment.shard_offset) + " " +
                                                              std::to_string(segment.param_offset) + " " +
@@ -96,7 +96,7 @@ ckpt::Metadata zero_piece_metadata(const parallel::dp::FlatLayout& layout, int d
   return metadata;
 }
 
-std::map<std::string, ZeroPiece> parse_zero_pieces(const ckpt::Metadata& metadata, const std::string& source) {
+std::map<std::string, ZeroPiece> parse_zero_pieces(const Metadata& metadata, const std::string& source) {
   static const std::string kPrefix = "piece.";
   std::map<std::string, ZeroPiece> pieces;
   for (const auto& [key, value] : metadata) {
@@ -110,4 +110,4 @@ std::map<std::string, ZeroPiece> parse_zero_pieces(const ckpt::Metadata& metadat
   return pieces;
 }
 
-}  // namespace nf::train
+}  // namespace nf::ckpt

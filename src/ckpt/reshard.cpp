@@ -1,5 +1,5 @@
 // Resharding and consolidation (reshard.h): runs plan_shard_reads over a step directory's files.
-#include "nf/train/reshard.h"
+#include "nf/ckpt/reshard.h"
 
 #include <ATen/ATen.h>
 #include <c10/util/accumulate.h>
@@ -11,9 +11,9 @@
 #include "checkpoint_files.h"
 #include "nf/core/atomic_file.h"
 #include "nf/core/error.h"
-#include "nf/train/consolidated.h"
+#include "nf/ckpt/consolidated.h"
 
-namespace nf::train {
+namespace nf::ckpt {
 namespace {
 
 namespace fs = std::filesystem;
@@ -26,8 +26,8 @@ std::vector<SavedTensor> saved_tensors(const std::string& step_dir, const Checkp
   for (int64_t pp = 0; pp < meta.pp; ++pp) {
     const std::string path = step_dir + "/" + model_file(0, pp);
     NF_CHECK(fs::exists(path), CheckpointError, "checkpoint file '", path, "' is missing");
-    const ckpt::SafetensorsFile file(path);
-    for (const ckpt::TensorInfo& info : file.tensors()) {
+    const SafetensorsFile file(path);
+    for (const TensorInfo& info : file.tensors()) {
       const auto spec = file.metadata().find("shard." + info.name);
       NF_CHECK(spec != file.metadata().end(), CheckpointError, "'", path, "': tensor '", info.name,
                "' has no shard metadata");
@@ -219,7 +219,7 @@ std::map<std::string, at::Tensor> ModelReader::read(const std::vector<std::strin
     whole.push_back(std::move(target));
   }
   const ModelFileOpener open = [this](int64_t tp, int64_t pp) {
-    std::shared_ptr<const ckpt::SafetensorsFile>& file = opened_[{tp, pp}];
+    std::shared_ptr<const SafetensorsFile>& file = opened_[{tp, pp}];
     if (!file) file = open_verified(step_dir_, model_file(tp, pp), meta_);
     return file;
   };
@@ -231,18 +231,20 @@ std::map<std::string, at::Tensor> ModelReader::read(const std::vector<std::strin
 
 size_t consolidate_checkpoint(const std::string& step_dir, const std::string& out_dir) {
   const CheckpointMeta meta = read_checkpoint_meta(step_dir);
-  const TrainConfig config = read_checkpoint_config(step_dir);
+  const ModelLayout saved = read_model_layout(step_dir);
+  const std::string config_path = step_dir + "/" + kConfigFile;
+  const std::string config = consolidated_config(read_file(config_path), config_path);
   AtomicDirectory out(out_dir, "output directory");
-  const ConsolidatedModel whole = consolidated_model(config.model);  // what a one-rank job holds
+  const ConsolidatedModel whole = consolidated_model(saved.model);  // what a one-rank job holds
   const ReshardedState state = read_resharded(step_dir, meta, whole.parameters, /*with_optimizer=*/true);
 
   const fs::path stage(out.staging());
   write_tensors((stage / model_file(0, 0)).string(), state.parameters, whole.metadata);
   write_tensors((stage / optimizer_file(0, 0, 0)).string(), state.optimizer_state, {});
-  write_file_atomic((stage / kConfigFile).string(), to_yaml_text(consolidated_config(config)));
+  write_file_atomic((stage / kConfigFile).string(), config);
   write_meta(out.staging(), consolidated_meta(meta));
   out.commit();
   return state.parameters.size();
 }
 
-}  // namespace nf::train
+}  // namespace nf::ckpt
