@@ -9,15 +9,10 @@
 #  - after nf-ckpt consolidate, at one rank: the same;
 # and its step_8 meta.json holds the keys of the old one. nf-ckpt inspect verifies it and
 # export-hf exports its 20 tensors.
-set -uo pipefail
-build=$1 source=$2
-ckpt=$build/src/nf-ckpt
-work=$(mktemp -d)
-trap '[[ -n ${KEEP:-} ]] || rm -rf "$work"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-py=$NF_PYTHON
-
-source "${BASH_SOURCE[0]%/*}/tiny_model.sh"
+# shellcheck source=tests/lib/preamble.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/preamble.sh"
+# shellcheck source=tests/e2e/tiny_model.sh
+source "$(dirname "${BASH_SOURCE[0]}")/tiny_model.sh"
 fixture=$source/tests/data/checkpoints/format_v1
 cp -r "$fixture/step_4" "$work/old_step_4"
 losses "$fixture/uninterrupted_metrics.jsonl" >"$work/uninterrupted.losses"
