@@ -49,17 +49,15 @@ void export_checkpoint(const std::string& step_dir, const std::string& out_dir, 
   const uint64_t max_shard_bytes = nf::data::parse_byte_size(max_shard_size, "--max-shard-size");
   const nf::model::ModelConfig model = nf::ckpt::read_model_layout(step_dir).model;
   if (tokenizer.empty()) tokenizer = training_tokenizer(step_dir);
-  nf::ckpt::HfExportOptions options = nf::ckpt::HfExportOptions()
-                                          .with_dtype(nf::ckpt::parse_export_dtype(dtype))
-                                          .with_max_shard_bytes(max_shard_bytes);
+  nf::ckpt::HfExportOptions options =
+      nf::ckpt::HfExportOptions().with_dtype(nf::ckpt::parse_export_dtype(dtype)).with_max_shard_bytes(max_shard_bytes);
   nf::ckpt::set_export_tokenizer(options, tokenizer);
   // One output file's parameters at a time: the whole model is never in memory at once.
   nf::ckpt::ModelReader reader(step_dir);
   const auto read = [&reader](const std::vector<std::string>& names) { return reader.read(names); };
   nf::ckpt::export_hf(out_dir, model, read, options);
   std::cout << "exported " << nf::model::parameter_table(model).size() << " tensors of " << step_dir << " to "
-            << out_dir << " (" << dtype << (tokenizer.empty() ? ", no tokenizer" : ", tokenizer " + tokenizer)
-            << ")\n";
+            << out_dir << " (" << dtype << (tokenizer.empty() ? ", no tokenizer" : ", tokenizer " + tokenizer) << ")\n";
   list_files(out_dir);
 }
 

@@ -2,12 +2,14 @@
 #include "nf/ckpt/checkpoint.h"
 
 #include <ATen/core/grad_mode.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <optional>
 #include <sstream>
 
 #include "checkpoint_files.h"
+#include "nf/ckpt/reshard.h"
 #include "nf/core/atomic_file.h"
 #include "nf/core/config/schema.h"
 #include "nf/core/error.h"
@@ -16,7 +18,6 @@
 #include "nf/model/model_keys.h"
 #include "nf/parallel/dp/flat_layout.h"
 #include "nf/parallel/pp/schedule.h"
-#include "nf/ckpt/reshard.h"
 
 namespace nf::ckpt {
 namespace {
@@ -228,8 +229,7 @@ LoadedCheckpoint load_checkpoint(const std::string& step_dir, const ModelLayout&
   }
   const dist::MeshCoords& c = mesh.coords();
   out.model_shard = read_own_file(step_dir, model_file(c.tp, c.pp), out.meta);  // the same for every dp rank
-  out.optimizer_state =
-      read_own_file(step_dir, optimizer_file(c.tp, c.pp, job.parallel.zero > 0 ? c.dp : 0), out.meta);
+  out.optimizer_state = read_own_file(step_dir, optimizer_file(c.tp, c.pp, job.parallel.zero > 0 ? c.dp : 0), out.meta);
   return out;
 }
 void restore_tensors(const NamedTensors& target, const NamedTensors& saved, const std::string& source) {

@@ -4,11 +4,11 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "nf/ckpt/checkpoint_layout.h"
 #include "nf/core/atomic_file.h"
 #include "nf/core/error.h"
 #include "nf/core/filesystem.h"
 #include "nf/core/hash.h"
-#include "nf/ckpt/checkpoint_layout.h"
 
 namespace nf::ckpt {
 namespace {
@@ -39,8 +39,7 @@ nlohmann::json tensor_listing(const std::string& path) {
   const SafetensorsFile file(path);
   nlohmann::json listing = nlohmann::json::array();
   for (const TensorInfo& info : file.tensors()) {
-    nlohmann::json tensor = {
-        {"name", info.name}, {"dtype", safetensors_dtype_name(info.dtype)}, {"shape", info.shape}};
+    nlohmann::json tensor = {{"name", info.name}, {"dtype", safetensors_dtype_name(info.dtype)}, {"shape", info.shape}};
     const auto shard = file.metadata().find("shard." + info.name);
     if (shard != file.metadata().end()) {
       const parallel::tp::ShardSpec spec = parse_shard_metadata(shard->second, "'" + path + "'");
@@ -75,7 +74,7 @@ void write_checksum(const std::string& path, const std::string& digest) {
 }
 
 std::unique_ptr<SafetensorsFile> open_verified(const std::string& step_dir, const std::string& name,
-                                                     const CheckpointMeta& meta) {
+                                               const CheckpointMeta& meta) {
   const std::string path = step_dir + "/" + name;
   NF_CHECK(fs::exists(path), CheckpointError, "checkpoint file '", path, "' is missing");
   const auto expected = meta.files.find(name);

@@ -7,8 +7,8 @@
 #include <memory>
 #include <string>
 
-#include "nf/ckpt/safetensors.h"
 #include "nf/ckpt/checkpoint.h"
+#include "nf/ckpt/safetensors.h"
 
 namespace nf::ckpt {
 
@@ -27,7 +27,7 @@ void write_checksum(const std::string& path, const std::string& digest);
 // Opens DIR/NAME after checking it against the SHA-256 that `meta` lists for NAME; CheckpointError
 // naming the file when it is missing, unlisted, truncated or corrupted.
 std::unique_ptr<SafetensorsFile> open_verified(const std::string& step_dir, const std::string& name,
-                                                     const CheckpointMeta& meta);
+                                               const CheckpointMeta& meta);
 
 // Writes DIR/meta.json: `meta` with `files` taken from the sidecars in DIR, which it removes.
 void write_meta(const std::string& dir, const CheckpointMeta& meta);

@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "checkpoint_files.h"
-#include "nf/core/hash.h"
 #include "nf/ckpt/checkpoint.h"
+#include "nf/core/hash.h"
 
 namespace nf::ckpt {
 
@@ -29,8 +29,8 @@ int inspect_checkpoint(const std::string& step_dir, std::ostream& out) {
     const bool intact = sha256_file(path.string()) == digest;
     damaged += intact ? 0 : 1;
     total += fs::file_size(path);
-    out << name << ": " << fs::file_size(path) << " bytes, SHA-256 " << (intact ? "ok" : "MISMATCH (corrupted or truncated)")
-        << "\n";
+    out << name << ": " << fs::file_size(path) << " bytes, SHA-256 "
+        << (intact ? "ok" : "MISMATCH (corrupted or truncated)") << "\n";
     if (!intact) continue;
     const SafetensorsFile file(path.string());
     for (const TensorInfo& tensor : file.tensors()) {

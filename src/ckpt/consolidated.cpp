@@ -13,13 +13,13 @@
 #include "nf/ckpt/consolidated.h"
 
 #include <ATen/ATen.h>
+#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
 #include <tuple>
-#include <yaml-cpp/yaml.h>
 
 #include "checkpoint_files.h"
 #include "nf/ckpt/safetensors_stream.h"
@@ -46,7 +46,9 @@ enum Field : int64_t {
 // The tensors of a consolidated file that come from one parameter.
 enum class Part { kValue, kExpAvg, kExpAvgSq };
 constexpr Part kMoments[] = {Part::kExpAvg, Part::kExpAvgSq};
-const char* suffix(Part part) { return part == Part::kExpAvg ? ".exp_avg" : part == Part::kExpAvgSq ? ".exp_avg_sq" : ""; }
+const char* suffix(Part part) {
+  return part == Part::kExpAvg ? ".exp_avg" : part == Part::kExpAvgSq ? ".exp_avg_sq" : "";
+}
 
 // Where one of a tensor's pieces comes from.
 struct Piece {
@@ -170,8 +172,9 @@ class Gatherer {
   at::Tensor local(size_t p, Part part, const Piece& piece) const {
     if (part == Part::kValue) return held_.at(name(p)).detach().cpu().contiguous();
     const std::string moment = std::string(suffix(part)).substr(1);  // "exp_avg", "exp_avg_sq"
-    const at::Tensor state = zero_ ? optimizer_.at(moment).detach().narrow(0, pieces_.at(name(p)).shard_offset, piece.numel)
-                                   : optimizer_.at(name(p) + suffix(part)).detach().reshape({-1});
+    const at::Tensor state =
+        zero_ ? optimizer_.at(moment).detach().narrow(0, pieces_.at(name(p)).shard_offset, piece.numel)
+              : optimizer_.at(name(p) + suffix(part)).detach().reshape({-1});
     return state.cpu().to(at::kFloat).contiguous();
   }
 

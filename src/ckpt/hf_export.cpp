@@ -37,10 +37,9 @@ void check_parameter(const StateDict& state, const std::string& name, const std:
   NF_CHECK(tensor.defined() && tensor.device().is_cpu() && tensor.is_floating_point(), CheckpointError, "parameter '",
            name, "' is not a floating-point CPU tensor");
   if (tensor.sizes().vec() != shape)
-    throw CheckpointError(
-        detail::concat("parameter '", name, "' has shape ", tensor.sizes(), ", the model config needs ",
-                       c10::IntArrayRef(shape)),
-        kStateHint);
+    throw CheckpointError(detail::concat("parameter '", name, "' has shape ", tensor.sizes(),
+                                         ", the model config needs ", c10::IntArrayRef(shape)),
+                          kStateHint);
 }
 
 // The parameters in HF order cut into files of at most `max_bytes` each, as save_pretrained does:
@@ -166,9 +165,12 @@ void set_export_tokenizer(HfExportOptions& options, const std::string& tokenizer
   const fs::path json = fs::is_directory(tokenizer) ? fs::path(tokenizer) / "tokenizer.json" : fs::path(tokenizer);
   if (tokenizer.empty() || json.extension() != ".json" || !fs::exists(json)) return;
   const std::unique_ptr<data::BpeTokenizer> loaded = data::load_bpe_tokenizer_json(json.string());
-  if (const auto id = loaded->special(data::SpecialRole::kBos)) options.with_bos_token_id(*id).bos_token = loaded->decode({*id});
-  if (const auto id = loaded->special(data::SpecialRole::kEos)) options.with_eos_token_id(*id).eos_token = loaded->decode({*id});
-  if (const auto id = loaded->special(data::SpecialRole::kPad)) options.with_pad_token_id(*id).pad_token = loaded->decode({*id});
+  if (const auto id = loaded->special(data::SpecialRole::kBos))
+    options.with_bos_token_id(*id).bos_token = loaded->decode({*id});
+  if (const auto id = loaded->special(data::SpecialRole::kEos))
+    options.with_eos_token_id(*id).eos_token = loaded->decode({*id});
+  if (const auto id = loaded->special(data::SpecialRole::kPad))
+    options.with_pad_token_id(*id).pad_token = loaded->decode({*id});
 }
 
 void check_state(const StateDict& state, const model::ModelConfig& config) {
@@ -223,11 +225,14 @@ void export_hf(const std::string& out_dir, const model::ModelConfig& config, con
                const HfExportOptions& options) {
   model::validate(config);
   check_state(state, config);
-  export_hf(out_dir, config, [&state](const std::vector<std::string>& names) {
-    StateDict part;
-    for (const std::string& name : names) part[name] = state.at(name);
-    return part;
-  }, options);
+  export_hf(
+      out_dir, config,
+      [&state](const std::vector<std::string>& names) {
+        StateDict part;
+        for (const std::string& name : names) part[name] = state.at(name);
+        return part;
+      },
+      options);
 }
 
 }  // namespace nf::ckpt

@@ -148,12 +148,14 @@ int64_t check_hf_config(const std::string& config_json_text, const model::ModelC
     const Json given = found == source.end() || found->is_null() ? fallback : *found;
     NF_CHECK(!given.is_null(), CheckpointError, "'", path, "' has no ", key.hf_key,
              "; it is not the config.json of a Llama model");
-    const bool typed = job_value.is_boolean()         ? given.is_boolean()
+    const bool typed = job_value.is_boolean()        ? given.is_boolean()
                        : job_value.is_number_float() ? given.is_number()
                                                      : given.is_number_integer();
     NF_CHECK(typed, CheckpointError, "'", path, "': ", key.hf_key, " = ", given.dump(), " is not a ",
-             job_value.is_boolean() ? "boolean" : job_value.is_number_float() ? "number" : "whole number");
-    const bool same = job_value.is_boolean()         ? given.get<bool>() == job_value.get<bool>()
+             job_value.is_boolean()        ? "boolean"
+             : job_value.is_number_float() ? "number"
+                                           : "whole number");
+    const bool same = job_value.is_boolean()        ? given.get<bool>() == job_value.get<bool>()
                       : job_value.is_number_float() ? given.get<double>() == job_value.get<double>()
                                                     : given.get<int64_t>() == job_value.get<int64_t>();
     if (same) continue;

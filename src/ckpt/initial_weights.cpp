@@ -5,9 +5,9 @@
 
 #include <filesystem>
 
+#include "nf/ckpt/hf_import.h"
 #include "nf/core/error.h"
 #include "nf/model/model_config.h"
-#include "nf/ckpt/hf_import.h"
 
 namespace nf::ckpt {
 

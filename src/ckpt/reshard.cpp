@@ -9,9 +9,9 @@
 #include <optional>
 
 #include "checkpoint_files.h"
+#include "nf/ckpt/consolidated.h"
 #include "nf/core/atomic_file.h"
 #include "nf/core/error.h"
-#include "nf/ckpt/consolidated.h"
 
 namespace nf::ckpt {
 namespace {

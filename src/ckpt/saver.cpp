@@ -8,6 +8,8 @@
 #include <iomanip>
 #include <sstream>
 
+#include "nf/ckpt/consolidated.h"
+
 namespace nf::ckpt {
 namespace {
 
@@ -26,6 +28,18 @@ NamedTensors snapshot(const NamedTensors& tensors) {
 }
 
 }  // namespace
+
+CheckpointFileWriter sharded_files(const dist::Mesh& mesh) {
+  return [&mesh](const std::string& dir, const CheckpointMeta& meta, const RankShards& shards,
+                 const std::string& yaml) { return write_checkpoint_files(dir, meta, shards, yaml, mesh.coords()); };
+}
+
+CheckpointFileWriter consolidated_files(const model::ModelConfig& model, bool zero, const dist::Mesh& mesh) {
+  return [&mesh, model, zero](const std::string& dir, const CheckpointMeta&, const RankShards& shards,
+                              const std::string& yaml) {
+    return write_consolidated_files(dir, shards, zero, model, yaml, mesh);
+  };
+}
 
 CheckpointSaver::CheckpointSaver(std::string checkpoints_dir, const dist::Mesh& mesh, int64_t keep_last, bool async,
                                  CheckpointFileWriter write_files, Logger& log)

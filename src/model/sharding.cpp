@@ -43,9 +43,9 @@ std::vector<ParameterInfo> parameter_table(const ModelConfig& config) {
   std::vector<std::string> names = {"model.embed_tokens.weight"};
   for (int64_t i = 0; i < config.n_layers; ++i) {
     const std::string layer = "model.layers." + std::to_string(i) + ".";
-    for (const char* part : {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
-                             "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj", "input_layernorm",
-                             "post_attention_layernorm"}) {
+    for (const char* part :
+         {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj",
+          "mlp.up_proj", "mlp.down_proj", "input_layernorm", "post_attention_layernorm"}) {
       names.push_back(layer + part + ".weight");
     }
   }

@@ -8,6 +8,7 @@
 #include "nf/dist/parallel_keys.h"
 #include "nf/model/model_keys.h"
 #include "nf/parallel/pp/schedule.h"
+#include "objective.h"
 
 namespace nf::train {
 
@@ -23,7 +24,7 @@ config::Schema<TrainConfig> train_schema() {
   s.field(&C::training, &TrainingConfig::stage, "training.stage",
           "What the run trains: pretrain or sft (next-token loss on the dataset's counted tokens), dpo (preference "
           "pairs against a frozen reference model); the dataset's format must fit (docs/stages.md).")
-      .one_of({"pretrain", "sft", "dpo"});
+      .one_of(objective_names());
   s.field(&C::training, &TrainingConfig::document_mask, "training.document_mask",
           "Packed rows (pretrain, sft): each token attends only to earlier tokens of its own document (conversation), "
           "not to the end of the previous one in the same row; false = causal over the whole row.");
@@ -56,8 +57,8 @@ config::Schema<TrainConfig> train_schema() {
   s.field(&C::training, &TrainingConfig::warmup_steps, "training.warmup_steps",
           "Linear warmup steps from 0 to the peak learning rate.")
       .at_least(0);
-  s.field(&C::training, &TrainingConfig::lr_schedule, "training.lr_schedule", "Learning-rate decay after warmup.")
-      .one_of({"cosine", "linear", "constant"});
+  s.enum_field(&C::training, &TrainingConfig::lr_schedule, "training.lr_schedule", "Learning-rate decay after warmup.",
+               optim::lr_decay_names());
   s.field(&C::training, &TrainingConfig::weight_decay, "training.weight_decay",
           "AdamW decoupled weight decay (not applied to norms and embeddings).")
       .at_least(0);
@@ -67,9 +68,9 @@ config::Schema<TrainConfig> train_schema() {
   s.field(&C::training, &TrainingConfig::grad_clip, "training.grad_clip",
           "Clip the global gradient norm to this; 0 = no clipping.")
       .at_least(0);
-  s.field(&C::training, &TrainingConfig::dtype, "training.dtype",
-          "Compute precision; auto = bf16 autocast on CUDA, fp32 on CPU.")
-      .one_of({"auto", "fp32", "bf16"});
+  s.enum_field(&C::training, &TrainingConfig::dtype, "training.dtype",
+               "Compute precision; auto = bf16 autocast on CUDA, fp32 on CPU.",
+               {{"auto", Precision::kAuto}, {"fp32", Precision::kFp32}, {"bf16", Precision::kBf16}});
   s.field(&C::training, &TrainingConfig::log_interval, "training.log_interval",
           "Steps between log lines and metrics records.")
       .at_least(1);
@@ -107,9 +108,9 @@ config::Schema<TrainConfig> train_schema() {
       .at_least(0);
   s.field(&C::checkpoint, &CheckpointConfig::resume, "checkpoint.resume",
           "Resume from: empty = start fresh, auto = the run's latest checkpoint if any, or a step directory.");
-  s.field(&C::checkpoint, &CheckpointConfig::async, "checkpoint.async",
-          "Write checkpoints on a background thread from a copy in host memory: true, false, auto = on CUDA only.")
-      .one_of({"auto", "true", "false"});
+  s.enum_field(&C::checkpoint, &CheckpointConfig::async, "checkpoint.async",
+               "Write checkpoints on a background thread from a copy in host memory: true, false, auto = on CUDA only.",
+               {{"auto", AsyncSaves::kAuto}, {"true", AsyncSaves::kOn}, {"false", AsyncSaves::kOff}});
   s.field(&C::checkpoint, &CheckpointConfig::consolidate, "checkpoint.consolidate",
           "Write each checkpoint as one layout-independent checkpoint (full tensors, per-parameter optimizer "
           "state), gathered tensor by tensor at save time; synchronous.");
@@ -119,8 +120,7 @@ config::Schema<TrainConfig> train_schema() {
   s.field(&C::output, &OutputConfig::dir, "output.dir", "Directory that holds the runs.");
   s.field(&C::output, &OutputConfig::name, "output.name", "Run name (runs/<name>/); empty = the config file's name.");
 
-  s.field(&C::logging, &LoggingConfig::level, "logging.level", "Lowest level printed.")
-      .one_of({"debug", "info", "warn", "error"});
+  s.enum_field(&C::logging, &LoggingConfig::level, "logging.level", "Lowest level printed.", log_level_names());
   s.field(&C::logging, &LoggingConfig::all_ranks, "logging.all_ranks",
           "Print info lines from every rank, not only rank 0.");
   return s;
@@ -146,10 +146,11 @@ void validate(const TrainConfig& c) {
   NF_CHECK(!c.parallel.sequence_parallel || c.training.seq_len % c.parallel.tp == 0, ConfigError, "training.seq_len (",
            c.training.seq_len, ") must be divisible by parallel.tp (", c.parallel.tp,
            ") with parallel.sequence_parallel");
-  NF_CHECK(!c.training.document_mask || c.training.stage != "dpo", ConfigError,
-           "training.document_mask keeps packed documents apart, but dpo rows hold one pair each, unpacked: "
-           "remove it from the dpo stage");
-  NF_CHECK(!c.checkpoint.consolidate || c.checkpoint.async != "true", ConfigError,
+  const ObjectiveSpec& objective = find_objective(c.training.stage);
+  NF_CHECK(!c.training.document_mask || objective.unpacked_rows.empty(), ConfigError,
+           "training.document_mask keeps packed documents apart, but ", objective.name, " ", objective.unpacked_rows,
+           ": remove it from the ", objective.name, " stage");
+  NF_CHECK(!c.checkpoint.consolidate || c.checkpoint.async != AsyncSaves::kOn, ConfigError,
            "checkpoint.consolidate true gathers every tensor over the ranks while saving, which a background writer "
            "cannot do: set checkpoint.async to false or auto (consolidated saves are synchronous)");
 }

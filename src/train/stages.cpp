@@ -5,10 +5,10 @@
 #include <filesystem>
 #include <set>
 
+#include "nf/ckpt/checkpoint.h"
 #include "nf/core/error.h"
 #include "nf/data/data_loader.h"
 #include "nf/data/token_dataset.h"
-#include "nf/ckpt/checkpoint.h"
 
 namespace nf::train {
 namespace {

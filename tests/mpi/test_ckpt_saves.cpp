@@ -131,11 +131,6 @@ LoggerOptions log_options(const dist::Mesh& mesh) {
   return options;
 }
 
-CheckpointFileWriter sharded_writer(const dist::Mesh& mesh) {
-  return [&mesh](const std::string& dir, const CheckpointMeta& meta, const RankShards& shards,
-                 const std::string& yaml) { return write_checkpoint_files(dir, meta, shards, yaml, mesh.coords()); };
-}
-
 TEST(CkptSaves, AsyncSaveWritesWhatSyncWritesAndSnapshotsTheState) {
   const dist::Mesh mesh = make_mesh();
   const model::ModelConfig config = tiny_config();
@@ -147,9 +142,9 @@ TEST(CkptSaves, AsyncSaveWritesWhatSyncWritesAndSnapshotsTheState) {
   std::vector<torch::Tensor> originals;
   for (const auto& [name, tensor] : shards.model) originals.push_back(tensor.clone());
 
-  CheckpointSaver sync(dir / "sync", mesh, 0, /*async=*/false, sharded_writer(mesh), log);
+  CheckpointSaver sync(dir / "sync", mesh, 0, /*async=*/false, sharded_files(mesh), log);
   const std::string sync_dir = sync.save(step_meta(mesh), shards, config_yaml(config));
-  CheckpointSaver background(dir / "async", mesh, 0, /*async=*/true, sharded_writer(mesh), log);
+  CheckpointSaver background(dir / "async", mesh, 0, /*async=*/true, sharded_files(mesh), log);
   const std::string async_dir = background.save(step_meta(mesh), shards, config_yaml(config));
   for (auto& [name, tensor] : shards.model) tensor.add_(1.0);  // training goes on before the commit
   background.finish();
@@ -175,13 +170,9 @@ TEST(CkptSaves, ConsolidatedAtSaveTimeEqualsOfflineConsolidation) {
   std::vector<ParameterShard> targets;
   const RankShards shards = rank_shards(config, mesh, targets);
 
-  CheckpointSaver sharded(dir / "sharded", mesh, 0, false, sharded_writer(mesh), log);
+  CheckpointSaver sharded(dir / "sharded", mesh, 0, false, sharded_files(mesh), log);
   const std::string sharded_dir = sharded.save(step_meta(mesh), shards, config_yaml(config));
-  const CheckpointFileWriter gather = [&mesh, config](const std::string& staging, const CheckpointMeta&,
-                                                      const RankShards& rank, const std::string& yaml) {
-    return write_consolidated_files(staging, rank, /*zero=*/false, config, yaml, mesh);
-  };
-  CheckpointSaver whole(dir / "whole", mesh, 0, false, gather, log);
+  CheckpointSaver whole(dir / "whole", mesh, 0, false, consolidated_files(config, /*zero=*/false, mesh), log);
   const std::string whole_dir = whole.save(consolidated_meta(step_meta(mesh)), shards, config_yaml(config));
   if (mesh.world().rank() == 0) {
     consolidate_checkpoint(sharded_dir, dir / "offline");

@@ -6,10 +6,10 @@
 
 #include <set>
 
-#include "nf/core/error.h"
-#include "nf/parallel/tp/shard.h"
 #include "nf/ckpt/checkpoint.h"
 #include "nf/ckpt/checkpoint_layout.h"
+#include "nf/core/error.h"
+#include "nf/parallel/tp/shard.h"
 
 namespace nf::ckpt {
 namespace {

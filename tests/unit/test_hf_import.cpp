@@ -7,9 +7,9 @@
 
 #include "../support/temp_dir.h"
 #include "nf/ckpt/hf_export.h"
+#include "nf/ckpt/hf_import.h"
 #include "nf/core/error.h"
 #include "nf/model/sharding.h"
-#include "nf/ckpt/hf_import.h"
 
 namespace nf::ckpt {
 namespace {

@@ -6,10 +6,10 @@
 #include <fstream>
 
 #include "../support/temp_dir.h"
+#include "nf/ckpt/checkpoint.h"
 #include "nf/core/atomic_file.h"
 #include "nf/core/error.h"
 #include "nf/model/flops.h"
-#include "nf/ckpt/checkpoint.h"
 #include "nf/train/metrics.h"
 
 namespace nf::train {

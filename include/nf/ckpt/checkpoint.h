@@ -21,12 +21,11 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "nf/ckpt/checkpoint_layout.h"
 #include "nf/ckpt/safetensors.h"
@@ -59,9 +58,9 @@ std::string step_directory(const std::string& checkpoints_dir, int64_t step);
 
 // What one rank contributes to a checkpoint.
 struct RankShards {
-  NamedTensors model;                 // written by dp rank 0 of each (tp, pp)
+  NamedTensors model;           // written by dp rank 0 of each (tp, pp)
   Metadata model_metadata;      // "shard.<name>" for every tensor
-  NamedTensors optimizer;             // written by every rank when meta.zero > 0, else by dp rank 0
+  NamedTensors optimizer;       // written by every rank when meta.zero > 0, else by dp rank 0
   Metadata optimizer_metadata;  // ZeRO: "piece.<name>" (zero_piece_metadata)
 };
 

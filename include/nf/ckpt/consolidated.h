@@ -38,8 +38,8 @@ ConsolidatedModel consolidated_model(const model::ModelConfig& config);
 // `shards` (`zero`: its optimizer state is ZeRO's flat shard, placed by "piece.<name>" metadata).
 // World rank 0 writes the model file and config.yaml (consolidated_config of the run's
 // `config_yaml`) while the last rank writes the optimizer file; every rank sends them the pieces it
-// holds (one tp slice of a parameter from dp rank 0; under ZeRO each dp rank's run of its moments), all posted at once as views of its state
-// (on a GPU, host copies: the rank's shard). A writer assembles one full tensor at a time, never
+// holds (one tp slice of a parameter from dp rank 0; under ZeRO each dp rank's run of its moments), all posted at once
+// as views of its state (on a GPU, host copies: the rank's shard). A writer assembles one full tensor at a time, never
 // the whole model. Returns the bytes this rank wrote.
 uint64_t write_consolidated_files(const std::string& staging_dir, const RankShards& shards, bool zero,
                                   const model::ModelConfig& config, const std::string& config_yaml,

@@ -63,8 +63,8 @@ struct HfExportOptions {
 // sentencepiece .model would need nf_sentencepiece, which is never linked with LibTorch).
 void set_export_tokenizer(HfExportOptions& options, const std::string& tokenizer);
 
-// Checks that `state` holds exactly the parameters of `config` (model::parameter_table) with their shapes, as floating-point
-// CPU tensors. CheckpointError naming the first missing, unexpected or misshapen parameter.
+// Checks that `state` holds exactly the parameters of `config` (model::parameter_table) with their shapes, as
+// floating-point CPU tensors. CheckpointError naming the first missing, unexpected or misshapen parameter.
 void check_state(const StateDict& state, const model::ModelConfig& config);
 
 // The config.json and generation_config.json contents.

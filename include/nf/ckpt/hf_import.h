@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "nf/model/model_config.h"
 #include "nf/ckpt/checkpoint.h"
+#include "nf/model/model_config.h"
 
 namespace nf::ckpt {
 

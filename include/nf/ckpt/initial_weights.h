@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "nf/model/transformer.h"
 #include "nf/ckpt/checkpoint.h"
+#include "nf/model/transformer.h"
 
 namespace nf::ckpt {
 

@@ -16,9 +16,9 @@
 #include <string>
 #include <thread>
 
+#include "nf/ckpt/checkpoint.h"
 #include "nf/core/logging.h"
 #include "nf/dist/mesh.h"
-#include "nf/ckpt/checkpoint.h"
 
 namespace nf::ckpt {
 
@@ -26,6 +26,12 @@ namespace nf::ckpt {
 // write_checkpoint_files (sharded), or write_consolidated_files (collective: never async).
 using CheckpointFileWriter = std::function<uint64_t(const std::string& staging_dir, const CheckpointMeta& meta,
                                                     const RankShards& shards, const std::string& config_yaml)>;
+
+// The writers a job picks from: its own shards (write_checkpoint_files), or its pieces of one
+// consolidated checkpoint (write_consolidated_files; `zero`: its optimizer state is ZeRO's flat
+// shard). `mesh` must outlive them.
+CheckpointFileWriter sharded_files(const dist::Mesh& mesh);
+CheckpointFileWriter consolidated_files(const model::ModelConfig& model, bool zero, const dist::Mesh& mesh);
 
 class CheckpointSaver {
  public:

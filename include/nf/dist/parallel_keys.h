@@ -19,8 +19,8 @@ void declare_parallel_keys(config::Schema<Root>& s, ParallelConfig Root::*sectio
           "ZeRO stage: 0 replicated, 1 sharded optimizer state, 2 also sharded gradients.")
       .at_least(0)
       .at_most(2);
-  s.field(section, &ParallelConfig::pp_schedule, "parallel.pp_schedule", "Pipeline schedule.")
-      .one_of({"1f1b", "gpipe"});
+  s.enum_field(section, &ParallelConfig::pp_schedule, "parallel.pp_schedule", "Pipeline schedule.",
+               pipeline_schedule_names());
   s.field(section, &ParallelConfig::pp_layers, "parallel.pp_layers",
           "Decoder layers per pipeline stage, e.g. [3, 5]; empty = balanced.")
       .at_least(1);

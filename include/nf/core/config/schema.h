@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nf/core/config/source.h"
@@ -141,6 +142,32 @@ class Schema : public SchemaBase {
           parse_into(node, field_info, origin, (root.*section).*member);
         });
     getters_.push_back([section, member](const Root& root) { return to_node((root.*section).*member); });
+    return infos_.back();
+  }
+
+  // Declares `path` as an enum member `root.*section.*member` whose config value is one of the
+  // names in `values`: parsed once, at load, and written back by name. Its choices are the names.
+  template <class Section, class E>
+  FieldInfo& enum_field(Section Root::*section, E Section::*member, std::string path, std::string doc,
+                        std::vector<std::pair<std::string, E>> values) {
+    FieldInfo info;
+    info.path = std::move(path);
+    info.type = FieldType::kString;
+    info.doc = std::move(doc);
+    for (const auto& [name, value] : values) info.choices.push_back(name);
+    infos_.push_back(std::move(info));
+    setters_.push_back([section, member, values](Root& root, const YAML::Node& node, const FieldInfo& field_info,
+                                                 const Origin& origin) {
+      std::string name;
+      parse_into(node, field_info, origin, name);  // one of the choices, or a ConfigError
+      for (const auto& [known, value] : values)
+        if (known == name) (root.*section).*member = value;
+    });
+    getters_.push_back([section, member, values](const Root& root) {
+      for (const auto& [name, value] : values)
+        if (value == (root.*section).*member) return to_node(name);
+      return YAML::Node();
+    });
     return infos_.back();
   }
 
