@@ -4,10 +4,10 @@
 // (SHA-256 check and read of the rank's own files) and, with --consolidate, consolidate_checkpoint
 // (nf-ckpt consolidate: the shards read back and written as one checkpoint), loading that one
 // at this layout (each rank reshards its rows out of it), and writing the same consolidated
-// checkpoint at save time (write_consolidated_files, as checkpoint.consolidate does). The model is synthetic: the parameters
-// of a Llama config, random fp32, split over tp = the world size, with zero-0 AdamW moments.
-// Before every load the files' page cache is dropped (posix_fadvise DONTNEED: they are clean
-// after the fsync), so the loads read the disk. Rank 0 prints one line per measurement:
+// checkpoint at save time (write_consolidated_files, as checkpoint.consolidate does). The model is synthetic: the
+// parameters of a Llama config, random fp32, split over tp = the world size, with zero-0 AdamW moments. Before every
+// load the files' page cache is dropped (posix_fadvise DONTNEED: they are clean after the fsync), so the loads read the
+// disk. Rank 0 prints one line per measurement:
 //   result <what> <ranks> <bytes> <seconds>
 // scripts/bench_ckpt.sh runs it at 1 and 2 ranks next to dd and prints the table.
 //   mpirun -n 2 build/bench/bench-ckpt --dir DIR [--d-model 512] [--layers 8] [--vocab 32000] [--consolidate]
@@ -22,14 +22,14 @@
 #include <filesystem>
 #include <functional>
 
+#include "nf/ckpt/checkpoint.h"
+#include "nf/ckpt/consolidated.h"
 #include "nf/ckpt/hf_export.h"
+#include "nf/ckpt/reshard.h"
 #include "nf/core/cli.h"
 #include "nf/dist/job.h"
 #include "nf/model/sharding.h"
-#include "nf/train/checkpoint.h"
 #include "nf/train/config.h"
-#include "nf/train/consolidated.h"
-#include "nf/train/reshard.h"
 
 namespace {
 
@@ -62,17 +62,17 @@ double timed(const nf::dist::Mesh& mesh, const std::function<void()>& body) {
 }
 
 // This rank's shards of random parameters and moments, and what it holds, as a job would.
-nf::train::RankShards synthetic_shards(const nf::train::TrainConfig& config, const nf::dist::Mesh& mesh,
-                                       std::vector<nf::train::ParameterShard>& targets) {
+nf::ckpt::RankShards synthetic_shards(const nf::train::TrainConfig& config, const nf::dist::Mesh& mesh,
+                                      std::vector<nf::ckpt::ParameterShard>& targets) {
   const nf::dist::Communicator* tp = mesh.shape().tp() > 1 ? &mesh.tp() : nullptr;
-  nf::train::RankShards shards;
+  nf::ckpt::RankShards shards;
   shards.optimizer.emplace_back("step", torch::scalar_tensor(1, torch::kLong));
-  for (const auto& [name, full_shape] : nf::ckpt::hf_parameter_shapes(config.model)) {
+  for (const auto& [name, full_shape] : nf::model::parameter_table(config.model)) {
     const nf::parallel::tp::ShardSpec spec = nf::model::shard_spec_of(config.model, name, tp);
     targets.push_back({name, full_shape, spec});
     const std::vector<int64_t> shape = nf::parallel::tp::shard_shape(full_shape, spec);
     shards.model.emplace_back(name, torch::randn(shape));
-    shards.model_metadata["shard." + name] = nf::train::shard_metadata(spec);
+    shards.model_metadata["shard." + name] = nf::ckpt::shard_metadata(spec);
     shards.optimizer.emplace_back(name + ".exp_avg", torch::randn(shape));
     shards.optimizer.emplace_back(name + ".exp_avg_sq", torch::rand(shape));
   }
@@ -112,41 +112,43 @@ int run(const nf::dist::JobContext& job) {
     mesh.world().barrier();
   };
 
-  std::vector<nf::train::ParameterShard> targets;
-  const nf::train::RankShards shards = synthetic_shards(config, mesh, targets);
-  nf::train::CheckpointMeta meta;
+  std::vector<nf::ckpt::ParameterShard> targets;
+  const nf::ckpt::RankShards shards = synthetic_shards(config, mesh, targets);
+  nf::ckpt::CheckpointMeta meta;
   meta.step = 1;
   meta.tp = shape.tp();
   const std::string checkpoints = dir + "/checkpoints", yaml = nf::train::to_yaml_text(config);
   if (root) fs::create_directories(checkpoints);
   std::string step_dir;
-  const double save =
-      timed(mesh, [&] {
-        const std::string staging = nf::train::begin_checkpoint(checkpoints, meta.step, mesh);
-        nf::train::write_checkpoint_files(staging, meta, shards, yaml, mesh.coords());
-        step_dir = nf::train::commit_checkpoint(checkpoints, meta, mesh, 0);
-      });
+  const double save = timed(mesh, [&] {
+    const std::string staging = nf::ckpt::begin_checkpoint(checkpoints, meta.step, mesh);
+    nf::ckpt::write_checkpoint_files(staging, meta, shards, yaml, mesh.coords());
+    step_dir = nf::ckpt::commit_checkpoint(checkpoints, meta, mesh, 0);
+  });
   report("save", step_dir, save);
   drop(step_dir);
-  report("load", step_dir, timed(mesh, [&] { nf::train::load_checkpoint(step_dir, config, mesh, targets); }));
+  report("load", step_dir, timed(mesh, [&] {
+           nf::ckpt::load_checkpoint(step_dir, {config.model, config.parallel}, mesh, targets);
+         }));
   if (!consolidate) return 0;
   const std::string consolidated = dir + "/consolidated";
   drop(step_dir);  // the load above read it back into the cache
   const double seconds = timed(mesh, [&] {
-    if (root) nf::train::consolidate_checkpoint(step_dir, consolidated);
+    if (root) nf::ckpt::consolidate_checkpoint(step_dir, consolidated);
   });
   report("consolidate", consolidated, seconds);
   drop(consolidated);
-  report("load-consolidated", consolidated,
-         timed(mesh, [&] { nf::train::load_checkpoint(consolidated, config, mesh, targets); }));
+  report("load-consolidated", consolidated, timed(mesh, [&] {
+           nf::ckpt::load_checkpoint(consolidated, {config.model, config.parallel}, mesh, targets);
+         }));
   // The same checkpoint written by the job itself (checkpoint.consolidate): gathered as it is written.
-  nf::train::CheckpointMeta whole = nf::train::consolidated_meta(meta);
+  nf::ckpt::CheckpointMeta whole = nf::ckpt::consolidated_meta(meta);
   whole.step = 2;
   std::string gathered;
   const double gather_seconds = timed(mesh, [&] {
-    const std::string staging = nf::train::begin_checkpoint(checkpoints, whole.step, mesh);
-    nf::train::write_consolidated_files(staging, shards, /*zero=*/false, config.model, yaml, mesh);
-    gathered = nf::train::commit_checkpoint(checkpoints, whole, mesh, 0);
+    const std::string staging = nf::ckpt::begin_checkpoint(checkpoints, whole.step, mesh);
+    nf::ckpt::write_consolidated_files(staging, shards, /*zero=*/false, config.model, yaml, mesh);
+    gathered = nf::ckpt::commit_checkpoint(checkpoints, whole, mesh, 0);
   });
   report("save-consolidated", gathered, gather_seconds);
   return 0;

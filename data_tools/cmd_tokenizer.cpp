@@ -46,8 +46,8 @@ void run_train(const TrainArguments& args) {
   const double count_seconds = seconds_since(start);
   const data::BpeTokenizer tokenizer = data::train_bpe(counts, options);
   const std::string file = tokenizer.save(args.out);
-  std::cout << "counted " << counts.size() << " unique pre-tokens in " << count_seconds << " s ("
-            << args.threads << " threads); learned " << tokenizer.merges().size() << " merges in "
+  std::cout << "counted " << counts.size() << " unique pre-tokens in " << count_seconds << " s (" << args.threads
+            << " threads); learned " << tokenizer.merges().size() << " merges in "
             << seconds_since(start) - count_seconds << " s\n";
   if (tokenizer.vocab_size() < args.vocab_size) {
     std::cerr << "warning: the corpus supports only " << tokenizer.vocab_size() << " of the " << args.vocab_size
@@ -80,11 +80,13 @@ void run_info(const std::string& path) {
   std::cout << "kind         " << tokenizer->kind() << "\n"
             << "vocab_size   " << tokenizer->vocab_size() << "\n"
             << "fingerprint  " << tokenizer->fingerprint() << "\n";
-  const std::pair<data::SpecialRole, const char*> roles[] = {
-      {data::SpecialRole::kBos, "bos"},       {data::SpecialRole::kEos, "eos"},
-      {data::SpecialRole::kPad, "pad"},       {data::SpecialRole::kSystem, "system"},
-      {data::SpecialRole::kUser, "user"},     {data::SpecialRole::kAssistant, "assistant"},
-      {data::SpecialRole::kEndOfTurn, "end_of_turn"}};
+  const std::pair<data::SpecialRole, const char*> roles[] = {{data::SpecialRole::kBos, "bos"},
+                                                             {data::SpecialRole::kEos, "eos"},
+                                                             {data::SpecialRole::kPad, "pad"},
+                                                             {data::SpecialRole::kSystem, "system"},
+                                                             {data::SpecialRole::kUser, "user"},
+                                                             {data::SpecialRole::kAssistant, "assistant"},
+                                                             {data::SpecialRole::kEndOfTurn, "end_of_turn"}};
   for (const auto& [role, name] : roles) {
     const auto id = tokenizer->special(role);
     if (id) std::cout << "special      " << name << " = " << *id << " " << tokenizer->decode({*id}) << "\n";

@@ -7,22 +7,23 @@
 //                                      (full tensors and optimizer state) that nf-train resumes anywhere
 //   nf-ckpt export-hf STEP_DIR OUT [--dtype bf16|fp16|fp32] [--tokenizer PATH] [--max-shard-size 5GB]
 //                                      a training checkpoint (any layout) as a Hugging Face Llama directory
+#include <yaml-cpp/yaml.h>
+
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <iostream>
 #include <set>
 
+#include "nf/ckpt/checkpoint.h"
 #include "nf/ckpt/hf_export.h"
+#include "nf/ckpt/reshard.h"
 #include "nf/ckpt/safetensors.h"
 #include "nf/core/cli.h"
 #include "nf/core/error.h"
-#include "nf/data/bpe_files.h"
 #include "nf/data/dataset_builder.h"
 #include "nf/data/manifest.h"
 #include "nf/dist/job.h"
-#include "nf/train/checkpoint.h"
-#include "nf/train/config.h"
-#include "nf/train/reshard.h"
+#include "nf/model/sharding.h"
 
 namespace {
 
@@ -33,41 +34,30 @@ void list_files(const std::string& dir) {
     std::cout << "  " << file.filename().string() << "  " << std::filesystem::file_size(file) << " bytes\n";
 }
 
+// The tokenizer of the checkpoint's training data (its config.yaml's data.train_path, a dataset
+// written by nf-shard build, which carries it), or "" when there is none to be found.
+std::string training_tokenizer(const std::string& step_dir) {
+  const YAML::Node train_path = YAML::LoadFile(step_dir + "/config.yaml")["data"]["train_path"];
+  const std::string dataset = train_path && train_path.IsScalar() ? train_path.Scalar() : "";
+  if (dataset.empty() || !std::filesystem::exists(dataset + "/manifest.json")) return "";
+  const std::string path = dataset + "/" + nf::data::read_manifest(dataset).tokenizer.file;
+  return std::filesystem::exists(path) ? path : "";
+}
+
 void export_checkpoint(const std::string& step_dir, const std::string& out_dir, const std::string& dtype,
                        std::string tokenizer, const std::string& max_shard_size) {
   const uint64_t max_shard_bytes = nf::data::parse_byte_size(max_shard_size, "--max-shard-size");
-  const nf::train::TrainConfig config = nf::train::load_train_config(step_dir + "/config.yaml", {}, {});
-  if (tokenizer.empty() && std::filesystem::exists(config.data.train_path + "/manifest.json")) {
-    const nf::data::Manifest manifest = nf::data::read_manifest(config.data.train_path);
-    const std::string path = config.data.train_path + "/" + manifest.tokenizer.file;
-    if (std::filesystem::exists(path)) tokenizer = path;  // datasets from nf-shard build carry it
-  }
-  nf::ckpt::HfExportOptions options = nf::ckpt::HfExportOptions()
-                                          .with_dtype(nf::ckpt::parse_export_dtype(dtype))
-                                          .with_tokenizer_path(tokenizer)
-                                          .with_max_shard_bytes(max_shard_bytes);
-  const std::filesystem::path json = std::filesystem::is_directory(tokenizer)
-                                         ? std::filesystem::path(tokenizer) / "tokenizer.json"
-                                         : std::filesystem::path(tokenizer);
-  if (!tokenizer.empty() && json.extension() == ".json" && std::filesystem::exists(json)) {
-    // A tokenizer.json's bos, eos and pad ids and tokens: without them transformers takes
-    // LlamaConfig's defaults (bos 1, eos 2), which are other tokens of nf's tokenizers. (A
-    // sentencepiece .model would need nf_sentencepiece, which is never linked with LibTorch.)
-    const std::unique_ptr<nf::data::BpeTokenizer> loaded = nf::data::load_bpe_tokenizer_json(json.string());
-    if (const auto id = loaded->special(nf::data::SpecialRole::kBos))
-      options.with_bos_token_id(*id).bos_token = loaded->decode({*id});
-    if (const auto id = loaded->special(nf::data::SpecialRole::kEos))
-      options.with_eos_token_id(*id).eos_token = loaded->decode({*id});
-    if (const auto id = loaded->special(nf::data::SpecialRole::kPad))
-      options.with_pad_token_id(*id).pad_token = loaded->decode({*id});
-  }
+  const nf::model::ModelConfig model = nf::ckpt::read_model_layout(step_dir).model;
+  if (tokenizer.empty()) tokenizer = training_tokenizer(step_dir);
+  nf::ckpt::HfExportOptions options =
+      nf::ckpt::HfExportOptions().with_dtype(nf::ckpt::parse_export_dtype(dtype)).with_max_shard_bytes(max_shard_bytes);
+  nf::ckpt::set_export_tokenizer(options, tokenizer);
   // One output file's parameters at a time: the whole model is never in memory at once.
-  nf::train::ModelReader reader(step_dir);
+  nf::ckpt::ModelReader reader(step_dir);
   const auto read = [&reader](const std::vector<std::string>& names) { return reader.read(names); };
-  nf::ckpt::export_hf(out_dir, config.model, read, options);
-  std::cout << "exported " << nf::ckpt::hf_parameter_shapes(config.model).size() << " tensors of " << step_dir
-            << " to " << out_dir << " (" << dtype << (tokenizer.empty() ? ", no tokenizer" : ", tokenizer " + tokenizer)
-            << ")\n";
+  nf::ckpt::export_hf(out_dir, model, read, options);
+  std::cout << "exported " << nf::model::parameter_table(model).size() << " tensors of " << step_dir << " to "
+            << out_dir << " (" << dtype << (tokenizer.empty() ? ", no tokenizer" : ", tokenizer " + tokenizer) << ")\n";
   list_files(out_dir);
 }
 
@@ -76,14 +66,14 @@ void inspect(const std::string& path) {
     std::cout << nf::ckpt::describe(nf::ckpt::SafetensorsFile(path));
     return;
   }
-  const int damaged = nf::train::inspect_checkpoint(path, std::cout);
+  const int damaged = nf::ckpt::inspect_checkpoint(path, std::cout);
   NF_CHECK(damaged == 0, nf::CheckpointError, damaged, " file(s) of '", path,
            "' are missing or do not match their SHA-256 in meta.json");
 }
 
 void consolidate(const std::string& step_dir, const std::string& out_dir) {
-  const size_t tensors = nf::train::consolidate_checkpoint(step_dir, out_dir);
-  const nf::train::CheckpointMeta meta = nf::train::read_checkpoint_meta(out_dir);
+  const size_t tensors = nf::ckpt::consolidate_checkpoint(step_dir, out_dir);
+  const nf::ckpt::CheckpointMeta meta = nf::ckpt::read_checkpoint_meta(out_dir);
   std::cout << "consolidated " << tensors << " parameters and their optimizer state of " << step_dir << " (step "
             << meta.step << ") into " << out_dir << "\n";
   list_files(out_dir);

@@ -101,7 +101,7 @@ c10::Device pick_device(const nf::dist::JobContext& job) {
 // and train. Returns the exit code.
 int run_stage(const nf::dist::JobContext& job, const Arguments& args, const nf::train::StagePlan& stage) {
   const nf::train::TrainConfig& config = stage.config;
-  nf::Logger log({job.rank, job.world_size, nf::parse_log_level(config.logging.level), config.logging.all_ranks});
+  nf::Logger log({job.rank, job.world_size, config.logging.level, config.logging.all_ranks});
   const std::string prefix = stage.name.empty() ? "" : "stage " + stage.name + ": ";
   const nf::dist::MeshShape shape = nf::train::validate_layout(config, job.world_size);
   if (!stage.name.empty() && !args.dry_run) {
@@ -113,8 +113,8 @@ int run_stage(const nf::dist::JobContext& job, const Arguments& args, const nf::
   const std::string& run_dir = stage.run_dir;
   if (job.rank == 0) nf::write_file_atomic(run_dir + "/config.yaml", nf::train::to_yaml_text(config));
   const nf::dist::MeshCoords coords = shape.coords(job.rank);
-  log.info(prefix, "layout ", shape.describe(), "; this rank is tp ", coords.tp, ", dp ", coords.dp, ", pp ",
-           coords.pp, " (local rank ", job.local_rank, ")");
+  log.info(prefix, "layout ", shape.describe(), "; this rank is tp ", coords.tp, ", dp ", coords.dp, ", pp ", coords.pp,
+           " (local rank ", job.local_rank, ")");
   log.info("model: ", nf::model::count_parameters(config.model), " parameters, ", config.model.n_layers,
            " layers, d_model ", config.model.d_model, ", vocab ", config.model.vocab_size);  // before any allocation
   log.info("resolved config written to ", run_dir, "/config.yaml");

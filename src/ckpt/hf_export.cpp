@@ -9,25 +9,18 @@
 #include <filesystem>
 #include <set>
 
+#include "nf/ckpt/hf_config.h"
 #include "nf/ckpt/safetensors.h"
 #include "nf/ckpt/safetensors_stream.h"
 #include "nf/core/atomic_file.h"
 #include "nf/core/error.h"
+#include "nf/core/filesystem.h"
+#include "nf/data/bpe_files.h"
+#include "nf/model/sharding.h"
 
 namespace nf::ckpt {
 namespace fs = std::filesystem;
 namespace {
-
-// Filesystem calls that throw IoError naming the path instead of std::filesystem_error.
-void check_fs(const std::error_code& error, const std::string& what, const fs::path& path) {
-  NF_CHECK(!error, IoError, "cannot ", what, " '", path.string(), "': ", error.message());
-}
-
-void copy_tokenizer_file(const fs::path& from, const fs::path& to) {
-  std::error_code error;
-  fs::copy_file(from, to, error);
-  check_fs(error, "copy '" + from.string() + "' to", to);
-}
 
 constexpr const char* kStateHint = "export the checkpoint with the model config it was trained with";
 
@@ -44,10 +37,9 @@ void check_parameter(const StateDict& state, const std::string& name, const std:
   NF_CHECK(tensor.defined() && tensor.device().is_cpu() && tensor.is_floating_point(), CheckpointError, "parameter '",
            name, "' is not a floating-point CPU tensor");
   if (tensor.sizes().vec() != shape)
-    throw CheckpointError(
-        detail::concat("parameter '", name, "' has shape ", tensor.sizes(), ", the model config needs ",
-                       c10::IntArrayRef(shape)),
-        kStateHint);
+    throw CheckpointError(detail::concat("parameter '", name, "' has shape ", tensor.sizes(),
+                                         ", the model config needs ", c10::IntArrayRef(shape)),
+                          kStateHint);
 }
 
 // The parameters in HF order cut into files of at most `max_bytes` each, as save_pretrained does:
@@ -56,7 +48,7 @@ std::vector<std::vector<TensorDeclaration>> plan_shards(const model::ModelConfig
                                                         uint64_t max_bytes) {
   std::vector<std::vector<TensorDeclaration>> shards(1);
   uint64_t bytes = 0;
-  for (const auto& [name, shape] : hf_parameter_shapes(config)) {
+  for (const auto& [name, shape] : model::parameter_table(config)) {
     const uint64_t size = c10::multiply_integers(shape) * c10::elementSize(dtype);
     if (!shards.back().empty() && bytes + size > max_bytes) {
       shards.emplace_back();
@@ -121,7 +113,7 @@ void copy_tokenizer(const std::string& source, const fs::path& stage) {
     bool found_model = false;
     for (const char* name : kTokenizerFiles) {
       if (!fs::is_regular_file(from / name)) continue;
-      copy_tokenizer_file(from / name, stage / name);
+      nf::copy_file((from / name).string(), (stage / name).string());
       found_model = found_model || std::string(name) == "tokenizer.json" || std::string(name) == "tokenizer.model";
     }
     NF_CHECK(found_model, UsageError, "tokenizer directory '", source,
@@ -131,7 +123,7 @@ void copy_tokenizer(const std::string& source, const fs::path& stage) {
   const std::string extension = from.extension().string();
   NF_CHECK(extension == ".json" || extension == ".model", UsageError, "tokenizer file '", source,
            "' is neither a tokenizer.json (*.json) nor a sentencepiece model (*.model)");
-  copy_tokenizer_file(from, stage / (extension == ".json" ? "tokenizer.json" : "tokenizer.model"));
+  nf::copy_file(from.string(), (stage / (extension == ".json" ? "tokenizer.json" : "tokenizer.model")).string());
 }
 
 // tokenizer_config.json for a tokenizer.json without one: the generic fast tokenizer class and the
@@ -168,31 +160,22 @@ torch::ScalarType scalar_type(ExportDtype dtype) {
   return torch::kFloat32;
 }
 
-std::vector<std::pair<std::string, std::vector<int64_t>>> hf_parameter_shapes(const model::ModelConfig& config) {
-  const int64_t d = config.d_model, head_dim = config.head_dim(), ffn = config.ffn_dim();
-  const int64_t q_dim = config.n_heads * head_dim, kv_dim = config.kv_heads() * head_dim;
-  std::vector<std::pair<std::string, std::vector<int64_t>>> shapes = {
-      {"model.embed_tokens.weight", {config.vocab_size, d}}};
-  for (int64_t i = 0; i < config.n_layers; ++i) {
-    const std::string layer = "model.layers." + std::to_string(i) + ".";
-    shapes.push_back({layer + "self_attn.q_proj.weight", {q_dim, d}});
-    shapes.push_back({layer + "self_attn.k_proj.weight", {kv_dim, d}});
-    shapes.push_back({layer + "self_attn.v_proj.weight", {kv_dim, d}});
-    shapes.push_back({layer + "self_attn.o_proj.weight", {d, q_dim}});
-    shapes.push_back({layer + "mlp.gate_proj.weight", {ffn, d}});
-    shapes.push_back({layer + "mlp.up_proj.weight", {ffn, d}});
-    shapes.push_back({layer + "mlp.down_proj.weight", {d, ffn}});
-    shapes.push_back({layer + "input_layernorm.weight", {d}});
-    shapes.push_back({layer + "post_attention_layernorm.weight", {d}});
-  }
-  shapes.push_back({"model.norm.weight", {d}});
-  if (!config.tie_embeddings) shapes.push_back({"lm_head.weight", {config.vocab_size, d}});
-  return shapes;
+void set_export_tokenizer(HfExportOptions& options, const std::string& tokenizer) {
+  options.with_tokenizer_path(tokenizer);
+  const fs::path json = fs::is_directory(tokenizer) ? fs::path(tokenizer) / "tokenizer.json" : fs::path(tokenizer);
+  if (tokenizer.empty() || json.extension() != ".json" || !fs::exists(json)) return;
+  const std::unique_ptr<data::BpeTokenizer> loaded = data::load_bpe_tokenizer_json(json.string());
+  if (const auto id = loaded->special(data::SpecialRole::kBos))
+    options.with_bos_token_id(*id).bos_token = loaded->decode({*id});
+  if (const auto id = loaded->special(data::SpecialRole::kEos))
+    options.with_eos_token_id(*id).eos_token = loaded->decode({*id});
+  if (const auto id = loaded->special(data::SpecialRole::kPad))
+    options.with_pad_token_id(*id).pad_token = loaded->decode({*id});
 }
 
 void check_state(const StateDict& state, const model::ModelConfig& config) {
   std::set<std::string> wanted;
-  for (const auto& [name, shape] : hf_parameter_shapes(config)) {
+  for (const auto& [name, shape] : model::parameter_table(config)) {
     wanted.insert(name);
     check_parameter(state, name, shape, config);
   }
@@ -204,25 +187,13 @@ void check_state(const StateDict& state, const model::ModelConfig& config) {
 }
 
 nlohmann::ordered_json hf_config_json(const model::ModelConfig& config, const HfExportOptions& options) {
-  nlohmann::ordered_json json = {{"architectures", {"LlamaForCausalLM"}},
-                                 {"model_type", "llama"},
-                                 {"hidden_size", config.d_model},
-                                 {"intermediate_size", config.ffn_dim()},
-                                 {"num_attention_heads", config.n_heads},
-                                 {"num_key_value_heads", config.kv_heads()},
-                                 {"num_hidden_layers", config.n_layers},
-                                 {"head_dim", config.head_dim()},
-                                 {"hidden_act", "silu"},
-                                 {"rms_norm_eps", config.norm_eps},
-                                 {"rope_theta", config.rope_theta},
-                                 {"vocab_size", config.vocab_size},
-                                 {"max_position_embeddings", config.max_seq_len},
-                                 {"tie_word_embeddings", config.tie_embeddings},
-                                 {"attention_bias", false},
-                                 {"mlp_bias", false},
-                                 {"initializer_range", config.init_std},
-                                 {"use_cache", true},
-                                 {"torch_dtype", torch_dtype_name(options.dtype)}};
+  nlohmann::ordered_json json = {{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"}};
+  for (const HfConfigKey& key : hf_config_keys()) json[key.hf_key] = key.value(config);
+  json["hidden_act"] = "silu";
+  json["attention_bias"] = false;
+  json["mlp_bias"] = false;
+  json["use_cache"] = true;
+  json["torch_dtype"] = torch_dtype_name(options.dtype);
   if (options.bos_token_id) json["bos_token_id"] = *options.bos_token_id;
   if (options.eos_token_id) json["eos_token_id"] = *options.eos_token_id;
   if (options.pad_token_id) json["pad_token_id"] = *options.pad_token_id;
@@ -254,11 +225,14 @@ void export_hf(const std::string& out_dir, const model::ModelConfig& config, con
                const HfExportOptions& options) {
   model::validate(config);
   check_state(state, config);
-  export_hf(out_dir, config, [&state](const std::vector<std::string>& names) {
-    StateDict part;
-    for (const std::string& name : names) part[name] = state.at(name);
-    return part;
-  }, options);
+  export_hf(
+      out_dir, config,
+      [&state](const std::vector<std::string>& names) {
+        StateDict part;
+        for (const std::string& name : names) part[name] = state.at(name);
+        return part;
+      },
+      options);
 }
 
 }  // namespace nf::ckpt

@@ -7,12 +7,10 @@
 
 namespace nf {
 
-LogLevel parse_log_level(const std::string& name) {
-  if (name == "debug") return LogLevel::kDebug;
-  if (name == "info") return LogLevel::kInfo;
-  if (name == "warn") return LogLevel::kWarn;
-  if (name == "error") return LogLevel::kError;
-  throw ConfigError("unknown log level '" + name + "'", "use one of debug, info, warn, error");
+const std::vector<std::pair<std::string, LogLevel>>& log_level_names() {
+  static const std::vector<std::pair<std::string, LogLevel>> names = {
+      {"debug", LogLevel::kDebug}, {"info", LogLevel::kInfo}, {"warn", LogLevel::kWarn}, {"error", LogLevel::kError}};
+  return names;
 }
 
 Logger::Logger(LoggerOptions options, std::ostream* sink) : options_(options), sink_(sink ? sink : &std::cerr) {}

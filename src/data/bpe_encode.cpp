@@ -7,7 +7,6 @@
 #include <queue>
 
 #include "nf/core/error.h"
-
 #include "nf/data/bpe_tokenizer.h"
 
 namespace nf::data {
@@ -130,13 +129,12 @@ void BpeTokenizer::merge_long(std::string_view piece, std::vector<TokenId>& part
     int left;  // position of the left symbol
     TokenId left_id;
     TokenId right_id;
-    bool operator>(const Candidate& other) const {
-      return rank != other.rank ? rank > other.rank : left > other.left;
-    }
+    bool operator>(const Candidate& other) const { return rank != other.rank ? rank > other.rank : left > other.left; }
   };
   const int size = static_cast<int>(piece.size());
   std::vector<Symbol> symbols(size);
-  for (int i = 0; i < size; ++i) symbols[i] = {byte_ids_[static_cast<uint8_t>(piece[i])], i - 1, i + 1 < size ? i + 1 : -1};
+  for (int i = 0; i < size; ++i)
+    symbols[i] = {byte_ids_[static_cast<uint8_t>(piece[i])], i - 1, i + 1 < size ? i + 1 : -1};
   std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> queue;
   const auto push = [&](int left) {
     if (left < 0 || symbols[left].next < 0) return;

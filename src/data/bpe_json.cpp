@@ -48,8 +48,8 @@ std::unique_ptr<BpeTokenizer> build(const FileVocabulary& file, BpeOptions optio
   for (size_t rank = 0; rank < file.merges.size(); ++rank) {
     const auto& [left, right] = file.merges[rank];
     const auto left_id = ids.find(left), right_id = ids.find(right);
-    NF_CHECK(left_id != ids.end() && right_id != ids.end(), DataError, origin, ": merge ", rank, " '", left, " ",
-             right, "' uses a token that is not in the vocabulary");
+    NF_CHECK(left_id != ids.end() && right_id != ids.end(), DataError, origin, ": merge ", rank, " '", left, " ", right,
+             "' uses a token that is not in the vocabulary");
     merges.emplace_back(left_id->second, right_id->second);
   }
   return std::make_unique<BpeTokenizer>(std::move(tokens), std::move(merges), file.specials, options, origin);
@@ -74,9 +74,10 @@ const json* optional_key(const json& object, const char* key) {
 std::string type_of(const json& node) { return node.is_object() ? node.value("type", std::string("?")) : "?"; }
 
 DataError unsupported(const std::string& path, const std::string& key, const std::string& what) {
-  return DataError("'" + path + "': " + key + " " + what + " is not supported",
-                   "nf supports byte-level BPE with the GPT-2, Llama-3 or Qwen2 split pattern and no normalizer or NFC; "
-                   "see docs/tokenizers.md");
+  return DataError(
+      "'" + path + "': " + key + " " + what + " is not supported",
+      "nf supports byte-level BPE with the GPT-2, Llama-3 or Qwen2 split pattern and no normalizer or NFC; "
+      "see docs/tokenizers.md");
 }
 
 // The pre-tokenizer: ByteLevel(use_regex) alone (GPT-2), or Sequence[Split(regex, Isolated),
@@ -117,15 +118,16 @@ void check_model(const json& model, const std::string& path) {
   if (optional_key(model, "dropout")) throw unsupported(path, "model.dropout", "(BPE dropout)");
   for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
     const json* value = optional_key(model, key);
-    if (value && !value->get<std::string>().empty()) throw unsupported(path, std::string("model.") + key, value->dump());
+    if (value && !value->get<std::string>().empty())
+      throw unsupported(path, std::string("model.") + key, value->dump());
   }
   if (model.value("byte_fallback", false)) throw unsupported(path, "model.byte_fallback", "true");
 }
 
 std::pair<std::string, std::string> split_merge(const std::string& line, const std::string& origin, size_t rank) {
   const size_t space = line.find(' ');
-  NF_CHECK(space != std::string::npos && line.find(' ', space + 1) == std::string::npos, DataError, origin,
-           ": merge ", rank, " '", line, "' is not two tokens separated by one space");
+  NF_CHECK(space != std::string::npos && line.find(' ', space + 1) == std::string::npos, DataError, origin, ": merge ",
+           rank, " '", line, "' is not two tokens separated by one space");
   return {line.substr(0, space), line.substr(space + 1)};
 }
 
@@ -134,7 +136,8 @@ std::pair<std::string, std::string> split_merge(const std::string& line, const s
 std::unique_ptr<BpeTokenizer> load_bpe_tokenizer_json(const std::string& path) {
   const json doc = parse_json_file(path);
   try {
-    NF_CHECK(doc.is_object() && doc.contains("model"), DataError, "'", path, "' has no \"model\": not a tokenizer.json");
+    NF_CHECK(doc.is_object() && doc.contains("model"), DataError, "'", path,
+             "' has no \"model\": not a tokenizer.json");
     const json& model = doc["model"];
     check_model(model, path);
     const json* pre_tokenizer = optional_key(doc, "pre_tokenizer");
@@ -162,7 +165,8 @@ std::unique_ptr<BpeTokenizer> load_bpe_tokenizer_json(const std::string& path) {
       }
     }
     if (const json* added = optional_key(doc, "added_tokens")) {
-      for (const json& token : *added) file.specials.push_back({token.at("content").get<std::string>(), token.at("id").get<TokenId>()});
+      for (const json& token : *added)
+        file.specials.push_back({token.at("content").get<std::string>(), token.at("id").get<TokenId>()});
     }
     return build(file, options, "'" + path + "'");
   } catch (const json::exception& e) {
@@ -185,7 +189,8 @@ std::unique_ptr<BpeTokenizer> load_bpe_vocab_merges(const std::string& vocab_pat
   std::string line;
   for (size_t line_number = 1; std::getline(in, line); ++line_number) {
     if (line.empty() || (line_number == 1 && line.rfind("#version", 0) == 0)) continue;
-    file.merges.push_back(split_merge(line, "'" + merges_path + "' line " + std::to_string(line_number), file.merges.size()));
+    file.merges.push_back(
+        split_merge(line, "'" + merges_path + "' line " + std::to_string(line_number), file.merges.size()));
   }
   return build(file, BpeOptions{}, "'" + vocab_path + "'");
 }
@@ -198,31 +203,45 @@ std::string bpe_to_tokenizer_json(const BpeTokenizer& tokenizer) {
   doc["padding"] = nullptr;
   doc["added_tokens"] = ordered_json::array();
   for (const SpecialToken& special : tokenizer.specials()) {
-    doc["added_tokens"].push_back({{"id", special.id}, {"content", special.content}, {"single_word", false},
-                                   {"lstrip", false}, {"rstrip", false}, {"normalized", false}, {"special", true}});
+    doc["added_tokens"].push_back({{"id", special.id},
+                                   {"content", special.content},
+                                   {"single_word", false},
+                                   {"lstrip", false},
+                                   {"rstrip", false},
+                                   {"normalized", false},
+                                   {"special", true}});
   }
   doc["normalizer"] = options.nfc ? ordered_json{{"type", "NFC"}} : ordered_json(nullptr);
   const bool gpt2 = options.pattern == PreTokenizerPattern::kGpt2;
-  ordered_json byte_level = {{"type", "ByteLevel"}, {"add_prefix_space", options.add_prefix_space},
-                             {"trim_offsets", true}, {"use_regex", gpt2}};
+  ordered_json byte_level = {{"type", "ByteLevel"},
+                             {"add_prefix_space", options.add_prefix_space},
+                             {"trim_offsets", true},
+                             {"use_regex", gpt2}};
   if (gpt2) {
     doc["pre_tokenizer"] = byte_level;
   } else {
-    ordered_json split = {{"type", "Split"}, {"pattern", {{"Regex", pretokenizer_regex(options.pattern)}}},
-                          {"behavior", "Isolated"}, {"invert", false}};
+    ordered_json split = {{"type", "Split"},
+                          {"pattern", {{"Regex", pretokenizer_regex(options.pattern)}}},
+                          {"behavior", "Isolated"},
+                          {"invert", false}};
     doc["pre_tokenizer"] = {{"type", "Sequence"}, {"pretokenizers", {split, byte_level}}};
   }
   doc["post_processor"] = nullptr;
   doc["decoder"] = {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}};
-  ordered_json model = {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr},
-                        {"continuing_subword_prefix", nullptr}, {"end_of_word_suffix", nullptr},
-                        {"fuse_unk", false}, {"byte_fallback", false}, {"ignore_merges", options.ignore_merges}};
+  ordered_json model = {{"type", "BPE"},
+                        {"dropout", nullptr},
+                        {"unk_token", nullptr},
+                        {"continuing_subword_prefix", nullptr},
+                        {"end_of_word_suffix", nullptr},
+                        {"fuse_unk", false},
+                        {"byte_fallback", false},
+                        {"ignore_merges", options.ignore_merges}};
   ordered_json vocab = ordered_json::object();
   const std::vector<std::string>& tokens = tokenizer.tokens();
   // ordered_map's operator[] searches linearly (quadratic for a 128k vocabulary: tens of seconds);
   // the tokens are unique (the constructor checks), so append to the underlying vector instead.
-  auto& entries = static_cast<std::vector<std::pair<const std::string, ordered_json>>&>(
-      vocab.get_ref<ordered_json::object_t&>());
+  auto& entries =
+      static_cast<std::vector<std::pair<const std::string, ordered_json>>&>(vocab.get_ref<ordered_json::object_t&>());
   entries.reserve(tokens.size());
   // The specials go into the vocab too, at their ids, as Hugging Face's own files have them:
   // tokenizers keeps an added token at its "id" only if model.vocab has it there, and appends one it

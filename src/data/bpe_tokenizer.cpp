@@ -6,9 +6,7 @@
 #include "nf/core/hash.h"
 
 namespace nf::data {
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 const std::vector<std::string>& default_special_tokens() {
   static const std::vector<std::string> kSpecials = {"<|bos|>",  "<|eos|>",       "<|pad|>", "<|system|>",
@@ -18,18 +16,12 @@ const std::vector<std::string>& default_special_tokens() {
 
 std::vector<SpecialRole> roles_of_special(const std::string& content) {
   static const std::map<std::string, std::vector<SpecialRole>> kRoles = {
-      {"<|bos|>", {SpecialRole::kBos}},
-      {"<|eos|>", {SpecialRole::kEos}},
-      {"<|pad|>", {SpecialRole::kPad}},
-      {"<|system|>", {SpecialRole::kSystem}},
-      {"<|user|>", {SpecialRole::kUser}},
-      {"<|assistant|>", {SpecialRole::kAssistant}},
-      {"<|end|>", {SpecialRole::kEndOfTurn}},
-      {"<|endoftext|>", {SpecialRole::kBos, SpecialRole::kEos}},
-      {"<|begin_of_text|>", {SpecialRole::kBos}},
-      {"<|end_of_text|>", {SpecialRole::kEos}},
-      {"<|eot_id|>", {SpecialRole::kEndOfTurn}},
-      {"<|finetune_right_pad_id|>", {SpecialRole::kPad}},
+      {"<|bos|>", {SpecialRole::kBos}},           {"<|eos|>", {SpecialRole::kEos}},
+      {"<|pad|>", {SpecialRole::kPad}},           {"<|system|>", {SpecialRole::kSystem}},
+      {"<|user|>", {SpecialRole::kUser}},         {"<|assistant|>", {SpecialRole::kAssistant}},
+      {"<|end|>", {SpecialRole::kEndOfTurn}},     {"<|endoftext|>", {SpecialRole::kBos, SpecialRole::kEos}},
+      {"<|begin_of_text|>", {SpecialRole::kBos}}, {"<|end_of_text|>", {SpecialRole::kEos}},
+      {"<|eot_id|>", {SpecialRole::kEndOfTurn}},  {"<|finetune_right_pad_id|>", {SpecialRole::kPad}},
       {"<|im_end|>", {SpecialRole::kEndOfTurn}},
   };
   const auto found = kRoles.find(content);
@@ -52,8 +44,10 @@ BpeTokenizer::BpeTokenizer(std::vector<std::string> tokens, std::vector<std::pai
     const std::string& bytes = tokens_[id];
     if (bytes.empty()) continue;
     const bool fresh = ids_.emplace(bytes, static_cast<TokenId>(id)).second;
-    if (!fresh) throw DataError(origin + ": token id " + std::to_string(id) + " repeats the bytes of token id " +
-                                std::to_string(ids_[bytes]), "each token of the vocabulary must be unique");
+    if (!fresh)
+      throw DataError(
+          origin + ": token id " + std::to_string(id) + " repeats the bytes of token id " + std::to_string(ids_[bytes]),
+          "each token of the vocabulary must be unique");
     if (bytes.size() == 1) byte_ids_[static_cast<uint8_t>(bytes[0])] = static_cast<TokenId>(id);
   }
   for (int byte = 0; byte < 256; ++byte) {

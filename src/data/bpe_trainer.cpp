@@ -35,7 +35,8 @@ class MergeState {
       : words_(std::move(words)), queue_(Order{&tokens}) {
     for (uint32_t w = 0; w < words_.size(); ++w) {
       const Word& word = words_[w];
-      for (size_t i = 0; i + 1 < word.symbols.size(); ++i) add(pair_key(word.symbols[i], word.symbols[i + 1]), w, word.count);
+      for (size_t i = 0; i + 1 < word.symbols.size(); ++i)
+        add(pair_key(word.symbols[i], word.symbols[i + 1]), w, word.count);
     }
     for (const auto& [key, count] : pair_counts_) queue_.push({count, key});
   }
@@ -179,8 +180,9 @@ PieceCounts count_pieces_in_files(const std::vector<std::string>& paths, PreToke
 
 BpeTokenizer train_bpe(const PieceCounts& counts, const BpeTrainerOptions& options) {
   const int64_t base = static_cast<int64_t>(options.special_tokens.size()) + 256;
-  NF_CHECK(options.vocab_size >= base, UsageError, "vocab size ", options.vocab_size, " is too small: ",
-           options.special_tokens.size(), " special tokens and 256 byte tokens need at least ", base);
+  NF_CHECK(options.vocab_size >= base, UsageError, "vocab size ", options.vocab_size,
+           " is too small: ", options.special_tokens.size(), " special tokens and 256 byte tokens need at least ",
+           base);
   std::vector<std::string> tokens(options.special_tokens.size());
   std::vector<SpecialToken> specials;
   for (size_t i = 0; i < options.special_tokens.size(); ++i) {

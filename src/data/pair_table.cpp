@@ -23,7 +23,8 @@ void PairTable::grow() {
   mask_ = slots_.size() - 1;
   size_ = 0;
   for (const Slot& slot : old) {
-    if (slot.key != kEmpty) insert(static_cast<TokenId>(slot.key >> 32), static_cast<TokenId>(slot.key & 0xFFFFFFFFu), slot.rule);
+    if (slot.key != kEmpty)
+      insert(static_cast<TokenId>(slot.key >> 32), static_cast<TokenId>(slot.key & 0xFFFFFFFFu), slot.rule);
   }
 }
 

@@ -15,7 +15,8 @@ std::vector<std::vector<TokenId>> encode_batch(const Tokenizer& tokenizer, const
                                                int threads) {
   constexpr size_t kBlock = 16;
   std::vector<std::vector<TokenId>> result(texts.size());
-  const size_t workers = std::clamp<size_t>((texts.size() + kBlock - 1) / kBlock, 1, static_cast<size_t>(std::max(threads, 1)));
+  const size_t workers =
+      std::clamp<size_t>((texts.size() + kBlock - 1) / kBlock, 1, static_cast<size_t>(std::max(threads, 1)));
   const auto* bpe = dynamic_cast<const BpeTokenizer*>(&tokenizer);
   std::atomic<size_t> next{0};
   std::vector<std::exception_ptr> errors(workers);

@@ -5,6 +5,18 @@
 
 namespace nf::dist {
 
+const std::vector<std::pair<std::string, PipelineSchedule>>& pipeline_schedule_names() {
+  static const std::vector<std::pair<std::string, PipelineSchedule>> names = {{"1f1b", PipelineSchedule::k1F1B},
+                                                                              {"gpipe", PipelineSchedule::kGPipe}};
+  return names;
+}
+
+std::string name_of(PipelineSchedule schedule) {
+  for (const auto& [name, value] : pipeline_schedule_names())
+    if (value == schedule) return name;
+  return "";
+}
+
 MeshShape MeshShape::resolve(const ParallelConfig& config, int64_t world_size) {
   const int64_t tp = config.tp, pp = config.pp;
   NF_CHECK(tp >= 1 && pp >= 1 && config.dp >= 0, ConfigError, "parallel: tp(", tp, "), pp(", pp,

@@ -32,7 +32,8 @@ torch::Tensor repeat_kv(const torch::Tensor& x, int64_t n_rep) {
 
 // Softmax(q kᵀ / sqrt(head_dim) + mask) v: the causal mask through the fused kernel (is_causal),
 // or an explicit boolean mask.
-torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, const torch::Tensor& mask) {
+torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                        const torch::Tensor& mask) {
   const bool causal = !mask.defined();
   const std::optional<torch::Tensor> attn_mask = causal ? std::nullopt : std::optional<torch::Tensor>(mask);
   return at::scaled_dot_product_attention(q, k, v, attn_mask, /*dropout_p=*/0.0, causal);
@@ -127,7 +128,8 @@ DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& config, const TensorParall
   post_attention_layernorm_ = register_module("post_attention_layernorm", RMSNorm(config.d_model, config.norm_eps, tp));
 }
 
-torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& hidden, const RopeTables& rope, const torch::Tensor& mask) {
+torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& hidden, const RopeTables& rope,
+                                        const torch::Tensor& mask) {
   const torch::Tensor h = hidden + self_attn_(input_layernorm_(hidden), rope, mask);
   return h + mlp_(post_attention_layernorm_(h));
 }

@@ -15,8 +15,8 @@ int64_t count_parameters(const ModelConfig& c) {
 }
 
 void validate(const ModelConfig& c) {
-  NF_CHECK(c.d_model % c.n_heads == 0, ConfigError, "model.d_model (", c.d_model, ") must be divisible by model.n_heads (",
-           c.n_heads, ")");
+  NF_CHECK(c.d_model % c.n_heads == 0, ConfigError, "model.d_model (", c.d_model,
+           ") must be divisible by model.n_heads (", c.n_heads, ")");
   NF_CHECK(c.n_heads % c.kv_heads() == 0, ConfigError, "model.n_heads (", c.n_heads,
            ") must be divisible by model.n_kv_heads (", c.kv_heads(), ")");
   NF_CHECK(c.head_dim() % 2 == 0, ConfigError, "model.d_model / model.n_heads = ", c.head_dim(),

@@ -39,6 +39,26 @@ Layout layout_of(const ModelConfig& c, const std::string& name) {
 
 }  // namespace
 
+std::vector<ParameterInfo> parameter_table(const ModelConfig& config) {
+  std::vector<std::string> names = {"model.embed_tokens.weight"};
+  for (int64_t i = 0; i < config.n_layers; ++i) {
+    const std::string layer = "model.layers." + std::to_string(i) + ".";
+    for (const char* part :
+         {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj",
+          "mlp.up_proj", "mlp.down_proj", "input_layernorm", "post_attention_layernorm"}) {
+      names.push_back(layer + part + ".weight");
+    }
+  }
+  names.push_back("model.norm.weight");
+  if (!config.tie_embeddings) names.push_back("lm_head.weight");
+  std::vector<ParameterInfo> table;
+  for (std::string& name : names) {
+    std::vector<int64_t> shape = layout_of(config, name).full_shape;
+    table.push_back({std::move(name), std::move(shape)});
+  }
+  return table;
+}
+
 std::vector<int64_t> full_shape_of(const ModelConfig& config, const std::string& name) {
   return layout_of(config, name).full_shape;
 }

@@ -8,11 +8,10 @@
 
 namespace nf::optim {
 
-LrDecay parse_lr_decay(const std::string& name) {
-  if (name == "cosine") return LrDecay::kCosine;
-  if (name == "linear") return LrDecay::kLinear;
-  if (name == "constant") return LrDecay::kConstant;
-  throw ConfigError("training.lr_schedule: unknown schedule '" + name + "'", "use cosine, linear or constant");
+const std::vector<std::pair<std::string, LrDecay>>& lr_decay_names() {
+  static const std::vector<std::pair<std::string, LrDecay>> names = {
+      {"cosine", LrDecay::kCosine}, {"linear", LrDecay::kLinear}, {"constant", LrDecay::kConstant}};
+  return names;
 }
 
 double learning_rate_at(const LrScheduleOptions& o, int64_t step) {

@@ -1,40 +1,22 @@
-// The trainer's config schema (every key documented here, once) and its loader.
+// The trainer's config schema (every key documented once: here, or for the model and parallel
+// sections in model/model_keys.h and dist/parallel_keys.h) and its loader.
 #include "nf/train/config.h"
 
 #include <filesystem>
 
 #include "nf/core/error.h"
+#include "nf/dist/parallel_keys.h"
+#include "nf/model/model_keys.h"
 #include "nf/parallel/pp/schedule.h"
+#include "objective.h"
 
 namespace nf::train {
 
 config::Schema<TrainConfig> train_schema() {
-  using dist::ParallelConfig;
-  using model::ModelConfig;
   using C = TrainConfig;
   config::Schema<TrainConfig> s;
 
-  s.field(&C::model, &ModelConfig::vocab_size, "model.vocab_size",
-          "Vocabulary size; must match the dataset's tokenizer.")
-      .at_least(1);
-  s.field(&C::model, &ModelConfig::d_model, "model.d_model", "Hidden size of the residual stream.").at_least(2);
-  s.field(&C::model, &ModelConfig::n_layers, "model.n_layers", "Number of decoder layers.").at_least(1);
-  s.field(&C::model, &ModelConfig::n_heads, "model.n_heads", "Number of attention (query) heads.").at_least(1);
-  s.field(&C::model, &ModelConfig::n_kv_heads, "model.n_kv_heads",
-          "Key/value heads for grouped-query attention; 0 = n_heads.")
-      .at_least(0);
-  s.field(&C::model, &ModelConfig::ffn_hidden, "model.ffn_hidden",
-          "SwiGLU hidden size; 0 = 8/3·d_model rounded up to a multiple of 64.")
-      .at_least(0);
-  s.field(&C::model, &ModelConfig::max_seq_len, "model.max_seq_len", "Longest sequence the model supports.")
-      .at_least(1);
-  s.field(&C::model, &ModelConfig::rope_theta, "model.rope_theta", "Base of the rotary position embedding frequencies.")
-      .at_least(1);
-  s.field(&C::model, &ModelConfig::norm_eps, "model.norm_eps", "Epsilon of RMSNorm.").at_least(0);
-  s.field(&C::model, &ModelConfig::tie_embeddings, "model.tie_embeddings",
-          "Share the input embedding with the output projection.");
-  s.field(&C::model, &ModelConfig::init_std, "model.init_std", "Standard deviation of the normal weight init.")
-      .at_least(0);
+  model::declare_model_keys(s, &C::model);
   s.field(&C::checkpoint, &CheckpointConfig::init_from, "model.init_from",
           "Initial weights: a Hugging Face Llama directory (config.json must match this model) or an nf step "
           "directory; empty = random init. A resumed checkpoint takes precedence.");
@@ -42,7 +24,7 @@ config::Schema<TrainConfig> train_schema() {
   s.field(&C::training, &TrainingConfig::stage, "training.stage",
           "What the run trains: pretrain or sft (next-token loss on the dataset's counted tokens), dpo (preference "
           "pairs against a frozen reference model); the dataset's format must fit (docs/stages.md).")
-      .one_of({"pretrain", "sft", "dpo"});
+      .one_of(objective_names());
   s.field(&C::training, &TrainingConfig::document_mask, "training.document_mask",
           "Packed rows (pretrain, sft): each token attends only to earlier tokens of its own document (conversation), "
           "not to the end of the previous one in the same row; false = causal over the whole row.");
@@ -75,8 +57,8 @@ config::Schema<TrainConfig> train_schema() {
   s.field(&C::training, &TrainingConfig::warmup_steps, "training.warmup_steps",
           "Linear warmup steps from 0 to the peak learning rate.")
       .at_least(0);
-  s.field(&C::training, &TrainingConfig::lr_schedule, "training.lr_schedule", "Learning-rate decay after warmup.")
-      .one_of({"cosine", "linear", "constant"});
+  s.enum_field(&C::training, &TrainingConfig::lr_schedule, "training.lr_schedule", "Learning-rate decay after warmup.",
+               optim::lr_decay_names());
   s.field(&C::training, &TrainingConfig::weight_decay, "training.weight_decay",
           "AdamW decoupled weight decay (not applied to norms and embeddings).")
       .at_least(0);
@@ -86,9 +68,9 @@ config::Schema<TrainConfig> train_schema() {
   s.field(&C::training, &TrainingConfig::grad_clip, "training.grad_clip",
           "Clip the global gradient norm to this; 0 = no clipping.")
       .at_least(0);
-  s.field(&C::training, &TrainingConfig::dtype, "training.dtype",
-          "Compute precision; auto = bf16 autocast on CUDA, fp32 on CPU.")
-      .one_of({"auto", "fp32", "bf16"});
+  s.enum_field(&C::training, &TrainingConfig::dtype, "training.dtype",
+               "Compute precision; auto = bf16 autocast on CUDA, fp32 on CPU.",
+               {{"auto", Precision::kAuto}, {"fp32", Precision::kFp32}, {"bf16", Precision::kBf16}});
   s.field(&C::training, &TrainingConfig::log_interval, "training.log_interval",
           "Steps between log lines and metrics records.")
       .at_least(1);
@@ -126,43 +108,19 @@ config::Schema<TrainConfig> train_schema() {
       .at_least(0);
   s.field(&C::checkpoint, &CheckpointConfig::resume, "checkpoint.resume",
           "Resume from: empty = start fresh, auto = the run's latest checkpoint if any, or a step directory.");
-  s.field(&C::checkpoint, &CheckpointConfig::async, "checkpoint.async",
-          "Write checkpoints on a background thread from a copy in host memory: true, false, auto = on CUDA only.")
-      .one_of({"auto", "true", "false"});
+  s.enum_field(&C::checkpoint, &CheckpointConfig::async, "checkpoint.async",
+               "Write checkpoints on a background thread from a copy in host memory: true, false, auto = on CUDA only.",
+               {{"auto", AsyncSaves::kAuto}, {"true", AsyncSaves::kOn}, {"false", AsyncSaves::kOff}});
   s.field(&C::checkpoint, &CheckpointConfig::consolidate, "checkpoint.consolidate",
           "Write each checkpoint as one layout-independent checkpoint (full tensors, per-parameter optimizer "
           "state), gathered tensor by tensor at save time; synchronous.");
 
-  s.field(&C::parallel, &ParallelConfig::tp, "parallel.tp", "Tensor-parallel size (innermost mesh axis).").at_least(1);
-  s.field(&C::parallel, &ParallelConfig::sequence_parallel, "parallel.sequence_parallel",
-          "With tp > 1, split norms and the hidden state between blocks along the sequence over tp (less memory).");
-  s.field(&C::parallel, &ParallelConfig::pp, "parallel.pp", "Pipeline-parallel size (outermost mesh axis).")
-      .at_least(1);
-  s.field(&C::parallel, &ParallelConfig::dp, "parallel.dp", "Data-parallel size; 0 = world size / (tp·pp).")
-      .at_least(0);
-  s.field(&C::parallel, &ParallelConfig::zero, "parallel.zero",
-          "ZeRO stage: 0 replicated, 1 sharded optimizer state, 2 also sharded gradients.")
-      .at_least(0)
-      .at_most(2);
-  s.field(&C::parallel, &ParallelConfig::pp_schedule, "parallel.pp_schedule", "Pipeline schedule.")
-      .one_of({"1f1b", "gpipe"});
-  s.field(&C::parallel, &ParallelConfig::pp_layers, "parallel.pp_layers",
-          "Decoder layers per pipeline stage, e.g. [3, 5]; empty = balanced.")
-      .at_least(1);
-  s.field(&C::parallel, &ParallelConfig::bucket_mb, "parallel.bucket_mb",
-          "Size of a data-parallel gradient bucket (one all-reduce or reduce-scatter each), in MiB.")
-      .at_least(0.001);
-  s.field(&C::parallel, &ParallelConfig::overlap_grad_reduce, "parallel.overlap_grad_reduce",
-          "Start each bucket's reduction during backward, as soon as its gradients are complete.");
-  s.field(&C::parallel, &ParallelConfig::collective_timeout_s, "parallel.collective_timeout_s",
-          "A collective or p2p slower than this ends the whole job with a message.")
-      .at_least(1);
+  dist::declare_parallel_keys(s, &C::parallel);
 
   s.field(&C::output, &OutputConfig::dir, "output.dir", "Directory that holds the runs.");
   s.field(&C::output, &OutputConfig::name, "output.name", "Run name (runs/<name>/); empty = the config file's name.");
 
-  s.field(&C::logging, &LoggingConfig::level, "logging.level", "Lowest level printed.")
-      .one_of({"debug", "info", "warn", "error"});
+  s.enum_field(&C::logging, &LoggingConfig::level, "logging.level", "Lowest level printed.", log_level_names());
   s.field(&C::logging, &LoggingConfig::all_ranks, "logging.all_ranks",
           "Print info lines from every rank, not only rank 0.");
   return s;
@@ -188,10 +146,11 @@ void validate(const TrainConfig& c) {
   NF_CHECK(!c.parallel.sequence_parallel || c.training.seq_len % c.parallel.tp == 0, ConfigError, "training.seq_len (",
            c.training.seq_len, ") must be divisible by parallel.tp (", c.parallel.tp,
            ") with parallel.sequence_parallel");
-  NF_CHECK(!c.training.document_mask || c.training.stage != "dpo", ConfigError,
-           "training.document_mask keeps packed documents apart, but dpo rows hold one pair each, unpacked: "
-           "remove it from the dpo stage");
-  NF_CHECK(!c.checkpoint.consolidate || c.checkpoint.async != "true", ConfigError,
+  const ObjectiveSpec& objective = find_objective(c.training.stage);
+  NF_CHECK(!c.training.document_mask || objective.unpacked_rows.empty(), ConfigError,
+           "training.document_mask keeps packed documents apart, but ", objective.name, " ", objective.unpacked_rows,
+           ": remove it from the ", objective.name, " stage");
+  NF_CHECK(!c.checkpoint.consolidate || c.checkpoint.async != AsyncSaves::kOn, ConfigError,
            "checkpoint.consolidate true gathers every tensor over the ranks while saving, which a background writer "
            "cannot do: set checkpoint.async to false or auto (consolidated saves are synchronous)");
 }
@@ -237,8 +196,8 @@ namespace nf::train {
 
 std::string config_reference_markdown() {
   return "# Configuration reference\n\n"
-         "<!-- Generated by `nf-train --config-doc > docs/config.md`; a test fails when this file and the schema in "
-         "src/train/config.cpp differ. -->\n\n"
+         "<!-- Generated by `nf-train --config-doc > docs/config.md`; a test fails when this file and the schema "
+         "(src/train/config.cpp, include/nf/model/model_keys.h, include/nf/dist/parallel_keys.h) differ. -->\n\n"
          "A config is a YAML file of sections. `inherit: NAME` (a preset in configs/, or a path relative to the "
          "file; a list is allowed) loads another file first. Values apply in this order, later winning: defaults "
          "(below), inherited files (deepest first), the file, then command-line overrides "

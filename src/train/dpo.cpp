@@ -10,10 +10,10 @@ namespace {
 
 // Adds one micro-batch's terms to `totals`: the four sums in one read back from the device.
 void add_terms(PreferenceTotals& totals, const model::DpoTerms& terms) {
-  const at::Tensor sums = torch::stack({terms.losses.detach().sum(), terms.chosen_rewards.sum(),
-                                        terms.rejected_rewards.sum(),
-                                        (terms.chosen_rewards > terms.rejected_rewards).sum().to(terms.losses.dtype())})
-                              .to(torch::kCPU, torch::kFloat64);
+  const at::Tensor sums =
+      torch::stack({terms.losses.detach().sum(), terms.chosen_rewards.sum(), terms.rejected_rewards.sum(),
+                    (terms.chosen_rewards > terms.rejected_rewards).sum().to(terms.losses.dtype())})
+          .to(torch::kCPU, torch::kFloat64);
   const auto value = sums.accessor<double, 1>();
   totals.loss_sum += value[0];
   totals.chosen_reward_sum += value[1];
@@ -52,12 +52,13 @@ DeviceBatch pair_micro_batches(const DeviceBatch& batch, int64_t pairs_per_micro
 }
 
 DpoObjective::DpoObjective(model::CausalLM reference, const dist::Mesh& mesh, const model::DpoOptions& options,
-                           int64_t pairs_per_micro_batch, bool bf16_autocast)
+                           int64_t pairs_per_micro_batch, bool bf16_autocast, parallel::pp::ScheduleKind schedule)
     : reference_(std::move(reference)),
       mesh_(mesh),
       options_(options),
       pairs_per_micro_batch_(pairs_per_micro_batch),
-      bf16_autocast_(bf16_autocast) {
+      bf16_autocast_(bf16_autocast),
+      schedule_(schedule) {
   for (auto& parameter : reference_->parameters()) parameter.set_requires_grad(false);
   TiedEmbedding(reference_, mesh).sync_weight();
 }
@@ -88,24 +89,35 @@ model::DpoTerms DpoObjective::micro_batch_terms(model::CausalLM& policy, const a
                          reference.narrow(0, begin, pairs), reference.narrow(0, begin + pairs, pairs), options_);
 }
 
-PreferenceTotals DpoObjective::forward_backward(model::CausalLM& policy, const DeviceBatch& batch,
-                                                parallel::pp::ScheduleKind schedule, const BackwardHooks& hooks) {
+ObjectiveTotals DpoObjective::forward_backward(model::CausalLM& policy, const DeviceBatch& batch,
+                                               const BackwardHooks& hooks) {
   const DeviceBatch paired = pair_micro_batches(batch, pairs_per_micro_batch_);
   const at::Tensor reference = reference_log_probs(paired);
   // Every dp rank holds the same number of pairs: the mean over the global batch divides by this.
   const double global_pairs = static_cast<double>(paired.inputs.size(0) / 2 * mesh_.dp().size());
   PreferenceTotals local;
-  run_training_schedule(policy, paired, 2 * pairs_per_micro_batch_, mesh_, schedule, bf16_autocast_, hooks,
+  run_training_schedule(policy, paired, 2 * pairs_per_micro_batch_, mesh_, schedule_, bf16_autocast_, hooks,
                         [&](const at::Tensor& logits, int64_t begin, int64_t length) {
                           const model::DpoTerms terms =
                               micro_batch_terms(policy, logits, paired, reference, begin, length);
                           add_terms(local, terms);
                           return terms.losses.sum() / global_pairs;
                         });
-  return all_reduce(local, paired.inputs.device());
+  const PreferenceTotals totals = all_reduce(local, paired.inputs.device());
+  return {totals.loss(), totals.metrics()};
 }
 
-PreferenceTotals DpoObjective::evaluate(model::CausalLM& policy, const DeviceBatch& batch) {
+ObjectiveTotals DpoObjective::evaluate(model::CausalLM& policy, const std::function<DeviceBatch(uint64_t)>& batch,
+                                       uint64_t batches) {
+  PreferenceTotals total;
+  for (uint64_t i = 0; i < batches; ++i) {
+    const DeviceBatch one = batch(i);
+    total += all_reduce(local_evaluation(policy, one), one.inputs.device());
+  }
+  return {total.loss(), total.metrics()};
+}
+
+PreferenceTotals DpoObjective::local_evaluation(model::CausalLM& policy, const DeviceBatch& batch) {
   const DeviceBatch paired = pair_micro_batches(batch, pairs_per_micro_batch_);
   const at::Tensor reference = reference_log_probs(paired);
   PreferenceTotals local;
@@ -114,7 +126,7 @@ PreferenceTotals DpoObjective::evaluate(model::CausalLM& policy, const DeviceBat
                 add_terms(local, micro_batch_terms(policy, logits, paired, reference, begin, length));
                 return at::Tensor();
               });
-  return all_reduce(local, paired.inputs.device());
+  return local;
 }
 
 // The last pipeline stage of every dp rank holds its pairs' totals: sum over dp, then over pp
@@ -129,6 +141,20 @@ PreferenceTotals DpoObjective::all_reduce(const PreferenceTotals& local, const c
   const at::Tensor host = totals.cpu();
   const auto value = host.accessor<double, 1>();
   return {value[0], value[1], value[2], value[3], value[4]};
+}
+
+std::unique_ptr<Objective> make_dpo_objective(const ObjectiveContext& context) {
+  const TrainConfig& config = context.config;
+  context.log.info("dpo: reference model from ",
+                   context.starting_weights.empty()
+                       ? "the seeded initialization (training.seed " + std::to_string(config.training.seed) + ")"
+                       : context.starting_weights,
+                   ", beta ", config.dpo.beta, ", label_smoothing ", config.dpo.label_smoothing);
+  model::DpoOptions options;
+  options.beta = config.dpo.beta;
+  options.label_smoothing = config.dpo.label_smoothing;
+  return std::make_unique<DpoObjective>(context.starting_model(), context.mesh, options,
+                                        config.training.micro_batch_size, context.bf16_autocast, context.schedule);
 }
 
 }  // namespace nf::train

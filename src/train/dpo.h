@@ -16,6 +16,7 @@
 
 #include "nf/model/dpo_loss.h"
 #include "nf/train/metrics.h"
+#include "objective.h"
 #include "step.h"
 
 namespace nf::train {
@@ -33,20 +34,21 @@ struct PreferenceTotals {
   PreferenceTotals& operator+=(const PreferenceTotals& other);
 };
 
-class DpoObjective {
+class DpoObjective : public Objective {
  public:
   // `reference`: the frozen model, built like the policy (config, tp, stage part) and holding the
   // policy's starting weights; its parameters stop requiring gradients here, and on a last pipeline
   // stage its tied embedding copy is synced (collective over pp).
   DpoObjective(model::CausalLM reference, const dist::Mesh& mesh, const model::DpoOptions& options,
-               int64_t pairs_per_micro_batch, bool bf16_autocast);
+               int64_t pairs_per_micro_batch, bool bf16_autocast, parallel::pp::ScheduleKind schedule);
 
   // Forward and backward of `policy` over this rank's pairs; the gradients are those of the
   // global batch's mean DPO loss once summed over dp.
-  PreferenceTotals forward_backward(model::CausalLM& policy, const DeviceBatch& batch,
-                                    parallel::pp::ScheduleKind schedule, const BackwardHooks& hooks);
-  // The same totals without gradients (validation).
-  PreferenceTotals evaluate(model::CausalLM& policy, const DeviceBatch& batch);
+  ObjectiveTotals forward_backward(model::CausalLM& policy, const DeviceBatch& batch,
+                                   const BackwardHooks& hooks) override;
+  // The same totals without gradients (validation), summed over the batches.
+  ObjectiveTotals evaluate(model::CausalLM& policy, const std::function<DeviceBatch(uint64_t)>& batch,
+                           uint64_t batches) override;
 
  private:
   // [rows] Σ log p of each row's response under the reference, on the last stage (undefined elsewhere).
@@ -56,12 +58,15 @@ class DpoObjective {
                                     const at::Tensor& reference, int64_t begin, int64_t length) const;
   // On `device`, where the dp and pp backends carry tensors (NCCL takes no host tensors).
   PreferenceTotals all_reduce(const PreferenceTotals& local, const c10::Device& device) const;
+  // This rank's totals of one batch without gradients, not reduced.
+  PreferenceTotals local_evaluation(model::CausalLM& policy, const DeviceBatch& batch);
 
   model::CausalLM reference_;
   const dist::Mesh& mesh_;
   model::DpoOptions options_;
   int64_t pairs_per_micro_batch_;
   bool bf16_autocast_;
+  parallel::pp::ScheduleKind schedule_;
 };
 
 // `batch` with its rows reordered so that rows [2·k·p, 2·(k+1)·p) are the chosen then the rejected

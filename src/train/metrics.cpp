@@ -61,7 +61,6 @@ std::string with_thousands(double value) {
   return digits;
 }
 
-
 std::string format_step_line(const StepMetrics& m) {
   std::string line = "step " + std::to_string(m.step) + " | loss " + printf_string("%.4f", m.loss);
   if (m.rewards) line += rewards_text(*m.rewards, "rewards");

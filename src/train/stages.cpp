@@ -5,10 +5,10 @@
 #include <filesystem>
 #include <set>
 
+#include "nf/ckpt/checkpoint.h"
 #include "nf/core/error.h"
 #include "nf/data/data_loader.h"
 #include "nf/data/token_dataset.h"
-#include "nf/train/checkpoint.h"
 
 namespace nf::train {
 namespace {
@@ -109,7 +109,7 @@ std::vector<StagePlan> load_stage_plan(const std::string& file, const std::vecto
 }
 
 std::optional<std::string> completed_checkpoint(const StagePlan& stage) {
-  const std::vector<std::string> saved = resume_candidates("auto", stage.run_dir + "/checkpoints");
+  const std::vector<std::string> saved = ckpt::resume_candidates("auto", stage.run_dir + "/checkpoints");
   if (saved.empty()) return std::nullopt;
   const TrainConfig& config = stage.config;
   uint64_t samples = 0;
@@ -117,7 +117,7 @@ std::optional<std::string> completed_checkpoint(const StagePlan& stage) {
     const data::TokenDataset dataset(config.data.train_path, data::TokenDatasetOptions());
     samples = data::samples_per_epoch(dataset, config.training.seq_len);
   }
-  if (read_checkpoint_meta(saved.front()).step < resolve_max_steps(config.training, samples)) return std::nullopt;
+  if (ckpt::read_checkpoint_meta(saved.front()).step < resolve_max_steps(config.training, samples)) return std::nullopt;
   return saved.front();
 }
 

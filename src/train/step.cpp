@@ -6,7 +6,6 @@
 #include <cmath>
 
 #include "nf/model/loss.h"
-#include "nf/optim/grad_clip.h"
 #include "nf/parallel/pp/executor.h"
 
 namespace nf::train {
@@ -113,7 +112,8 @@ LossTotals forward_backward(model::CausalLM& model, const DeviceBatch& batch, in
                             const dist::Mesh& mesh, parallel::pp::ScheduleKind schedule, bool bf16_autocast,
                             const BackwardHooks& hooks) {
   // The global count comes first: every micro-batch's gradient is scaled by it.
-  const LossTotals counted = all_reduce_totals(0.0, static_cast<double>(local_count(batch)), mesh, batch.inputs.device());
+  const LossTotals counted =
+      all_reduce_totals(0.0, static_cast<double>(local_count(batch)), mesh, batch.inputs.device());
   const double scale = counted.count > 0 ? 1.0 / counted.count : 0.0;
   double local_sum = 0;
   run_training_schedule(model, batch, micro_batch_size, mesh, schedule, bf16_autocast, hooks,
@@ -147,23 +147,6 @@ Bf16Autocast::~Bf16Autocast() {
   if (!enabled_) return;
   at::autocast::set_autocast_enabled(at::kCUDA, false);
   at::autocast::clear_cache();
-}
-
-double global_grad_norm(const model::CausalLM& model, const std::vector<std::pair<std::string, at::Tensor>>& parameters,
-                        const dist::Mesh& mesh) {
-  std::vector<at::Tensor> sharded, replicated;
-  for (const auto& [name, parameter] : parameters) {
-    (model->shard_spec_of(name).dim < 0 ? replicated : sharded).push_back(parameter);
-  }
-  // Every tp rank holds the replicated tensors (the norms): count them once over tp. The sum stays
-  // on the parameters' device, where the tp and pp backends carry it.
-  const double tp = static_cast<double>(mesh.tp().size());
-  at::Tensor squares = (optim::grad_norm_squared(sharded).to(torch::kFloat64) +
-                        optim::grad_norm_squared(replicated).to(torch::kFloat64) / tp)
-                           .reshape({1});
-  if (mesh.tp().size() > 1) mesh.tp().all_reduce(squares, dist::ReduceOp::kSum)->wait();
-  if (mesh.pp().size() > 1) mesh.pp().all_reduce(squares, dist::ReduceOp::kSum)->wait();  // disjoint stages
-  return std::sqrt(squares.item<double>());
 }
 
 }  // namespace nf::train

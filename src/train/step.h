@@ -80,10 +80,4 @@ class Bf16Autocast {
   bool enabled_;
 };
 
-// The global gradient norm when every rank holds its parameters' full dp-summed gradients (zero 0
-// and 1): tensor-parallel shards count on their rank, replicated tensors (the norms) once, and
-// pipeline stages (disjoint parameters) are summed.
-double global_grad_norm(const model::CausalLM& model, const std::vector<std::pair<std::string, at::Tensor>>& parameters,
-                        const dist::Mesh& mesh);
-
 }  // namespace nf::train

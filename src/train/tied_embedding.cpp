@@ -3,13 +3,13 @@
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>
 
+#include "nf/dist/p2p_tags.h"
+
 namespace nf::train {
 namespace {
 
-// Above every activation/gradient tag of parallel/pp/executor.cpp (2·micro-batch + 1) for any
-// realistic micro-batch count, below the 32767 MPI guarantees.
-constexpr int kGradTag = 32765;
-constexpr int kWeightTag = 32766;
+constexpr int kGradTag = dist::p2p_tags::kTiedEmbeddingGrad;
+constexpr int kWeightTag = dist::p2p_tags::kTiedEmbeddingWeight;
 
 }  // namespace
 

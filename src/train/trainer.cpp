@@ -1,33 +1,35 @@
+// The trainer (trainer.h): builds the pieces from the config (the model's pipeline stage, the
+// objective, the data-parallel optimizer, the data, the saver), runs the loop, logs and saves.
+// What a step computes lives behind the Objective (objective.h), how gradients become an update
+// behind the DataParallelOptimizer (parallel/dp/dp_optimizer.h), and checkpoints in the ckpt layer.
 #include "nf/train/trainer.h"
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <memory>
 #include <optional>
 
-#include "checkpoint_saver.h"
-#include "dpo.h"
-#include "initial_weights.h"
+#include "nf/ckpt/checkpoint.h"
+#include "nf/ckpt/consolidated.h"
+#include "nf/ckpt/initial_weights.h"
+#include "nf/ckpt/resume.h"
+#include "nf/ckpt/saver.h"
 #include "nf/core/error.h"
-#include "nf/data/data_loader.h"
-#include "nf/data/token_dataset.h"
 #include "nf/model/flops.h"
 #include "nf/model/transformer.h"
-#include "nf/optim/adamw.h"
-#include "nf/optim/grad_clip.h"
 #include "nf/optim/lr_schedule.h"
-#include "nf/parallel/dp/flat_parameters.h"
-#include "nf/parallel/dp/grad_sync.h"
-#include "nf/parallel/dp/sharded_adamw.h"
+#include "nf/parallel/dp/dp_optimizer.h"
 #include "nf/parallel/pp/schedule.h"
-#include "nf/train/checkpoint.h"
-#include "nf/train/consolidated.h"
 #include "nf/train/metrics.h"
 #include "nf/train/preemption.h"
+#include "objective.h"
 #include "step.h"
 #include "tied_embedding.h"
+#include "trainer_state.h"
+#include "training_data.h"
 
 namespace nf::train {
 namespace {
@@ -46,51 +48,6 @@ model::StagePart stage_part(const TrainConfig& config, const dist::Mesh& mesh) {
   part.embedding = stage == 0;
   part.head = stage == stages - 1;
   return part;
-}
-
-std::vector<at::Tensor> tensors_of(const NamedTensors& named) {
-  std::vector<at::Tensor> out;
-  for (const auto& [name, tensor] : named) out.push_back(tensor);
-  return out;
-}
-
-// The dataset formats each training.stage trains on: the next-token loss on pretrain and sequence
-// data (every token, or the masked ones) and on sft data (the response tokens); DPO on pairs.
-void check_stage_data(const std::string& stage, data::DatasetFormat format, const std::string& path) {
-  using data::DatasetFormat;
-  const bool fits = stage == "dpo"   ? format == DatasetFormat::kDpo
-                    : stage == "sft" ? format == DatasetFormat::kSft
-                                     : format == DatasetFormat::kPretrain || format == DatasetFormat::kSequence;
-  if (fits) return;
-  const std::string wanted = stage == "pretrain" ? "pretrain (or sequence)" : stage;
-  throw ConfigError("training.stage " + stage + " trains on " + wanted + " data, but '" + path + "' is a " +
-                        data::format_name(format) + " dataset",
-                    format == DatasetFormat::kDpo || format == DatasetFormat::kSft
-                        ? "set training.stage " + std::string(data::format_name(format)) +
-                              ", or build the dataset with nf-shard build --format " + wanted
-                        : "build the dataset with nf-shard build --format " + stage);
-}
-
-// The validation split (data.val_path, else the train dataset's val split), or null when there
-// is none to evaluate on. It must have the train dataset's format.
-std::shared_ptr<const data::TokenDataset> open_validation(const TrainConfig& config, const data::Manifest& train,
-                                                          Logger& log) {
-  if (config.training.eval_interval == 0) return nullptr;
-  const std::string path = config.data.val_path.empty() ? config.data.train_path : config.data.val_path;
-  const data::Manifest manifest = data::read_manifest(path);
-  const auto split = manifest.splits.find("val");
-  if (split == manifest.splits.end() || split->second.tokens <= static_cast<uint64_t>(config.training.seq_len)) {
-    log.warn("no validation: '", path, "' has no val split longer than training.seq_len; build the dataset with ",
-             "nf-shard build --val-fraction > 0 or set data.val_path");
-    return nullptr;
-  }
-  NF_CHECK(manifest.format == train.format, ConfigError, "data.val_path '", path, "' is a ",
-           data::format_name(manifest.format), " dataset but data.train_path is ", data::format_name(train.format));
-  data::TokenDatasetOptions options;
-  options.split = "val";
-  options.model_vocab_size = config.model.vocab_size;
-  options.tokenizer_fingerprint = train.tokenizer.fingerprint;
-  return std::make_shared<const data::TokenDataset>(path, options);
 }
 
 // Seconds blocked in communication, split by kind (Communicator::blocked_seconds).
@@ -118,88 +75,60 @@ class Trainer {
  public:
   Trainer(const TrainConfig& config, const std::string& run_dir, const dist::Mesh& mesh, const c10::Device& device,
           Logger& log)
-      : config_(config), checkpoints_dir_(run_dir + "/checkpoints"), mesh_(mesh), log_(log) {
+      : config_(config),
+        checkpoints_dir_(run_dir + "/checkpoints"),
+        mesh_(mesh),
+        device_(device),
+        log_(log),
+        objective_spec_(find_objective(config.training.stage)) {
     const TrainingConfig& t = config.training;
-    const bool dpo = t.stage == "dpo";
     if (config.data.train_path.empty()) {
       throw ConfigError("data.train_path is empty", "pass --data.train_path DIR (a dataset written by nf-shard build)");
     }
-    const model::TensorParallel tp(mesh.shape().tp() > 1 ? &mesh.tp() : nullptr, config.parallel.sequence_parallel);
-    model_ = model::CausalLM(config.model, tp, stage_part(config, mesh));
-    const int64_t parameters = model::initialize(*model_, init_options());
-    model_->to(device);
-    const model::StagePart& part = model_->part();
-    log.info("initialized ", with_thousands(static_cast<double>(parameters)), " parameters on ", device.str(),
-             " (seed ", t.seed, ")",
-             mesh.shape().pp() > 1
-                 ? " for pipeline stage " + std::to_string(mesh.coords().pp) + " of " +
-                       std::to_string(mesh.shape().pp()) + ": layers " + std::to_string(part.first_layer) + "-" +
-                       std::to_string(part.first_layer + part.n_layers - 1) + ", " + config.parallel.pp_schedule +
-                       " schedule"
-                 : "");
-    if (mesh.shape().tp() > 1) {
-      // Asked of the model, not the config: the shape every block keeps and a pipeline stage sends.
-      log.info("tensor parallel: ", mesh.shape().tp(), " ranks, hidden state between blocks ",
-               c10::IntArrayRef(model_->hidden_shape(t.micro_batch_size, t.seq_len)),
-               tp.splits_sequence() ? " (sequence parallel)" : " (replicated)");
-    } else if (config.parallel.sequence_parallel) {
-      log.info("parallel.sequence_parallel has no effect with parallel.tp 1");
-    }
-    schedule_kind_ = parallel::pp::parse_schedule_kind(config.parallel.pp_schedule);
-    tied_ = std::make_unique<TiedEmbedding>(model_, mesh);
-    const dist::ParallelConfig& p = config.parallel;
-    flat_ = std::make_unique<parallel::dp::FlatParameters>(model::named_parameters(*model_),
-                                                           parallel::dp::bucket_numel_for(p.bucket_mb, sizeof(float)),
-                                                           static_cast<int>(mesh.shape().dp()));
-    parameters_ = flat_->parameters();
-    // Before the optimizer exists: ZeRO's master weights start as a copy of the parameters.
-    if (resume_candidates(config.checkpoint.resume, checkpoints_dir_).empty()) {
-      load_starting_weights();
-    } else if (!config.checkpoint.init_from.empty()) {
-      log.info("model.init_from ", config.checkpoint.init_from, " not loaded: checkpoint.resume ",
-               config.checkpoint.resume, " has a checkpoint to resume from, which takes precedence");
-    }
-    grad_sync_ = std::make_unique<parallel::dp::GradSync>(*flat_, mesh.dp(), static_cast<int>(p.zero),
-                                                          p.overlap_grad_reduce && mesh.shape().dp() > 1);
-    const auto adamw = optim::AdamWOptions()
-                           .with_betas(t.adam_beta1, t.adam_beta2)
-                           .with_eps(t.adam_eps)
-                           .with_weight_decay(t.weight_decay);
-    if (p.zero == 0) {
-      optimizer_ = std::make_unique<optim::AdamW>(parameters_, adamw);
-    } else {
-      sharded_ = std::make_unique<parallel::dp::ShardedAdamW>(*flat_, mesh.dp(), adamw);
-    }
-    log.info("data parallel: ", mesh.shape().dp(), " ranks, ZeRO ", p.zero, ", ", flat_->layout().buckets().size(),
-             " gradient buckets", p.overlap_grad_reduce && mesh.shape().dp() > 1 ? " overlapped with backward" : "");
-    device_ = device;
     NF_CHECK(
-        t.dtype != "bf16" || device.is_cuda(), ConfigError,
+        t.dtype != Precision::kBf16 || device.is_cuda(), ConfigError,
         "training.dtype bf16 needs a CUDA device; this LibTorch/machine trains on the CPU in fp32 (use auto or fp32)");
-    bf16_autocast_ = device.is_cuda() && t.dtype != "fp32";
+    bf16_autocast_ = device.is_cuda() && t.dtype != Precision::kFp32;
+    model_ = build_model();
+    tied_ = std::make_unique<TiedEmbedding>(model_, mesh);
+    // Before the optimizer exists: ZeRO's master weights start as a copy of the parameters.
+    load_starting_weights();
+    optimizer_ = std::make_unique<parallel::dp::DataParallelOptimizer>(
+        model::named_parameters(*model_), optimizer_options(), mesh,
+        [this](const std::string& name) { return model_->shard_spec_of(name).replicated(); });
+    log.info("data parallel: ", mesh.shape().dp(), " ranks, ", optimizer_->describe());
     log.info("precision: ", bf16_autocast_ ? "bf16 autocast, fp32 master weights and optimizer" : "fp32");
     if (t.document_mask) log.info("attention: within each packed document (training.document_mask)");
-    resume_and_open_data();
+    const bool resumed = resume_run();
+    data_ = open_training_data(
+        config, objective_spec_, mesh,
+        {resumed ? &state_.loader : nullptr, state_.tokenizer_fingerprint, load_from_, load_from_fingerprint_}, log);
+    state_.tokenizer_fingerprint = data_.tokenizer_fingerprint;
+    meta_.tp = mesh.shape().tp();
+    meta_.pp = mesh.shape().pp();
+    meta_.dp = mesh.shape().dp();
+    meta_.zero = config.parallel.zero;
     const CheckpointConfig& c = config.checkpoint;
-    saver_ = std::make_unique<CheckpointSaver>(
-        checkpoints_dir_, mesh, c.keep_last,
-        !c.consolidate && (c.async == "true" || (c.async == "auto" && device.is_cuda())), checkpoint_file_writer(), log);
+    const bool async =
+        !c.consolidate && (c.async == AsyncSaves::kOn || (c.async == AsyncSaves::kAuto && device.is_cuda()));
+    saver_ = std::make_unique<ckpt::CheckpointSaver>(
+        checkpoints_dir_, mesh, c.keep_last, async,
+        c.consolidate ? ckpt::consolidated_files(config.model, config.parallel.zero > 0, mesh)
+                      : ckpt::sharded_files(mesh),
+        log);
     tied_->sync_weight();  // after a resume or load the last stage's copy must match the embedding
-    if (dpo) {
-      dpo_ =
-          std::make_unique<DpoObjective>(make_reference(tp), mesh, dpo_options(), t.micro_batch_size, bf16_autocast_);
-    }
+    objective_ = objective_spec_.make({config, mesh, bf16_autocast_, config.parallel.pp_schedule,
+                                       [this] { return starting_model(); }, starting_weights(), log});
     schedule_ = optim::LrScheduleOptions()
                     .with_peak_lr(t.learning_rate)
                     .with_min_lr_ratio(t.min_lr_ratio)
                     .with_warmup_steps(t.warmup_steps)
-                    .with_total_steps(max_steps_)
-                    .with_decay(optim::parse_lr_decay(t.lr_schedule));
+                    .with_total_steps(data_.max_steps)
+                    .with_decay(t.lr_schedule);
     const double peak = t.peak_tflops > 0 ? t.peak_tflops : (device.is_cuda() ? 989.0 : 0.0);
     peak_gflops_ = peak * 1e3;
-    // DPO: each pair is two sequences, and the reference's forward adds a third of a training step.
-    sequences_per_step_ = t.global_batch_size * (dpo ? 2 : 1);
-    flops_per_token_ = model::training_flops_per_token(config.model, t.seq_len) * (dpo ? 4.0 / 3.0 : 1.0);
+    sequences_per_step_ = t.global_batch_size * objective_spec_.rows_per_sample;
+    flops_per_token_ = model::training_flops_per_token(config.model, t.seq_len) * objective_spec_.flops_factor;
     if (mesh.world().rank() == 0) metrics_ = std::make_unique<MetricsSink>(run_dir, meta_.step);
   }
 
@@ -209,16 +138,16 @@ class Trainer {
     TrainResult result;
     result.step = meta_.step;
     IntervalTimes interval;
-    while (meta_.step < max_steps_) {
+    while (meta_.step < data_.max_steps) {
       const Clock::time_point step_start = Clock::now();
       const BlockedTimes blocked_before = blocked_times();
-      const data::Batch batch = loader_->next();
+      const data::Batch batch = data_.loader->next();
       interval.data_wait += seconds_since(step_start);
       const double loss = train_step(batch);
       interval.add_step(seconds_since(step_start), blocked_times() - blocked_before);
       result.last_loss = loss;
       saver_->poll();
-      if (meta_.step % t.log_interval == 0 || meta_.step == max_steps_) {
+      if (meta_.step % t.log_interval == 0 || meta_.step == data_.max_steps) {
         report(loss, interval);
         interval = IntervalTimes();
       }
@@ -232,7 +161,7 @@ class Trainer {
                   " saved, exiting with code 75 (requeue and resume with --checkpoint.resume auto)");
         break;
       }
-      if (save_due && meta_.step < max_steps_) result.checkpoint = save();
+      if (save_due && meta_.step < data_.max_steps) result.checkpoint = save();
     }
     if (last_saved_step_ != meta_.step) result.checkpoint = save();
     saver_->finish();
@@ -248,10 +177,43 @@ class Trainer {
         .with_n_layers(config_.model.n_layers);
   }
 
-  model::DpoOptions dpo_options() const {
-    model::DpoOptions options;
-    options.beta = config_.dpo.beta;
-    options.label_smoothing = config_.dpo.label_smoothing;
+  // This rank's stage of the model, initialized from training.seed (any layout: the same weights).
+  model::CausalLM build_model() {
+    const TrainingConfig& t = config_.training;
+    const dist::MeshShape& shape = mesh_.shape();
+    const model::TensorParallel tp(shape.tp() > 1 ? &mesh_.tp() : nullptr, config_.parallel.sequence_parallel);
+    model::CausalLM model(config_.model, tp, stage_part(config_, mesh_));
+    const int64_t parameters = model::initialize(*model, init_options());
+    model->to(device_);
+    const model::StagePart& part = model->part();
+    log_.info("initialized ", with_thousands(static_cast<double>(parameters)), " parameters on ", device_.str(),
+              " (seed ", t.seed, ")",
+              shape.pp() > 1 ? " for pipeline stage " + std::to_string(mesh_.coords().pp) + " of " +
+                                   std::to_string(shape.pp()) + ": layers " + std::to_string(part.first_layer) + "-" +
+                                   std::to_string(part.first_layer + part.n_layers - 1) + ", " +
+                                   dist::name_of(config_.parallel.pp_schedule) + " schedule"
+                             : "");
+    if (shape.tp() > 1) {
+      // Asked of the model, not the config: the shape every block keeps and a pipeline stage sends.
+      log_.info("tensor parallel: ", shape.tp(), " ranks, hidden state between blocks ",
+                c10::IntArrayRef(model->hidden_shape(t.micro_batch_size, t.seq_len)),
+                tp.splits_sequence() ? " (sequence parallel)" : " (replicated)");
+    } else if (config_.parallel.sequence_parallel) {
+      log_.info("parallel.sequence_parallel has no effect with parallel.tp 1");
+    }
+    return model;
+  }
+
+  parallel::dp::DataParallelOptions optimizer_options() const {
+    const TrainingConfig& t = config_.training;
+    parallel::dp::DataParallelOptions options;
+    options.zero = static_cast<int>(config_.parallel.zero);
+    options.bucket_mb = config_.parallel.bucket_mb;
+    options.overlap_grad_reduce = config_.parallel.overlap_grad_reduce;
+    options.adamw = optim::AdamWOptions()
+                        .with_betas(t.adam_beta1, t.adam_beta2)
+                        .with_eps(t.adam_eps)
+                        .with_weight_decay(t.weight_decay);
     return options;
   }
 
@@ -259,140 +221,65 @@ class Trainer {
   // training.load_from (resolved once), else model.init_from; empty = the seeded initialization.
   std::string starting_weights() {
     if (config_.training.load_from.empty()) return config_.checkpoint.init_from;
-    if (load_from_.empty()) load_from_ = resolve_load_from(config_.training.load_from, config_.output.dir);
+    if (load_from_.empty()) load_from_ = ckpt::resolve_load_from(config_.training.load_from, config_.output.dir);
     return load_from_;
+  }
+
+  // A new model of this rank's stage holding the starting weights (DPO's frozen reference).
+  model::CausalLM starting_model() {
+    const model::TensorParallel tp(mesh_.shape().tp() > 1 ? &mesh_.tp() : nullptr, config_.parallel.sequence_parallel);
+    model::CausalLM model(config_.model, tp, stage_part(config_, mesh_));
+    model::initialize(*model, init_options());
+    model->to(device_);
+    const std::string source = starting_weights();
+    if (!source.empty()) ckpt::load_weights(source, *model, model::named_parameters(*model));
+    return model;
   }
 
   // The starting weights of a run that has no checkpoint of its own to resume (a resume takes
   // precedence, and is logged): training.load_from, else model.init_from (a Hugging Face directory
   // or an nf step directory), else the seeded initialization they already hold.
   void load_starting_weights() {
-    const std::string& init_from = config_.checkpoint.init_from;
-    if (!init_from.empty() && !config_.training.load_from.empty()) {
-      log_.info("model.init_from ", init_from, " not loaded: training.load_from takes precedence");
+    const CheckpointConfig& c = config_.checkpoint;
+    if (!ckpt::resume_candidates(c.resume, checkpoints_dir_).empty()) {
+      if (!c.init_from.empty()) {
+        log_.info("model.init_from ", c.init_from, " not loaded: checkpoint.resume ", c.resume,
+                  " has a checkpoint to resume from, which takes precedence");
+      }
+      return;
+    }
+    if (!c.init_from.empty() && !config_.training.load_from.empty()) {
+      log_.info("model.init_from ", c.init_from, " not loaded: training.load_from takes precedence");
     }
     const std::string source = starting_weights();
     if (source.empty()) return;
-    load_weights(source, *model_, parameters_);
+    ckpt::load_weights(source, *model_, model::named_parameters(*model_));
     if (config_.training.load_from.empty()) {
       log_.info("initial weights from model.init_from ", source, " (fresh optimizer, step 0)");
       return;
     }
-    load_from_fingerprint_ = read_checkpoint_meta(source).tokenizer_fingerprint;
+    load_from_fingerprint_ =
+        trainer_state_from_json(ckpt::read_checkpoint_meta(source).trainer_state, source).tokenizer_fingerprint;
     log_.info("loaded weights from ", source, " (training.load_from; fresh optimizer, schedule and data)");
   }
 
-  // The run's own checkpoint (checkpoint.resume) if it has one; then the training data, checked
-  // against the stage and against the tokenizer of the checkpoint the run starts from; max_steps.
-  void resume_and_open_data() {
-    std::optional<LoadedCheckpoint> loaded = load_resume_checkpoint();
-    data::TokenDatasetOptions options;
-    options.model_vocab_size = config_.model.vocab_size;
-    options.tokenizer_fingerprint = meta_.tokenizer_fingerprint;  // a resumed run's: the same dataset's
-    auto train_data = std::make_shared<const data::TokenDataset>(config_.data.train_path, options);
-    const data::Manifest& manifest = train_data->manifest();
-    check_stage_data(config_.training.stage, manifest.format, config_.data.train_path);
-    NF_CHECK(loaded || load_from_fingerprint_.empty() || load_from_fingerprint_ == manifest.tokenizer.fingerprint,
-             DataError, "data.train_path '", config_.data.train_path, "' was tokenized by tokenizer ",
-             manifest.tokenizer.fingerprint.substr(0, 12), ", but training.load_from '", load_from_,
-             "' was trained on data of tokenizer ", load_from_fingerprint_.substr(0, 12),
-             "; build the dataset with that tokenizer: nf-shard build --tokenizer <the earlier dataset's directory>");
-    meta_.tokenizer_fingerprint = manifest.tokenizer.fingerprint;
-    meta_.tp = mesh_.shape().tp();
-    meta_.pp = mesh_.shape().pp();
-    meta_.dp = mesh_.shape().dp();
-    meta_.zero = config_.parallel.zero;
-    loader_options_.seq_len = config_.training.seq_len;
-    loader_options_.global_batch_size = config_.training.global_batch_size;
-    loader_options_.dp_rank = static_cast<int>(mesh_.coords().dp);
-    loader_options_.dp_size = static_cast<int>(mesh_.shape().dp());
-    loader_options_.seed = static_cast<uint64_t>(config_.training.seed);
-    loader_options_.document_ids = config_.training.document_mask;
-    loader_ = std::make_unique<data::DataLoader>(train_data, loader_options_, loaded ? &meta_.loader : nullptr);
-    max_steps_ = resolve_max_steps(config_.training, loader_->num_samples());
-    const TrainingConfig& t = config_.training;
-    const std::string kind = manifest.chat_template.empty() ? ""
-                                                            : std::string(" (") + data::format_name(manifest.format) +
-                                                                  ", chat template " + manifest.chat_template + ")";
-    const std::string unit = manifest.format == data::DatasetFormat::kDpo
-                                 ? " pairs per epoch"
-                                 : " samples of " + std::to_string(t.seq_len) + " per epoch";
-    const std::string epochs =
-        t.epochs > 0 ? "; training.epochs " + std::to_string(t.epochs) + " = " + std::to_string(max_steps_) + " steps"
-                     : "";
-    log_.info("data: ", config_.data.train_path, " train split", kind, ", ",
-              with_thousands(static_cast<double>(train_data->num_tokens())), " tokens, ",
-              with_thousands(static_cast<double>(loader_->num_samples())), unit, epochs);
-    NF_CHECK(t.warmup_steps <= max_steps_, ConfigError, "training.warmup_steps (", t.warmup_steps, ") exceeds the ",
-             max_steps_, " steps of training.epochs ", t.epochs);
-    validation_ = open_validation(config_, manifest, log_);
-  }
-
-  // DPO's frozen reference: the policy's starting weights (starting_weights()), whatever checkpoint
-  // the policy itself resumed from.
-  model::CausalLM make_reference(const model::TensorParallel& tp) {
-    model::CausalLM reference(config_.model, tp, stage_part(config_, mesh_));
-    model::initialize(*reference, init_options());
-    reference->to(device_);
-    const std::string source = starting_weights();
-    if (!source.empty()) load_weights(source, *reference, model::named_parameters(*reference));
-    log_.info("dpo: reference model from ",
-              source.empty() ? "the seeded initialization (training.seed " + std::to_string(config_.training.seed) + ")"
-                             : source,
-              ", beta ", config_.dpo.beta, ", label_smoothing ", config_.dpo.label_smoothing);
-    return reference;
-  }
-
-  // The first checkpoint of resume_candidates that every rank reads intact; a damaged one is
-  // skipped with a warning under `auto` and is an error when named explicitly. A checkpoint of
-  // another model is always an error (exit 4): falling back past it would resume the wrong run.
-  std::optional<LoadedCheckpoint> load_resume_checkpoint() {
-    const std::string& resume = config_.checkpoint.resume;
-    const std::vector<std::string> candidates = resume_candidates(resume, checkpoints_dir_);
-    if (candidates.empty() && resume == "auto") {
-      log_.info("checkpoint.resume auto: no checkpoint in ", checkpoints_dir_, ", starting fresh");
-    }
-    for (const std::string& dir : candidates) {
-      std::optional<LoadedCheckpoint> loaded;
-      std::string error;
-      try {
-        loaded = load_checkpoint(dir, config_, mesh_, parameter_shards(*model_, parameters_));
-        restore_tensors(parameters_, loaded->model_shard, dir);
-        if (optimizer_) {
-          optimizer_->load_state(loaded->optimizer_state);
-        } else if (loaded->resharded) {
-          sharded_->load_full_state(loaded->optimizer_state);  // after the parameters: it re-reads the master
-        } else {
-          sharded_->load_state(loaded->optimizer_state);
-        }
-      } catch (const ModelMismatchError&) {
-        throw;  // every rank reads the same config.yaml: all stop here, none waits below
-      } catch (const CheckpointError& e) {
-        if (resume != "auto") throw;
-        error = e.what();
-      }
-      at::Tensor ok = torch::tensor({static_cast<int32_t>(error.empty())}, torch::kInt32);
-      if (mesh_.world().size() > 1) mesh_.world().all_reduce(ok, dist::ReduceOp::kMin)->wait();
-      if (ok.item<int32_t>() == 1) {
-        const CheckpointMeta& saved = loaded->meta;
-        const dist::MeshShape& shape = mesh_.shape();
-        if (saved.tp != shape.tp() || saved.pp != shape.pp() || saved.dp != shape.dp() ||
-            saved.zero != config_.parallel.zero) {
-          log_.info("resharding ", dir, " from layout ", layout_text(saved.dp, saved.tp, saved.pp, saved.zero), " to ",
-                    layout_text(shape.dp(), shape.tp(), shape.pp(), config_.parallel.zero),
-                    loaded->resharded ? "" : " (its files load as saved)");
-        }
-        meta_ = loaded->meta;
-        last_saved_step_ = meta_.step;  // already on disk: finishing right away saves nothing again
-        log_.info("resumed from ", dir, " at step ", meta_.step, " (", with_thousands(meta_.loader.consumed_samples),
-                  " samples consumed)");
-        return loaded;
-      }
-      log_.warn("skipping checkpoint ", dir, ": ", error.empty() ? "damaged on another rank" : error);
-    }
-    NF_CHECK(candidates.empty(), CheckpointError, "no intact checkpoint in ", checkpoints_dir_, " (tried ",
-             candidates.size(), "); move the damaged step directories away to start fresh");
-    return std::nullopt;
+  // The run's own checkpoint (checkpoint.resume, ckpt/resume.h) into the model and optimizer, and
+  // its step and trainer state; false when there is none to resume.
+  bool resume_run() {
+    const auto restore = [this](const ckpt::LoadedCheckpoint& loaded, const std::string& dir) {
+      ckpt::restore_tensors(optimizer_->parameters(), loaded.model_shard, dir);
+      optimizer_->load_state(loaded.optimizer_state, loaded.resharded);  // after the parameters
+    };
+    const std::optional<ckpt::LoadedCheckpoint> loaded =
+        ckpt::resume(config_.checkpoint.resume, checkpoints_dir_, {config_.model, config_.parallel}, mesh_,
+                     ckpt::parameter_shards(*model_, optimizer_->parameters()), restore, log_);
+    if (!loaded) return false;
+    meta_ = loaded->meta;
+    state_ = trainer_state_from_json(meta_.trainer_state, loaded->step_dir + "/meta.json");
+    last_saved_step_ = meta_.step;  // already on disk: finishing right away saves nothing again
+    log_.info("resumed from ", loaded->step_dir, " at step ", meta_.step, " (",
+              with_thousands(state_.loader.consumed_samples), " samples consumed)");
+    return true;
   }
 
   // One optimizer step; returns the global batch's mean loss.
@@ -401,65 +288,32 @@ class Trainer {
     BackwardHooks hooks;
     hooks.before_last_backward = [this] {
       tied_->add_output_grad();
-      grad_sync_->arm();
+      optimizer_->arm();
     };
     hooks.after_backward = [this] { tied_->send_output_grad(); };
-    double loss = 0;
-    if (dpo_) {
-      const PreferenceTotals totals = dpo_->forward_backward(model_, to_device(batch, device_), schedule_kind_, hooks);
-      loss = totals.loss();
-      rewards_ = totals.metrics();
-    } else {
-      loss = forward_backward(model_, to_device(batch, device_), t.micro_batch_size, mesh_, schedule_kind_,
-                              bf16_autocast_, hooks)
-                 .mean();
-    }
-    grad_sync_->finish();
-    at::Tensor shard_grads;
-    if (sharded_) shard_grads = grad_sync_->shard_grads();
-    // ZeRO 2 holds only this rank's reduced chunk; otherwise every rank
-    // has the full reduced gradients and the norm must count tp shards and replicated norms apart.
-    grad_norm_ =
-        config_.parallel.zero == 2 ? zero2_grad_norm(shard_grads) : global_grad_norm(model_, parameters_, mesh_);
-    meta_.loader = batch.state;
-    meta_.tokens_seen += sequences_per_step_ * t.seq_len;
-    if (!std::isfinite(loss) || !std::isfinite(grad_norm_)) {
-      flat_->zero_grad();
-      ++meta_.skipped_steps;
-      ++meta_.bad_steps_in_a_row;
-      log_.warn("step ", meta_.step + 1, ": non-finite ", std::isfinite(loss) ? "gradient norm" : "loss",
-                "; update skipped (", meta_.bad_steps_in_a_row, " in a row)");
-      NF_CHECK(meta_.bad_steps_in_a_row < t.max_bad_steps, DivergedError, meta_.bad_steps_in_a_row,
+    const ObjectiveTotals totals = objective_->forward_backward(model_, to_device(batch, device_), hooks);
+    rewards_ = totals.rewards;
+    grad_norm_ = optimizer_->reduce_gradients();
+    state_.loader = batch.state;
+    state_.tokens_seen += sequences_per_step_ * t.seq_len;
+    if (!std::isfinite(totals.loss) || !std::isfinite(grad_norm_)) {
+      optimizer_->zero_grad();
+      ++state_.skipped_steps;
+      ++state_.bad_steps_in_a_row;
+      log_.warn("step ", meta_.step + 1, ": non-finite ", std::isfinite(totals.loss) ? "gradient norm" : "loss",
+                "; update skipped (", state_.bad_steps_in_a_row, " in a row)");
+      NF_CHECK(state_.bad_steps_in_a_row < t.max_bad_steps, DivergedError, state_.bad_steps_in_a_row,
                " steps in a row had a non-finite loss or gradient (training.max_bad_steps = ", t.max_bad_steps,
                "); the last good checkpoint is in ", checkpoints_dir_);
       ++meta_.step;
-      return loss;
+      return totals.loss;
     }
-    meta_.bad_steps_in_a_row = 0;
-    const double clip = optim::clip_coefficient(torch::tensor(grad_norm_), t.grad_clip).item<double>();
+    state_.bad_steps_in_a_row = 0;
     lr_ = optim::learning_rate_at(schedule_, meta_.step);
-    if (sharded_) {
-      sharded_->step(shard_grads, lr_, clip);
-    } else {
-      if (clip != 1.0) optim::scale_gradients(tensors_of(parameters_), torch::tensor(clip));
-      optimizer_->step(lr_);
-    }
-    flat_->zero_grad();
+    optimizer_->step(lr_, t.grad_clip);
     tied_->sync_weight();
     ++meta_.step;
-    return loss;
-  }
-
-  // ZeRO 2: each dp rank holds a chunk of its (tp shard of its) stage's reduced gradients; tensors
-  // every tp rank holds whole (the norms) count once over tp; the stages' sums add up.
-  double zero2_grad_norm(const at::Tensor& shard_grads) {
-    const double tp = static_cast<double>(mesh_.tp().size());
-    at::Tensor squares = sharded_->grad_squares(
-        shard_grads, [&](const std::string& name) { return model_->shard_spec_of(name).dim < 0 ? 1.0 / tp : 1.0; });
-    for (dist::Communicator* axis : {&mesh_.dp(), &mesh_.tp(), &mesh_.pp()}) {
-      if (axis->size() > 1) axis->all_reduce(squares, dist::ReduceOp::kSum)->wait();
-    }
-    return std::sqrt(squares.item<double>());
+    return totals.loss;
   }
 
   // Seconds blocked in communication so far: dp and tp (exposed communication) and pp (waiting on
@@ -482,43 +336,28 @@ class Trainer {
     m.data_wait = interval.data_wait / seconds;
     m.comm = interval.blocked.comm / seconds;
     m.bubble = interval.blocked.pipeline / seconds;
-    m.skipped_steps = meta_.skipped_steps;
+    m.skipped_steps = state_.skipped_steps;
     log_.info(format_step_line(m));
     if (metrics_) metrics_->record(m);
   }
 
   void run_validation() {
-    if (!validation_) return;
-    data::LoaderOptions options = loader_options_;
+    if (!data_.validation) return;
+    data::LoaderOptions options = data_.loader_options;
     options.shuffle = false;
     options.prefetch_batches = 0;
-    const uint64_t samples = data::samples_per_epoch(*validation_, options.seq_len);
-    const uint64_t batches = std::max<uint64_t>(1, samples / static_cast<uint64_t>(options.global_batch_size));
+    const auto global = static_cast<uint64_t>(options.global_batch_size);
+    const uint64_t batches =
+        std::max<uint64_t>(1, data::samples_per_epoch(*data_.validation, options.seq_len) / global);
     const uint64_t steps = std::min<uint64_t>(batches, static_cast<uint64_t>(config_.training.eval_steps));
-    double val_loss = 0;
-    std::optional<PreferenceMetrics> rewards;
-    if (dpo_) {
-      PreferenceTotals total;
-      for (uint64_t i = 0; i < steps; ++i) total += dpo_->evaluate(model_, validation_batch(options, i));
-      val_loss = total.loss();
-      rewards = total.metrics();
-    } else {
-      LossTotals total;
-      for (uint64_t i = 0; i < steps; ++i) {
-        const LossTotals part =
-            evaluate(model_, validation_batch(options, i), config_.training.micro_batch_size, mesh_, bf16_autocast_);
-        total.sum += part.sum;
-        total.count += part.count;
-      }
-      val_loss = total.mean();
-    }
-    log_.info(format_eval_line(meta_.step, val_loss, rewards));
-    if (metrics_) metrics_->record_eval(meta_.step, val_loss, rewards);
-  }
-
-  DeviceBatch validation_batch(const data::LoaderOptions& options, uint64_t index) const {
-    return to_device(data::make_batch(*validation_, options, index * static_cast<uint64_t>(options.global_batch_size)),
-                     device_);
+    const ObjectiveTotals totals = objective_->evaluate(
+        model_,
+        [&](uint64_t index) {
+          return to_device(data::make_batch(*data_.validation, options, index * global), device_);
+        },
+        steps);
+    log_.info(format_eval_line(meta_.step, totals.loss, totals.rewards));
+    if (metrics_) metrics_->record_eval(meta_.step, totals.loss, totals.rewards);
   }
 
   // Every rank stops at the same step: the signal may reach only some of them.
@@ -528,34 +367,19 @@ class Trainer {
     return flag.item<int32_t>() != 0;
   }
 
-  // How a save writes this rank's files: its own shards, or its pieces of a consolidated checkpoint.
-  CheckpointFileWriter checkpoint_file_writer() const {
-    const dist::Mesh& mesh = mesh_;
-    if (!config_.checkpoint.consolidate) {
-      return [&mesh](const std::string& dir, const CheckpointMeta& meta, const RankShards& shards,
-                     const std::string& yaml) { return write_checkpoint_files(dir, meta, shards, yaml, mesh.coords()); };
-    }
-    return [&mesh, zero = config_.parallel.zero > 0, model = config_.model](
-               const std::string& dir, const CheckpointMeta&, const RankShards& shards, const std::string& yaml) {
-      return write_consolidated_files(dir, shards, zero, model, yaml, mesh);
-    };
-  }
-
   std::string save() {
-    RankShards shards;
-    shards.model = parameters_;
-    for (const auto& [name, tensor] : parameters_) {
-      shards.model_metadata["shard." + name] = shard_metadata(model_->shard_spec_of(name));
+    ckpt::RankShards shards;
+    shards.model = optimizer_->parameters();
+    for (const auto& [name, tensor] : shards.model) {
+      shards.model_metadata["shard." + name] = ckpt::shard_metadata(model_->shard_spec_of(name));
     }
-    if (optimizer_) {
-      shards.optimizer = optimizer_->state();
-    } else {
-      shards.optimizer = sharded_->state();
-      shards.optimizer_metadata = zero_piece_metadata(flat_->layout(), mesh_.dp().rank());
+    shards.optimizer = optimizer_->state();
+    if (optimizer_->zero() > 0) {
+      shards.optimizer_metadata = ckpt::zero_piece_metadata(optimizer_->layout(), mesh_.dp().rank());
     }
-    const bool consolidate = config_.checkpoint.consolidate;
-    const std::string dir = saver_->save(consolidate ? consolidated_meta(meta_) : meta_, shards,
-                                         to_yaml_text(consolidate ? consolidated_config(config_) : config_));
+    meta_.trainer_state = trainer_state_to_json(state_);
+    const std::string dir = saver_->save(config_.checkpoint.consolidate ? ckpt::consolidated_meta(meta_) : meta_,
+                                         shards, to_yaml_text(config_));
     last_saved_step_ = meta_.step;
     return dir;
   }
@@ -563,31 +387,25 @@ class Trainer {
   const TrainConfig& config_;
   std::string checkpoints_dir_;
   const dist::Mesh& mesh_;
+  c10::Device device_;
   Logger& log_;
-  c10::Device device_{c10::kCPU};
+  const ObjectiveSpec& objective_spec_;  // training.stage
+  bool bf16_autocast_ = false;
   model::CausalLM model_{nullptr};
-  parallel::pp::ScheduleKind schedule_kind_ = parallel::pp::ScheduleKind::k1F1B;
   std::unique_ptr<TiedEmbedding> tied_;
-  std::unique_ptr<DpoObjective> dpo_;         // training.stage dpo
-  std::optional<PreferenceMetrics> rewards_;  // dpo: of the last step
+  std::unique_ptr<parallel::dp::DataParallelOptimizer> optimizer_;
+  std::unique_ptr<Objective> objective_;
+  std::optional<PreferenceMetrics> rewards_;  // of the last step, for preference objectives
   std::string load_from_;                     // the step directory training.load_from resolved to, once needed
   std::string load_from_fingerprint_;         // the tokenizer of its training data
-  NamedTensors parameters_;
-  std::unique_ptr<parallel::dp::FlatParameters> flat_;
-  std::unique_ptr<parallel::dp::GradSync> grad_sync_;
-  std::unique_ptr<optim::AdamW> optimizer_;              // zero 0
-  std::unique_ptr<parallel::dp::ShardedAdamW> sharded_;  // zero 1 and 2
+  TrainingData data_;
   optim::LrScheduleOptions schedule_;
-  data::LoaderOptions loader_options_;
-  std::unique_ptr<data::DataLoader> loader_;
-  std::shared_ptr<const data::TokenDataset> validation_;
   std::unique_ptr<MetricsSink> metrics_;
-  std::unique_ptr<CheckpointSaver> saver_;
-  CheckpointMeta meta_;
+  std::unique_ptr<ckpt::CheckpointSaver> saver_;
+  ckpt::CheckpointMeta meta_;  // the step and layout of the next save
+  TrainerState state_;
   int64_t last_saved_step_ = -1;
-  int64_t max_steps_ = 0;           // training.max_steps, or derived from training.epochs
-  int64_t sequences_per_step_ = 0;  // the global batch's rows: two per dpo pair
-  bool bf16_autocast_ = false;
+  int64_t sequences_per_step_ = 0;  // the global batch's rows: two per preference pair
   double lr_ = 0, grad_norm_ = 0, peak_gflops_ = 0, flops_per_token_ = 0;
 };
 

@@ -3,14 +3,13 @@
 # saved and loaded at 1 and 2 ranks, consolidated and loaded again, saved consolidated by the 2
 # ranks, next to dd: the table has
 # every row with positive sizes, rates and ratios.
-set -uo pipefail
-build=$1 source=$2
-fail() { echo "FAIL: $*"; exit 1; }
+# shellcheck source=tests/lib/preamble.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/preamble.sh"
 out=$(bash "$source/scripts/bench_ckpt.sh" --build "$build" --d-model 64 --layers 2 --vocab 1000 2>&1)
 code=$?
 echo "$out"
 [[ $code -eq 0 ]] || fail "bench_ckpt.sh exited $code"
-"$NF_PYTHON" - "$out" <<'PY' || fail "the table is incomplete or has a non-positive figure"
+"$py" - "$out" <<'PY' || fail "the table is incomplete or has a non-positive figure"
 import sys
 rows = [[c.strip() for c in l.strip("|").split("|")] for l in sys.argv[1].splitlines() if l.startswith("| ")]
 assert rows[0] == ["operation", "ranks", "GB", "GB/s", "vs dd"], rows[0]

@@ -2,15 +2,14 @@
 # Smoke test of scripts/bench_comm.sh (label bench, outside the default suite): bench-comm on 2
 # ranks with small messages prints a row for every size of all_reduce, reduce_scatter and
 # all_gather, with positive busbw for every side and positive nf/raw ratios.
-set -uo pipefail
-build=$1 source=$2
-fail() { echo "FAIL: $*"; exit 1; }
+# shellcheck source=tests/lib/preamble.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/preamble.sh"
 out=$(bash "$source/scripts/bench_comm.sh" --build "$build" --ranks 2 --min-bytes 1K --max-bytes 64K --factor 4 \
   --iterations 3 --warmup 1 2>&1)
 code=$?
 echo "$out"
 [[ $code -eq 0 ]] || fail "bench_comm.sh exited $code"
-"$NF_PYTHON" - "$out" <<'PY' || fail "the table is incomplete or has a non-positive figure"
+"$py" - "$out" <<'PY' || fail "the table is incomplete or has a non-positive figure"
 import sys
 lines = [l for l in sys.argv[1].splitlines() if l.startswith("| ")]
 header = [c.strip() for c in lines[0].strip("|").split("|")]

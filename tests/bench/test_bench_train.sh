@@ -2,9 +2,8 @@
 # Smoke test of scripts/bench_train.sh --quick (label bench, outside the default suite): the
 # benchmark runs nf-train and the PyTorch loop, eager and compiled, on the tiny preset, checks that
 # they count the same FLOPs per token, and prints the table with positive throughputs and ratios.
-set -uo pipefail
-build=$1 source=$2
-fail() { echo "FAIL: $*"; exit 1; }
+# shellcheck source=tests/lib/preamble.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/preamble.sh"
 out=$(bash "$source/scripts/bench_train.sh" --quick --build "$build" 2>&1)
 code=$?
 [[ $code -eq 0 ]] || { echo "$out"; fail "bench_train.sh --quick exited $code"; }

@@ -6,14 +6,10 @@
 #  - resumed from its step-10 checkpoint, the async run continues the sync run bit for bit;
 #  - preemption (SIGUSR1) at 4 ranks while async saves are in flight (one every step): exit 75 and
 #    a complete, verified `latest` at the step it stopped.
-set -uo pipefail
-build=$1 source=$2
-work=$(mktemp -d)
-trap '[[ -n ${KEEP:-} ]] || rm -rf "$work"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-py=$NF_PYTHON
-
-source "${BASH_SOURCE[0]%/*}/tiny_model.sh"
+# shellcheck source=tests/lib/preamble.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/preamble.sh"
+# shellcheck source=tests/e2e/tiny_model.sh
+source "$(dirname "${BASH_SOURCE[0]}")/tiny_model.sh"
 common+=(--checkpoint.save_interval 5)
 
 # same_checkpoints A B: the step directories of runs A and B hold the same bytes (config.yaml aside:

@@ -10,14 +10,10 @@
 #  - one rank from the nf step directory itself.
 # A config.json with another num_key_value_heads is refused naming both keys (exit 4), and a
 # resumable checkpoint takes precedence over model.init_from.
-set -uo pipefail
-build=$1 source=$2
-work=$(mktemp -d)
-trap '[[ -n ${KEEP:-} ]] || rm -rf "$work"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-py=$NF_PYTHON
-
-source "${BASH_SOURCE[0]%/*}/tiny_model.sh"
+# shellcheck source=tests/lib/preamble.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/preamble.sh"
+# shellcheck source=tests/e2e/tiny_model.sh
+source "$(dirname "${BASH_SOURCE[0]}")/tiny_model.sh"
 
 run base 1 --training.max_steps 10
 "$build/src/nf-ckpt" export-hf "$work/runs/base/checkpoints/step_10" "$work/hf" --dtype fp32 >"$work/export.out" 2>&1 ||

@@ -2,16 +2,12 @@
 # The kill test (issue #5): SIGKILL one of 8 nf-train ranks mid-training on the (2,2,2) mesh. Every
 # rank is gone within parallel.collective_timeout_s, the job's exit code is non-zero, and no rank is
 # left running. Done twice: the killed rank is a middle one (rank 5), then rank 0.
-set -uo pipefail
-build=$1 source=$2
-train=$build/src/nf-train
-work=$(mktemp -d)
-trap 'pkill -9 -f "$work/runs" 2>/dev/null; rm -rf "$work"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+# shellcheck source=tests/lib/preamble.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/preamble.sh"
+on_exit 'pkill -9 -f "$work/runs" 2>/dev/null'  # the ranks a failed check leaves running
 timeout_s=10
 
-bible -f 'Gen1:1-Gen11:32' >"$work/genesis.txt" || fail "bible (bible-kjv) is not installed"
-"$build/tests/write-text-dataset" "$work/genesis.txt" "$work/data" pretrain 65536 10 || fail "dataset"
+genesis_bytes "$work/data"
 
 for victim in 5 0; do
   name=kill$victim
@@ -22,11 +18,7 @@ for victim in 5 0; do
     --training.log_interval 1 --checkpoint.save_interval 0 --parallel.tp 2 --parallel.pp 2 \
     --parallel.collective_timeout_s $timeout_s >"$work/$name.out" 2>&1 &
   mpirun_pid=$!
-  for _ in $(seq 1 300); do
-    [[ -s $work/runs/$name/metrics.jsonl && $(grep -c '"loss"' "$work/runs/$name/metrics.jsonl") -ge 3 ]] && break
-    sleep 0.1
-  done
-  [[ $(grep -c '"loss"' "$work/runs/$name/metrics.jsonl" 2>/dev/null) -ge 3 ]] || { cat "$work/$name.out"; fail "no training steps"; }
+  wait_for_steps "$work/runs/$name/metrics.jsonl" 3 30 || { cat "$work/$name.out"; fail "no training steps"; }
   # Each rank's world rank is in its environment (OMPI_COMM_WORLD_RANK).
   pid=
   for p in $(pgrep -f -- "--output.name $name"); do
@@ -38,9 +30,9 @@ for victim in 5 0; do
   kill -9 "$pid"
   wait $mpirun_pid
   code=$?
-  elapsed=$("$NF_PYTHON" -c "import sys, time; print(f'{time.time() - float(sys.argv[1]):.1f}')" "$start")
+  elapsed=$("$py" -c "import sys, time; print(f'{time.time() - float(sys.argv[1]):.1f}')" "$start")
   [[ $code -ne 0 ]] || { cat "$work/$name.out"; fail "rank $victim killed: the job exited 0"; }
-  "$NF_PYTHON" -c "import sys; sys.exit(0 if float(sys.argv[1]) <= float(sys.argv[2]) else 1)" "$elapsed" $timeout_s ||
+  "$py" -c "import sys; sys.exit(0 if float(sys.argv[1]) <= float(sys.argv[2]) else 1)" "$elapsed" $timeout_s ||
     fail "rank $victim killed: the job took ${elapsed}s to end (timeout ${timeout_s}s)"
   sleep 0.5
   ! pgrep -f -- "--output.name $name" >/dev/null || fail "rank $victim killed: ranks left running"

@@ -6,15 +6,10 @@
 # --resume auto resumes from `latest`. Then, at 4 ranks: one rank's truncated file of the newest
 # checkpoint makes every rank fall back to the one before; and a checkpoint of another model
 # stops --resume auto with exit 4 naming the key instead of falling back.
-set -uo pipefail
-build=$1 source=$2
-train=$build/src/nf-train
-work=$(mktemp -d)
-trap '[[ -n ${KEEP:-} ]] || rm -rf "$work"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-py=$NF_PYTHON
-
-source "${BASH_SOURCE[0]%/*}/tiny_model.sh"
+# shellcheck source=tests/lib/preamble.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/preamble.sh"
+# shellcheck source=tests/e2e/tiny_model.sh
+source "$(dirname "${BASH_SOURCE[0]}")/tiny_model.sh"
 # Wider (3.4M parameters: 40 MB of model and moments), so that saves take most of a step.
 common+=(--model.d_model 256 --training.seq_len 16 --training.micro_batch_size 2 --training.global_batch_size 4
   --training.max_steps 100000 --training.eval_interval 0 --checkpoint.save_interval 1 --checkpoint.keep_last 3

@@ -8,14 +8,10 @@
 #  - a run resumed from its step-10 checkpoint reproduces steps 11..20 bit for bit;
 #  - an uneven stage split (parallel.pp_layers) still matches;
 #  - nf-ckpt export-hf gathers the 8 shards of a (2,2,2) checkpoint into the 1-rank model.
-set -uo pipefail
-build=$1 source=$2
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-py=$NF_PYTHON
-
-source "${BASH_SOURCE[0]%/*}/tiny_model.sh"
+# shellcheck source=tests/lib/preamble.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/preamble.sh"
+# shellcheck source=tests/e2e/tiny_model.sh
+source "$(dirname "${BASH_SOURCE[0]}")/tiny_model.sh"
 
 run single 1
 [[ $(grep -vc '^val' "$work/single.losses") -eq 20 && $(grep -c '^val' "$work/single.losses") -eq 2 ]] ||
@@ -70,7 +66,6 @@ echo "PASS: parallel.pp_layers 1,3 matches the single rank"
 
 # Export: the 8 shards of the (2,2,2) checkpoint gather into the single-rank model (same tensors up
 # to the rounding the layouts differ by).
-ckpt=$build/src/nf-ckpt
 "$ckpt" export-hf "$work/runs/single/checkpoints/step_20" "$work/hf_single" --dtype fp32 >"$work/export.out" 2>&1 &&
   "$ckpt" export-hf "$work/runs/$full/checkpoints/step_20" "$work/hf_mesh" --dtype fp32 >>"$work/export.out" 2>&1 ||
   { cat "$work/export.out"; fail "export-hf"; }

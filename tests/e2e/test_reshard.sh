@@ -14,15 +14,10 @@
 #    nf-ckpt inspect verifies it, and finds a changed byte;
 #  - a one-rank run's step-10 checkpoint resumed at (2,2,2) zero 2;
 #  - a checkpoint of another model (d_model) is refused, naming the key (exit 4).
-set -uo pipefail
-build=$1 source=$2
-ckpt=$build/src/nf-ckpt
-work=$(mktemp -d)
-trap '[[ -n ${KEEP:-} ]] || rm -rf "$work"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-py=$NF_PYTHON
-
-source "${BASH_SOURCE[0]%/*}/tiny_model.sh"
+# shellcheck source=tests/lib/preamble.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/preamble.sh"
+# shellcheck source=tests/e2e/tiny_model.sh
+source "$(dirname "${BASH_SOURCE[0]}")/tiny_model.sh"
 
 # run_layout NAME DP TP PP ZERO FLAGS...: run NAME on that layout.
 run_layout() {

@@ -4,21 +4,16 @@
 # `nf-shard verify`, read with h5py (the same token streams, so the same token totals), and bad
 # input: skipped and reported with file:line, or fatal under --strict (exit code 3).
 # usage: test_shard_build.sh BUILD_DIR SOURCE_DIR
-set -euo pipefail
-build=$1
-source=$2
-shard="$build/data_tools/nf-shard"
-mpiexec=${MPIEXEC:-mpirun}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+# shellcheck source=tests/lib/preamble.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/preamble.sh"
+set -e
 
 bash "$source/scripts/prepare_corpus.sh" "$work/corpus"
 "$shard" tokenizer train --vocab-size 1024 --input "$work/corpus/kjv.txt" --out "$work/tok" --threads 2
 
 common=(--input "$work/corpus" --tokenizer "$work/tok" --format pretrain --shard-size 512KB --val-fraction 0.02
         --seed 7)
-"$mpiexec" -n 2 --oversubscribe --bind-to none "$shard" build "${common[@]}" --threads 1 --out "$work/ds2" | tee "$work/build2.txt"
+"$MPIEXEC" -n 2 --oversubscribe --bind-to none "$shard" build "${common[@]}" --threads 1 --out "$work/ds2" | tee "$work/build2.txt"
 "$shard" build "${common[@]}" --out "$work/ds1" --threads 2 | tee "$work/build1.txt"
 ls "$work/ds2" | grep -q '^train-r001-00000.h5$' || fail "rank 1 wrote no shard"
 [[ ! -e "$work/ds2/manifest.json.tmp" ]] && ls "$work/ds2" | grep -q '^tokenizer.json$' || fail "no tokenizer copied"
@@ -26,13 +21,13 @@ for dataset in ds1 ds2; do
   "$shard" verify "$work/$dataset" | tee "$work/verify-$dataset.txt"
   grep -q "; OK$" "$work/verify-$dataset.txt" || fail "verify rejected $dataset"
 done
-total() { "$NF_PYTHON" -c 'import json,sys; m=json.load(open(sys.argv[1])); print(sum(s["tokens"] for s in m["splits"].values()))' "$1"; }
+total() { "$py" -c 'import json,sys; m=json.load(open(sys.argv[1])); print(sum(s["tokens"] for s in m["splits"].values()))' "$1"; }
 [[ $(total "$work/ds1/manifest.json") -eq $(total "$work/ds2/manifest.json") ]] || fail "1-rank and 2-rank token totals differ"
 
 # The first paragraph of the corpus, encoded by the tokenizer on its own, opens the dataset.
 awk 'NF == 0 { exit } { printf "%s%s", sep, $0; sep = "\n" }' "$work/corpus/kjv.txt" > "$work/first.txt"
 "$shard" tokenizer encode --tokenizer "$work/tok" --input "$work/first.txt" > "$work/first.ids"
-"$NF_PYTHON" "$source/tests/python/check_built_dataset.py" "$work/ds2" --same-as "$work/ds1" \
+"$py" "$source/tests/python/check_built_dataset.py" "$work/ds2" --same-as "$work/ds1" \
   --first-doc "$work/first.ids"
 "$shard" inspect "$work/ds2" --samples 1 --sample-tokens 12 | grep -q "train document 0:" || fail "inspect"
 

@@ -12,17 +12,12 @@
 #    1e-4 of the run's largest reward (a reward is beta times the difference of two fp32 sums of
 #    ~50 log-probs, ~150 each: their rounding, ~1e-5 absolute, is ~1e-5 of a reward of 0.5);
 #    rewards/accuracy exactly.
-set -uo pipefail
-build=$1 source=$2
-train=$build/src/nf-train
-shard=$build/data_tools/nf-shard
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-py=$NF_PYTHON
+# shellcheck source=tests/lib/preamble.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/preamble.sh"
 start=$SECONDS
 
-source "${BASH_SOURCE[0]%/*}/chat_data.sh"
+# shellcheck source=tests/e2e/chat_data.sh
+source "$(dirname "${BASH_SOURCE[0]}")/chat_data.sh"
 chat_data 'Gen1:1-Gen4:26'
 for format in sft dpo; do
   "$shard" build --input "$work/chat/$format.jsonl" --tokenizer "$work/pretrain" --format "$format" \
@@ -54,14 +49,9 @@ run() {
     >"$work/$name.out" 2>&1 || { tail -30 "$work/$name.out"; fail "$name: nf-train failed"; }
   grep -q "loaded weights from $work/runs/pretrain/checkpoints/step_3" "$work/$name.out" ||
     fail "$name did not load the pretraining checkpoint"
-  $py -c '
-import json, sys
-keys = {"sft": ["loss", "grad_norm"], "sft_masked": ["loss", "grad_norm"],
-        "dpo": ["loss", "rewards/chosen", "rewards/rejected", "rewards/margin", "rewards/accuracy"]}[sys.argv[2]]
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    if "loss" in r: print(r["step"], *("%.17g" % r[k] for k in keys))
-' "$work/runs/$name/metrics.jsonl" "$stage" >"$work/$name.records"
+  local keys=loss,grad_norm  # sft, sft_masked
+  if [[ $stage == dpo ]]; then keys=loss,rewards/chosen,rewards/rejected,rewards/margin,rewards/accuracy; fi
+  metrics_records "$work/runs/$name/metrics.jsonl" --keys "$keys" >"$work/$name.records"
   echo "$name: $((SECONDS - run_start)) s" >>"$work/times"
 }
 

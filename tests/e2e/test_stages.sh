@@ -14,18 +14,13 @@
 #    from sft's checkpoint and reproduces its losses bit for bit;
 #  - errors name the key: a template the tokenizer lacks (nf-shard, exit 2), a dataset of another
 #    format than training.stage (exit 2), a training.load_from that does not exist (exit 4).
-set -uo pipefail
-build=$1 source=$2
-train=$build/src/nf-train
-shard=$build/data_tools/nf-shard
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-py=$NF_PYTHON
+# shellcheck source=tests/lib/preamble.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/preamble.sh"
 start=$SECONDS
 
 # Data. The sft and dpo datasets take the pretraining dataset's tokenizer (--tokenizer DATASET).
-source "${BASH_SOURCE[0]%/*}/chat_data.sh"
+# shellcheck source=tests/e2e/chat_data.sh
+source "$(dirname "${BASH_SOURCE[0]}")/chat_data.sh"
 chat_data 'Gen1:1-Gen11:32'
 for format in sft dpo; do
   "$shard" build --input "$work/chat/$format.jsonl" --tokenizer "$work/pretrain" --format $format --out "$work/$format" \
@@ -132,8 +127,7 @@ mv "$runs/dpo" "$work/dpo_first"
   { tail -20 "$work/dpo_again.out"; fail "re-run without dpo"; }
 grep -q "stage sft: complete" "$work/dpo_again.out" && grep -q "stage dpo: layout" "$work/dpo_again.out" ||
   fail "the re-run did not skip sft and train dpo"
-cmp <(grep '"loss"' "$work/dpo_first/metrics.jsonl" | $py -c 'import json,sys; [print(json.loads(l)["loss"]) for l in sys.stdin]') \
-  <(grep '"loss"' "$runs/dpo/metrics.jsonl" | $py -c 'import json,sys; [print(json.loads(l)["loss"]) for l in sys.stdin]') ||
+cmp <(metrics_records "$work/dpo_first/metrics.jsonl" --keys loss) <(metrics_records "$runs/dpo/metrics.jsonl" --keys loss) ||
   fail "dpo trained again differs from the first run"
 echo "PASS: a re-run skips the complete stages; dpo alone again reproduces its losses bit for bit"
 # 5. Errors.

@@ -2,11 +2,8 @@
 # CMake refuses a LibTorch other than 2.11 with a message that names what it found and the command
 # that installs the right one: a Python without torch, and one whose torch is 1.13 (a stand-in
 # script that answers the version query as Debian's would).
-set -uo pipefail
-build=$1 source=$2
-fail() { echo "FAIL: $*"; exit 1; }
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# shellcheck source=tests/lib/preamble.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/preamble.sh"
 
 expect_refused() {  # $1 = NF_PYTHON, $2... = fragments the error must contain
   local python=$1; shift

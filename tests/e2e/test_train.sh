@@ -9,16 +9,10 @@
 #  - SIGTERM mid-run saves a checkpoint and exits 75; --resume auto continues from it;
 #  - NaN losses skip updates and training.max_bad_steps of them exit 7;
 #  - a missing dataset or a too-small model vocabulary fail with exit 2/3 and a named file.
-set -uo pipefail
-build=$1 source=$2
-train=$build/src/nf-train
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-py=$NF_PYTHON
+# shellcheck source=tests/lib/preamble.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/preamble.sh"
 
-bible -f 'Gen1:1-Gen11:32' >"$work/genesis.txt" || fail "bible (bible-kjv) is not installed"
-"$build/tests/write-text-dataset" "$work/genesis.txt" "$work/data" pretrain 65536 10 || fail "dataset"
+genesis_bytes "$work/data"
 
 common=(--config "$source/configs/tiny.yaml" --data.train_path "$work/data" --output.dir "$work/runs"
   --model.vocab_size 260 --model.d_model 64 --model.n_layers 2 --model.n_heads 4 --model.n_kv_heads 2
@@ -27,12 +21,7 @@ common=(--config "$source/configs/tiny.yaml" --data.train_path "$work/data" --ou
   --training.eval_interval 6 --training.eval_steps 2 --checkpoint.save_interval 6)
 
 # The losses of a run's metrics.jsonl, one "step loss grad_norm lr" line each (%.17g: every bit).
-losses() { $py -c '
-import json, sys
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    if "loss" in r: print(r["step"], "%.17g" % r["loss"], "%.17g" % r["grad_norm"], "%.17g" % r["lr"])
-' "$1"; }
+losses() { metrics_records "$1" --keys loss,grad_norm,lr; }
 
 # 1. A full run.
 "$train" "${common[@]}" --output.name full >"$work/full.out" 2>&1 || { cat "$work/full.out"; fail "full run"; }
@@ -117,7 +106,6 @@ echo "PASS: dp 2 (ZeRO 0, 1, 2), tp 2 and tp 2 x dp 2 (ZeRO 1) reproduce the sin
 
 # 3b. Export to Hugging Face: the 1-rank checkpoint exactly, and the tp 2 checkpoint gathered from
 # its two shards matches it (the runs differ only by rounding).
-ckpt=$build/src/nf-ckpt
 "$ckpt" export-hf "$run/checkpoints/step_12" "$work/hf_full" --dtype fp32 >"$work/export.out" 2>&1 ||
   { cat "$work/export.out"; fail "export-hf"; }
 "$ckpt" export-hf "$work/runs/tp2/checkpoints/step_12" "$work/hf_tp2" --dtype fp32 >>"$work/export.out" 2>&1 ||
@@ -149,10 +137,7 @@ echo "PASS: nf-ckpt export-hf writes the checkpoint's tensors; a tp 2 checkpoint
 "$train" "${common[@]}" --output.name preempt --training.max_steps 100000 --checkpoint.save_interval 0 \
   >"$work/preempt.out" 2>&1 &
 pid=$!
-for _ in $(seq 1 200); do
-  [[ -s $work/runs/preempt/metrics.jsonl && $(grep -c '"loss"' "$work/runs/preempt/metrics.jsonl") -ge 3 ]] && break
-  sleep 0.1
-done
+wait_for_steps "$work/runs/preempt/metrics.jsonl" 3 20
 kill -TERM $pid
 wait $pid
 code=$?

@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # The collective watchdog: a rank that stalls or is SIGKILLed mid-run ends the whole job within
 # the timeout, non-zero, and a stall is named (operation, axis, rank) by the ranks left waiting.
-set -uo pipefail
-build=$1
-fail() { echo "FAIL: $*"; exit 1; }
+# shellcheck source=tests/lib/preamble.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/preamble.sh"
 for mode in stall kill; do
   start=$(date +%s)
   output=$("$MPIEXEC" -n 4 --oversubscribe "$build/tests/stall_probe" "$mode" 1 2>&1)

@@ -1,10 +1,12 @@
+# shellcheck shell=bash
 # The tiny 4-layer model (fp32 on the CPU) of the loss-equivalence tests, sourced by test_layouts.sh,
-# test_reshard.sh, test_kill_save.sh and test_async_save.sh once they have set $build, $source,
-# $work, $py and fail(): writes the dataset to $work/data and defines the nf-train flags (common),
-# losses, run and compare.
+# test_reshard.sh, test_kill_save.sh, test_async_save.sh and test_hf_import.sh after the preamble
+# (tests/lib/preamble.sh: $build, $source, $work, $py, fail): writes the dataset to $work/data
+# (genesis_bytes) and defines the nf-train flags (common), losses, run and compare.
+# shellcheck source=tests/lib/preamble.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/preamble.sh"
 
-bible -f 'Gen1:1-Gen11:32' >"$work/genesis.txt" || fail "bible (bible-kjv) is not installed"
-"$build/tests/write-text-dataset" "$work/genesis.txt" "$work/data" pretrain 65536 10 || fail "dataset"
+genesis_bytes "$work/data"
 
 common=(--config "$source/configs/tiny.yaml" --data.train_path "$work/data" --output.dir "$work/runs"
   --model.vocab_size 260 --model.d_model 64 --model.n_layers 4 --model.n_heads 4 --model.n_kv_heads 2
@@ -14,19 +16,13 @@ common=(--config "$source/configs/tiny.yaml" --data.train_path "$work/data" --ou
   --parallel.collective_timeout_s 60 --parallel.bucket_mb 0.05)
 
 # "step loss grad_norm" per logged step and "val step val_loss" per evaluation (%.17g: every bit).
-losses() { $py -c '
-import json, sys
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    if "loss" in r: print(r["step"], "%.17g" % r["loss"], "%.17g" % r["grad_norm"])
-    if "val_loss" in r: print("val", r["step"], "%.17g" % r["val_loss"])
-' "$1"; }
+losses() { metrics_records "$1" --keys loss,grad_norm --val prefix; }
 
 # run NAME RANKS FLAGS...: one training run; its output goes to $work/NAME.out, its losses to $work/NAME.losses.
 run() {
   local name=$1 ranks=$2
   shift 2
-  "$MPIEXEC" -n "$ranks" --oversubscribe "$build/src/nf-train" "${common[@]}" --output.name "$name" "$@" \
+  "$MPIEXEC" -n "$ranks" --oversubscribe "$train" "${common[@]}" --output.name "$name" "$@" \
     >"$work/$name.out" 2>&1 || { tail -30 "$work/$name.out"; fail "$name: nf-train failed"; }
   losses "$work/runs/$name/metrics.jsonl" >"$work/$name.losses"
 }

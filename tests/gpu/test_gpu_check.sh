@@ -11,13 +11,9 @@
 #  - a system copy is caught: with the bundle's HDF5 pkg-config file pointing at /usr, the deps
 #    item fails and names the system header it used.
 # Needs the network (Debian's servers); exits 77 (skipped) where they are not reachable.
-set -uo pipefail
-build=$1 source=$2
+# shellcheck source=tests/lib/preamble.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/preamble.sh"
 check=$source/scripts/gpu/check.sh
-py=${NF_PYTHON:-$source/.venv/bin/python}
-work=$(mktemp -d /tmp/nf_gpu_check_test.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
 
 # 1. Arguments.
 "$check" --help >"$work/help.out" 2>&1 || fail "--help exited $?"

@@ -63,7 +63,7 @@ class MultiRankDataset : public ::testing::Test {
  protected:
   void SetUp() override {
     if (world_rank() == 0) temp_ = std::make_unique<TempDir>();
-    dir_ = broadcast(temp_ ? temp_->path() : "");
+    dir_ = broadcast(temp_ ? temp_->path_string() : "");
     verses_ = bible_verses("Esth1:1-Esth10:3");
     // The input split of a multi-rank build: rank r takes a contiguous block of documents.
     const size_t per_rank = (verses_.size() + world_size() - 1) / world_size();

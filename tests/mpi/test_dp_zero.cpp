@@ -1,4 +1,5 @@
-// Data parallelism and ZeRO-1/2 against one process: a tiny CausalLM trained for a few steps on a
+// Data parallelism and ZeRO-1/2 against one process (GradSync and ShardedAdamW, and the
+// DataParallelOptimizer the trainer uses over them): a tiny CausalLM trained for a few steps on a
 // fixed global batch that the dp ranks split by rows (with uneven token counts per rank, through
 // the loss mask). Every rank also runs the single-process reference (plain AdamW over the whole
 // batch) locally, so parameters and gradient norms are compared after every step. The optimizer
@@ -14,12 +15,14 @@
 #include <optional>
 
 #include "nf/core/error.h"
+#include "nf/dist/mesh.h"
 #include "nf/dist/mpi_communicator.h"
 #include "nf/model/loss.h"
 #include "nf/model/transformer.h"
 #include "nf/optim/adamw.h"
 #include "nf/optim/grad_clip.h"
 #include "nf/optim/lr_schedule.h"
+#include "nf/parallel/dp/dp_optimizer.h"
 #include "nf/parallel/dp/grad_sync.h"
 #include "nf/parallel/dp/sharded_adamw.h"
 
@@ -163,8 +166,7 @@ class Replica {
 // (Element-wise bounds are the wrong measure: the summation order of gradients over ranks differs
 // from one process's in the last bits, and Adam's m / sqrt(v) turns that into a visible change of
 // the few elements whose gradient is near zero.)
-void expect_parameters_match(const FlatParameters& flat, const Reference& reference, int64_t step) {
-  const auto& ours = flat.parameters();
+void expect_parameters_match(const NamedTensors& ours, const Reference& reference, int64_t step) {
   const auto& theirs = reference.parameters();
   ASSERT_EQ(ours.size(), theirs.size());
   double worst = 0;
@@ -191,7 +193,7 @@ TEST_P(DpMatchesOneProcess, ParametersAndGradNormEveryStep) {
   dist::MpiCommunicator dp(MPI_COMM_WORLD, "dp", 60s);
   Reference reference;
   Replica replica(dp, zero_stage, overlap, make_model());
-  expect_parameters_match(replica.flat(), reference, -1);
+  expect_parameters_match(replica.flat().parameters(), reference, -1);
   for (int64_t step = 0; step < 5; ++step) {
     const double expected_norm = reference.step(step);
     const double norm = replica.step(step);
@@ -199,7 +201,7 @@ TEST_P(DpMatchesOneProcess, ParametersAndGradNormEveryStep) {
     if (step == 0) {
       EXPECT_GT(norm, kMaxNorm) << "clipping must be exercised";
     }
-    expect_parameters_match(replica.flat(), reference, step);
+    expect_parameters_match(replica.flat().parameters(), reference, step);
     if (overlap) {
       EXPECT_GT(replica.sync().buckets_started_in_backward(), 0);
     }
@@ -211,6 +213,65 @@ INSTANTIATE_TEST_SUITE_P(ZeroStages, DpMatchesOneProcess,
                            return "zero" + std::to_string(std::get<0>(info.param)) +
                                   (std::get<1>(info.param) ? "_overlap" : "");
                          });
+
+// The trainer's side of a step behind one object (dp_optimizer.h): the same protocol through
+// DataParallelOptimizer on a dp-only mesh, at every ZeRO stage: its gradient norm and parameters
+// follow the one-process control, and its state() restores into a fresh optimizer that continues
+// bit for bit.
+class DpOptimizerMatchesOneProcess : public ::testing::TestWithParam<int> {
+ protected:
+  void SetUp() override { torch::set_num_threads(1); }
+};
+
+TEST_P(DpOptimizerMatchesOneProcess, NormParametersAndState) {
+  int world = 0;
+  MPI_Comm_size(MPI_COMM_WORLD, &world);
+  const dist::Mesh mesh(dist::MeshShape::resolve(dist::ParallelConfig(), world), MPI_COMM_WORLD, 60s, torch::kCPU);
+  DataParallelOptions options;
+  options.zero = GetParam();
+  options.bucket_mb = kBucketNumel * 4.0 / (1 << 20);
+  options.adamw = adamw_options();
+  const auto no_replicated = [](const std::string&) { return false; };
+  Reference reference;
+  model::CausalLM lm = make_model();
+  DataParallelOptimizer optimizer(model::named_parameters(*lm), options, mesh, no_replicated);
+  const auto train_step = [&](model::CausalLM& model, DataParallelOptimizer& dp_optimizer, int64_t step) {
+    const int64_t rows = kBatch / world;
+    const Batch batch = global_batch(step).rows(mesh.dp().rank() * rows, rows);
+    torch::Tensor global_count = batch.mask.sum().reshape({1});
+    mesh.dp().all_reduce(global_count, dist::ReduceOp::kSum)->wait();
+    dp_optimizer.arm();
+    const model::LossSum loss = model::cross_entropy_sum(model->forward(batch.tokens), batch.targets, batch.mask);
+    (loss.sum / global_count.squeeze()).backward();
+    const double norm = dp_optimizer.reduce_gradients();
+    dp_optimizer.step(optim::learning_rate_at(kSchedule, step), kMaxNorm);
+    return norm;
+  };
+  for (int64_t step = 0; step < 3; ++step) {
+    const double expected_norm = reference.step(step);
+    EXPECT_NEAR(train_step(lm, optimizer, step), expected_norm, 1e-5 * expected_norm) << "step " << step;
+    expect_parameters_match(optimizer.parameters(), reference, step);
+  }
+  // A fresh model and optimizer restored from parameters() and state() continue like the original.
+  model::CausalLM copy = make_model();
+  DataParallelOptimizer restored(model::named_parameters(*copy), options, mesh, no_replicated);
+  {
+    torch::NoGradGuard no_grad;
+    for (size_t i = 0; i < restored.parameters().size(); ++i) {
+      restored.parameters()[i].second.copy_(optimizer.parameters()[i].second);
+    }
+  }
+  restored.load_state(optimizer.state(), /*per_parameter=*/options.zero == 0);
+  train_step(lm, optimizer, 3);
+  train_step(copy, restored, 3);
+  for (size_t i = 0; i < restored.parameters().size(); ++i) {
+    EXPECT_TRUE(torch::equal(restored.parameters()[i].second, optimizer.parameters()[i].second))
+        << restored.parameters()[i].first;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(ZeroStages, DpOptimizerMatchesOneProcess, ::testing::Values(0, 1, 2),
+                         [](const auto& info) { return "zero" + std::to_string(info.param); });
 
 TEST(ZeroState, ShardStateAndFullStateAtAnotherDpSizeContinueIdentically) {
   torch::set_num_threads(1);
@@ -257,7 +318,7 @@ TEST(ZeroState, ShardStateAndFullStateAtAnotherDpSizeContinueIdentically) {
     for (int64_t step = 3; step < 5; ++step) {
       const double expected_norm = reference.step(step);
       EXPECT_NEAR(second.step(step), expected_norm, 1e-5 * expected_norm);
-      expect_parameters_match(second.flat(), reference, step);
+      expect_parameters_match(second.flat().parameters(), reference, step);
     }
   }
   world.barrier();

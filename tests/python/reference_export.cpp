@@ -128,14 +128,14 @@ void export_adamw_case(const std::string& dir) {
 
 void export_lr_schedules(const std::string& dir) {
   nlohmann::json cases = nlohmann::json::array();
-  for (const char* kind : {"cosine", "linear", "constant"}) {
+  for (const auto& [kind, decay] : nf::optim::lr_decay_names()) {
     for (const auto& [warmup, total] : {std::pair<int64_t, int64_t>{0, 10}, {3, 10}, {10, 10}, {5, 1000}}) {
       const auto options = nf::optim::LrScheduleOptions()
                                .with_peak_lr(3e-4)
                                .with_min_lr_ratio(0.1)
                                .with_warmup_steps(warmup)
                                .with_total_steps(total)
-                               .with_decay(nf::optim::parse_lr_decay(kind));
+                               .with_decay(decay);
       nlohmann::json values = nlohmann::json::array();
       for (int64_t step = 0; step <= total + 2; ++step) values.push_back(nf::optim::learning_rate_at(options, step));
       cases.push_back({{"kind", kind},

@@ -3,11 +3,9 @@
 # h5py (check_shard.py) for every format, and `nf-shard verify`/`inspect` are driven as a user
 # would, including a corrupted shard (verify must fail with exit code 3 and name the file).
 # usage: test_dataset_tools.sh BUILD_DIR SOURCE_DIR
-set -euo pipefail
-build=$1
-source=$2
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# shellcheck source=tests/lib/preamble.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/preamble.sh"
+set -e
 
 bible -f 'Gen1:1-Gen6:22' > "$work/genesis.txt"
 sed 's/\x1b\[[0-9;]*m//g' /usr/share/games/fortunes/tang300 | grep -v '^%$' > "$work/tang.txt"
@@ -16,11 +14,10 @@ for format in pretrain sft dpo; do
   for text in genesis tang; do
     out="$work/$text-$format"
     "$build/tests/write-text-dataset" "$work/$text.txt" "$out" "$format" 8192
-    "$NF_PYTHON" "$source/tests/python/check_shard.py" "$work/$text.txt" "$out" "$format"
+    "$py" "$source/tests/python/check_shard.py" "$work/$text.txt" "$out" "$format"
   done
 done
 
-shard="$build/data_tools/nf-shard"
 dataset="$work/genesis-sft"
 "$shard" verify "$dataset" | tee "$work/verify.txt"
 grep -q "; OK" "$work/verify.txt"

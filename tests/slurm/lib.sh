@@ -4,42 +4,35 @@
 # the KJV Genesis, a tiny model's overrides, the stages' datasets (stage_data), and helpers that
 # wait for jobs and read their records.
 # A test exits 77 (CTest's SKIP_RETURN_CODE) where Slurm's daemons are not installed.
-set -euo pipefail
-build=$1 source=$2
-py=$NF_PYTHON
+# Builds on the preamble (tests/lib/preamble.sh: $build, $source, $py, $work, fail, on_exit).
+# shellcheck source=tests/lib/preamble.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/preamble.sh"
+set -e
 if ! [[ -x /usr/sbin/slurmctld && -x /usr/sbin/slurmd ]] || ! command -v sbatch >/dev/null; then
   echo "SKIP: slurmctld, slurmd or sbatch is not installed (scripts/setup.sh installs them)"
   exit 77
 fi
-work=$(mktemp -d)
 
-# On failure: what the jobs printed and the daemons' last words, then the reason.
-fail() {
+# On failure (fail runs it before its FAIL line): what the jobs printed and the daemons' last words.
+on_fail() {
   local out
   for out in "$work"/*.out; do
     [[ -f $out ]] && { echo "---- $out"; tail -n 40 "$out"; }
   done
   echo "---- Slurm logs ($work/slurm/log)"
   tail -n 15 "$work"/slurm/log/*.log 2>/dev/null || true
-  echo "FAIL: $*"
-  exit 1
 }
-cleanup() {
-  "$source/scripts/slurm/down.sh" "$work/slurm" || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+on_exit '"$source/scripts/slurm/down.sh" "$work/slurm"'
 cluster_env=$("$source/scripts/slurm/up.sh" "$work/slurm") || fail "scripts/slurm/up.sh could not start the cluster"
 eval "$cluster_env"
 
 # The jobs find nf-train in this build; the checkout is found through NF_ROOT where a test sets it.
-# They inherit this environment (sbatch --export=ALL): mpirun may run as root, as in CI.
+# They inherit this environment (sbatch --export=ALL; the preamble sourced scripts/mpi_env.sh):
+# mpirun may run as root, as in CI.
 export NF_BUILD_DIR=$build
-source "$source/scripts/mpi_env.sh"
 unset NF_ROOT NF_LAUNCHER
 
-bible -f 'Gen1:1-Gen11:32' >"$work/genesis.txt" || fail "bible (bible-kjv) is not installed"
-"$build/tests/write-text-dataset" "$work/genesis.txt" "$work/bytes" pretrain 65536 10 >/dev/null || fail "dataset"
+genesis_bytes "$work/bytes"
 # A ~115k-parameter model: a step takes tens of milliseconds on 4 ranks.
 tiny_model=(--model.d_model 64 --model.n_layers 2 --model.n_heads 4 --model.n_kv_heads 2)
 # shellcheck disable=SC2034  # used by the tests that source this file
@@ -56,7 +49,7 @@ common=(--data.train_path "$work/bytes" --output.dir "$work/runs" --model.vocab_
 # shellcheck disable=SC2034  # used by the tests that source this file
 stage_model=(--model.vocab_size 320 "${tiny_model[@]}" --model.max_seq_len 128 --training.log_interval 1)
 stage_data() {
-  local shard=$build/data_tools/nf-shard format
+  local format
   # shellcheck source=tests/e2e/chat_data.sh
   source "$source/tests/e2e/chat_data.sh"
   chat_data 'Gen1:1-Gen50:26'  # $work/tok, $work/pretrain
@@ -133,16 +126,8 @@ expect_requeued() {
 }
 
 # The records of a run's metrics.jsonl without the timings: "step loss grad_norm lr" and
-# "step val_loss" lines, every bit (%.17g).
-records() {
-  $py -c '
-import json, sys
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    if "loss" in r: print(r["step"], "%.17g" % r["loss"], "%.17g" % r["grad_norm"], "%.17g" % r["lr"])
-    if "val_loss" in r: print(r["step"], "val", "%.17g" % r["val_loss"])
-' "$1"
-}
+# "step val val_loss" lines, every bit (%.17g).
+records() { metrics_records "$1" --keys loss,grad_norm,lr --val infix; }
 
 # Fails unless the training losses of RECORDS (from records) are all finite and the last is at least
 # DROP below the first, and, given FIRST_BELOW, the first is below it. Prints "loss FIRST -> LAST".

@@ -12,6 +12,8 @@
 #  - the sft job gets SIGUSR1 mid-run: it is requeued (Restarts=1) and resumes, and dpo waits for
 #    it to complete instead of being cancelled;
 #  - a failing first stage (exit 2) cancels the stages after it (DependencyNeverSatisfied).
+# shellcheck source=tests/lib/preamble.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/preamble.sh"
 # shellcheck source=tests/slurm/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 

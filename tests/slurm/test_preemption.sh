@@ -7,6 +7,8 @@
 # norm, learning rate and validation loss equal, bit for bit, to the uninterrupted run's.
 # 12 CPUs on the node: the three jobs run at once (on however many cores there are).
 export NF_SLURM_CPUS=12
+# shellcheck source=tests/lib/preamble.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/preamble.sh"
 # shellcheck source=tests/slurm/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 

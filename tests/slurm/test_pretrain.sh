@@ -8,6 +8,8 @@
 #  - scancel: nf-train still saves a checkpoint, and the job ends CANCELLED, not requeued.
 # 16 CPUs on the node: the four jobs run at once (on however many cores there are).
 export NF_SLURM_CPUS=16
+# shellcheck source=tests/lib/preamble.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/preamble.sh"
 # shellcheck source=tests/slurm/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 

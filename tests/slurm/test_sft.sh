@@ -12,6 +12,8 @@
 #    requeued (Restarts=1), resumes from its own checkpoint (not from load_from again), and ends
 #    COMPLETED with every loss, gradient norm, learning rate and validation loss equal, bit for bit,
 #    to the uninterrupted job's.
+# shellcheck source=tests/lib/preamble.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/preamble.sh"
 # shellcheck source=tests/slurm/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 

@@ -154,7 +154,8 @@ TEST(BpeFiles, LoadsGpt2FixturesInEveryMergeSpelling) {
     const auto tokenizer = load_bpe_tokenizer_json(kFixtures + "/" + name + "/tokenizer.json");
     EXPECT_EQ(tokenizer->encode("the cat in the hat"), expected) << name;
     // Llama-3 style: its added tokens are not in model.vocab, and <|endoftext|> is ordinary there.
-    EXPECT_EQ(tokenizer->special(SpecialRole::kEos), name == "llama3_small" ? std::nullopt : std::optional(266)) << name;
+    EXPECT_EQ(tokenizer->special(SpecialRole::kEos), name == "llama3_small" ? std::nullopt : std::optional(266))
+        << name;
   }
   const auto files = load_bpe_vocab_merges(kFixtures + "/gpt2_files/vocab.json", kFixtures + "/gpt2_files/merges.txt");
   EXPECT_EQ(files->encode("the cat in the hat"), expected);

@@ -6,12 +6,12 @@
 
 #include <set>
 
+#include "nf/ckpt/checkpoint.h"
+#include "nf/ckpt/checkpoint_layout.h"
 #include "nf/core/error.h"
 #include "nf/parallel/tp/shard.h"
-#include "nf/train/checkpoint.h"
-#include "nf/train/checkpoint_layout.h"
 
-namespace nf::train {
+namespace nf::ckpt {
 namespace {
 
 using parallel::tp::ShardOverlap;
@@ -202,7 +202,7 @@ TEST(CheckpointModel, DifferentShapesAreRefusedByKey) {
 }
 
 TEST(CheckpointLayout, LoadsAsSavedOnlyWhenTheFilesFit) {
-  TrainConfig saved;
+  ModelLayout saved;
   saved.model.n_layers = 4;
   saved.parallel.zero = 2;
   CheckpointMeta meta;
@@ -216,7 +216,7 @@ TEST(CheckpointLayout, LoadsAsSavedOnlyWhenTheFilesFit) {
     p.pp = pp;
     return dist::MeshShape::resolve(p, tp * pp * dp);
   };
-  TrainConfig job = saved;
+  ModelLayout job = saved;
   EXPECT_TRUE(loads_as_saved(meta, saved, job, shape(2, 2, 2)));
   job.parallel.zero = 1;  // the same flat shards
   EXPECT_TRUE(loads_as_saved(meta, saved, job, shape(2, 2, 2)));
@@ -239,4 +239,4 @@ TEST(CheckpointLayout, LoadsAsSavedOnlyWhenTheFilesFit) {
 }
 
 }  // namespace
-}  // namespace nf::train
+}  // namespace nf::ckpt

@@ -7,11 +7,11 @@
 
 #include "../support/temp_dir.h"
 #include "nf/ckpt/hf_export.h"
+#include "nf/ckpt/hf_import.h"
 #include "nf/core/error.h"
 #include "nf/model/sharding.h"
-#include "nf/train/hf_import.h"
 
-namespace nf::train {
+namespace nf::ckpt {
 namespace {
 
 model::ModelConfig tiny_model() {
@@ -26,7 +26,7 @@ model::ModelConfig tiny_model() {
 }
 
 std::string config_json(const model::ModelConfig& config) {
-  return ckpt::hf_config_json(config, ckpt::HfExportOptions().with_dtype(ckpt::ExportDtype::kFloat32)).dump();
+  return hf_config_json(config, HfExportOptions().with_dtype(ExportDtype::kFloat32)).dump();
 }
 
 // The CheckpointError message of check_hf_config for `json` against `job`, or "" when it passes.
@@ -86,10 +86,10 @@ TEST(HfImport, EveryMismatchNamesBothKeys) {
 TEST(HfImport, ReadsARanksShardsOfAPaddedVocabulary) {
   const testing::TempDir dir;
   const model::ModelConfig hf = tiny_model();
-  ckpt::StateDict state;
-  for (const auto& [name, shape] : ckpt::hf_parameter_shapes(hf)) state[name] = torch::randn(shape);
+  StateDict state;
+  for (const auto& [name, shape] : model::parameter_table(hf)) state[name] = torch::randn(shape);
   const std::string path = (dir.path() / "hf").string();
-  ckpt::export_hf(path, hf, state, ckpt::HfExportOptions().with_dtype(ckpt::ExportDtype::kFloat32));
+  export_hf(path, hf, state, HfExportOptions().with_dtype(ExportDtype::kFloat32));
 
   model::ModelConfig job = hf;
   job.vocab_size = 13;  // tp 2 pads it to 14: rank 1 holds rows 7..13, of which 7..9 are the model's
@@ -122,4 +122,4 @@ TEST(HfImport, ReadsARanksShardsOfAPaddedVocabulary) {
 }
 
 }  // namespace
-}  // namespace nf::train
+}  // namespace nf::ckpt

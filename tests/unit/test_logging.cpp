@@ -59,10 +59,5 @@ TEST(Logging, FileMirrorAppendsTheSameLines) {
   EXPECT_THROW(log.add_file((dir.path() / "no/such/dir/x.log").string()), IoError);
 }
 
-TEST(Logging, LevelNamesParseAndUnknownOnesAreConfigErrors) {
-  EXPECT_EQ(parse_log_level("warn"), LogLevel::kWarn);
-  EXPECT_THROW(parse_log_level("loud"), ConfigError);
-}
-
 }  // namespace
 }  // namespace nf

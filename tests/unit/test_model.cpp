@@ -136,18 +136,18 @@ TEST_F(ModelTest, DocumentMaskKeepsPackedDocumentsApart) {
   CausalLM model = build(small_config(2, false));
   const torch::Tensor tokens = torch::randint(50, {2, 14}, torch::kLong);
   // Row 0: documents of 5, 6 and 3 tokens; row 1: 9 and 5.
-  const torch::Tensor ids = torch::tensor({0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 2, 2, 2, 7, 7, 7, 7, 7, 7, 7, 7, 7, 8, 8, 8, 8, 8},
-                                          torch::kLong)
-                                .view({2, 14});
+  const torch::Tensor ids =
+      torch::tensor({0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 2, 2, 2, 7, 7, 7, 7, 7, 7, 7, 7, 7, 8, 8, 8, 8, 8}, torch::kLong)
+          .view({2, 14});
   const torch::Tensor packed = model->forward(tokens, ids);
-  const std::vector<std::tuple<int64_t, int64_t, int64_t>> documents = {{0, 0, 5}, {0, 5, 6}, {0, 11, 3}, {1, 0, 9},
-                                                                         {1, 9, 5}};
+  const std::vector<std::tuple<int64_t, int64_t, int64_t>> documents = {
+      {0, 0, 5}, {0, 5, 6}, {0, 11, 3}, {1, 0, 9}, {1, 9, 5}};
   for (const auto& [row, begin, length] : documents) {
     const torch::Tensor alone = model->forward(tokens.narrow(0, row, 1).narrow(1, begin, length));
     const torch::Tensor in_row = packed.narrow(0, row, 1).narrow(1, begin, length);
     EXPECT_TRUE(torch::allclose(in_row, alone, 1e-4, 1e-5))
-        << "row " << row << " tokens [" << begin << ", " << begin + length << "): "
-        << (in_row - alone).abs().max().item<double>();
+        << "row " << row << " tokens [" << begin << ", " << begin + length
+        << "): " << (in_row - alone).abs().max().item<double>();
   }
   // Without the mask the second document reads the first: its logits differ.
   const torch::Tensor causal = model->forward(tokens);

@@ -36,8 +36,6 @@ TEST_F(OptimTest, LrScheduleValues) {
   EXPECT_DOUBLE_EQ(learning_rate_at(options, 1000), 1e-3);
   // No warmup: step 0 is the peak.
   EXPECT_DOUBLE_EQ(learning_rate_at(options.with_warmup_steps(0).with_decay(LrDecay::kCosine), 0), 1e-3);
-  EXPECT_EQ(parse_lr_decay("linear"), LrDecay::kLinear);
-  EXPECT_THROW(parse_lr_decay("exponential"), ConfigError);
   EXPECT_THROW(learning_rate_at(options, -1), UsageError);
 }
 

@@ -44,8 +44,7 @@ TEST(TokenizerLoader, ErrorsNameThePath) {
             std::string::npos);
   const std::string bad_model = (std::filesystem::temp_directory_path() / "nf_bad_tokenizer.model").string();
   write_file_atomic(bad_model, "not a protobuf");
-  EXPECT_NE(error_of<DataError>(bad_model).find("'" + bad_model + "' is not a sentencepiece model"),
-            std::string::npos);
+  EXPECT_NE(error_of<DataError>(bad_model).find("'" + bad_model + "' is not a sentencepiece model"), std::string::npos);
   std::filesystem::remove(bad_model);
 }
 

@@ -85,6 +85,33 @@ TEST(TrainConfig, CrossFieldRulesNameBothKeys) {
   EXPECT_EQ(error_of("", {"--training.document_mask", "true", "--training.stage", "sft"}), "no error");
 }
 
+TEST(TrainConfig, NamedChoicesAreParsedOnceAtLoad) {
+  const TrainConfig config =
+      load_train_config("",
+                        {"--parallel.pp_schedule", "gpipe", "--training.lr_schedule", "linear", "--training.dtype",
+                         "fp32", "--checkpoint.async", "false", "--logging.level", "warn"},
+                        kPresets);
+  EXPECT_EQ(config.parallel.pp_schedule, dist::PipelineSchedule::kGPipe);
+  EXPECT_EQ(config.training.lr_schedule, optim::LrDecay::kLinear);
+  EXPECT_EQ(config.training.dtype, Precision::kFp32);
+  EXPECT_EQ(config.checkpoint.async, AsyncSaves::kOff);
+  EXPECT_EQ(config.logging.level, LogLevel::kWarn);
+  // The resolved config writes the names back, and reads as the same config.
+  const std::string yaml = to_yaml_text(config);
+  for (const char* line : {"pp_schedule: gpipe", "lr_schedule: linear", "dtype: fp32", "level: warn"}) {
+    EXPECT_NE(yaml.find(line), std::string::npos) << line << " not in\n" << yaml;
+  }
+  testing::TempDir dir;
+  const TrainConfig reread = load_train_config(dir.write("config.yaml", yaml), {}, kPresets);
+  EXPECT_EQ(reread.parallel.pp_schedule, dist::PipelineSchedule::kGPipe);
+  EXPECT_EQ(reread.checkpoint.async, AsyncSaves::kOff);
+  // An unknown name is refused at load, naming the key and the accepted names.
+  const std::string error = error_of("", {"--parallel.pp_schedule", "zb-v"});
+  EXPECT_NE(error.find("parallel.pp_schedule"), std::string::npos) << error;
+  EXPECT_NE(error.find("1f1b, gpipe"), std::string::npos) << error;
+  EXPECT_NE(error_of("", {"--training.stage", "grpo"}).find("pretrain, sft, dpo"), std::string::npos);
+}
+
 TEST(TrainConfig, LayoutChecksNeedTheWorldSize) {
   const auto layout_error = [](const std::vector<std::string>& args, int64_t world) {
     try {

@@ -6,10 +6,10 @@
 #include <fstream>
 
 #include "../support/temp_dir.h"
+#include "nf/ckpt/checkpoint.h"
 #include "nf/core/atomic_file.h"
 #include "nf/core/error.h"
 #include "nf/model/flops.h"
-#include "nf/train/checkpoint.h"
 #include "nf/train/metrics.h"
 
 namespace nf::train {
@@ -110,25 +110,25 @@ TEST(Checkpoint, ResumeCandidates) {
   nf::testing::TempDir dir;
   const std::string checkpoints = dir.path().string() + "/checkpoints";
   using List = std::vector<std::string>;
-  EXPECT_EQ(resume_candidates("", checkpoints), List{});
-  EXPECT_EQ(resume_candidates("auto", checkpoints), List{});  // nothing saved yet: start fresh
+  EXPECT_EQ(ckpt::resume_candidates("", checkpoints), List{});
+  EXPECT_EQ(ckpt::resume_candidates("auto", checkpoints), List{});  // nothing saved yet: start fresh
   for (const char* step : {"step_2", "step_4", "step_10"})
     write_file_atomic(checkpoints + "/" + step + "/meta.json", "{}");
   fs::create_directories(checkpoints + "/step_12.partial");  // an interrupted save is never a candidate
   write_file_atomic(checkpoints + "/latest", "step_4\n");
-  EXPECT_EQ(resume_candidates("auto", checkpoints),
+  EXPECT_EQ(ckpt::resume_candidates("auto", checkpoints),
             (List{checkpoints + "/step_4", checkpoints + "/step_10", checkpoints + "/step_2"}));
-  EXPECT_EQ(resume_candidates(checkpoints, checkpoints), List{checkpoints + "/step_4"});
-  EXPECT_EQ(resume_candidates(checkpoints + "/step_2", checkpoints), List{checkpoints + "/step_2"});
+  EXPECT_EQ(ckpt::resume_candidates(checkpoints, checkpoints), List{checkpoints + "/step_4"});
+  EXPECT_EQ(ckpt::resume_candidates(checkpoints + "/step_2", checkpoints), List{checkpoints + "/step_2"});
   try {
-    resume_candidates(dir.path().string() + "/nope", checkpoints);
+    ckpt::resume_candidates(dir.path().string() + "/nope", checkpoints);
     FAIL() << "expected a CheckpointError";
   } catch (const CheckpointError& e) {
     EXPECT_NE(std::string(e.what()).find(dir.path().string() + "/nope"), std::string::npos) << e.what();
   }
   write_file_atomic(checkpoints + "/latest", "step_9\n");  // names a directory that is not there
-  EXPECT_THROW(resume_candidates(checkpoints, checkpoints), CheckpointError);
-  EXPECT_EQ(resume_candidates("auto", checkpoints).front(), checkpoints + "/step_10");
+  EXPECT_THROW(ckpt::resume_candidates(checkpoints, checkpoints), CheckpointError);
+  EXPECT_EQ(ckpt::resume_candidates("auto", checkpoints).front(), checkpoints + "/step_10");
 }
 
 }  // namespace

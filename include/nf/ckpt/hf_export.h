@@ -57,12 +57,14 @@ struct HfExportOptions {
   HfExportOptions& with_max_shard_bytes(uint64_t value) { return max_shard_bytes = value, *this; }
 };
 
-// Every parameter a LlamaForCausalLM of `config` has, with its shape, in HF order (the order of
-// nf::model::named_parameters); lm_head.weight only when the embeddings are not tied.
-std::vector<std::pair<std::string, std::vector<int64_t>>> hf_parameter_shapes(const model::ModelConfig& config);
+// Sets the tokenizer an export carries: `tokenizer` (a file or directory; "" = none) and, from a
+// tokenizer.json, its bos, eos and pad ids and tokens (without them transformers takes
+// LlamaConfig's defaults, bos 1 and eos 2, which are other tokens of nf's tokenizers; a
+// sentencepiece .model would need nf_sentencepiece, which is never linked with LibTorch).
+void set_export_tokenizer(HfExportOptions& options, const std::string& tokenizer);
 
-// Checks that `state` holds exactly the parameters of `config` with their shapes, as floating-point
-// CPU tensors. CheckpointError naming the first missing, unexpected or misshapen parameter.
+// Checks that `state` holds exactly the parameters of `config` (model::parameter_table) with their shapes, as
+// floating-point CPU tensors. CheckpointError naming the first missing, unexpected or misshapen parameter.
 void check_state(const StateDict& state, const model::ModelConfig& config);
 
 // The config.json and generation_config.json contents.

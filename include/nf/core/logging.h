@@ -9,6 +9,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "nf/core/error.h"
 
@@ -17,7 +19,8 @@ namespace nf {
 enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
 
 // Parses "debug", "info", "warn" or "error"; throws ConfigError naming the value otherwise.
-LogLevel parse_log_level(const std::string& name);
+// The config names of the levels (logging.level), the one place they are spelled.
+const std::vector<std::pair<std::string, LogLevel>>& log_level_names();
 
 struct LoggerOptions {
   int rank = 0;

@@ -32,7 +32,7 @@ struct Segment {
 struct Document {
   std::vector<Segment> segments;
   std::map<std::string, std::string> metadata;  // "id", "emotion", "scene" where the input has them
-  std::string source;                            // "path:line" (JSONL) or "path:line" of the paragraph start
+  std::string source;                           // "path:line" (JSONL) or "path:line" of the paragraph start
 };
 
 }  // namespace nf::data

@@ -8,18 +8,25 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace nf::dist {
 
+// The pipeline schedule (parallel.pp_schedule; parallel/pp/schedule.h builds it).
+enum class PipelineSchedule { kGPipe, k1F1B };
+// Its config names, the one place they are spelled: {"1f1b", k1F1B}, {"gpipe", kGPipe}.
+const std::vector<std::pair<std::string, PipelineSchedule>>& pipeline_schedule_names();
+std::string name_of(PipelineSchedule schedule);
+
 // The parallel layout as the user configures it (config section `parallel`).
 struct ParallelConfig {
-  int64_t tp = 1;                       // tensor-parallel size
-  bool sequence_parallel = false;       // split the hidden state along the sequence over tp
-  int64_t pp = 1;                       // pipeline-parallel size
-  int64_t dp = 0;                       // data-parallel size; 0 = world size / (tp · pp)
-  int64_t zero = 0;                     // ZeRO stage for data parallelism
-  std::string pp_schedule = "1f1b";     // pipeline schedule
+  int64_t tp = 1;                  // tensor-parallel size
+  bool sequence_parallel = false;  // split the hidden state along the sequence over tp
+  int64_t pp = 1;                  // pipeline-parallel size
+  int64_t dp = 0;                  // data-parallel size; 0 = world size / (tp · pp)
+  int64_t zero = 0;                // ZeRO stage for data parallelism
+  PipelineSchedule pp_schedule = PipelineSchedule::k1F1B;
   std::vector<int64_t> pp_layers;       // decoder layers per pipeline stage; empty = balanced
   double collective_timeout_s = 300.0;  // a collective or p2p slower than this ends the job
   double bucket_mb = 25.0;              // data-parallel gradient bucket size

@@ -1,5 +1,5 @@
 // The decoder's hyperparameters (config section `model`). Defaults here are the only defaults;
-// their docs live beside the schema in src/train/config.cpp.
+// their docs live beside the schema in model_keys.h.
 #pragma once
 
 #include <cstdint>
@@ -11,8 +11,8 @@ struct ModelConfig {
   int64_t d_model = 512;
   int64_t n_layers = 8;
   int64_t n_heads = 8;
-  int64_t n_kv_heads = 0;      // 0 = n_heads (plain multi-head attention)
-  int64_t ffn_hidden = 0;      // 0 = 8/3 · d_model rounded up to a multiple of 64 (Llama)
+  int64_t n_kv_heads = 0;  // 0 = n_heads (plain multi-head attention)
+  int64_t ffn_hidden = 0;  // 0 = 8/3 · d_model rounded up to a multiple of 64 (Llama)
   int64_t max_seq_len = 1024;
   double rope_theta = 10000.0;
   double norm_eps = 1e-5;

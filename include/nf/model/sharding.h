@@ -18,6 +18,18 @@
 
 namespace nf::model {
 
+// One parameter of the decoder: its Hugging Face name and full (unsharded, unpadded: the HF
+// checkpoint's) shape.
+struct ParameterInfo {
+  std::string name;
+  std::vector<int64_t> full_shape;
+};
+
+// Every parameter of the decoder `config` describes, in Hugging Face order (the order of
+// named_parameters); lm_head.weight only when the embeddings are not tied. The table that
+// checkpoints, exports and imports walk.
+std::vector<ParameterInfo> parameter_table(const ModelConfig& config);
+
 // The full (unsharded, unpadded: the HF checkpoint's) shape of parameter `name`; UsageError for a
 // name the model does not have.
 std::vector<int64_t> full_shape_of(const ModelConfig& config, const std::string& name);

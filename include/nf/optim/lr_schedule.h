@@ -4,13 +4,15 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace nf::optim {
 
 enum class LrDecay { kCosine, kLinear, kConstant };
 
-// "cosine" | "linear" | "constant" (training.lr_schedule); throws ConfigError otherwise.
-LrDecay parse_lr_decay(const std::string& name);
+// The config names of the decays (training.lr_schedule), the one place they are spelled.
+const std::vector<std::pair<std::string, LrDecay>>& lr_decay_names();
 
 struct LrScheduleOptions {
   double peak_lr = 3e-4;      // training.learning_rate

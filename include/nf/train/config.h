@@ -7,13 +7,20 @@
 #include <vector>
 
 #include "nf/core/config/schema.h"
+#include "nf/core/logging.h"
 #include "nf/dist/mesh_shape.h"
 #include "nf/model/model_config.h"
+#include "nf/optim/lr_schedule.h"
 
 namespace nf::train {
 
+// training.dtype: the compute precision.
+enum class Precision { kAuto, kFp32, kBf16 };
+// checkpoint.async: whether saves are written on a background thread.
+enum class AsyncSaves { kAuto, kOn, kOff };
+
 struct TrainingConfig {
-  std::string stage = "pretrain";  // pretrain | sft (the next-token loss) | dpo (docs/stages.md)
+  std::string stage = "pretrain";  // the objective, one of objective_names() (objective.h; docs/stages.md)
   bool document_mask = false;      // packed rows: attend only within each document
   std::string load_from;           // starting weights: a checkpoint (weights only), or "" = init
   int64_t seed = 1234;
@@ -25,13 +32,13 @@ struct TrainingConfig {
   double learning_rate = 3e-4;
   double min_lr_ratio = 0.1;
   int64_t warmup_steps = 100;
-  std::string lr_schedule = "cosine";
+  optim::LrDecay lr_schedule = optim::LrDecay::kCosine;
   double weight_decay = 0.1;
   double adam_beta1 = 0.9;
   double adam_beta2 = 0.95;
   double adam_eps = 1e-8;
   double grad_clip = 1.0;
-  std::string dtype = "auto";
+  Precision dtype = Precision::kAuto;
   int64_t log_interval = 10;
   int64_t eval_interval = 100;
   int64_t eval_steps = 10;
@@ -51,8 +58,8 @@ struct CheckpointConfig {
   // The key model.init_from: a path read by the checkpoint code (hf_import.h), not a hyperparameter
   // of the model, so it lives here and ModelConfig stays what the model layer and the checks compare.
   std::string init_from;
-  std::string async = "auto";  // write saves on a background thread: true, false, auto = on CUDA only
-  bool consolidate = false;     // write each save as one consolidated checkpoint (always synchronous)
+  AsyncSaves async = AsyncSaves::kAuto;  // write saves on a background thread: true, false, auto = on CUDA only
+  bool consolidate = false;              // write each save as one consolidated checkpoint (always synchronous)
 };
 
 struct DataConfig {
@@ -66,7 +73,7 @@ struct OutputConfig {
 };
 
 struct LoggingConfig {
-  std::string level = "info";
+  LogLevel level = LogLevel::kInfo;
   bool all_ranks = false;
 };
 

@@ -233,7 +233,7 @@ std::string unknown_key_message(const std::string& where, const std::string& sho
 }
 }  // namespace
 
-std::vector<SchemaBase::Leaf> SchemaBase::leaves(const Layer& layer) const {
+std::vector<SchemaBase::Leaf> SchemaBase::leaves(const Layer& layer, UnknownKeys unknown) const {
   std::vector<Leaf> out;
   const std::vector<std::string> known = known_paths();
   std::function<void(const YAML::Node&, const std::string&)> walk = [&](const YAML::Node& map,
@@ -250,7 +250,7 @@ std::vector<SchemaBase::Leaf> SchemaBase::leaves(const Layer& layer) const {
                             describe(entry.second));
         }
         walk(entry.second, path + ".");
-      } else {
+      } else if (unknown == UnknownKeys::kError) {
         throw ConfigError(unknown_key_message(origin.where, path, path, "", known), "docs/config.md lists every key");
       }
     }

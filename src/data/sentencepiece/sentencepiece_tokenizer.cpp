@@ -93,7 +93,8 @@ std::string SentencePieceTokenizer::fingerprint() const {
 }
 
 std::string SentencePieceTokenizer::save(const std::string& dir) const {
-  write_file_atomic((std::filesystem::path(dir) / "tokenizer.model").string(), impl_->processor.serialized_model_proto());
+  write_file_atomic((std::filesystem::path(dir) / "tokenizer.model").string(),
+                    impl_->processor.serialized_model_proto());
   return "tokenizer.model";
 }
 

@@ -8,13 +8,14 @@
 #include <memory>
 
 #include "nf/core/error.h"
+#include "nf/dist/p2p_tags.h"
 
 namespace nf::parallel::pp {
 namespace {
 
 // Tags keep a micro-batch's activation and gradient apart on the same pair of ranks.
-int activation_tag(int64_t m) { return static_cast<int>(2 * m); }
-int gradient_tag(int64_t m) { return static_cast<int>(2 * m + 1); }
+int activation_tag(int64_t m) { return dist::p2p_tags::pipeline(m, /*gradient=*/false); }
+int gradient_tag(int64_t m) { return dist::p2p_tags::pipeline(m, /*gradient=*/true); }
 
 struct InFlight {
   torch::Tensor input;   // the received activation (a leaf), undefined on stage 0

@@ -16,12 +16,6 @@ void check_arguments(int64_t stages, int64_t stage, int64_t micro_batches) {
 
 }  // namespace
 
-ScheduleKind parse_schedule_kind(const std::string& name) {
-  if (name == "gpipe") return ScheduleKind::kGPipe;
-  if (name == "1f1b") return ScheduleKind::k1F1B;
-  throw ConfigError("parallel.pp_schedule = '" + name + "' is not a schedule: expected gpipe or 1f1b");
-}
-
 std::vector<Action> gpipe_schedule(int64_t stages, int64_t stage, int64_t micro_batches) {
   check_arguments(stages, stage, micro_batches);
   std::vector<Action> actions;

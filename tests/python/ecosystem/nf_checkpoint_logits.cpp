@@ -10,10 +10,9 @@
 #include <iostream>
 #include <string>
 
+#include "nf/ckpt/reshard.h"
 #include "nf/core/error.h"
 #include "nf/model/transformer.h"
-#include "nf/train/config.h"
-#include "nf/train/reshard.h"
 
 int main(int argc, char** argv) {
   if (argc != 6) {
@@ -23,9 +22,9 @@ int main(int argc, char** argv) {
   try {
     torch::set_num_threads(1);
     const std::string step_dir = argv[1];
-    const nf::model::ModelConfig config = nf::train::load_train_config(step_dir + "/config.yaml", {}, {}).model;
+    const nf::model::ModelConfig config = nf::ckpt::read_model_layout(step_dir).model;
     nf::model::CausalLM model(config);
-    nf::train::ModelReader reader(step_dir);
+    nf::ckpt::ModelReader reader(step_dir);
     const auto saved = reader.read();
     torch::NoGradGuard no_grad;
     size_t loaded = 0;

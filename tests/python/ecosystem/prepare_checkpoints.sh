@@ -12,10 +12,9 @@
 # hf_split (--max-shard-size 100KB), hf_bf16 and hf_fp16, consolidated/ (nf-ckpt consolidate) and
 # a run saved with checkpoint.consolidate true. cases.json says what each case is.
 # Usage: prepare_checkpoints.sh BUILD_DIR SOURCE_DIR OUT_DIR NF_CHECKPOINT_LOGITS
-set -uo pipefail
-build=$1 source=$2 out=$3 logits=$4
-shard=$build/data_tools/nf-shard ckpt=$build/src/nf-ckpt
-fail() { echo "FAIL: $*"; exit 1; }
+# shellcheck source=tests/lib/preamble.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../lib/preamble.sh"
+out=$3 logits=$4
 rm -rf "$out" && mkdir -p "$out" || fail "cannot create $out"
 
 bible -f 'Gen1:1-Gen11:32' | sed 's/^[^ ]* //' >"$out/genesis.txt" || fail "bible (bible-kjv) is not installed"

@@ -5,12 +5,8 @@
 # DPO run (2 steps: rewards/*, val/rewards/*). check_tensorboard.py reads each run's tensorboard/
 # with EventAccumulator and finds every tag and value of its metrics.jsonl and every tag
 # docs/training.md documents.
-set -uo pipefail
-build=$1 source=$2
-work=$(mktemp -d)
-trap '[[ -n ${KEEP:-} ]] || rm -rf "$work"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-py=${NF_PYTHON:?}
+# shellcheck source=tests/lib/preamble.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../lib/preamble.sh"
 
 bible -f 'Gen1:1-Gen4:26' | sed 's/^[^ ]* //' >"$work/text.txt" || fail "bible (bible-kjv) is not installed"
 for format in pretrain dpo; do

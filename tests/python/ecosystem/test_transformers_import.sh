@@ -7,12 +7,8 @@
 # step-1 loss is the imported model's loss on the same tokens: equal within 1e-5 relative (fp32).
 #  - untied embeddings (LlamaConfig's default), RoPE theta 10000, on (dp,tp,pp) = (1,2,2);
 #  - tied embeddings with RoPE theta 500000 (transformers 5 writes it under rope_parameters), tp 2.
-set -uo pipefail
-build=$1 source=$2
-work=$(mktemp -d)
-trap '[[ -n ${KEEP:-} ]] || rm -rf "$work"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-py=${NF_PYTHON:?}
+# shellcheck source=tests/lib/preamble.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../lib/preamble.sh"
 here=${BASH_SOURCE[0]%/*}
 
 bible -f 'Gen1:1-Gen2:25' | sed 's/^[^ ]* //' >"$work/text.txt" || fail "bible (bible-kjv) is not installed"

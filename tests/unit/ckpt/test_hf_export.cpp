@@ -12,6 +12,7 @@
 #include "nf/ckpt/safetensors.h"
 #include "nf/core/atomic_file.h"
 #include "nf/core/error.h"
+#include "nf/model/sharding.h"
 #include "nf/model/transformer.h"
 
 namespace nf::ckpt {
@@ -56,12 +57,12 @@ void expect_error(Call call, const std::string& part) {
 TEST(HfExport, ExpectedParametersAreTheModelsOwnInOrder) {
   for (const auto& config : {tiny_config(true, 2), tiny_config(false, 1), tiny_config(false, 0)}) {
     model::CausalLM model(config);
-    const auto expected = hf_parameter_shapes(config);
+    const auto expected = model::parameter_table(config);
     const auto actual = model::named_parameters(*model);
     ASSERT_EQ(expected.size(), actual.size());
     for (size_t i = 0; i < actual.size(); ++i) {
-      EXPECT_EQ(expected[i].first, actual[i].first);
-      EXPECT_EQ(expected[i].second, actual[i].second.sizes().vec()) << actual[i].first;
+      EXPECT_EQ(expected[i].name, actual[i].first);
+      EXPECT_EQ(expected[i].full_shape, actual[i].second.sizes().vec()) << actual[i].first;
     }
   }
 }
@@ -101,10 +102,10 @@ TEST(HfExport, WritesConfigWeightsAndTokenizer) {
 
   SafetensorsFile weights(out + "/model.safetensors");
   EXPECT_EQ(weights.metadata().at("format"), "pt");
-  const auto expected = hf_parameter_shapes(config);
+  const auto expected = model::parameter_table(config);
   ASSERT_EQ(weights.tensors().size(), expected.size());
   for (size_t i = 0; i < expected.size(); ++i) {
-    const std::string& name = expected[i].first;
+    const std::string& name = expected[i].name;
     EXPECT_EQ(weights.tensors()[i].name, name);  // HF order
     const torch::Tensor tensor = weights.read(name);
     EXPECT_EQ(tensor.scalar_type(), torch::kBFloat16) << name;

@@ -1,12 +1,18 @@
 // Real text for the data tests, generated at test time: the King James Bible (the `bible`
-// program of Debian's bible-kjv) and the 300 Tang poems (fortunes-zh), plus temporary
-// directories and plain/gzip file writers.
+// program of Debian's bible-kjv) and the 300 Tang poems (fortunes-zh), plus plain/gzip file
+// writers; temporary directories are tests/support/temp_dir.h's.
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "../../support/temp_dir.h"
+
 namespace nf::data::testing {
+
+// A fresh directory under $TMPDIR, removed with everything in it on destruction; its path as a
+// string is path_string(), and file(name) is path_string() + "/" + name with parents created.
+using ::nf::testing::TempDir;
 
 struct Verse {
   std::string id;       // "Ge1:1"
@@ -23,21 +29,6 @@ struct Poem {
 };
 // The poems of /usr/share/games/fortunes/tang300, with the ANSI color escapes stripped.
 const std::vector<Poem>& tang_poems();
-
-// A fresh directory under $TMPDIR, removed with everything in it on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  // path() + "/" + name, creating parent directories.
-  std::string file(const std::string& name) const;
-
- private:
-  std::string path_;
-};
 
 void write_text(const std::string& path, const std::string& content);
 void write_gzip(const std::string& path, const std::string& content);

@@ -1,4 +1,4 @@
-// Test fixtures for the dataset layer: real text as byte tokens, temp dirs, small datasets.
+// Test fixtures for the dataset layer: real text as byte tokens, small datasets.
 #include "data_fixture.h"
 
 #include <unistd.h>
@@ -11,18 +11,6 @@
 #include <stdexcept>
 
 namespace nf::data::testing {
-namespace fs = std::filesystem;
-
-TempDir::TempDir() {
-  std::string pattern = (fs::temp_directory_path() / "nf-data-test-XXXXXX").string();
-  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-  path_ = pattern;
-}
-
-TempDir::~TempDir() {
-  std::error_code ignored;
-  fs::remove_all(path_, ignored);
-}
 
 std::vector<std::string> bible_verses(const std::string& range) {
   const std::string command = "bible -f '" + range + "' 2>/dev/null";

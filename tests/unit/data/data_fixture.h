@@ -1,35 +1,27 @@
 // Test fixtures for the dataset layer: real text (the KJV bible via `bible`, Tang poems in
 // Chinese UTF-8) turned into token ids byte by byte (vocab 260: bytes, then <eos> = 256 and
-// role markers), temporary directories, and small datasets written through the real writer.
+// role markers), and small datasets written through the real writer; temporary directories are
+// tests/support/temp_dir.h's.
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "../../support/temp_dir.h"
 #include "nf/data/manifest.h"
 #include "nf/data/shard_writer.h"
 
 namespace nf::data::testing {
+
+// A fresh directory under the system temp dir, removed with everything in it on destruction; its
+// path as a string is path_string(), and file(name) is path_string() + "/" + name (parents created).
+using ::nf::testing::TempDir;
 
 constexpr int64_t kByteVocab = 260;
 constexpr TokenId kEos = 256;
 constexpr TokenId kUser = 257;
 constexpr TokenId kAssistant = 258;
 constexpr const char* kFingerprint = "bytes-v1-test-fingerprint";
-
-// A fresh directory under the system temp dir, removed with everything in it on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 // Verses of `range` (e.g. "Gen1:1-Gen3:24") printed by `bible -f`, one per element.
 std::vector<std::string> bible_verses(const std::string& range);

@@ -40,8 +40,8 @@ class DataErrors : public ::testing::Test {
   void SetUp() override {
     std::vector<EncodedDocument> docs;
     for (const std::string& verse : bible_verses("Jude1:1-Jude1:25")) docs.push_back(pretrain_document(verse));
-    manifest_ = write_dataset(dir_.path(), DatasetFormat::kPretrain, docs);
-    shard_ = dir_.file(manifest_.split("train", dir_.path()).shards.at(0).file);
+    manifest_ = write_dataset(dir_.path_string(), DatasetFormat::kPretrain, docs);
+    shard_ = dir_.file(manifest_.split("train", dir_.path_string()).shards.at(0).file);
   }
 
   // Rewrites root attribute `name` of the shard in place.
@@ -85,41 +85,41 @@ class DataErrors : public ::testing::Test {
 
 TEST_F(DataErrors, MissingManifestMeansIncompleteBuild) {
   fs::remove(dir_.file("manifest.json"));
-  expect_data_error([&] { TokenDataset dataset(dir_.path()); },
-                    {"no manifest.json in '" + dir_.path() + "'", "build did not finish"});
+  expect_data_error([&] { TokenDataset dataset(dir_.path_string()); },
+                    {"no manifest.json in '" + dir_.path_string() + "'", "build did not finish"});
 }
 
 TEST_F(DataErrors, ManifestWithWrongMagicOrVersion) {
   auto json = manifest_to_json(manifest_);
   json["magic"] = "SOMETHING";
   write_file_atomic(dir_.file("manifest.json"), json.dump());
-  expect_data_error([&] { read_manifest(dir_.path()); }, {"manifest.json", "bad magic 'SOMETHING'"});
+  expect_data_error([&] { read_manifest(dir_.path_string()); }, {"manifest.json", "bad magic 'SOMETHING'"});
   json["magic"] = "NFDATASET";
   json["format_version"] = 2;
   write_file_atomic(dir_.file("manifest.json"), json.dump());
-  expect_data_error([&] { read_manifest(dir_.path()); }, {"manifest.json", "format_version 2 is not supported"});
+  expect_data_error([&] { read_manifest(dir_.path_string()); }, {"manifest.json", "format_version 2 is not supported"});
   write_file_atomic(dir_.file("manifest.json"), "{\"magic\": ");
-  expect_data_error([&] { read_manifest(dir_.path()); }, {"manifest.json", "not valid JSON"});
+  expect_data_error([&] { read_manifest(dir_.path_string()); }, {"manifest.json", "not valid JSON"});
 }
 
 TEST_F(DataErrors, MissingShard) {
   fs::remove(shard_);
-  expect_data_error([&] { TokenDataset dataset(dir_.path()); }, {"shard '" + shard_ + "' is missing"});
-  const VerifyReport report = verify_dataset(dir_.path());
+  expect_data_error([&] { TokenDataset dataset(dir_.path_string()); }, {"shard '" + shard_ + "' is missing"});
+  const VerifyReport report = verify_dataset(dir_.path_string());
   ASSERT_EQ(report.problems.size(), 1u);
   EXPECT_NE(report.problems[0].find("is missing"), std::string::npos);
-  expect_data_error([&] { require_valid(report, dir_.path()); }, {"failed verification", shard_});
+  expect_data_error([&] { require_valid(report, dir_.path_string()); }, {"failed verification", shard_});
 }
 
 TEST_F(DataErrors, TruncatedShard) {
   fs::resize_file(shard_, fs::file_size(shard_) / 2);
-  expect_data_error([&] { TokenDataset dataset(dir_.path()); }, {"shard '" + shard_ + "'", "truncated"});
-  EXPECT_FALSE(verify_dataset(dir_.path()).ok());
+  expect_data_error([&] { TokenDataset dataset(dir_.path_string()); }, {"shard '" + shard_ + "'", "truncated"});
+  EXPECT_FALSE(verify_dataset(dir_.path_string()).ok());
 }
 
 TEST_F(DataErrors, NotAnHdf5File) {
   write_file_atomic(shard_, "these are not the tokens you are looking for");
-  expect_data_error([&] { TokenDataset dataset(dir_.path()); }, {"cannot open shard '" + shard_ + "' as HDF5"});
+  expect_data_error([&] { TokenDataset dataset(dir_.path_string()); }, {"cannot open shard '" + shard_ + "' as HDF5"});
 }
 
 TEST_F(DataErrors, CorruptedBytesFailTheChecksum) {
@@ -130,20 +130,20 @@ TEST_F(DataErrors, CorruptedBytesFailTheChecksum) {
   }
   TokenDatasetOptions options;
   options.verify_checksums = true;
-  expect_data_error([&] { TokenDataset dataset(dir_.path(), options); },
+  expect_data_error([&] { TokenDataset dataset(dir_.path_string(), options); },
                     {"checksum mismatch in shard '" + shard_ + "'", manifest_.splits.at("train").shards[0].sha256});
-  const VerifyReport report = verify_dataset(dir_.path());
+  const VerifyReport report = verify_dataset(dir_.path_string());
   ASSERT_FALSE(report.ok());
   EXPECT_NE(report.problems[0].find("checksum mismatch"), std::string::npos);
 }
 
 TEST_F(DataErrors, TokenIdOutsideTheVocabulary) {
   set_token(10, 300);
-  const TokenDataset dataset(dir_.path());
+  const TokenDataset dataset(dir_.path_string());
   std::vector<TokenId> ids(64);
   expect_data_error([&] { dataset.copy_tokens(0, 64, ids.data()); },
                     {"shard '" + shard_ + "'", "token at offset 10 has id 300", "[0, 260)"});
-  const VerifyReport report = verify_dataset(dir_.path(), {false, true});
+  const VerifyReport report = verify_dataset(dir_.path_string(), {false, true});
   ASSERT_EQ(report.problems.size(), 1u);
   EXPECT_NE(report.problems[0].find("token at offset 10 has id 300"), std::string::npos);
 }
@@ -151,42 +151,44 @@ TEST_F(DataErrors, TokenIdOutsideTheVocabulary) {
 TEST_F(DataErrors, WrongShardMagicOrVersion) {
   const std::string magic = "NOTTOKEN";
   set_attribute("magic", &magic, 0);
-  expect_data_error([&] { TokenDataset dataset(dir_.path()); }, {"bad magic 'NOTTOKEN' in shard '" + shard_ + "'"});
+  expect_data_error([&] { TokenDataset dataset(dir_.path_string()); },
+                    {"bad magic 'NOTTOKEN' in shard '" + shard_ + "'"});
   const std::string good = "NFTOKENS";
   set_attribute("magic", &good, 0);
   set_attribute("format_version", nullptr, 2);
-  expect_data_error([&] { TokenDataset dataset(dir_.path()); }, {"shard '" + shard_ + "' has format_version 2"});
+  expect_data_error([&] { TokenDataset dataset(dir_.path_string()); }, {"shard '" + shard_ + "' has format_version 2"});
 }
 
 TEST_F(DataErrors, ShardFromAnotherTokenizer) {
   const std::string other = "another-tokenizer";
   set_attribute("tokenizer_fingerprint", &other, 0);
-  expect_data_error([&] { TokenDataset dataset(dir_.path()); }, {"shard '" + shard_ + "'", "tokenized by tokenizer"});
+  expect_data_error([&] { TokenDataset dataset(dir_.path_string()); },
+                    {"shard '" + shard_ + "'", "tokenized by tokenizer"});
 }
 
 TEST_F(DataErrors, ModelTokenizerOrVocabularyMismatch) {
   TokenDatasetOptions options;
   options.tokenizer_fingerprint = "the-model-tokenizer";
-  expect_data_error([&] { TokenDataset dataset(dir_.path(), options); },
-                    {"dataset '" + dir_.path() + "'", kFingerprint, "the model expects the-model-tokenizer"});
+  expect_data_error([&] { TokenDataset dataset(dir_.path_string(), options); },
+                    {"dataset '" + dir_.path_string() + "'", kFingerprint, "the model expects the-model-tokenizer"});
   options.tokenizer_fingerprint = kFingerprint;
   options.model_vocab_size = 256;
-  expect_data_error([&] { TokenDataset dataset(dir_.path(), options); },
+  expect_data_error([&] { TokenDataset dataset(dir_.path_string(), options); },
                     {"has vocab_size 260 but the model's vocab_size is 256"});
   options.model_vocab_size = 320;  // a padded model vocabulary is fine
-  EXPECT_NO_THROW(TokenDataset(dir_.path(), options));
+  EXPECT_NO_THROW(TokenDataset(dir_.path_string(), options));
   options.split = "val";
-  expect_data_error([&] { TokenDataset dataset(dir_.path(), options); }, {"has no split 'val' (it has: train)"});
+  expect_data_error([&] { TokenDataset dataset(dir_.path_string(), options); }, {"has no split 'val' (it has: train)"});
 }
 
 TEST_F(DataErrors, SplitTooSmallForSeqLen) {
-  const TokenDataset dataset(dir_.path());
+  const TokenDataset dataset(dir_.path_string());
   expect_data_error([&] { samples_per_epoch(dataset, 1 << 20); }, {"too few for one sample of seq_len 1048576"});
 }
 
 TEST(WriterErrors, BadDocumentsNameTheirSource) {
   TempDir dir;
-  ShardWriter writer({dir.path(), "train", "", DatasetFormat::kSft, kByteVocab, kFingerprint, 1 << 20});
+  ShardWriter writer({dir.path_string(), "train", "", DatasetFormat::kSft, kByteVocab, kFingerprint, 1 << 20});
   EncodedDocument doc = sft_document("q", "a");
   doc.source = "chat.jsonl:7";
   doc.tokens[1] = 4000;
@@ -198,7 +200,7 @@ TEST(WriterErrors, BadDocumentsNameTheirSource) {
   EncodedDocument dpo = dpo_document("p", "c", "r");
   dpo.source = "prefs.jsonl:3";
   dpo.dpo->chosen += 1;
-  ShardWriter dpo_writer({dir.path(), "train", "dpo", DatasetFormat::kDpo, kByteVocab, kFingerprint, 1 << 20});
+  ShardWriter dpo_writer({dir.path_string(), "train", "dpo", DatasetFormat::kDpo, kByteVocab, kFingerprint, 1 << 20});
   expect_data_error([&] { dpo_writer.add(dpo); }, {"document prefs.jsonl:3", "dpo spans"});
 }
 

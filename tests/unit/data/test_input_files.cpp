@@ -25,17 +25,17 @@ TEST(InputFiles, DirectoriesAreWalkedRecursivelyInSortedOrderSkippingHiddenAndOt
                            ".git/objects.txt", "b/readme", "z.ndjson", "y.text"}) {
     write_text(dir.file(name), "{}\n");
   }
-  const auto files = discover_inputs({dir.path()});
-  EXPECT_EQ(relative_paths(files, dir.path()),
+  const auto files = discover_inputs({dir.path_string()});
+  EXPECT_EQ(relative_paths(files, dir.path_string()),
             (std::vector<std::string>{"a.txt", "b/10.jsonl", "b/2.jsonl", "c/deep/x.json.gz", "y.text", "z.ndjson"}));
 }
 
 TEST(InputFiles, SpecsKeepTheirOrderGlobsAreSortedAndDuplicatesCountOnce) {
   TempDir dir;
   for (const char* name : {"p/3.jsonl", "p/1.jsonl", "p/2.txt", "q/only.jsonl"}) write_text(dir.file(name), "x\n");
-  const auto files =
-      discover_inputs({dir.file("q/only.jsonl"), dir.path() + "/p/*.jsonl", dir.path() + "/p", dir.path() + "/./q"});
-  EXPECT_EQ(relative_paths(files, dir.path()),
+  const auto files = discover_inputs({dir.file("q/only.jsonl"), dir.path_string() + "/p/*.jsonl",
+                                      dir.path_string() + "/p", dir.path_string() + "/./q"});
+  EXPECT_EQ(relative_paths(files, dir.path_string()),
             (std::vector<std::string>{"q/only.jsonl", "p/1.jsonl", "p/3.jsonl", "p/2.txt"}));
 }
 
@@ -65,7 +65,8 @@ TEST(InputFiles, MissingInputsAndEmptyMatchesSayWhichSpec) {
     return std::string("no error");
   };
   EXPECT_EQ(message({dir.file("nope.jsonl")}), "--input '" + dir.file("nope.jsonl") + "': no such file or directory");
-  EXPECT_EQ(message({dir.path() + "/*.jsonl"}), "--input '" + dir.path() + "/*.jsonl' matched no input files");
+  EXPECT_EQ(message({dir.path_string() + "/*.jsonl"}),
+            "--input '" + dir.path_string() + "/*.jsonl' matched no input files");
   EXPECT_EQ(message({dir.file("empty")}), "--input '" + dir.file("empty") + "' matched no input files");
   EXPECT_EQ(message({}), "no --input given: name at least one file, directory or glob");
 }

@@ -85,7 +85,7 @@ TEST(SplitInputs, ABigJsonlFileIsCutAtLineStartsAndReadsBackIdenticallyForAnySha
   write_text(dir.file("b-kjv.jsonl"), jsonl);
   const std::string head = jsonl.substr(0, jsonl.rfind('\n', 200000) + 1);
   write_gzip(dir.file("c-kjv.jsonl.gz"), head);
-  const auto files = discover_inputs({dir.path()});
+  const auto files = discover_inputs({dir.path_string()});
   const ReaderOptions options{DatasetFormat::kPretrain};
   const auto whole = read_shares(split_inputs(files, 1, options), options);
   ASSERT_EQ(whole.size(), 1 + 31102 + static_cast<size_t>(std::count(head.begin(), head.end(), '\n')));

@@ -49,8 +49,8 @@ class LoaderTest : public ::testing::Test {
     std::vector<EncodedDocument> docs;
     for (const std::string& verse : bible_verses("Ruth1:1-Ruth4:22")) docs.push_back(pretrain_document(verse));
     expected_ = concatenated_tokens(docs);
-    write_dataset(dir_.path(), DatasetFormat::kPretrain, docs, 8 << 10);
-    dataset_ = std::make_shared<const TokenDataset>(dir_.path());
+    write_dataset(dir_.path_string(), DatasetFormat::kPretrain, docs, 8 << 10);
+    dataset_ = std::make_shared<const TokenDataset>(dir_.path_string());
   }
 
   LoaderOptions options(int dp_rank, int dp_size, size_t prefetch = 0) const {
@@ -170,10 +170,10 @@ TEST(Loader, SftMaskIsShiftedLikeTheTargets) {
   std::vector<EncodedDocument> docs;
   const auto verses = bible_verses("Jonah1:1-Jonah4:11");
   for (size_t i = 0; i + 1 < verses.size(); i += 2) docs.push_back(sft_document(verses[i], verses[i + 1]));
-  write_dataset(dir.path(), DatasetFormat::kSft, docs);
+  write_dataset(dir.path_string(), DatasetFormat::kSft, docs);
   std::vector<uint8_t> mask;
   for (const auto& doc : docs) mask.insert(mask.end(), doc.loss_mask.begin(), doc.loss_mask.end());
-  const TokenDataset dataset(dir.path());
+  const TokenDataset dataset(dir.path_string());
   LoaderOptions options;
   options.seq_len = 32;
   options.global_batch_size = 4;
@@ -191,8 +191,8 @@ TEST(Loader, DpoPairsArePromptPlusResponseWithMaskedPrompt) {
   const auto verses = bible_verses("Prov1:1-Prov3:35");
   for (size_t i = 0; i + 2 < verses.size(); i += 3)
     docs.push_back(dpo_document(verses[i], verses[i + 1], verses[i + 2]));
-  write_dataset(dir.path(), DatasetFormat::kDpo, docs);
-  const TokenDataset dataset(dir.path());
+  write_dataset(dir.path_string(), DatasetFormat::kDpo, docs);
+  const TokenDataset dataset(dir.path_string());
   LoaderOptions options;
   options.seq_len = 160;
   options.global_batch_size = 4;

@@ -24,13 +24,13 @@ std::vector<EncodedDocument> genesis_documents() {
 TEST(ShardWriter, PretrainRoundTripAcrossRolledShards) {
   TempDir dir;
   const auto docs = genesis_documents();
-  const Manifest manifest = write_dataset(dir.path(), DatasetFormat::kPretrain, docs, 16 << 10);
-  const SplitRecord& train = manifest.split("train", dir.path());
+  const Manifest manifest = write_dataset(dir.path_string(), DatasetFormat::kPretrain, docs, 16 << 10);
+  const SplitRecord& train = manifest.split("train", dir.path_string());
   ASSERT_GT(train.shards.size(), 3u) << "a 16 KiB target must roll several shards";
   EXPECT_EQ(train.shards[0].file, "train-00000.h5");
   EXPECT_EQ(train.documents, docs.size());
 
-  const TokenDataset dataset(dir.path());
+  const TokenDataset dataset(dir.path_string());
   const std::vector<TokenId> expected = concatenated_tokens(docs);
   ASSERT_EQ(dataset.num_tokens(), expected.size());
   std::vector<TokenId> actual(expected.size());
@@ -73,11 +73,11 @@ TEST(ShardWriter, PretrainRoundTripAcrossRolledShards) {
 
 TEST(ShardWriter, LeavesOnlyFinishedFilesAndChecksumsMatch) {
   TempDir dir;
-  const Manifest manifest = write_dataset(dir.path(), DatasetFormat::kPretrain, genesis_documents(), 32 << 10);
-  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+  const Manifest manifest = write_dataset(dir.path_string(), DatasetFormat::kPretrain, genesis_documents(), 32 << 10);
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path_string())) {
     EXPECT_EQ(entry.path().filename().string().find(".tmp."), std::string::npos) << entry.path();
   }
-  for (const ShardRecord& shard : manifest.split("train", dir.path()).shards) {
+  for (const ShardRecord& shard : manifest.split("train", dir.path_string()).shards) {
     EXPECT_EQ(sha256_file(dir.file(shard.file)), shard.sha256);
   }
 }
@@ -85,15 +85,15 @@ TEST(ShardWriter, LeavesOnlyFinishedFilesAndChecksumsMatch) {
 TEST(ShardWriter, UnclosedWriterWritesNothing) {
   TempDir dir;
   {
-    ShardWriter writer({dir.path(), "train", "", DatasetFormat::kPretrain, kByteVocab, kFingerprint, 1 << 20});
+    ShardWriter writer({dir.path_string(), "train", "", DatasetFormat::kPretrain, kByteVocab, kFingerprint, 1 << 20});
     writer.add(pretrain_document("In the beginning"));
   }
-  EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path_string()));
 }
 
 TEST(ShardWriter, LargeVocabularyUsesUint32) {
   TempDir dir;
-  ShardWriter writer({dir.path(), "train", "", DatasetFormat::kPretrain, 100000, "fp", 1 << 20});
+  ShardWriter writer({dir.path_string(), "train", "", DatasetFormat::kPretrain, 100000, "fp", 1 << 20});
   EncodedDocument doc;
   doc.tokens = {0, 65535, 65536, 99999};
   writer.add(doc);
@@ -111,8 +111,8 @@ TEST(ShardWriter, SftMaskAndChineseText) {
   const auto poems = tang_poems();
   ASSERT_GT(poems.size(), 100u);
   for (size_t i = 0; i + 1 < poems.size(); i += 2) docs.push_back(sft_document(poems[i], poems[i + 1]));
-  write_dataset(dir.path(), DatasetFormat::kSft, docs);
-  const TokenDataset dataset(dir.path());
+  write_dataset(dir.path_string(), DatasetFormat::kSft, docs);
+  const TokenDataset dataset(dir.path_string());
   std::vector<uint8_t> expected_mask;
   for (const auto& doc : docs) expected_mask.insert(expected_mask.end(), doc.loss_mask.begin(), doc.loss_mask.end());
   std::vector<uint8_t> mask(expected_mask.size());
@@ -129,8 +129,8 @@ TEST(ShardWriter, DpoSpansAndMetadata) {
   std::vector<EncodedDocument> docs;
   for (size_t i = 0; i + 2 < verses.size(); i += 3)
     docs.push_back(dpo_document(verses[i], verses[i + 1], verses[i + 2]));
-  write_dataset(dir.path(), DatasetFormat::kDpo, docs);
-  const TokenDataset dataset(dir.path());
+  write_dataset(dir.path_string(), DatasetFormat::kDpo, docs);
+  const TokenDataset dataset(dir.path_string());
   ASSERT_EQ(dataset.num_documents(), docs.size());
   for (uint64_t i = 0; i < docs.size(); ++i) {
     const auto ref = dataset.document(i);

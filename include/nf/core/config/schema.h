@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nf/core/config/source.h"
@@ -99,6 +100,10 @@ YAML::Node override_node(const FieldInfo& info, const std::string& value);
 // The closest known key to `key` by edit distance, or "" when nothing is close.
 std::string closest_key(const std::string& key, const std::vector<std::string>& candidates);
 
+// What a layer's keys that the schema does not know are: errors (a user's config), or skipped (a
+// reader that wants a few sections of a larger file, such as the checkpoint code's of config.yaml).
+enum class UnknownKeys { kError, kSkip };
+
 // Type-erased schema storage, shared by every Schema<Root> instantiation.
 class SchemaBase {
  public:
@@ -113,7 +118,7 @@ class SchemaBase {
     YAML::Node node;
     Origin origin;
   };
-  std::vector<Leaf> leaves(const Layer& layer) const;
+  std::vector<Leaf> leaves(const Layer& layer, UnknownKeys unknown = UnknownKeys::kError) const;
   // The FieldInfo of an override, with a did-you-mean error for unknown keys.
   const FieldInfo& require_override(const Override& item) const;
 
@@ -140,10 +145,37 @@ class Schema : public SchemaBase {
     return infos_.back();
   }
 
+  // Declares `path` as an enum member `root.*section.*member` whose config value is one of the
+  // names in `values`: parsed once, at load, and written back by name. Its choices are the names.
+  template <class Section, class E>
+  FieldInfo& enum_field(Section Root::*section, E Section::*member, std::string path, std::string doc,
+                        std::vector<std::pair<std::string, E>> values) {
+    FieldInfo info;
+    info.path = std::move(path);
+    info.type = FieldType::kString;
+    info.doc = std::move(doc);
+    for (const auto& [name, value] : values) info.choices.push_back(name);
+    infos_.push_back(std::move(info));
+    setters_.push_back([section, member, values](Root& root, const YAML::Node& node, const FieldInfo& field_info,
+                                                 const Origin& origin) {
+      std::string name;
+      parse_into(node, field_info, origin, name);  // one of the choices, or a ConfigError
+      for (const auto& [known, value] : values)
+        if (known == name) (root.*section).*member = value;
+    });
+    getters_.push_back([section, member, values](const Root& root) {
+      for (const auto& [name, value] : values)
+        if (value == (root.*section).*member) return to_node(name);
+      return YAML::Node();
+    });
+    return infos_.back();
+  }
+
   // Applies the layers in order (later wins), then the overrides (which win over all files).
-  void apply(Root& root, const std::vector<Layer>& layers, const std::vector<Override>& overrides) const {
+  void apply(Root& root, const std::vector<Layer>& layers, const std::vector<Override>& overrides,
+             UnknownKeys unknown = UnknownKeys::kError) const {
     for (const auto& layer : layers) {
-      for (const auto& leaf : leaves(layer)) set(root, *leaf.info, leaf.node, leaf.origin);
+      for (const auto& leaf : leaves(layer, unknown)) set(root, *leaf.info, leaf.node, leaf.origin);
     }
     for (const auto& item : overrides) {
       const FieldInfo& info = require_override(item);

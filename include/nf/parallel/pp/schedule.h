@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "nf/dist/mesh_shape.h"
+
 namespace nf::parallel::pp {
 
 enum class ActionType { kForward, kBackward };
@@ -20,10 +22,8 @@ struct Action {
   bool operator==(const Action& other) const { return type == other.type && micro_batch == other.micro_batch; }
 };
 
-enum class ScheduleKind { kGPipe, k1F1B };
-
-// Parses "gpipe" or "1f1b" (config key parallel.pp_schedule).
-ScheduleKind parse_schedule_kind(const std::string& name);
+// The schedule a job runs: parallel.pp_schedule, parsed when the config is loaded.
+using ScheduleKind = dist::PipelineSchedule;
 
 // GPipe: all forwards, then all backwards in reverse micro-batch order. Holds every micro-batch's
 // activations at once.

@@ -1,0 +1,54 @@
+// Starting weights from a checkpoint of any layout: each rank reads the rows of its own shards.
+#include "nf/ckpt/initial_weights.h"
+
+#include <ATen/ATen.h>
+
+#include <filesystem>
+
+#include "nf/ckpt/hf_import.h"
+#include "nf/core/error.h"
+#include "nf/model/model_config.h"
+
+namespace nf::ckpt {
+
+namespace fs = std::filesystem;
+
+std::string resolve_load_from(const std::string& load_from, const std::string& output_dir) {
+  const fs::path given(load_from);
+  std::vector<fs::path> tried;
+  if (given.is_relative()) tried.push_back(fs::path(output_dir) / given);
+  tried.push_back(given);
+  for (const fs::path& path : tried) {
+    if (!fs::exists(path)) continue;
+    // A run directory holds checkpoints/; a step or checkpoints directory is what resume takes.
+    const bool run_dir = fs::is_directory(path / "checkpoints") && !fs::exists(path / "meta.json");
+    try {
+      return resume_candidates((run_dir ? path / "checkpoints" : path).string(), "").front();
+    } catch (const CheckpointError&) {
+      throw CheckpointError("training.load_from: '" + path.string() +
+                                "' is neither a step directory (with meta.json), a checkpoints directory with a "
+                                "'latest' file, nor a run directory with checkpoints/latest",
+                            "pass runs/<name>, runs/<name>/checkpoints or runs/<name>/checkpoints/step_N");
+    }
+  }
+  std::string paths;
+  for (const fs::path& path : tried) paths += (paths.empty() ? "'" : " or '") + path.string() + "'";
+  throw CheckpointError("training.load_from: no checkpoint at " + paths,
+                        "name a run (e.g. pretrain_tiny, under output.dir), its checkpoints directory, or a step "
+                        "directory; leave training.load_from empty to start from random weights");
+}
+
+std::vector<ParameterShard> parameter_shards(const model::CausalLMImpl& model, const NamedTensors& parameters) {
+  std::vector<ParameterShard> shards;
+  for (const auto& [name, parameter] : parameters) {
+    shards.push_back({name, model.full_shape_of(name), model.shard_spec_of(name)});
+  }
+  return shards;
+}
+
+void load_weights(const std::string& source, const model::CausalLMImpl& model, const NamedTensors& parameters) {
+  restore_tensors(parameters, read_initial_parameters(source, model.config(), parameter_shards(model, parameters)),
+                  source);
+}
+
+}  // namespace nf::ckpt

@@ -1,0 +1,33 @@
+// The objective registry (objective.h): one entry per training.stage. A new objective adds its
+// file and one entry here.
+#include "nf/core/error.h"
+#include "objective.h"
+
+namespace nf::train {
+
+const std::vector<ObjectiveSpec>& objectives() {
+  using data::DatasetFormat;
+  static const std::vector<ObjectiveSpec> registry = {
+      // The next-token loss on every (or every masked-in) token: pretraining and sequence data.
+      {"pretrain", {DatasetFormat::kPretrain, DatasetFormat::kSequence}, 1, 1.0, "", make_next_token_objective},
+      // The same loss on the response tokens of chat data.
+      {"sft", {DatasetFormat::kSft}, 1, 1.0, "", make_next_token_objective},
+      // Preference pairs against a frozen reference, whose forward adds a third of a training step.
+      {"dpo", {DatasetFormat::kDpo}, 2, 4.0 / 3.0, "rows hold one pair each, unpacked", make_dpo_objective},
+  };
+  return registry;
+}
+
+std::vector<std::string> objective_names() {
+  std::vector<std::string> names;
+  for (const ObjectiveSpec& spec : objectives()) names.push_back(spec.name);
+  return names;
+}
+
+const ObjectiveSpec& find_objective(const std::string& name) {
+  for (const ObjectiveSpec& spec : objectives())
+    if (spec.name == name) return spec;
+  throw UsageError("training.stage '" + name + "' is not an objective of this nf-train");
+}
+
+}  // namespace nf::train

@@ -1,0 +1,31 @@
+// The trainer's checkpoint state as meta.json keys (trainer_state.h).
+#include "trainer_state.h"
+
+#include "nf/core/error.h"
+
+namespace nf::train {
+
+nlohmann::json trainer_state_to_json(const TrainerState& state) {
+  return {{"loader", data::loader_state_to_json(state.loader)},
+          {"tokenizer_fingerprint", state.tokenizer_fingerprint},
+          {"tokens_seen", state.tokens_seen},
+          {"skipped_steps", state.skipped_steps},
+          {"bad_steps_in_a_row", state.bad_steps_in_a_row}};
+}
+
+TrainerState trainer_state_from_json(const nlohmann::json& json, const std::string& source) {
+  TrainerState state;
+  try {
+    state.loader = data::loader_state_from_json(json.at("loader"), source);
+    state.tokenizer_fingerprint = json.at("tokenizer_fingerprint").get<std::string>();
+    state.tokens_seen = json.at("tokens_seen").get<int64_t>();
+    state.skipped_steps = json.at("skipped_steps").get<int64_t>();
+    state.bad_steps_in_a_row = json.at("bad_steps_in_a_row").get<int64_t>();
+  } catch (const nlohmann::json::exception& e) {
+    throw CheckpointError("checkpoint metadata '" + source + "' is malformed: " + e.what(),
+                          "resume from another step directory");
+  }
+  return state;
+}
+
+}  // namespace nf::train
