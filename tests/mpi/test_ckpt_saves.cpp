@@ -17,6 +17,7 @@
 #include <functional>
 #include <sstream>
 
+#include "../support/tiny_model.h"
 #include "nf/ckpt/checkpoint.h"
 #include "nf/ckpt/consolidated.h"
 #include "nf/ckpt/reshard.h"
@@ -29,17 +30,6 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
-
-model::ModelConfig tiny_config() {
-  model::ModelConfig config;
-  config.vocab_size = 61;  // odd: tp 2 pads the embedding and lm_head to 62 rows
-  config.d_model = 32;
-  config.n_layers = 2;
-  config.n_heads = 4;
-  config.n_kv_heads = 2;
-  config.ffn_hidden = 48;
-  return config;
-}
 
 dist::Mesh make_mesh() {
   dist::ParallelConfig parallel;
@@ -123,22 +113,34 @@ class SharedDir {
   std::string path_;
 };
 
-// The savers' log lines go to a string: they are not what is tested here.
-LoggerOptions log_options(const dist::Mesh& mesh) {
-  LoggerOptions options;
-  options.rank = mesh.world().rank();
-  options.world_size = mesh.world().size();
-  return options;
-}
+// What both tests start from: the tp 2 x dp 2 mesh, a shared directory, this rank's shards of the
+// tiny model and the targets they are, and a logger whose lines go to a string (they are not what
+// is tested here).
+class CkptSaves : public ::testing::Test {
+ protected:
+  CkptSaves()
+      : mesh(make_mesh()), dir(mesh), log(log_options(mesh), &log_lines), shards(rank_shards(config, mesh, targets)) {
+    job.model = config;
+    job.parallel.tp = 2;
+  }
+  static LoggerOptions log_options(const dist::Mesh& mesh) {
+    LoggerOptions options;
+    options.rank = mesh.world().rank();
+    options.world_size = mesh.world().size();
+    return options;
+  }
 
-TEST(CkptSaves, AsyncSaveWritesWhatSyncWritesAndSnapshotsTheState) {
-  const dist::Mesh mesh = make_mesh();
-  const model::ModelConfig config = tiny_config();
-  SharedDir dir(mesh);
+  const model::ModelConfig config = testing::tiny_model_config();
+  const dist::Mesh mesh;
+  SharedDir dir;
   std::ostringstream log_lines;
-  Logger log(log_options(mesh), &log_lines);
+  Logger log;
   std::vector<ParameterShard> targets;
-  RankShards shards = rank_shards(config, mesh, targets);
+  RankShards shards;
+  ModelLayout job;  // the layout of this job, for load_checkpoint
+};
+
+TEST_F(CkptSaves, AsyncSaveWritesWhatSyncWritesAndSnapshotsTheState) {
   std::vector<torch::Tensor> originals;
   for (const auto& [name, tensor] : shards.model) originals.push_back(tensor.clone());
 
@@ -150,9 +152,7 @@ TEST(CkptSaves, AsyncSaveWritesWhatSyncWritesAndSnapshotsTheState) {
   background.finish();
 
   if (mesh.world().rank() == 0) expect_same_files(sync_dir, async_dir);
-  dist::ParallelConfig parallel;
-  parallel.tp = 2;
-  const LoadedCheckpoint loaded = load_checkpoint(async_dir, {config, parallel}, mesh, targets);
+  const LoadedCheckpoint loaded = load_checkpoint(async_dir, job, mesh, targets);
   EXPECT_FALSE(loaded.resharded);
   EXPECT_EQ(loaded.meta.trainer_state, step_meta(mesh).trainer_state);
   ASSERT_EQ(loaded.model_shard.size(), originals.size());
@@ -161,15 +161,7 @@ TEST(CkptSaves, AsyncSaveWritesWhatSyncWritesAndSnapshotsTheState) {
   }
 }
 
-TEST(CkptSaves, ConsolidatedAtSaveTimeEqualsOfflineConsolidation) {
-  const dist::Mesh mesh = make_mesh();
-  const model::ModelConfig config = tiny_config();
-  SharedDir dir(mesh);
-  std::ostringstream log_lines;
-  Logger log(log_options(mesh), &log_lines);
-  std::vector<ParameterShard> targets;
-  const RankShards shards = rank_shards(config, mesh, targets);
-
+TEST_F(CkptSaves, ConsolidatedAtSaveTimeEqualsOfflineConsolidation) {
   CheckpointSaver sharded(dir / "sharded", mesh, 0, false, sharded_files(mesh), log);
   const std::string sharded_dir = sharded.save(step_meta(mesh), shards, config_yaml(config));
   CheckpointSaver whole(dir / "whole", mesh, 0, false, consolidated_files(config, /*zero=*/false, mesh), log);
@@ -181,9 +173,7 @@ TEST(CkptSaves, ConsolidatedAtSaveTimeEqualsOfflineConsolidation) {
   mesh.world().barrier();
 
   // The consolidated checkpoint resharded back into this rank's shards gives what it saved.
-  dist::ParallelConfig parallel;
-  parallel.tp = 2;
-  const LoadedCheckpoint loaded = load_checkpoint(whole_dir, {config, parallel}, mesh, targets);
+  const LoadedCheckpoint loaded = load_checkpoint(whole_dir, job, mesh, targets);
   EXPECT_TRUE(loaded.resharded);
   ASSERT_EQ(loaded.model_shard.size(), shards.model.size());
   for (size_t i = 0; i < shards.model.size(); ++i) {

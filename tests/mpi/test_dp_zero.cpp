@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <optional>
 
+#include "../support/tiny_model.h"
 #include "nf/core/error.h"
 #include "nf/dist/mesh.h"
 #include "nf/dist/mpi_communicator.h"
@@ -36,13 +37,7 @@ constexpr double kMaxNorm = 1.0;
 constexpr int64_t kBucketNumel = 3000;  // several buckets for this model, and params that straddle chunks
 
 model::ModelConfig tiny_config() {
-  model::ModelConfig config;
-  config.vocab_size = 61;
-  config.d_model = 32;
-  config.n_layers = 2;
-  config.n_heads = 4;
-  config.n_kv_heads = 2;
-  config.ffn_hidden = 48;
+  model::ModelConfig config = testing::tiny_model_config();
   config.max_seq_len = kSeq;
   return config;
 }

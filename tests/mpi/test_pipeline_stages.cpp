@@ -10,6 +10,7 @@
 
 #include <map>
 
+#include "../support/tiny_model.h"
 #include "nf/dist/mesh.h"
 #include "nf/model/transformer.h"
 #include "nf/parallel/pp/schedule.h"
@@ -24,14 +25,8 @@ using namespace std::chrono_literals;
 constexpr int64_t kRows = 6, kSeq = 8, kMicroBatch = 2;  // 3 micro-batches
 
 model::ModelConfig tied_config() {
-  model::ModelConfig config;
-  config.vocab_size = 37;
-  config.d_model = 16;
-  config.n_layers = 4;
-  config.n_heads = 4;
-  config.n_kv_heads = 2;
-  config.ffn_hidden = 32;
-  config.max_seq_len = kSeq;
+  model::ModelConfig config = testing::tiny_model_config();
+  config.n_layers = 4;  // a layer or two per stage at pp 4 and 2
   config.tie_embeddings = true;
   return config;
 }
