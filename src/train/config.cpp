@@ -21,10 +21,11 @@ config::Schema<TrainConfig> train_schema() {
           "Initial weights: a Hugging Face Llama directory (config.json must match this model) or an nf step "
           "directory; empty = random init. A resumed checkpoint takes precedence.");
 
-  s.field(&C::training, &TrainingConfig::stage, "training.stage",
+  s.field(&C::training, &TrainingConfig::objective, "training.objective",
           "What the run trains: pretrain or sft (next-token loss on the dataset's counted tokens), dpo (preference "
           "pairs against a frozen reference model); the dataset's format must fit (docs/stages.md).")
-      .one_of(objective_names());
+      .one_of(objective_names())
+      .also_named("training.stage");
   s.field(&C::training, &TrainingConfig::document_mask, "training.document_mask",
           "Packed rows (pretrain, sft): each token attends only to earlier tokens of its own document (conversation), "
           "not to the end of the previous one in the same row; false = causal over the whole row.");
@@ -146,10 +147,10 @@ void validate(const TrainConfig& c) {
   NF_CHECK(!c.parallel.sequence_parallel || c.training.seq_len % c.parallel.tp == 0, ConfigError, "training.seq_len (",
            c.training.seq_len, ") must be divisible by parallel.tp (", c.parallel.tp,
            ") with parallel.sequence_parallel");
-  const ObjectiveSpec& objective = find_objective(c.training.stage);
+  const ObjectiveSpec& objective = find_objective(c.training.objective);
   NF_CHECK(!c.training.document_mask || objective.unpacked_rows.empty(), ConfigError,
            "training.document_mask keeps packed documents apart, but ", objective.name, " ", objective.unpacked_rows,
-           ": remove it from the ", objective.name, " stage");
+           ": remove it from the ", objective.name, " run");
   NF_CHECK(!c.checkpoint.consolidate || c.checkpoint.async != AsyncSaves::kOn, ConfigError,
            "checkpoint.consolidate true gathers every tensor over the ranks while saving, which a background writer "
            "cannot do: set checkpoint.async to false or auto (consolidated saves are synchronous)");

@@ -1,4 +1,4 @@
-// What a run trains (training.stage): an objective turns a batch into the scalar each micro-batch's
+// What a run trains (training.objective): an objective turns a batch into the scalar each micro-batch's
 // backward starts from, and into the totals the log reports. The trainer runs whichever the config
 // names, through this interface only; a new objective is one file that implements it and one entry
 // in the registry (objectives.cpp). Private to src/train.
@@ -53,7 +53,7 @@ struct ObjectiveContext {
 
 // One entry of the registry.
 struct ObjectiveSpec {
-  std::string name;                          // training.stage
+  std::string name;                          // training.objective
   std::vector<data::DatasetFormat> formats;  // the datasets it trains on (the first is the one to build)
   int64_t rows_per_sample = 1;               // rows of the batch per sample (two per preference pair)
   double flops_factor = 1.0;                 // model FLOPs per token against one forward-backward
@@ -61,7 +61,7 @@ struct ObjectiveSpec {
   std::function<std::unique_ptr<Objective>(const ObjectiveContext&)> make;
 };
 
-// Every objective, in registry order, and their names (the accepted values of training.stage).
+// Every objective, in registry order, and their names (the accepted values of training.objective).
 const std::vector<ObjectiveSpec>& objectives();
 std::vector<std::string> objective_names();
 // The objective `name`; UsageError when there is none (the config schema refuses such names first).

@@ -1,4 +1,4 @@
-// The objective registry (objective.h): one entry per training.stage. A new objective adds its
+// The objective registry (objective.h): one entry per training.objective. A new objective adds its
 // file and one entry here.
 #include "nf/core/error.h"
 #include "objective.h"
@@ -27,7 +27,7 @@ std::vector<std::string> objective_names() {
 const ObjectiveSpec& find_objective(const std::string& name) {
   for (const ObjectiveSpec& spec : objectives())
     if (spec.name == name) return spec;
-  throw UsageError("training.stage '" + name + "' is not an objective of this nf-train");
+  throw UsageError("training.objective '" + name + "' is not an objective of this nf-train");
 }
 
 }  // namespace nf::train

@@ -80,7 +80,7 @@ class Trainer {
         mesh_(mesh),
         device_(device),
         log_(log),
-        objective_spec_(find_objective(config.training.stage)) {
+        objective_spec_(find_objective(config.training.objective)) {
     const TrainingConfig& t = config.training;
     if (config.data.train_path.empty()) {
       throw ConfigError("data.train_path is empty", "pass --data.train_path DIR (a dataset written by nf-shard build)");
@@ -389,7 +389,7 @@ class Trainer {
   const dist::Mesh& mesh_;
   c10::Device device_;
   Logger& log_;
-  const ObjectiveSpec& objective_spec_;  // training.stage
+  const ObjectiveSpec& objective_spec_;  // training.objective
   bool bf16_autocast_ = false;
   model::CausalLM model_{nullptr};
   std::unique_ptr<TiedEmbedding> tied_;

@@ -41,10 +41,10 @@ void check_objective_data(const ObjectiveSpec& objective, data::DatasetFormat fo
   if (objective.formats.size() > 1) wanted += ")";
   std::string hint = "build the dataset with nf-shard build --format " + built;
   for (const ObjectiveSpec& other : objectives()) {
-    if (other.formats.front() == format) hint = "set training.stage " + other.name + ", or " + hint;
+    if (other.formats.front() == format) hint = "set training.objective " + other.name + ", or " + hint;
   }
-  throw ConfigError("training.stage " + objective.name + " trains on " + wanted + " data, but '" + path + "' is a " +
-                        data::format_name(format) + " dataset",
+  throw ConfigError("training.objective " + objective.name + " trains on " + wanted + " data, but '" + path +
+                        "' is a " + data::format_name(format) + " dataset",
                     hint);
 }
 

@@ -33,7 +33,7 @@ common=(--config "$source/configs/tiny.yaml" --output.dir "$work/runs" --model.v
 
 stage_flags() {
   local stage=$1
-  echo --training.stage "${stage%_masked}" --data.train_path "$work/${stage%_masked}" \
+  echo --training.objective "${stage%_masked}" --data.train_path "$work/${stage%_masked}" \
     --training.load_from "$work/runs/pretrain" --training.max_steps 6
   [[ $stage == sft* ]] && echo --training.learning_rate 1e-3
   [[ $stage == sft_masked ]] && echo --training.document_mask true

@@ -13,7 +13,7 @@
 #  - re-running the job skips the three completed stages; with dpo's run removed it trains dpo again
 #    from sft's checkpoint and reproduces its losses bit for bit;
 #  - errors name the key: a template the tokenizer lacks (nf-shard, exit 2), a dataset of another
-#    format than training.stage (exit 2), a training.load_from that does not exist (exit 4).
+#    format than training.objective (exit 2), a training.load_from that does not exist (exit 4).
 # shellcheck source=tests/lib/preamble.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/preamble.sh"
 start=$SECONDS
@@ -44,11 +44,11 @@ stages:
     training: {max_steps: 12}
     data: {train_path: $work/pretrain}
   - name: sft
-    training: {stage: sft, max_steps: 4, micro_batch_size: $sft_samples, global_batch_size: $sft_samples,
+    training: {objective: sft, max_steps: 4, micro_batch_size: $sft_samples, global_batch_size: $sft_samples,
                learning_rate: 1.0e-3, eval_interval: 2, eval_steps: 1}
     data: {train_path: $work/sft}
   - name: dpo
-    training: {stage: dpo, max_steps: 3, seq_len: 160, micro_batch_size: $dpo_pairs, global_batch_size: $dpo_pairs,
+    training: {objective: dpo, max_steps: 3, seq_len: 160, micro_batch_size: $dpo_pairs, global_batch_size: $dpo_pairs,
                learning_rate: 1.0e-3, warmup_steps: 1, eval_interval: 3, eval_steps: 1}
     dpo: {beta: 0.2, label_smoothing: 0.1}
     checkpoint: {save_interval: 1}
@@ -99,7 +99,7 @@ echo "PASS: sft's loss counts the response tokens only; dpo's loss and rewards m
 sed '/^stages:/,$d' "$work/chain.yaml" >"$work/single.yaml"  # the chain's shared keys, one run
 single=(--config "$work/single.yaml" --output.name single --training.max_steps 2 --training.warmup_steps 0)
 # DPO from model.init_from instead of training.load_from: the reference starts from the same weights.
-"$train" "${single[@]}" --output.name dpo_init_from --training.stage dpo --data.train_path "$work/dpo" \
+"$train" "${single[@]}" --output.name dpo_init_from --training.objective dpo --data.train_path "$work/dpo" \
   --training.seq_len 160 --training.micro_batch_size "$dpo_pairs" --training.global_batch_size "$dpo_pairs" \
   --model.init_from "$runs/sft/checkpoints/step_4" >"$work/dpo_init_from.out" 2>&1 ||
   { tail -20 "$work/dpo_init_from.out"; fail "dpo from model.init_from"; }
@@ -142,8 +142,8 @@ expect_error() {  # CODE MESSAGE COMMAND...: the command fails with CODE and pri
 expect_error 2 "chat template chatml needs the special token <|im_start|>, and the bpe tokenizer" \
   "$shard" build --input "$work/chat/sft.jsonl" --tokenizer "$work/pretrain" --format sft --chat-template chatml \
   --out "$work/chatml" --quiet
-expect_error 2 "training.stage sft trains on sft data, but '$work/pretrain' is a pretrain dataset" \
-  "$train" "${single[@]}" --training.stage sft --data.train_path "$work/pretrain"
+expect_error 2 "training.objective sft trains on sft data, but '$work/pretrain' is a pretrain dataset" \
+  "$train" "${single[@]}" --training.objective sft --data.train_path "$work/pretrain"
 expect_error 4 "training.load_from: no checkpoint at '$work/runs/nowhere' or 'nowhere'" \
   "$train" "${single[@]}" --training.stage sft --data.train_path "$work/sft" --training.load_from nowhere
 "$train" --config "$work/chain.yaml" --print-config >"$work/print.out" 2>&1 &&

@@ -56,7 +56,7 @@ TEST(TrainConfig, EveryConfigInTheRepositoryLoads) {
   }
   const auto chain = load_stage_plan(NF_SOURCE_DIR "/configs/chain_tiny.yaml", {}, kPresets);
   ASSERT_EQ(chain.size(), 3u);
-  EXPECT_EQ(chain[2].config.training.stage, "dpo");
+  EXPECT_EQ(chain[2].config.training.objective, "dpo");
   EXPECT_EQ(load_stage_plan(NF_SOURCE_DIR "/configs/sft_tiny.yaml", {}, kPresets).at(0).config.training.load_from,
             "pretrain_tiny");
 }
@@ -81,7 +81,7 @@ TEST(TrainConfig, CrossFieldRulesNameBothKeys) {
   EXPECT_EQ(error_of("", {"--checkpoint.consolidate", "true"}), "no error");
   EXPECT_EQ(error_of("", {"--training.document_mask", "true", "--training.stage", "dpo"}),
             "training.document_mask keeps packed documents apart, but dpo rows hold one pair each, unpacked: "
-            "remove it from the dpo stage");
+            "remove it from the dpo run");
   EXPECT_EQ(error_of("", {"--training.document_mask", "true", "--training.stage", "sft"}), "no error");
 }
 
@@ -109,7 +109,12 @@ TEST(TrainConfig, NamedChoicesAreParsedOnceAtLoad) {
   const std::string error = error_of("", {"--parallel.pp_schedule", "zb-v"});
   EXPECT_NE(error.find("parallel.pp_schedule"), std::string::npos) << error;
   EXPECT_NE(error.find("1f1b, gpipe"), std::string::npos) << error;
-  EXPECT_NE(error_of("", {"--training.stage", "grpo"}).find("pretrain, sft, dpo"), std::string::npos);
+  EXPECT_NE(error_of("", {"--training.objective", "grpo"}).find("pretrain, sft, dpo"), std::string::npos);
+  // training.stage, the key's name before it was training.objective, is still read, and written back new.
+  const TrainConfig renamed = load_train_config("", {"--training.stage", "sft"}, kPresets);
+  EXPECT_EQ(renamed.training.objective, "sft");
+  EXPECT_NE(to_yaml_text(renamed).find("objective: sft"), std::string::npos);
+  EXPECT_EQ(to_yaml_text(renamed).find("stage:"), std::string::npos);
 }
 
 TEST(TrainConfig, LayoutChecksNeedTheWorldSize) {
@@ -162,18 +167,18 @@ TEST(Stages, EachStageIsTheFileThenItsEntryThenTheCommandLineChainedByLoadFrom) 
                 "output: {dir: out, name: task}\n"
                 "stages:\n"
                 "  - name: sft\n"
-                "    training: {stage: sft, max_steps: 20}\n"
+                "    training: {objective: sft, max_steps: 20}\n"
                 "    data: {train_path: d/sft}\n"
                 "  - name: dpo\n"
                 "    training.stage: dpo\n"
                 "    dpo: {beta: 0.25}\n"
                 "  - name: dpo-2\n"
-                "    training: {stage: dpo, load_from: elsewhere}\n");
+                "    training: {objective: dpo, load_from: elsewhere}\n");
   const std::vector<StagePlan> plan = load_stage_plan(file, {"--training.learning_rate", "5e-5"}, kPresets);
   ASSERT_EQ(plan.size(), 3u);
   EXPECT_EQ(plan[0].name, "sft");
   EXPECT_EQ(plan[0].run_dir, "out/task/sft");
-  EXPECT_EQ(plan[0].config.training.stage, "sft");
+  EXPECT_EQ(plan[0].config.training.objective, "sft");
   EXPECT_EQ(plan[0].config.training.max_steps, 20);        // the entry over the file
   EXPECT_EQ(plan[0].config.training.learning_rate, 5e-5);  // the command line over everything
   EXPECT_EQ(plan[0].config.training.load_from, "base");    // the file's, for the first stage only

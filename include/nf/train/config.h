@@ -20,9 +20,9 @@ enum class Precision { kAuto, kFp32, kBf16 };
 enum class AsyncSaves { kAuto, kOn, kOff };
 
 struct TrainingConfig {
-  std::string stage = "pretrain";  // the objective, one of objective_names() (objective.h; docs/stages.md)
-  bool document_mask = false;      // packed rows: attend only within each document
-  std::string load_from;           // starting weights: a checkpoint (weights only), or "" = init
+  std::string objective = "pretrain";  // what the run trains, one of objective_names() (docs/stages.md)
+  bool document_mask = false;          // packed rows: attend only within each document
+  std::string load_from;               // starting weights: a checkpoint (weights only), or "" = init
   int64_t seed = 1234;
   int64_t seq_len = 256;
   int64_t micro_batch_size = 4;

@@ -202,7 +202,9 @@ std::string closest_key(const std::string& key, const std::vector<std::string>& 
 
 const FieldInfo* SchemaBase::find(const std::string& path) const {
   for (const auto& info : infos_) {
-    if (info.path == path) return &info;
+    if (info.path == path || std::find(info.aliases.begin(), info.aliases.end(), path) != info.aliases.end()) {
+      return &info;
+    }
   }
   return nullptr;
 }

@@ -25,7 +25,7 @@ common=(--config "$source/configs/tiny.yaml" --output.dir "$work/runs" --model.v
   { tail -20 "$work/resumed.out"; fail "the resumed pretraining run"; }
 grep -q "resumed from .* at step 3" "$work/resumed.out" || fail "the pretraining run did not resume from step 3"
 [[ $(ls "$work/runs/pretrain/tensorboard" | wc -l) -eq 2 ]] || fail "the resumed run did not add an event file"
-"$build/src/nf-train" "${common[@]}" --output.name dpo --data.train_path "$work/dpo" --training.stage dpo \
+"$build/src/nf-train" "${common[@]}" --output.name dpo --data.train_path "$work/dpo" --training.objective dpo \
   --training.seq_len 512 --training.micro_batch_size 2 --training.global_batch_size 2 --training.max_steps 2 \
   --training.eval_interval 2 >"$work/dpo.out" 2>&1 || { tail -20 "$work/dpo.out"; fail "dpo run"; }
 $py "${BASH_SOURCE[0]%/*}/check_tensorboard.py" "$source/docs/training.md" "$work/runs/pretrain" "$work/runs/dpo" ||

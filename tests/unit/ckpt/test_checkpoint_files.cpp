@@ -27,7 +27,7 @@ model:
   tie_embeddings: true
   init_from: ""
 training:
-  stage: sft
+  objective: sft
   seq_len: 32
 parallel:
   tp: 2

@@ -29,6 +29,7 @@ struct FieldInfo {
   std::optional<double> min;         // inclusive lower bound (numbers, and list elements)
   std::optional<double> max;         // inclusive upper bound
   std::vector<std::string> choices;  // allowed strings; empty means any
+  std::vector<std::string> aliases;  // older names the key is still read under (files and overrides)
 
   FieldInfo& at_least(double value) {
     min = value;
@@ -40,6 +41,12 @@ struct FieldInfo {
   }
   FieldInfo& one_of(std::vector<std::string> values) {
     choices = std::move(values);
+    return *this;
+  }
+  // An older name of the key, still read (a renamed key: configs written before keep working); the
+  // resolved config and the docs use the new name, and the docs list the old one beside it.
+  FieldInfo& also_named(std::string old_path) {
+    aliases.push_back(std::move(old_path));
     return *this;
   }
 };
@@ -223,7 +230,9 @@ std::string Schema<Root>::markdown() const {
       section = this_section;
       out += "\n## `" + section + "`\n\n| key | accepts | default | meaning |\n|---|---|---|---|\n";
     }
-    out += "| `" + info.path + "` | " + render_accepts(info) + " | " + render_default(getters_[i](defaults)) + " | " +
+    std::string names = "`" + info.path + "`";
+    for (const std::string& alias : info.aliases) names += " (or `" + alias + "`)";
+    out += "| " + names + " | " + render_accepts(info) + " | " + render_default(getters_[i](defaults)) + " | " +
            info.doc + " |\n";
   }
   return out;
