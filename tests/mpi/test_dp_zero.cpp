@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
@@ -138,7 +139,10 @@ class Replica {
       return norm;
     }
     const torch::Tensor shard_grads = sync_.shard_grads();
-    const double norm = sharded_->grad_norm(shard_grads);
+    // Each element of the summed gradients is in exactly one dp rank's shard.
+    torch::Tensor squares = sharded_->grad_squares(shard_grads, [](const std::string&) { return 1.0; });
+    dp_.all_reduce(squares, dist::ReduceOp::kSum)->wait();
+    const double norm = std::sqrt(squares.item<double>());
     const torch::Tensor norm_fp32 = torch::scalar_tensor(norm, torch::kFloat);
     sharded_->step(shard_grads, lr, optim::clip_coefficient(norm_fp32, kMaxNorm).item<double>());
     return norm;

@@ -5,7 +5,6 @@
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>
 
-#include <cmath>
 #include <map>
 
 #include "nf/core/error.h"
@@ -43,13 +42,6 @@ void ShardedAdamW::copy_master_from_parameters() {
     master_.narrow(0, layout.buckets()[b].shard_offset, chunk)
         .copy_(flat_.flat_params().narrow(0, layout.chunk_offset(b, dp_.rank()), chunk));
   }
-}
-
-double ShardedAdamW::grad_norm(const at::Tensor& shard_grads) const {
-  // In fp64, so that the sum over ranks hardly depends on how the elements were split.
-  at::Tensor squares = shard_grads.to(at::kDouble).square().sum().reshape({1}).contiguous();
-  dp_.all_reduce(squares, dist::ReduceOp::kSum)->wait();
-  return std::sqrt(squares.item<double>());
 }
 
 at::Tensor ShardedAdamW::grad_squares(const at::Tensor& shard_grads,

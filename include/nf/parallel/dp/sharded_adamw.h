@@ -31,12 +31,9 @@ class ShardedAdamW {
   // The master shard starts from the current flat parameters. `flat` and `dp` must outlive this.
   ShardedAdamW(FlatParameters& flat, dist::Communicator& dp, optim::AdamWOptions options);
 
-  // The global gradient norm from this rank's shard of the summed gradients (GradSync::
-  // shard_grads()): Σ g² over the shard, all-reduced over dp (each element is in exactly one
-  // shard). Collective.
-  double grad_norm(const at::Tensor& shard_grads) const;
   // Σ weight(name)·g² over this rank's shard (padding excluded), in fp64, shape {1}, not reduced:
-  // the caller reduces it over the axes the parameters are split on. `weight` gives a parameter's
+  // the caller reduces it over the axes the parameters are split on (DataParallelOptimizer::
+  // reduce_gradients, the trainer's one gradient norm). `weight` gives a parameter's
   // factor, e.g. 1/tp for a tensor every tp rank holds whole.
   at::Tensor grad_squares(const at::Tensor& shard_grads, const std::function<double(const std::string&)>& weight) const;
   // One update with learning rate `lr`, the shard's gradients first scaled by `grad_scale` (the
