@@ -6,7 +6,8 @@
 #  - ZeRO 3 on dp 2, dp 2 x tp 2, dp 2 x pp 2 (1F1B, with full recompute), the (2,2,2) mesh and with
 #    tied embeddings reproduces the single-rank losses (1e-5); the (2,2,2) ZeRO 3 run resumed from
 #    its step-10 checkpoint reproduces steps 11-20 bit for bit; it reshards to (1,1,1) ZeRO 0 and
-#    the single rank's checkpoint to (2,2,2) ZeRO 3, both matching the uninterrupted run;
+#    the single rank's checkpoint to (2,2,2) ZeRO 3, both matching the uninterrupted run; a dp 2
+#    ZeRO 3 run's consolidated saves resume on one rank;
 #  - the measured peak per rank (metrics.jsonl) falls from ZeRO 0 to 1 to 3 at dp 4 and with full
 #    recomputation, and the planner's prediction is recorded beside it;
 #  - --dry-run prints the planner's table; a memory limit the config cannot fit stops nf-train
@@ -65,7 +66,12 @@ compare single to_single 10 || fail "(2,2,2) ZeRO 3 -> (1,1,1) ZeRO 0 differs"
 run to_zero3 8 "${mesh[@]}" --resume "$work/runs/single/checkpoints/step_10"
 grep -q 'resharding .* to dp 2, tp 2, pp 2, zero 3' "$work/to_zero3.out" || fail "no resharding to ZeRO 3"
 compare single to_zero3 10 || fail "(1,1,1) ZeRO 0 -> (2,2,2) ZeRO 3 differs"
-echo "PASS: a (2,2,2) ZeRO 3 checkpoint resumes bit for bit and reshards to and from one rank"
+# A consolidated save of a ZeRO 3 run (gathered at save time) resumes on one rank like the run.
+run zero3_consolidated 2 --parallel.zero 3 --checkpoint.consolidate true
+compare zero3_dp2 zero3_consolidated || fail "checkpoint.consolidate changed a ZeRO 3 run"
+run consolidated_to_single 1 --resume "$work/runs/zero3_consolidated/checkpoints/step_10"
+compare single consolidated_to_single 10 || fail "the consolidated ZeRO 3 checkpoint resumed on one rank differs"
+echo "PASS: a (2,2,2) ZeRO 3 checkpoint resumes bit for bit and reshards to and from one rank; consolidated saves too"
 
 # Measured peaks: a wider model at dp 4, so that the parameter and optimizer memory dominates.
 wide=(--model.d_model 256 --model.n_layers 4 --training.seq_len 64 --training.micro_batch_size 2

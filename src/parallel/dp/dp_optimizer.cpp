@@ -105,10 +105,12 @@ void DataParallelOptimizer::step(double lr, double max_norm) {
     replicated_->step(lr);
   }
   flat_.zero_grad();
+  shard_grads_ = at::Tensor();  // ZeRO 1's copy of its chunks is the step's only: not held in between
 }
 
 void DataParallelOptimizer::zero_grad() {
   flat_.zero_grad();
+  shard_grads_ = at::Tensor();
   if (gather_) gather_->release_all();
 }
 
