@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "nf/core/atomic_file.h"
@@ -16,6 +17,7 @@
 #include "nf/dist/job.h"
 #include "nf/dist/mesh.h"
 #include "nf/train/config.h"
+#include "nf/train/planner.h"
 #include "nf/train/stages.h"
 #include "nf/train/trainer.h"
 
@@ -26,7 +28,14 @@ constexpr const char* kUsage =
     "  --config FILE     YAML config (may inherit a preset: tiny, small, base)\n"
     "  --resume auto|DIR resume from the run's latest checkpoint or a step directory\n"
     "  --dry-run         resolve and validate the config for this world size, write the\n"
-    "                    resolved config to the run directory, print the plan, and exit\n"
+    "                    resolved config to the run directory, print the memory and step-time\n"
+    "                    plan (docs/memory.md), and exit\n"
+    "    --dry-run.memory 80GB        check the plan against this per-rank limit (default:\n"
+    "                                 training.memory_limit, else the device's memory)\n"
+    "    --dry-run.layouts all        also rank every layout of this world size that fits\n"
+    "    --dry-run.peak_tflops 989    a device's peak (default: training.peak_tflops, else 989)\n"
+    "    --dry-run.efficiency 0.4     the fraction of that peak a step reaches\n"
+    "    --dry-run.bandwidth 100      a rank's link in GB/s\n"
     "  --print-config    print the resolved config as YAML and exit\n"
     "  --config-doc      print the reference of every config key (docs/config.md) and exit\n"
     "  --section.key V   override one key, e.g. --model.d_model 256 --parallel.tp 2\n"
@@ -40,7 +49,59 @@ struct Arguments {
   bool config_doc = false;
   bool help = false;
   std::vector<std::string> overrides;
+  // The planner's options (--dry-run.*), for --dry-run only.
+  std::string dry_run_flag;    // the first --dry-run.* flag given, for the error without --dry-run
+  std::string dry_run_memory;  // --dry-run.memory: the limit the plan is checked against
+  bool dry_run_layouts = false;
+  nf::train::PlanOptions plan;  // peak_tflops, efficiency, bandwidth_gbps (bf16_autocast: from the device)
 };
+
+// The value of `flag` when args[i] is `flag VALUE` (advancing i) or `flag=VALUE`; nullopt for another argument.
+std::optional<std::string> flag_value(const std::vector<std::string>& args, size_t& i, const std::string& flag,
+                                      const std::string& example) {
+  if (args[i].rfind(flag + "=", 0) == 0) return args[i].substr(flag.size() + 1);
+  if (args[i] != flag) return std::nullopt;
+  if (i + 1 >= args.size()) throw nf::UsageError(flag + " needs a value", "e.g. " + example);
+  return args[++i];
+}
+
+double positive_number(const std::string& text, const std::string& flag, const std::string& example) {
+  size_t end = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &end);
+  } catch (const std::exception&) {
+    end = 0;
+  }
+  if (end == 0 || end != text.size() || !(value > 0)) {
+    throw nf::UsageError(flag + " '" + text + "' is not a positive number", "e.g. " + example);
+  }
+  return value;
+}
+
+// --dry-run.*: returns false when args[i] is none of them.
+bool parse_dry_run_flag(const std::vector<std::string>& args, size_t& i, Arguments& out) {
+  const std::string flag = args[i].substr(0, args[i].find('='));
+  if (auto memory = flag_value(args, i, "--dry-run.memory", "--dry-run.memory 80GB")) {
+    nf::train::parse_memory_size(*memory, "--dry-run.memory");  // a bad size fails here, before any loading
+    out.dry_run_memory = *memory;
+  } else if (auto layouts = flag_value(args, i, "--dry-run.layouts", "--dry-run.layouts all")) {
+    if (*layouts != "all") {
+      throw nf::UsageError("--dry-run.layouts '" + *layouts + "' is not a choice", "--dry-run.layouts all");
+    }
+    out.dry_run_layouts = true;
+  } else if (auto peak = flag_value(args, i, "--dry-run.peak_tflops", "--dry-run.peak_tflops 989")) {
+    out.plan.peak_tflops = positive_number(*peak, "--dry-run.peak_tflops", "--dry-run.peak_tflops 989");
+  } else if (auto efficiency = flag_value(args, i, "--dry-run.efficiency", "--dry-run.efficiency 0.4")) {
+    out.plan.efficiency = positive_number(*efficiency, "--dry-run.efficiency", "--dry-run.efficiency 0.4");
+  } else if (auto bandwidth = flag_value(args, i, "--dry-run.bandwidth", "--dry-run.bandwidth 100")) {
+    out.plan.bandwidth_gbps = positive_number(*bandwidth, "--dry-run.bandwidth", "--dry-run.bandwidth 100");
+  } else {
+    return false;
+  }
+  if (out.dry_run_flag.empty()) out.dry_run_flag = flag;
+  return true;
+}
 
 Arguments parse_arguments(const std::vector<std::string>& args) {
   Arguments out;
@@ -58,6 +119,12 @@ Arguments parse_arguments(const std::vector<std::string>& args) {
       out.overrides.push_back(args[++i]);
     } else if (arg == "--dry-run") {
       out.dry_run = true;
+    } else if (arg.rfind("--dry-run.", 0) == 0) {
+      if (!parse_dry_run_flag(args, i, out)) {
+        throw nf::UsageError("unknown option '" + arg + "'",
+                             "the planner's options are --dry-run.memory, --dry-run.layouts, --dry-run.peak_tflops, "
+                             "--dry-run.efficiency and --dry-run.bandwidth (nf-train --help)");
+      }
     } else if (arg == "--print-config") {
       out.print_config = true;
     } else if (arg == "--config-doc") {
@@ -67,6 +134,10 @@ Arguments parse_arguments(const std::vector<std::string>& args) {
     } else {
       out.overrides.push_back(arg);
     }
+  }
+  if (!out.dry_run_flag.empty() && !out.dry_run) {
+    throw nf::UsageError(out.dry_run_flag + " applies to --dry-run only",
+                         "add --dry-run to see the plan; to cap a training run's memory, set --training.memory_limit");
   }
   return out;
 }
@@ -97,6 +168,34 @@ c10::Device pick_device(const nf::dist::JobContext& job) {
   return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(job.local_rank));
 }
 
+// The device whose memory and precision the plan assumes: the one pick_device() would choose, without
+// its check, so that a dry run of more ranks than this node has GPUs still plans.
+c10::Device planned_device(const nf::dist::JobContext& job) {
+  if (!torch::cuda::is_available()) return c10::Device(c10::kCPU);
+  const int devices = static_cast<int>(torch::cuda::device_count());
+  return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(job.local_rank % devices));
+}
+
+// The memory one rank may use: --dry-run.memory, else training.memory_limit, else the device's.
+// JobContext does not know how many ranks share this node, so on the CPU every rank of the job is
+// assumed to (right for one node, cautious for several).
+nf::train::MemoryLimit memory_limit(const nf::dist::JobContext& job, const Arguments& args,
+                                    const nf::train::TrainConfig& config, const c10::Device& device) {
+  if (!args.dry_run_memory.empty()) {
+    return {nf::train::parse_memory_size(args.dry_run_memory, "--dry-run.memory"), "--dry-run.memory"};
+  }
+  const std::string source =
+      device.is_cuda() ? "the GPU's memory" : "the node's memory / " + std::to_string(job.world_size) + " ranks";
+  return nf::train::memory_limit_of(config, {nf::train::device_memory_bytes(device, job.world_size), source});
+}
+
+nf::train::PlanOptions plan_options(const Arguments& args, const nf::train::TrainConfig& config,
+                                    const c10::Device& device) {
+  nf::train::PlanOptions options = args.plan;
+  options.bf16_autocast = nf::train::bf16_autocast_on(config, device);
+  return options;
+}
+
 // One stage (the whole run for a config without `stages:`): validate, write the resolved config,
 // and train. Returns the exit code.
 int run_stage(const nf::dist::JobContext& job, const Arguments& args, const nf::train::StagePlan& stage) {
@@ -118,7 +217,16 @@ int run_stage(const nf::dist::JobContext& job, const Arguments& args, const nf::
   log.info("model: ", nf::model::count_parameters(config.model), " parameters, ", config.model.n_layers,
            " layers, d_model ", config.model.d_model, ", vocab ", config.model.vocab_size);  // before any allocation
   log.info("resolved config written to ", run_dir, "/config.yaml");
-  if (args.dry_run) return 0;
+  if (args.dry_run) {
+    // Every rank plans (it is arithmetic); rank 0 prints. A plan that does not fit still exits 0:
+    // the report says so and lists the changes that would fit.
+    const c10::Device device = planned_device(job);
+    const std::string report =
+        nf::train::dry_run_report(config, job.world_size, memory_limit(job, args, config, device),
+                                  plan_options(args, config, device), args.dry_run_layouts);
+    if (job.rank == 0) std::cout << (stage.name.empty() ? "" : "Stage " + stage.name + ":\n") << report << std::flush;
+    return 0;
+  }
   if (job.rank == 0) {
     std::filesystem::create_directories(run_dir + "/logs");
     log.add_file(run_dir + "/logs/train.log");
@@ -126,6 +234,10 @@ int run_stage(const nf::dist::JobContext& job, const Arguments& args, const nf::
   const c10::Device device = pick_device(job);
   log.info("device ", device.str(),
            device.is_cuda() ? ": tp, dp and pp over NCCL, host-side agreement over MPI" : ": every axis over MPI");
+  // Before anything is allocated: a layout the planner predicts above the memory limit stops here,
+  // with the keys that would make it fit (docs/memory.md).
+  nf::train::check_fits(config, job.world_size, memory_limit(job, args, config, device),
+                        plan_options(args, config, device));
   const nf::dist::Mesh mesh(
       shape, MPI_COMM_WORLD,
       std::chrono::milliseconds(static_cast<int64_t>(config.parallel.collective_timeout_s * 1000)), device);

@@ -201,6 +201,9 @@ bool loads_as_saved(const CheckpointMeta& meta, const ModelLayout& saved, const 
   };
   if (stages(saved) != stages(job)) return false;
   if (meta.zero == 0 || job.parallel.zero == 0) return meta.zero == job.parallel.zero;
+  // ZeRO 3 cuts its buckets at the model's units, the same for every ZeRO 3 run of the model.
+  if ((meta.zero == 3) != (job.parallel.zero == 3)) return false;
+  if (meta.zero == 3) return meta.dp == shape.dp();
   // ZeRO 1 and 2 save the same flat shards; they match when the buckets and their split do.
   const auto bucket_numel = [](const ModelLayout& c) {
     return parallel::dp::bucket_numel_for(c.parallel.bucket_mb, sizeof(float));

@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "nf/model/recompute.h"
 #include "nf/parallel/tp/mappings.h"
 
 namespace nf::model {
@@ -91,7 +92,8 @@ AttentionImpl::AttentionImpl(const ModelConfig& config, const TensorParallel& tp
   o_proj_ = register_module("o_proj", parallel::tp::RowParallelLinear(q_width, d, tp.comm, tp.sequence_parallel));
 }
 
-torch::Tensor AttentionImpl::forward(const torch::Tensor& hidden, const RopeTables& rope, const torch::Tensor& mask) {
+torch::Tensor AttentionImpl::forward(const torch::Tensor& hidden, const RopeTables& rope, const torch::Tensor& mask,
+                                     bool recompute_core) {
   // Under sequence parallelism x is the whole sequence gathered from the tp ranks' shards, so the
   // projections, RoPE (global positions) and causal attention see every position, as unsplit.
   const torch::Tensor x = column_parallel_input(hidden, tp_);
@@ -104,7 +106,10 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& hidden, const RopeTabl
   const torch::Tensor k = apply_rope(split_heads(k_proj_->forward_copied(x), n_kv_heads_), rope);
   const torch::Tensor v = split_heads(v_proj_->forward_copied(x), n_kv_heads_);
   const int64_t n_rep = n_heads_ / n_kv_heads_;
-  const torch::Tensor context = attention(q, repeat_kv(k, n_rep), repeat_kv(v, n_rep), mask);
+  const auto core = [n_rep, mask](const std::vector<torch::Tensor>& qkv) {
+    return attention(qkv[0], repeat_kv(qkv[1], n_rep), repeat_kv(qkv[2], n_rep), mask);
+  };
+  const torch::Tensor context = recompute_core ? recomputed(core, {q, k, v}) : core({q, k, v});
   return o_proj_(context.transpose(1, 2).reshape({batch, seq, n_heads_ * head_dim_}));
 }
 
@@ -128,9 +133,9 @@ DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& config, const TensorParall
   post_attention_layernorm_ = register_module("post_attention_layernorm", RMSNorm(config.d_model, config.norm_eps, tp));
 }
 
-torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& hidden, const RopeTables& rope,
-                                        const torch::Tensor& mask) {
-  const torch::Tensor h = hidden + self_attn_(input_layernorm_(hidden), rope, mask);
+torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& hidden, const RopeTables& rope, const torch::Tensor& mask,
+                                        bool recompute_attention_core) {
+  const torch::Tensor h = hidden + self_attn_(input_layernorm_(hidden), rope, mask, recompute_attention_core);
   return h + mlp_(post_attention_layernorm_(h));
 }
 

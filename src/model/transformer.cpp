@@ -53,7 +53,7 @@ CausalLMImpl::CausalLMImpl(const ModelConfig& config, const TensorParallel& tp, 
 
 torch::Tensor CausalLMImpl::embed(const torch::Tensor& tokens) {
   NF_CHECK(part_.embedding, UsageError, "embed(): this pipeline stage does not hold the embedding");
-  return model->embed_tokens(tokens);
+  return in_unit("embed", [&] { return model->embed_tokens(tokens); });
 }
 
 torch::Tensor CausalLMImpl::forward_layers(const torch::Tensor& hidden, int64_t begin, int64_t end,
@@ -71,8 +71,14 @@ torch::Tensor CausalLMImpl::forward_layers(const torch::Tensor& hidden, int64_t 
            "document ids of shape ", document_ids.sizes(), " for a sequence of ", seq);
   const torch::Tensor mask = document_ids.defined() ? document_attention_mask(document_ids) : torch::Tensor();
   torch::Tensor x = hidden;
-  for (int64_t i = begin; i < end; ++i)
-    x = model->layers->at<DecoderLayerImpl>(std::to_string(i)).forward(x, rope, mask);
+  for (int64_t i = begin; i < end; ++i) {
+    DecoderLayerImpl& layer = model->layers->at<DecoderLayerImpl>(std::to_string(i));
+    x = in_unit("layer." + std::to_string(i), [&] {
+      if (!recompute_.full_block(i)) return layer.forward(x, rope, mask, recompute_.attention_core());
+      return recomputed(
+          [&layer, rope, mask](const std::vector<torch::Tensor>& in) { return layer.forward(in[0], rope, mask); }, {x});
+    });
+  }
   return x;
 }
 
@@ -80,7 +86,15 @@ torch::Tensor CausalLMImpl::head(const torch::Tensor& hidden) {
   NF_CHECK(part_.head, UsageError, "head(): this pipeline stage does not hold the final norm and output layer");
   // Column-parallel over the vocabulary: the input's gradient is summed over tp (under sequence
   // parallelism the norm ran on this rank's positions, and the whole sequence is gathered here).
-  return at::linear(column_parallel_input(model->norm(hidden), tp_), output_weight());
+  return in_unit("head", [&] { return at::linear(column_parallel_input(model->norm(hidden), tp_), output_weight()); });
+}
+
+torch::Tensor CausalLMImpl::in_unit(const std::string& unit, const std::function<torch::Tensor()>& run) {
+  if (unit_hooks_ == nullptr) return run();
+  unit_hooks_->before_forward(unit);
+  torch::Tensor output = run();
+  unit_hooks_->after_forward(unit, output);
+  return output;
 }
 
 LossSum CausalLMImpl::loss(const torch::Tensor& logits, const torch::Tensor& targets,
@@ -134,6 +148,13 @@ int64_t initialize(CausalLMImpl& model, const InitOptions& options) {
         parallel::tp::take_shard(initial_value(options, name, model.full_shape_of(name)), model.shard_spec_of(name)));
   }
   return count;
+}
+
+std::string unit_of(const std::string& parameter_name) {
+  const std::string layers = "model.layers.";
+  if (parameter_name.rfind("model.embed_tokens.", 0) == 0) return "embed";
+  if (parameter_name.rfind(layers, 0) != 0) return "head";
+  return "layer." + parameter_name.substr(layers.size(), parameter_name.find('.', layers.size()) - layers.size());
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> named_parameters(const torch::nn::Module& model) {

@@ -72,6 +72,14 @@ config::Schema<TrainConfig> train_schema() {
   s.enum_field(&C::training, &TrainingConfig::dtype, "training.dtype",
                "Compute precision; auto = bf16 autocast on CUDA, fp32 on CPU.",
                {{"auto", Precision::kAuto}, {"fp32", Precision::kFp32}, {"bf16", Precision::kBf16}});
+  s.enum_field(&C::training, &TrainingConfig::recompute, "training.recompute",
+               "Activation recomputation: none; selective = recompute attention's core in backward (Megatron's "
+               "choice); full = each block keeps only its input and runs its forward again in backward "
+               "(docs/memory.md).",
+               model::recompute_mode_names());
+  s.field(&C::training, &TrainingConfig::recompute_interval, "training.recompute_interval",
+          "With training.recompute full: only every N-th decoder block (layers 0, N, 2N, ...) recomputes; 1 = all.")
+      .at_least(1);
   s.field(&C::training, &TrainingConfig::log_interval, "training.log_interval",
           "Steps between log lines and metrics records.")
       .at_least(1);
@@ -87,6 +95,10 @@ config::Schema<TrainConfig> train_schema() {
   s.field(&C::training, &TrainingConfig::peak_tflops, "training.peak_tflops",
           "Peak TFLOP/s of one device, the denominator of MFU; 0 = H100 bf16 on CUDA, not shown on CPU.")
       .at_least(0);
+
+  s.field(&C::training, &TrainingConfig::memory_limit, "training.memory_limit",
+          "Memory one rank may use, e.g. 80GB or 512MiB; a layout the planner predicts above it stops before "
+          "training (docs/memory.md). Empty = the device's memory (a GPU's, or the node's RAM shared by its ranks).");
 
   s.field(&C::dpo, &DpoConfig::beta, "dpo.beta",
           "DPO temperature: the loss is -log σ(beta · (policy - reference log-ratio of chosen over rejected)).")

@@ -136,6 +136,27 @@ void MetricsSink::record_eval(int64_t step, double val_loss, const std::optional
   tensorboard_->flush();
 }
 
+void MetricsSink::record_memory(int64_t step, const MemoryRecord& record) {
+  append({{"step", step},
+          {"peak_tensor_bytes", record.tensor_bytes},
+          {"peak_rss_bytes", record.rss_bytes},
+          {"start_tensor_bytes", record.start_bytes},
+          {"activation_bytes", record.activation_bytes},
+          {"predicted_peak_bytes", record.predicted_bytes}});
+  const std::pair<const char*, const std::vector<double>*> series[] = {
+      {"memory/peak_tensor_mib", &record.tensor_bytes},
+      {"memory/peak_rss_mib", &record.rss_bytes},
+      {"memory/start_tensor_mib", &record.start_bytes},
+      {"memory/activation_mib", &record.activation_bytes},
+      {"memory/predicted_peak_mib", &record.predicted_bytes}};
+  for (const auto& [tag, values] : series) {
+    for (size_t rank = 0; rank < values->size(); ++rank) {
+      tensorboard_->add_scalar(std::string(tag) + "/rank_" + std::to_string(rank), (*values)[rank] / 1048576.0, step);
+    }
+  }
+  tensorboard_->flush();
+}
+
 std::string format_eval_line(int64_t step, double val_loss, const std::optional<PreferenceMetrics>& rewards) {
   std::string line = "step " + std::to_string(step) + " | val_loss " + printf_string("%.6g", val_loss);
   if (rewards) line += rewards_text(*rewards, "val_rewards");

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <memory>
 #include <optional>
 
@@ -23,7 +24,9 @@
 #include "nf/optim/lr_schedule.h"
 #include "nf/parallel/dp/dp_optimizer.h"
 #include "nf/parallel/pp/schedule.h"
+#include "nf/train/memory_stats.h"
 #include "nf/train/metrics.h"
+#include "nf/train/planner.h"
 #include "nf/train/preemption.h"
 #include "objective.h"
 #include "step.h"
@@ -93,12 +96,23 @@ class Trainer {
     tied_ = std::make_unique<TiedEmbedding>(model_, mesh);
     // Before the optimizer exists: ZeRO's master weights start as a copy of the parameters.
     load_starting_weights();
+    // ZeRO 3's units: a tied embedding is read by the head too (and synced across pipeline
+    // stages), so it stays gathered.
+    parallel::dp::ParameterUnits units{model::unit_of, {}};
+    if (config.model.tie_embeddings) units.pinned.insert("embed");
     optimizer_ = std::make_unique<parallel::dp::DataParallelOptimizer>(
         model::named_parameters(*model_), optimizer_options(), mesh,
-        [this](const std::string& name) { return model_->shard_spec_of(name).replicated(); });
+        [this](const std::string& name) { return model_->shard_spec_of(name).replicated(); }, units);
+    model_->set_unit_hooks(optimizer_->unit_hooks());
     log.info("data parallel: ", mesh.shape().dp(), " ranks, ", optimizer_->describe());
     log.info("precision: ", bf16_autocast_ ? "bf16 autocast, fp32 master weights and optimizer" : "fp32");
     if (t.document_mask) log.info("attention: within each packed document (training.document_mask)");
+    if (t.recompute != model::RecomputeMode::kNone) {
+      log.info("activation recomputation: ", model::name_of(t.recompute),
+               t.recompute == model::RecomputeMode::kFull && t.recompute_interval > 1
+                   ? " (every " + std::to_string(t.recompute_interval) + "th block)"
+                   : "");
+    }
     const bool resumed = resume_run();
     data_ = open_training_data(
         config, objective_spec_, mesh,
@@ -116,7 +130,8 @@ class Trainer {
         c.consolidate ? ckpt::consolidated_files(config.model, config.parallel.zero > 0, mesh)
                       : ckpt::sharded_files(mesh),
         log);
-    tied_->sync_weight();  // after a resume or load the last stage's copy must match the embedding
+    tied_->sync_weight();              // after a resume or load the last stage's copy must match the embedding
+    optimizer_->release_parameters();  // ZeRO 3: from here on each unit is gathered when it runs
     objective_ = objective_spec_.make({config, mesh, bf16_autocast_, config.parallel.pp_schedule,
                                        [this] { return starting_model(); }, starting_weights(), log});
     schedule_ = optim::LrScheduleOptions()
@@ -135,6 +150,9 @@ class Trainer {
   TrainResult run() {
     const TrainingConfig& t = config_.training;
     PreemptionGuard preemption;
+    reset_tensor_peak(device_, tensor_memory_);  // the peak of training, not of setting up
+    start_tensor_bytes_ = memory_peak(device_, tensor_memory_).tensor_bytes;
+    const int64_t first_step = meta_.step;
     TrainResult result;
     result.step = meta_.step;
     IntervalTimes interval;
@@ -163,6 +181,9 @@ class Trainer {
       }
       if (save_due && meta_.step < data_.max_steps) result.checkpoint = save();
     }
+    // The training's peaks, before the final save gathers anything; none for a run that had
+    // nothing left to train (a finished run resubmitted writes nothing).
+    if (meta_.step > first_step) report_memory();
     if (last_saved_step_ != meta_.step) result.checkpoint = save();
     saver_->finish();
     result.step = meta_.step;
@@ -185,6 +206,7 @@ class Trainer {
     model::CausalLM model(config_.model, tp, stage_part(config_, mesh_));
     const int64_t parameters = model::initialize(*model, init_options());
     model->to(device_);
+    model->set_recompute({t.recompute, t.recompute_interval});
     const model::StagePart& part = model->part();
     log_.info("initialized ", with_thousands(static_cast<double>(parameters)), " parameters on ", device_.str(),
               " (seed ", t.seed, ")",
@@ -289,6 +311,9 @@ class Trainer {
     hooks.before_last_backward = [this] {
       tied_->add_output_grad();
       optimizer_->arm();
+      // What the forwards left for backward to use: the activations (and the loss's tensors).
+      const uint64_t now = tensor_bytes_now(device_, tensor_memory_);
+      if (now > start_tensor_bytes_) activation_bytes_ = std::max(activation_bytes_, now - start_tensor_bytes_);
     };
     hooks.after_backward = [this] { tied_->send_output_grad(); };
     const ObjectiveTotals totals = objective_->forward_backward(model_, to_device(batch, device_), hooks);
@@ -341,6 +366,42 @@ class Trainer {
     if (metrics_) metrics_->record(m);
   }
 
+  // Every rank's measured peaks, gathered to rank 0: one log line and a metrics record.
+  void report_memory() {
+    const MemoryPeak peak = memory_peak(device_, tensor_memory_);
+    const int64_t ranks = mesh_.world().size();
+    PlanOptions plan;
+    plan.bf16_autocast = bf16_autocast_;
+    const auto predicted = static_cast<double>(predicted_peak_bytes(config_, ranks, mesh_.coords().pp, plan));
+    at::Tensor mine =
+        torch::tensor({static_cast<double>(peak.tensor_bytes), static_cast<double>(peak.rss_bytes),
+                       static_cast<double>(start_tensor_bytes_), static_cast<double>(activation_bytes_), predicted},
+                      torch::kDouble);
+    constexpr int64_t kFields = 5;
+    at::Tensor all = torch::zeros({ranks * kFields}, torch::kDouble);
+    if (ranks > 1) {
+      mesh_.world().all_gather(mine, all)->wait();
+    } else {
+      all.copy_(mine);
+    }
+    MemoryRecord record;
+    std::string line = "peak memory per rank (tensors / process RSS; planner's prediction):";
+    for (int64_t r = 0; r < ranks; ++r) {
+      record.tensor_bytes.push_back(all[kFields * r].item<double>());
+      record.rss_bytes.push_back(all[kFields * r + 1].item<double>());
+      record.start_bytes.push_back(all[kFields * r + 2].item<double>());
+      record.activation_bytes.push_back(all[kFields * r + 3].item<double>());
+      record.predicted_bytes.push_back(all[kFields * r + 4].item<double>());
+      char part[128];
+      std::snprintf(part, sizeof part, " %lld: %.1f / %.1f MiB; %.1f MiB%s", static_cast<long long>(r),
+                    record.tensor_bytes.back() / 1048576.0, record.rss_bytes.back() / 1048576.0,
+                    record.predicted_bytes.back() / 1048576.0, r + 1 < ranks ? "," : "");
+      line += part;
+    }
+    log_.info(line);
+    if (metrics_) metrics_->record_memory(meta_.step, record);
+  }
+
   void run_validation() {
     if (!data_.validation) return;
     data::LoaderOptions options = data_.loader_options;
@@ -368,6 +429,7 @@ class Trainer {
   }
 
   std::string save() {
+    optimizer_->gather_parameters();  // ZeRO 3: a checkpoint holds whole parameters, as every stage's
     ckpt::RankShards shards;
     shards.model = optimizer_->parameters();
     for (const auto& [name, tensor] : shards.model) {
@@ -381,6 +443,7 @@ class Trainer {
     const std::string dir = saver_->save(config_.checkpoint.consolidate ? ckpt::consolidated_meta(meta_) : meta_,
                                          shards, to_yaml_text(config_));
     last_saved_step_ = meta_.step;
+    optimizer_->release_parameters();  // an async save has its host copy by now
     return dir;
   }
 
@@ -389,6 +452,8 @@ class Trainer {
   const dist::Mesh& mesh_;
   c10::Device device_;
   Logger& log_;
+  // Before every tensor member: counts the CPU tensors of the whole run (memory_stats.h).
+  TensorMemoryCounter tensor_memory_;
   const ObjectiveSpec& objective_spec_;  // training.objective
   bool bf16_autocast_ = false;
   model::CausalLM model_{nullptr};
@@ -405,7 +470,9 @@ class Trainer {
   ckpt::CheckpointMeta meta_;  // the step and layout of the next save
   TrainerState state_;
   int64_t last_saved_step_ = -1;
-  int64_t sequences_per_step_ = 0;  // the global batch's rows: two per preference pair
+  uint64_t start_tensor_bytes_ = 0;  // the tensors held when training started (memory_stats.h)
+  uint64_t activation_bytes_ = 0;    // the most held on top of them right before a step's last backward
+  int64_t sequences_per_step_ = 0;   // the global batch's rows: two per preference pair
   double lr_ = 0, grad_norm_ = 0, peak_gflops_ = 0, flops_per_token_ = 0;
 };
 

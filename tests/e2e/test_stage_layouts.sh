@@ -118,10 +118,14 @@ for stage in sft dpo; do
     failures=$((failures + 1))
   run "$stage" pp2_1f1b 2 --parallel.pp 2 && compare "$stage" pp2_1f1b || failures=$((failures + 1))
   run "$stage" dp2_tp2 4 --parallel.tp 2 && compare "$stage" dp2_tp2 || failures=$((failures + 1))
+  # Recomputation and ZeRO 3 (issue #17) under both objectives: DPO's frozen reference runs plainly.
+  run "$stage" dp2_pp2_zero3_full 4 --parallel.pp 2 --parallel.zero 3 --training.recompute full &&
+    compare "$stage" dp2_pp2_zero3_full || failures=$((failures + 1))
   run "$stage" tp2_pp2_gpipe 4 --parallel.tp 2 --parallel.pp 2 --parallel.pp_schedule gpipe &&
     compare "$stage" tp2_pp2_gpipe || failures=$((failures + 1))
 done
 cat "$work/times"
 [[ $failures -eq 0 ]] || fail "$failures runs differ from the single rank"
-echo "PASS: SFT (also document-masked) and DPO on dp 2, tp 2 (with and without sequence parallelism), pp 2, dp 2 x tp 2 and tp 2 x pp 2" \
+echo "PASS: SFT (also document-masked) and DPO on dp 2, tp 2 (with and without sequence parallelism), pp 2, dp 2 x tp 2," \
+  "dp 2 x pp 2 with ZeRO 3 and full recomputation, and tp 2 x pp 2" \
   "reproduce the single-rank runs ($((SECONDS - start)) s)"

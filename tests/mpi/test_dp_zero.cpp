@@ -14,6 +14,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
+#include <set>
+#include <string>
 
 #include "../support/tiny_model.h"
 #include "nf/core/error.h"
@@ -232,8 +234,20 @@ TEST_P(DpOptimizerMatchesOneProcess, NormParametersAndState) {
   options.adamw = adamw_options();
   const auto no_replicated = [](const std::string&) { return false; };
   Reference reference;
+  const ParameterUnits units{model::unit_of, {}};
   model::CausalLM lm = make_model();
-  DataParallelOptimizer optimizer(model::named_parameters(*lm), options, mesh, no_replicated);
+  DataParallelOptimizer optimizer(model::named_parameters(*lm), options, mesh, no_replicated, units);
+  // ZeRO 3: the model gathers each unit through the hooks; parameters() hold values only when
+  // gathered (the others: no-ops).
+  lm->set_unit_hooks(optimizer.unit_hooks());
+  optimizer.release_parameters();
+  const auto parameters_of = [](DataParallelOptimizer& dp_optimizer) {
+    dp_optimizer.gather_parameters();
+    NamedTensors copies;
+    for (const auto& [name, tensor] : dp_optimizer.parameters()) copies.emplace_back(name, tensor.detach().clone());
+    dp_optimizer.release_parameters();
+    return copies;
+  };
   const auto train_step = [&](model::CausalLM& model, DataParallelOptimizer& dp_optimizer, int64_t step) {
     const int64_t rows = kBatch / world;
     const Batch batch = global_batch(step).rows(mesh.dp().rank() * rows, rows);
@@ -249,28 +263,91 @@ TEST_P(DpOptimizerMatchesOneProcess, NormParametersAndState) {
   for (int64_t step = 0; step < 3; ++step) {
     const double expected_norm = reference.step(step);
     EXPECT_NEAR(train_step(lm, optimizer, step), expected_norm, 1e-5 * expected_norm) << "step " << step;
-    expect_parameters_match(optimizer.parameters(), reference, step);
+    expect_parameters_match(parameters_of(optimizer), reference, step);
   }
   // A fresh model and optimizer restored from parameters() and state() continue like the original.
   model::CausalLM copy = make_model();
-  DataParallelOptimizer restored(model::named_parameters(*copy), options, mesh, no_replicated);
+  DataParallelOptimizer restored(model::named_parameters(*copy), options, mesh, no_replicated, units);
   {
+    const NamedTensors saved = parameters_of(optimizer);
     torch::NoGradGuard no_grad;
-    for (size_t i = 0; i < restored.parameters().size(); ++i) {
-      restored.parameters()[i].second.copy_(optimizer.parameters()[i].second);
-    }
+    for (size_t i = 0; i < restored.parameters().size(); ++i) restored.parameters()[i].second.copy_(saved[i].second);
   }
   restored.load_state(optimizer.state(), /*per_parameter=*/options.zero == 0);
+  copy->set_unit_hooks(restored.unit_hooks());
+  restored.release_parameters();
   train_step(lm, optimizer, 3);
   train_step(copy, restored, 3);
-  for (size_t i = 0; i < restored.parameters().size(); ++i) {
-    EXPECT_TRUE(torch::equal(restored.parameters()[i].second, optimizer.parameters()[i].second))
-        << restored.parameters()[i].first;
+  const NamedTensors original = parameters_of(optimizer), continued = parameters_of(restored);
+  for (size_t i = 0; i < continued.size(); ++i) {
+    EXPECT_TRUE(torch::equal(continued[i].second, original[i].second)) << continued[i].first;
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(ZeroStages, DpOptimizerMatchesOneProcess, ::testing::Values(0, 1, 2),
+INSTANTIATE_TEST_SUITE_P(ZeroStages, DpOptimizerMatchesOneProcess, ::testing::Values(0, 1, 2, 3),
                          [](const auto& info) { return "zero" + std::to_string(info.param); });
+
+// ZeRO 3 holds a unit's parameters only while it runs: none between steps, each freed right after
+// its forward and again after its backward, and the next unit is gathered while one runs.
+class UnitWatcher : public UnitHooks {
+ public:
+  UnitWatcher(UnitHooks& inner, const NamedTensors& parameters) : inner_(inner), parameters_(parameters) {}
+  void before_forward(const std::string& unit) override {
+    inner_.before_forward(unit);
+    max_gathered_ = std::max(max_gathered_, gathered_units());
+    EXPECT_TRUE(held(unit)) << unit << " is not gathered for its forward";
+  }
+  void after_forward(const std::string& unit, const at::Tensor& output) override {
+    inner_.after_forward(unit, output);
+    EXPECT_FALSE(held(unit)) << unit << " is still gathered after its forward";
+  }
+  bool held(const std::string& unit) const {
+    for (const auto& [name, tensor] : parameters_) {
+      if (model::unit_of(name) == unit) return tensor.storage().nbytes() > 0;
+    }
+    return false;
+  }
+  int gathered_units() const {
+    std::set<std::string> units;
+    for (const auto& [name, tensor] : parameters_) {
+      if (tensor.storage().nbytes() > 0) units.insert(model::unit_of(name));
+    }
+    return static_cast<int>(units.size());
+  }
+  int max_gathered_ = 0;
+
+ private:
+  UnitHooks& inner_;
+  const NamedTensors& parameters_;
+};
+
+TEST(Zero3, UnitsAreGatheredOnlyWhileTheyRun) {
+  int world = 0;
+  MPI_Comm_size(MPI_COMM_WORLD, &world);
+  const dist::Mesh mesh(dist::MeshShape::resolve(dist::ParallelConfig(), world), MPI_COMM_WORLD, 60s, torch::kCPU);
+  DataParallelOptions options;
+  options.zero = 3;
+  options.adamw = adamw_options();
+  model::CausalLM lm = make_model();
+  DataParallelOptimizer optimizer(model::named_parameters(*lm), options, mesh, [](const std::string&) { return false; },
+                                  {model::unit_of, {}});
+  UnitWatcher watcher(*optimizer.unit_hooks(), optimizer.parameters());
+  lm->set_unit_hooks(&watcher);
+  EXPECT_EQ(watcher.gathered_units(), 4);  // embed, two layers, head: whole until released
+  optimizer.release_parameters();
+  EXPECT_EQ(watcher.gathered_units(), 0);
+  const Batch batch = global_batch(0).rows(mesh.dp().rank() * (kBatch / world), kBatch / world);
+  optimizer.arm();
+  const model::LossSum loss = model::cross_entropy_sum(lm->forward(batch.tokens), batch.targets, batch.mask);
+  // One running and the next one prefetched, never more; none left after the forward.
+  EXPECT_EQ(watcher.max_gathered_, 2);
+  EXPECT_EQ(watcher.gathered_units(), 0);
+  loss.sum.backward();  // regathers each unit for its backward, frees it once its gradients are in
+  EXPECT_EQ(watcher.gathered_units(), 0);
+  optimizer.reduce_gradients();
+  optimizer.step(1e-3, 1.0);
+  EXPECT_EQ(watcher.gathered_units(), 0);
+}
 
 TEST(ZeroState, ShardStateAndFullStateAtAnotherDpSizeContinueIdentically) {
   torch::set_num_threads(1);

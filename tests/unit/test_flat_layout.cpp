@@ -72,7 +72,8 @@ TEST(FlatParameters, ParametersAndGradientsAreViewsOfTheBuffers) {
     EXPECT_TRUE(torch::equal(params[i].second, before[i]));
     const ParamSlot& slot = flat.layout().slots()[i];
     if (slot.numel == 0) continue;
-    EXPECT_TRUE(torch::equal(flat.flat_params().narrow(0, slot.offset, slot.numel), before[i].flatten()));
+    const int64_t in_bucket = slot.offset - flat.layout().buckets()[slot.bucket].offset;
+    EXPECT_TRUE(torch::equal(flat.bucket_params(slot.bucket).narrow(0, in_bucket, slot.numel), before[i].flatten()));
   }
   // Backward accumulates straight into the flat gradient buffer, twice.
   for (int pass = 0; pass < 2; ++pass) {

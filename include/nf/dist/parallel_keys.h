@@ -16,9 +16,10 @@ void declare_parallel_keys(config::Schema<Root>& s, ParallelConfig Root::*sectio
   s.field(section, &ParallelConfig::pp, "parallel.pp", "Pipeline-parallel size (outermost mesh axis).").at_least(1);
   s.field(section, &ParallelConfig::dp, "parallel.dp", "Data-parallel size; 0 = world size / (tp·pp).").at_least(0);
   s.field(section, &ParallelConfig::zero, "parallel.zero",
-          "ZeRO stage: 0 replicated, 1 sharded optimizer state, 2 also sharded gradients.")
+          "ZeRO stage: 0 replicated, 1 sharded optimizer state, 2 also reduce-scattered gradients, 3 also sharded "
+          "parameters (each block's gathered just before its forward and its backward, then freed).")
       .at_least(0)
-      .at_most(2);
+      .at_most(3);
   s.enum_field(section, &ParallelConfig::pp_schedule, "parallel.pp_schedule", "Pipeline schedule.",
                pipeline_schedule_names());
   s.field(section, &ParallelConfig::pp_layers, "parallel.pp_layers",

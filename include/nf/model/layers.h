@@ -72,8 +72,10 @@ class AttentionImpl : public torch::nn::Module {
   AttentionImpl(const ModelConfig& config, const TensorParallel& tp);
   // hidden [batch, seq, d_model] (under sequence parallelism [batch, seq/tp, d_model], and `rope`
   // covers the whole sequence) -> the same shape. `mask`: undefined = causal (the fused kernel),
-  // else a document_attention_mask of the whole sequence.
-  torch::Tensor forward(const torch::Tensor& hidden, const RopeTables& rope, const torch::Tensor& mask = {});
+  // else a document_attention_mask of the whole sequence. `recompute_core`: softmax(q kᵀ) v keeps
+  // only q, k, v and runs again in backward (selective recomputation, recompute.h).
+  torch::Tensor forward(const torch::Tensor& hidden, const RopeTables& rope, const torch::Tensor& mask = {},
+                        bool recompute_core = false);
 
  private:
   TensorParallel tp_;
@@ -100,7 +102,8 @@ TORCH_MODULE(Mlp);
 class DecoderLayerImpl : public torch::nn::Module {
  public:
   DecoderLayerImpl(const ModelConfig& config, const TensorParallel& tp);
-  torch::Tensor forward(const torch::Tensor& hidden, const RopeTables& rope, const torch::Tensor& mask = {});
+  torch::Tensor forward(const torch::Tensor& hidden, const RopeTables& rope, const torch::Tensor& mask = {},
+                        bool recompute_attention_core = false);
 
  private:
   Attention self_attn_{nullptr};

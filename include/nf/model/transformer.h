@@ -11,6 +11,7 @@
 #include <torch/nn/modules/container/moduledict.h>
 #include <torch/nn/pimpl.h>
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,7 +21,9 @@
 #include "nf/model/layers.h"
 #include "nf/model/loss.h"
 #include "nf/model/model_config.h"
+#include "nf/model/recompute.h"
 #include "nf/model/sharding.h"
+#include "nf/parallel/dp/unit_hooks.h"
 #include "nf/parallel/tp/vocab_parallel.h"
 
 namespace nf::model {
@@ -74,6 +77,12 @@ class CausalLMImpl : public torch::nn::Module {
   // or under tp its vocab-parallel form (identical on every tp rank). DPO scores responses by it.
   torch::Tensor sequence_log_probs(const torch::Tensor& logits, const torch::Tensor& targets,
                                    const torch::Tensor& loss_mask);
+  // Called around each unit of parameters the model runs (ZeRO 3's gathers, parallel/dp/zero3.h);
+  // nullptr = none. Units: unit_of(). `hooks` must outlive the model's use of it.
+  void set_unit_hooks(parallel::dp::UnitHooks* hooks) { unit_hooks_ = hooks; }
+  // What forward_layers keeps for backward (training.recompute); none by default.
+  void set_recompute(const Recompute& recompute) { recompute_ = recompute; }
+  const Recompute& recompute() const { return recompute_; }
   // embed -> all layers -> head.
   torch::Tensor forward(const torch::Tensor& tokens, const torch::Tensor& document_ids = {});
 
@@ -96,9 +105,14 @@ class CausalLMImpl : public torch::nn::Module {
   DecoderStack model{nullptr};
 
  private:
+  // run() between the unit hooks' before_forward and after_forward of `unit`.
+  torch::Tensor in_unit(const std::string& unit, const std::function<torch::Tensor()>& run);
+
   ModelConfig config_;
   TensorParallel tp_;
   StagePart part_;
+  Recompute recompute_;
+  parallel::dp::UnitHooks* unit_hooks_ = nullptr;
   parallel::tp::ColumnParallelLinear lm_head_{nullptr};  // null when config.tie_embeddings or no head
   torch::Tensor tied_output_weight_;
 };
@@ -108,6 +122,10 @@ TORCH_MODULE(CausalLM);
 // initial_value(options, name, full shape), so values do not depend on tp or pp, and returns the
 // number of elements of the parameters it holds (the whole model: equals count_parameters(config)).
 int64_t initialize(CausalLMImpl& model, const InitOptions& options);
+
+// The unit a parameter belongs to, the parameters a model part uses together: "embed"
+// (model.embed_tokens), "layer.<i>" (model.layers.<i>.*), "head" (model.norm, lm_head).
+std::string unit_of(const std::string& parameter_name);
 
 // The parameters in registration (HF) order, each with its full dotted name.
 std::vector<std::pair<std::string, torch::Tensor>> named_parameters(const torch::nn::Module& model);

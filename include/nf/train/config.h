@@ -10,6 +10,7 @@
 #include "nf/core/logging.h"
 #include "nf/dist/mesh_shape.h"
 #include "nf/model/model_config.h"
+#include "nf/model/recompute.h"
 #include "nf/optim/lr_schedule.h"
 
 namespace nf::train {
@@ -39,11 +40,14 @@ struct TrainingConfig {
   double adam_eps = 1e-8;
   double grad_clip = 1.0;
   Precision dtype = Precision::kAuto;
+  model::RecomputeMode recompute = model::RecomputeMode::kNone;
+  int64_t recompute_interval = 1;
   int64_t log_interval = 10;
   int64_t eval_interval = 100;
   int64_t eval_steps = 10;
   int64_t max_bad_steps = 5;
   double peak_tflops = 0.0;
+  std::string memory_limit;  // per rank, e.g. "80GB"; empty = the device's memory (planner.h)
 };
 
 struct DpoConfig {

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "nf/train/tensorboard.h"
 
@@ -56,6 +57,14 @@ std::string with_thousands(double value);
 // "step N | val_loss X", and for dpo " | val_rewards/chosen … | val_rewards/margin …".
 std::string format_eval_line(int64_t step, double val_loss, const std::optional<PreferenceMetrics>& rewards);
 
+// Per rank, in bytes: the measured peaks (memory_stats.h), the tensors held when training started
+// (the model and optimizer states), the most held on top of those right before a step's last
+// backward (the activations kept for it, with the loss's tensors) and the planner's prediction
+// (planner.h).
+struct MemoryRecord {
+  std::vector<double> tensor_bytes, rss_bytes, start_bytes, activation_bytes, predicted_bytes;
+};
+
 class MetricsSink {
  public:
   // Opens run_dir/metrics.jsonl for appending and a TensorBoard file under run_dir/tensorboard.
@@ -67,6 +76,10 @@ class MetricsSink {
   // A validation: val_loss, and for dpo the rewards of the validation pairs ("val_rewards/…" in
   // metrics.jsonl, "val/rewards/…" in TensorBoard).
   void record_eval(int64_t step, double val_loss, const std::optional<PreferenceMetrics>& rewards = std::nullopt);
+  // Every rank's measured peaks and the planner's prediction: {"step", "peak_tensor_bytes": [...],
+  // "peak_rss_bytes": [...], "start_tensor_bytes": [...], "activation_bytes": [...],
+  // "predicted_peak_bytes": [...]} indexed by rank, and "memory/…/rank_R" scalars in MiB.
+  void record_memory(int64_t step, const MemoryRecord& record);
 
  private:
   void append(const nlohmann::json& record);

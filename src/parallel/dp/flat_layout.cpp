@@ -8,12 +8,14 @@
 namespace nf::parallel::dp {
 
 FlatLayout::FlatLayout(const std::vector<std::pair<std::string, std::vector<int64_t>>>& parameters,
-                       int64_t bucket_numel, int dp_size)
+                       int64_t bucket_numel, int dp_size, const std::vector<std::string>& units)
     : dp_size_(dp_size) {
   NF_CHECK(bucket_numel >= 1, UsageError, "flat layout: bucket size must be at least one element, got ", bucket_numel,
            " (parallel.bucket_mb)");
   NF_CHECK(dp_size >= 1, UsageError, "flat layout: dp size must be at least 1, got ", dp_size);
   NF_CHECK(!parameters.empty(), UsageError, "flat layout: no parameters to lay out");
+  NF_CHECK(units.empty() || units.size() == parameters.size(), UsageError, "flat layout: ", units.size(), " units for ",
+           parameters.size(), " parameters");
   for (const auto& [name, shape] : parameters) {
     ParamSlot slot;
     slot.name = name;
@@ -37,11 +39,22 @@ FlatLayout::FlatLayout(const std::vector<std::pair<std::string, std::vector<int6
     buckets_.push_back(std::move(bucket));
   };
   Bucket current;
+  std::vector<std::string> closed_units;
   for (size_t i = slots_.size(); i-- > 0;) {
     if (slots_[i].numel == 0) continue;  // nothing to reduce; keeps buckets non-empty
+    if (!units.empty() && !current.slots.empty() && units[i] != current.unit) {
+      closed_units.push_back(current.unit);
+      close_bucket(current);
+      current = Bucket();
+    }
+    if (!units.empty()) {
+      NF_CHECK(std::find(closed_units.begin(), closed_units.end(), units[i]) == closed_units.end(), UsageError,
+               "flat layout: the parameters of unit '", units[i], "' are not adjacent ('", slots_[i].name, "')");
+      current.unit = units[i];
+    }
     current.slots.push_back(i);
     current.numel += slots_[i].numel;
-    if (current.numel >= bucket_numel) {
+    if (units.empty() && current.numel >= bucket_numel) {
       close_bucket(current);
       current = Bucket();
     }

@@ -19,8 +19,9 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> shapes_of(const NamedT
 
 }  // namespace
 
-FlatParameters::FlatParameters(NamedTensors parameters, int64_t bucket_numel, int dp_size)
-    : parameters_(std::move(parameters)), layout_(shapes_of(parameters_), bucket_numel, dp_size) {
+FlatParameters::FlatParameters(NamedTensors parameters, int64_t bucket_numel, int dp_size,
+                               const std::vector<std::string>& units)
+    : parameters_(std::move(parameters)), layout_(shapes_of(parameters_), bucket_numel, dp_size, units) {
   const at::Tensor& first = parameters_.front().second;
   std::set<const void*> seen;
   for (const auto& [name, tensor] : parameters_) {
@@ -33,23 +34,43 @@ FlatParameters::FlatParameters(NamedTensors parameters, int64_t bucket_numel, in
   }
   at::NoGradGuard no_grad;
   // Zeros, so the padding at each bucket's end reduces to zero and never moves.
-  flat_params_ = at::zeros({layout_.total_numel()}, first.options().requires_grad(false));
+  for (const Bucket& bucket : layout_.buckets()) {
+    bucket_params_.push_back(at::zeros({bucket.numel}, first.options().requires_grad(false)));
+  }
   flat_grads_ = at::zeros({layout_.total_numel()}, first.options().requires_grad(false));
   for (size_t i = 0; i < parameters_.size(); ++i) {
     at::Tensor& tensor = parameters_[i].second;
     const ParamSlot& slot = layout_.slots()[i];
     if (slot.numel == 0) continue;
-    at::Tensor param_view = flat_params_.narrow(0, slot.offset, slot.numel).view(slot.shape);
+    const Bucket& bucket = layout_.buckets()[slot.bucket];
+    at::Tensor param_view =
+        bucket_params_[slot.bucket].narrow(0, slot.offset - bucket.offset, slot.numel).view(slot.shape);
     param_view.copy_(tensor.detach());
     tensor.set_data(param_view);
     tensor.mutable_grad() = flat_grads_.narrow(0, slot.offset, slot.numel).view(slot.shape);
   }
 }
 
-at::Tensor FlatParameters::bucket_params(size_t bucket) const {
-  const Bucket& b = layout_.buckets().at(bucket);
-  return flat_params_.narrow(0, b.offset, b.numel);
+at::Tensor FlatParameters::param_chunk(size_t bucket, int rank) const {
+  const int64_t chunk = layout_.buckets().at(bucket).chunk_numel(layout_.dp_size());
+  return bucket_params_.at(bucket).narrow(0, rank * chunk, chunk);
 }
+
+void FlatParameters::free_bucket(size_t bucket) {
+  c10::StorageImpl* storage = bucket_params_.at(bucket).storage().unsafeGetStorageImpl();
+  storage->set_data_ptr_noswap(c10::DataPtr(nullptr, storage->device()));
+  storage->set_nbytes(0);
+}
+
+void FlatParameters::allocate_bucket(size_t bucket) {
+  const at::Tensor& buffer = bucket_params_.at(bucket);
+  c10::StorageImpl* storage = buffer.storage().unsafeGetStorageImpl();
+  const size_t bytes = static_cast<size_t>(buffer.numel()) * buffer.element_size();
+  storage->set_data_ptr_noswap(storage->allocator()->allocate(bytes));
+  storage->set_nbytes(bytes);
+}
+
+bool FlatParameters::bucket_allocated(size_t bucket) const { return bucket_params_.at(bucket).storage().nbytes() > 0; }
 
 at::Tensor FlatParameters::bucket_grads(size_t bucket) const {
   const Bucket& b = layout_.buckets().at(bucket);

@@ -3,51 +3,24 @@
 #include "nf/parallel/dp/grad_sync.h"
 
 #include <ATen/ATen.h>
-#include <torch/csrc/autograd/function.h>
-#include <torch/csrc/autograd/function_hook.h>
-#include <torch/csrc/autograd/variable.h>
 
 #include "nf/core/error.h"
 
 namespace nf::parallel::dp {
 
-// Runs after a leaf's AccumulateGrad node has added this backward's gradient into .grad (a post
-// hook, unlike a tensor hook, sees the gradient already in the flat buffer).
-class GradSync::ReadyHook : public torch::autograd::FunctionPostHook {
- public:
-  ReadyHook(GradSync& sync, size_t slot) : sync_(sync), slot_(slot) {}
-  torch::autograd::variable_list operator()(const torch::autograd::variable_list& outputs,
-                                            const torch::autograd::variable_list& /*inputs*/) override {
-    sync_.on_grad_ready(slot_);
-    return outputs;
-  }
-
- private:
-  GradSync& sync_;
-  size_t slot_;
-};
-
 GradSync::GradSync(FlatParameters& flat, dist::Communicator& dp, int zero_stage, bool overlap)
     : flat_(flat), dp_(dp), zero_stage_(zero_stage), overlap_(overlap) {
-  NF_CHECK(zero_stage >= 0 && zero_stage <= 2, ConfigError, "parallel.zero_stage must be 0, 1 or 2, got ", zero_stage);
+  NF_CHECK(zero_stage >= 0 && zero_stage <= 3, ConfigError, "parallel.zero must be 0, 1, 2 or 3, got ", zero_stage);
   NF_CHECK(dp.size() == flat.layout().dp_size(), UsageError,
            "grad sync: the flat layout was built for dp=", flat.layout().dp_size(), " but the '", dp.axis(),
            "' communicator has ", dp.size(), " ranks");
-  if (zero_stage_ == 2) shard_grads_ = at::zeros({flat.layout().shard_numel()}, flat.flat_grads().options());
+  if (zero_stage_ >= 2) shard_grads_ = at::zeros({flat.layout().shard_numel()}, flat.flat_grads().options());
   if (!overlap_) return;
   const auto& parameters = flat_.parameters();
   for (size_t i = 0; i < parameters.size(); ++i) {
     if (flat_.layout().slots()[i].numel == 0) continue;
-    const at::Tensor& param = parameters[i].second;
-    NF_CHECK(param.requires_grad() && param.is_leaf(), UsageError, "grad sync: '", parameters[i].first,
-             "' is not a leaf that requires grad; overlap needs its gradient accumulator");
-    accumulators_.push_back(torch::autograd::impl::grad_accumulator(param));
-    hook_keys_.push_back(accumulators_.back()->add_post_hook(std::make_unique<ReadyHook>(*this, i)));
+    ready_hooks_.add(parameters[i].second, parameters[i].first, [this, i] { on_grad_ready(i); });
   }
-}
-
-GradSync::~GradSync() {
-  for (size_t i = 0; i < accumulators_.size(); ++i) accumulators_[i]->del_post_hook(hook_keys_[i]);
 }
 
 void GradSync::arm() {
@@ -72,7 +45,7 @@ void GradSync::on_grad_ready(size_t slot) {
 
 void GradSync::launch(size_t bucket) {
   at::Tensor grads = flat_.bucket_grads(bucket);
-  if (zero_stage_ == 2) {
+  if (zero_stage_ >= 2) {
     const Bucket& b = flat_.layout().buckets()[bucket];
     at::Tensor chunk = shard_grads_.narrow(0, b.shard_offset, b.chunk_numel(dp_.size()));
     works_.push_back(dp_.reduce_scatter(grads, chunk, dist::ReduceOp::kSum));
@@ -90,7 +63,7 @@ void GradSync::finish() {
 }
 
 at::Tensor GradSync::shard_grads() const {
-  if (zero_stage_ == 2) return shard_grads_;
+  if (zero_stage_ >= 2) return shard_grads_;
   const FlatLayout& layout = flat_.layout();
   std::vector<at::Tensor> chunks;
   for (size_t b = 0; b < layout.buckets().size(); ++b) {

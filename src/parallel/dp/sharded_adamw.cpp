@@ -5,14 +5,16 @@
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>
 
+#include <algorithm>
 #include <map>
 
 #include "nf/core/error.h"
 
 namespace nf::parallel::dp {
 
-ShardedAdamW::ShardedAdamW(FlatParameters& flat, dist::Communicator& dp, optim::AdamWOptions options)
-    : flat_(flat), dp_(dp), options_(std::move(options)) {
+ShardedAdamW::ShardedAdamW(FlatParameters& flat, dist::Communicator& dp, optim::AdamWOptions options,
+                           bool gather_after_step)
+    : flat_(flat), dp_(dp), options_(std::move(options)), gather_after_step_(gather_after_step) {
   const FlatLayout& layout = flat_.layout();
   NF_CHECK(dp.size() == layout.dp_size(), UsageError,
            "sharded AdamW: the flat layout was built for dp=", layout.dp_size(), " but the '", dp.axis(),
@@ -27,7 +29,7 @@ ShardedAdamW::ShardedAdamW(FlatParameters& flat, dist::Communicator& dp, optim::
       runs_.push_back({segment.shard_offset, segment.numel, decay});
     }
   }
-  const auto fp32 = flat_.flat_params().options().dtype(at::kFloat);
+  const auto fp32 = flat_.options().dtype(at::kFloat);
   master_ = at::zeros({layout.shard_numel()}, fp32);
   exp_avg_ = at::zeros({layout.shard_numel()}, fp32);
   exp_avg_sq_ = at::zeros({layout.shard_numel()}, fp32);
@@ -39,20 +41,23 @@ void ShardedAdamW::copy_master_from_parameters() {
   const FlatLayout& layout = flat_.layout();
   for (size_t b = 0; b < layout.buckets().size(); ++b) {
     const int64_t chunk = layout.buckets()[b].chunk_numel(layout.dp_size());
-    master_.narrow(0, layout.buckets()[b].shard_offset, chunk)
-        .copy_(flat_.flat_params().narrow(0, layout.chunk_offset(b, dp_.rank()), chunk));
+    master_.narrow(0, layout.buckets()[b].shard_offset, chunk).copy_(flat_.param_chunk(b, dp_.rank()));
   }
 }
 
 at::Tensor ShardedAdamW::grad_squares(const at::Tensor& shard_grads,
                                       const std::function<double(const std::string&)>& weight) const {
-  const at::Tensor grads = shard_grads.to(at::kDouble);
-  at::Tensor squares = at::zeros({1}, grads.options());
-  // Adjacent segments with the same factor are summed in one kernel.
+  at::Tensor squares = at::zeros({1}, shard_grads.options().dtype(at::kDouble));
+  // Adjacent segments with the same factor are summed together, in fp64 pieces of at most
+  // kSquaresChunk elements: a whole fp64 copy of the shard would be the step's largest allocation.
+  constexpr int64_t kSquaresChunk = int64_t{1} << 20;
   int64_t begin = 0, end = 0;
   double factor = 0.0;
   const auto flush = [&] {
-    if (end > begin) squares += factor * grads.narrow(0, begin, end - begin).square().sum();
+    for (int64_t at = begin; at < end; at += kSquaresChunk) {
+      const int64_t n = std::min(kSquaresChunk, end - at);
+      squares += factor * shard_grads.narrow(0, at, n).to(at::kDouble).square().sum();
+    }
   };
   for (const ShardSegment& segment : segments_) {
     const double w = weight(flat_.layout().slots()[segment.slot].name);
@@ -74,8 +79,9 @@ void ShardedAdamW::step(const at::Tensor& shard_grads, double lr, double grad_sc
   at::NoGradGuard no_grad;
   ++step_;
   at::Tensor grads = shard_grads.to(at::kFloat);
-  // The same fp32 multiply as optim::scale_gradients, so clipping matches a single process exactly.
-  if (grad_scale != 1.0) grads = grads * grad_scale;
+  // The same fp32 multiply as optim::scale_gradients, so clipping matches a single process exactly;
+  // in place, as the step owns the shard's gradients (no second shard-sized buffer).
+  if (grad_scale != 1.0) grads.mul_(grad_scale);
   for (const DecayRun& run : runs_) {
     at::Tensor master = master_.narrow(0, run.shard_offset, run.numel);
     at::Tensor exp_avg = exp_avg_.narrow(0, run.shard_offset, run.numel);
@@ -83,12 +89,17 @@ void ShardedAdamW::step(const at::Tensor& shard_grads, double lr, double grad_sc
     optim::adamw_update(master, grads.narrow(0, run.shard_offset, run.numel), exp_avg, exp_avg_sq, step_, lr,
                         run.weight_decay, options_);
   }
-  gather_parameters();
+  if (gather_after_step_) gather_parameters();
+}
+
+at::Tensor ShardedAdamW::master_chunk(size_t bucket) const {
+  const Bucket& info = flat_.layout().buckets().at(bucket);
+  return master_.narrow(0, info.shard_offset, info.chunk_numel(flat_.layout().dp_size()));
 }
 
 void ShardedAdamW::gather_parameters() {
   const FlatLayout& layout = flat_.layout();
-  const at::Tensor source = master_.to(flat_.flat_params().scalar_type());  // no copy when fp32
+  const at::Tensor source = master_.to(flat_.options().dtype());  // no copy when fp32
   std::vector<std::unique_ptr<dist::Work>> works;
   // All buckets in flight at once; the master chunk is the send buffer (MPI forbids it to overlap
   // the receive buffer, which the rank's own chunk of the flat parameters would).
@@ -141,7 +152,7 @@ void ShardedAdamW::load_state(const NamedTensors& state) {
 
 NamedTensors ShardedAdamW::full_state() const {
   const FlatLayout& layout = flat_.layout();
-  const bool with_master = flat_.flat_params().scalar_type() != at::kFloat;
+  const bool with_master = flat_.options().dtype() != caffe2::TypeMeta::Make<float>();
   const auto gather = [&](const at::Tensor& shard) {
     at::Tensor full = at::empty({layout.total_numel()}, shard.options());
     std::vector<std::unique_ptr<dist::Work>> works;

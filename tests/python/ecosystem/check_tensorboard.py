@@ -26,6 +26,10 @@ EVAL_TAGS = {"val_loss": "val/loss", "val_rewards/chosen": "val/rewards/chosen",
              "val_rewards/rejected": "val/rewards/rejected", "val_rewards/accuracy": "val/rewards/accuracy",
              "val_rewards/margin": "val/rewards/margin"}
 JSONL_ONLY = {"step", "gflops_per_s", "skipped_steps"}
+# The end-of-run memory record: per-rank lists of bytes -> "TAG/rank_R" in MiB.
+MEMORY_TAGS = {"peak_tensor_bytes": "memory/peak_tensor_mib", "peak_rss_bytes": "memory/peak_rss_mib",
+               "start_tensor_bytes": "memory/start_tensor_mib", "activation_bytes": "memory/activation_mib",
+               "predicted_peak_bytes": "memory/predicted_peak_mib"}
 
 
 def documented_tags(path):
@@ -46,6 +50,14 @@ def expected_scalars(run):
     scalars = {}
     for line in open(os.path.join(run, "metrics.jsonl")):
         record = json.loads(line)
+        if "peak_tensor_bytes" in record:
+            for key, values in record.items():
+                if key == "step":
+                    continue
+                assert key in MEMORY_TAGS, f"{run}/metrics.jsonl has '{key}', which this check does not know: add its tag"
+                for rank, value in enumerate(values):
+                    scalars.setdefault(f"{MEMORY_TAGS[key]}/rank_{rank}", {})[record["step"]] = np.float32(value / 2**20)
+            continue
         tags = TRAIN_TAGS if "loss" in record else EVAL_TAGS
         for key, value in record.items():
             if key in JSONL_ONLY:

@@ -13,6 +13,11 @@
 // 1/dp range of the whole buffer, let each bucket's reduce_scatter / all_gather be a plain
 // equal-chunk collective that starts as soon as that bucket is ready (as Megatron's distributed
 // optimizer does).
+//
+// Units (ZeRO-3): given each parameter's unit (a decoder layer, the embedding, the head), buckets
+// are cut at unit boundaries instead of by size, one bucket per unit, so that a unit's
+// parameters are gathered and freed as one buffer (zero3.h). A unit's parameters must be adjacent
+// in registration order.
 #pragma once
 
 #include <cstdint>
@@ -35,6 +40,7 @@ struct Bucket {
   int64_t numel = 0;          // padded to a multiple of dp
   int64_t shard_offset = 0;   // where this bucket's chunk starts in a rank's shard
   std::vector<size_t> slots;  // parameters in the bucket (indices into slots()), layout order
+  std::string unit;           // with units: the unit the bucket holds
   int64_t chunk_numel(int dp_size) const { return numel / dp_size; }
 };
 
@@ -48,9 +54,10 @@ struct ShardSegment {
 
 class FlatLayout {
  public:
-  // `parameters`: (name, shape) in registration order. bucket_numel ≥ 1, dp_size ≥ 1.
+  // `parameters`: (name, shape) in registration order. bucket_numel ≥ 1, dp_size ≥ 1. `units`:
+  // empty, or each parameter's unit (then bucket_numel is not used).
   FlatLayout(const std::vector<std::pair<std::string, std::vector<int64_t>>>& parameters, int64_t bucket_numel,
-             int dp_size);
+             int dp_size, const std::vector<std::string>& units = {});
 
   // Registration order, as given.
   const std::vector<ParamSlot>& slots() const { return slots_; }

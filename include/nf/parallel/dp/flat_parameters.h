@@ -1,6 +1,7 @@
-// The model's parameters and gradients moved into two flat buffers laid out by FlatLayout: each
-// parameter's storage becomes a view into the flat parameter buffer and its .grad a view into the
-// flat gradient buffer, so bucketed collectives work on the buffers directly with no copies.
+// The model's parameters and gradients moved into buffers laid out by FlatLayout: each parameter's
+// storage becomes a view into its bucket's parameter buffer (one per bucket, so that ZeRO-3 can
+// free a bucket's: zero3.h) and its .grad a view into the flat gradient buffer, so bucketed
+// collectives work on the buffers directly with no copies.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -21,16 +22,28 @@ class FlatParameters {
   // dtype, each a distinct tensor. Their current values are copied into the flat buffer and the
   // tensors are rebound to views of it (the tensor objects, and so a module holding them, stay the
   // same). Gradients start at zero. bucket_numel: see bucket_numel_for().
-  FlatParameters(NamedTensors parameters, int64_t bucket_numel, int dp_size);
+  FlatParameters(NamedTensors parameters, int64_t bucket_numel, int dp_size,
+                 const std::vector<std::string>& units = {});
   FlatParameters(const FlatParameters&) = delete;
   FlatParameters& operator=(const FlatParameters&) = delete;
 
   const FlatLayout& layout() const { return layout_; }
   const NamedTensors& parameters() const { return parameters_; }
-  at::Tensor& flat_params() { return flat_params_; }
+  // The parameters' dtype and device.
+  at::TensorOptions options() const { return flat_grads_.options(); }
   at::Tensor& flat_grads() { return flat_grads_; }
-  at::Tensor bucket_params(size_t bucket) const;
+  // Bucket b's parameters, numel() padded elements (the parameters are views of it).
+  at::Tensor bucket_params(size_t bucket) const { return bucket_params_.at(bucket); }
+  // `rank`'s chunk of bucket b's parameters.
+  at::Tensor param_chunk(size_t bucket, int rank) const;
   at::Tensor bucket_grads(size_t bucket) const;
+
+  // ZeRO-3: frees bucket b's parameter memory (its parameters keep their shapes, and tensors
+  // autograd saved of them their views, but none may be read until allocate_bucket), and gives
+  // it back, uninitialized. Storage-level, as PyTorch FSDP does, so every view sees the new memory.
+  void free_bucket(size_t bucket);
+  void allocate_bucket(size_t bucket);
+  bool bucket_allocated(size_t bucket) const;
 
   // Zeroes the gradient buffer in place; the .grad views stay bound. (Setting a .grad to undefined
   // would detach it from the buffer: autograd would then allocate a fresh tensor.)
@@ -41,7 +54,8 @@ class FlatParameters {
  private:
   NamedTensors parameters_;
   FlatLayout layout_;
-  at::Tensor flat_params_, flat_grads_;
+  std::vector<at::Tensor> bucket_params_;
+  at::Tensor flat_grads_;
 };
 
 }  // namespace nf::parallel::dp

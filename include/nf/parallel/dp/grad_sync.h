@@ -8,7 +8,7 @@
 //
 //   zero 0 and 1: each bucket is all-reduced in place; after finish() every rank holds the summed
 //                 gradient in every .grad.
-//   zero 2:       each bucket is reduce-scattered; after finish() shard_grads() holds the summed
+//   zero 2 and 3: each bucket is reduce-scattered; after finish() shard_grads() holds the summed
 //                 gradient of this rank's chunks only (.grad keeps the local, unreduced values).
 //
 // Overlap (optional): with overlap on, a hook on each parameter's gradient accumulator counts the
@@ -26,19 +26,15 @@
 
 #include "nf/dist/communicator.h"
 #include "nf/parallel/dp/flat_parameters.h"
-
-namespace torch::autograd {
-struct Node;
-}
+#include "nf/parallel/dp/grad_ready.h"
 
 namespace nf::parallel::dp {
 
 class GradSync {
  public:
-  // zero_stage: 0, 1 or 2. `flat` and `dp` must outlive this object; dp.size() must equal the
+  // zero_stage: 0 to 3. `flat` and `dp` must outlive this object; dp.size() must equal the
   // layout's dp size.
   GradSync(FlatParameters& flat, dist::Communicator& dp, int zero_stage, bool overlap);
-  ~GradSync();
   GradSync(const GradSync&) = delete;
   GradSync& operator=(const GradSync&) = delete;
 
@@ -50,13 +46,12 @@ class GradSync {
 
   int zero_stage() const { return zero_stage_; }
   // This rank's chunks of every bucket, summed over dp, in shard order (size layout().shard_numel()).
-  // zero 2: the reduce_scatter output itself; zero 0/1: a copy out of the flat gradient buffer.
+  // zero 2, 3: the reduce_scatter output itself; zero 0/1: a copy out of the flat gradient buffer.
   at::Tensor shard_grads() const;
   // Buckets whose collective started during backward in the last step (overlap diagnostics).
   int buckets_started_in_backward() const { return started_in_backward_; }
 
  private:
-  class ReadyHook;
   void on_grad_ready(size_t slot);
   void launch(size_t bucket);
 
@@ -64,9 +59,8 @@ class GradSync {
   dist::Communicator& dp_;
   int zero_stage_;
   bool overlap_;
-  at::Tensor shard_grads_;                                            // zero 2 only
-  std::vector<std::shared_ptr<torch::autograd::Node>> accumulators_;  // kept alive: hooks live on them
-  std::vector<uintptr_t> hook_keys_;
+  at::Tensor shard_grads_;  // zero 2 only
+  GradReadyHooks ready_hooks_;
   std::vector<int64_t> pending_;  // per bucket: gradients still to come in the armed backward
   std::vector<std::unique_ptr<dist::Work>> works_;
   size_t next_bucket_ = 0;

@@ -29,7 +29,10 @@ namespace nf::parallel::dp {
 class ShardedAdamW {
  public:
   // The master shard starts from the current flat parameters. `flat` and `dp` must outlive this.
-  ShardedAdamW(FlatParameters& flat, dist::Communicator& dp, optim::AdamWOptions options);
+  // `gather_after_step`: step() ends by all-gathering the updated parameters (ZeRO 1, 2); ZeRO-3
+  // gathers each unit when it is used instead (zero3.h).
+  ShardedAdamW(FlatParameters& flat, dist::Communicator& dp, optim::AdamWOptions options,
+               bool gather_after_step = true);
 
   // Σ weight(name)·g² over this rank's shard (padding excluded), in fp64, shape {1}, not reduced:
   // the caller reduces it over the axes the parameters are split on (DataParallelOptimizer::
@@ -37,10 +40,13 @@ class ShardedAdamW {
   // factor, e.g. 1/tp for a tensor every tp rank holds whole.
   at::Tensor grad_squares(const at::Tensor& shard_grads, const std::function<double(const std::string&)>& weight) const;
   // One update with learning rate `lr`, the shard's gradients first scaled by `grad_scale` (the
-  // clip coefficient, optim::clip_coefficient; 1 = no clipping), then the all-gather. Collective.
+  // clip coefficient, optim::clip_coefficient; 1 = no clipping: scaled in place), then the
+  // all-gather. Collective.
   void step(const at::Tensor& shard_grads, double lr, double grad_scale = 1.0);
 
   int64_t step_count() const { return step_; }
+  // This rank's chunk of bucket b in the fp32 master shard.
+  at::Tensor master_chunk(size_t bucket) const;
 
   NamedTensors state() const;
   // Throws CheckpointError when the saved shard was made by a different layout or rank.
@@ -63,6 +69,7 @@ class ShardedAdamW {
   FlatParameters& flat_;
   dist::Communicator& dp_;
   optim::AdamWOptions options_;
+  bool gather_after_step_;
   std::vector<ShardSegment> segments_;
   std::vector<DecayRun> runs_;
   at::Tensor master_, exp_avg_, exp_avg_sq_;  // fp32, shard_numel each
