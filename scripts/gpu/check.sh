@@ -13,6 +13,9 @@
 #   tiny_cpu    configs/tiny.yaml for a few steps on the CPU in fp32: the reference
 #   tiny_gpu    the same on the GPU in fp32 and in bf16, against the CPU's losses (fp32 within 1e-4
 #               relative, bf16 within 2e-2)
+#   memory_gpu  issue #17 on CUDA: the tiny model with ZeRO 3 and full recomputation in fp32 and bf16
+#               against tiny_gpu's losses (fp32 within 1e-4, bf16 within 2e-2), and the caching
+#               allocator's measured peak beside the planner's prediction
 #   bench_nf, bench_torch_eager, bench_torch_compile
 #               configs/1b.yaml for 30 steps in bf16: tokens/s and MFU (989 TFLOP/s dense bf16 peak)
 #               of nf-train, and of the same model in PyTorch (scripts/bench/torch_train_loop.py),
@@ -38,7 +41,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 work=/tmp/nf-gpu-check out='' bundle=$root/.gpu-bundle/deps.tar.xz build='' reuse_build=0 gpu=1 only='' budget=480
-all_items=(deps configure build nccl tiny_cpu tiny_gpu bench_nf bench_torch_eager bench_torch_compile)
+all_items=(deps configure build nccl tiny_cpu tiny_gpu memory_gpu bench_nf bench_torch_eager bench_torch_compile)
 usage() {
   echo "usage: $0 [--out DIR] [--work DIR] [--bundle FILE|none] [--build DIR] [--reuse-build] [--cpu]" \
     "[--only ITEM,...] [--budget-s S]" >&2
@@ -340,6 +343,36 @@ PY
   cat "$current/figures"
 }
 
+# ZeRO 3 (each unit's storage freed and re-gathered on the CUDA caching allocator, over NCCL) and
+# full recomputation (its rerun under bf16 autocast) against the plain GPU runs, and the measured
+# CUDA peak (memory record of metrics.jsonl) beside the planner's.
+item_memory_gpu() {
+  need_gpu
+  [[ -f $work/runs/tiny_gpu_bf16/metrics.jsonl ]] || fail "no plain GPU run to compare with (tiny_gpu failed)"
+  for dtype in fp32 bf16; do
+    train "memory_gpu_$dtype" gpu "${tiny_flags[@]}" --training.dtype "$dtype" --parallel.zero 3 --training.recompute full
+  done
+  "$py" - "$work/runs" >>"$current/figures" <<'PY' || fail "ZeRO 3 + full recomputation strays from the plain GPU runs"
+import json, sys
+runs = sys.argv[1]
+def records(name):
+    return [json.loads(line) for line in open(f"{runs}/{name}/metrics.jsonl")]
+within = True
+for dtype, tolerance in (("fp32", 1e-4), ("bf16", 2e-2)):
+    plain = [r["loss"] for r in records(f"tiny_gpu_{dtype}") if "loss" in r]
+    memory = records(f"memory_gpu_{dtype}")
+    losses = [r["loss"] for r in memory if "loss" in r]
+    worst = max(abs(a - b) / abs(b) for a, b in zip(losses, plain)) if len(losses) == len(plain) else float("inf")
+    peak = [r for r in memory if "peak_tensor_bytes" in r][-1]
+    print(f"{dtype}_zero3_full_max_rel_diff {worst:.3e}")
+    print(f"{dtype}_measured_peak_mib {peak['peak_tensor_bytes'][0] / 2**20:.1f}")
+    print(f"{dtype}_predicted_peak_mib {peak['predicted_peak_bytes'][0] / 2**20:.1f}")
+    within = within and worst <= tolerance and peak["peak_tensor_bytes"][0] > 0
+sys.exit(0 if within else 1)
+PY
+  cat "$current/figures"
+}
+
 # The benchmark: configs/1b.yaml shortened to a global batch of 16 sequences (4 micro-batches of
 # 4 x 2048 tokens) in bf16, 30 steps of nf-train of which the first 5 are left out of the figures,
 # and 3 + 10 steps of the PyTorch loop. With --cpu, the same plumbing on configs/tiny.yaml in fp32
@@ -472,6 +505,7 @@ run_item build 330 "the programs and the GPU tests, $cores cores"
 run_item nccl 90 "the NCCL backend's tests on one GPU"
 run_item tiny_cpu 90 "the tiny model on the CPU in fp32: the reference losses"
 run_item tiny_gpu 90 "the tiny model on the GPU in fp32 and bf16 against the CPU's losses"
+run_item memory_gpu 90 "ZeRO 3 and full recomputation on the GPU against the plain runs; the CUDA peak"
 run_item bench_nf 150 "configs/$bench_preset.yaml, $nf_steps steps: nf-train tokens/s and MFU"
 run_item bench_torch_eager 100 "the same model and batch: PyTorch eager"
 run_item bench_torch_compile 240 "the same model and batch: PyTorch torch.compile"
