@@ -176,17 +176,16 @@ c10::Device planned_device(const nf::dist::JobContext& job) {
   return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(job.local_rank % devices));
 }
 
-// The memory one rank may use: --dry-run.memory, else training.memory_limit, else the device's.
-// JobContext does not know how many ranks share this node, so on the CPU every rank of the job is
-// assumed to (right for one node, cautious for several).
+// The memory one rank may use: --dry-run.memory, else training.memory_limit, else the device's (on
+// the CPU, the node's shared by the ranks on it).
 nf::train::MemoryLimit memory_limit(const nf::dist::JobContext& job, const Arguments& args,
                                     const nf::train::TrainConfig& config, const c10::Device& device) {
   if (!args.dry_run_memory.empty()) {
     return {nf::train::parse_memory_size(args.dry_run_memory, "--dry-run.memory"), "--dry-run.memory"};
   }
   const std::string source =
-      device.is_cuda() ? "the GPU's memory" : "the node's memory / " + std::to_string(job.world_size) + " ranks";
-  return nf::train::memory_limit_of(config, {nf::train::device_memory_bytes(device, job.world_size), source});
+      device.is_cuda() ? "the GPU's memory" : "the node's memory / " + std::to_string(job.local_size) + " ranks";
+  return nf::train::memory_limit_of(config, {nf::train::device_memory_bytes(device, job.local_size), source});
 }
 
 nf::train::PlanOptions plan_options(const Arguments& args, const nf::train::TrainConfig& config,

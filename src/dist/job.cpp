@@ -11,13 +11,13 @@
 namespace nf::dist {
 namespace {
 
-int local_rank_of_world() {
+// This process's rank among those on its node, and their number.
+void place_on_node(JobContext& job) {
   MPI_Comm node = MPI_COMM_NULL;
   MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
-  int local = 0;
-  MPI_Comm_rank(node, &local);
+  MPI_Comm_rank(node, &job.local_rank);
+  MPI_Comm_size(node, &job.local_size);
   MPI_Comm_free(&node);
-  return local;
 }
 
 void report(const JobContext& job, const char* kind, const std::string& message, const std::string& hint) {
@@ -41,7 +41,7 @@ int run_job(int argc, char** argv, const std::function<int(const JobContext&)>& 
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   MPI_Comm_rank(MPI_COMM_WORLD, &job.rank);
   MPI_Comm_size(MPI_COMM_WORLD, &job.world_size);
-  job.local_rank = local_rank_of_world();
+  place_on_node(job);
 
   int code = 0;
   bool failed = false;

@@ -93,6 +93,11 @@ echo "PASS: the measured peak per rank falls from ZeRO 0 to 1 to 3 and with full
   --dry-run.memory 8GB >"$work/plan.out" 2>&1 || { cat "$work/plan.out"; fail "--dry-run"; }
 grep -q 'Memory per rank' "$work/plan.out" && grep -q 'fits' "$work/plan.out" || { cat "$work/plan.out"; fail "no plan"; }
 [[ ! -e $work/runs/plan/metrics.jsonl ]] || fail "--dry-run trained"
+# Without a limit: the node's memory shared by the 4 ranks on it (/proc/meminfo, JobContext::local_size).
+"$MPIEXEC" -n 4 --oversubscribe "$train" "${common[@]}" --output.name plan --dry-run >"$work/plan_node.out" 2>&1 ||
+  { cat "$work/plan_node.out"; fail "--dry-run without a limit"; }
+grep -Eq "against [0-9.]+ GiB \(the node's memory / 4 ranks\)" "$work/plan_node.out" ||
+  { cat "$work/plan_node.out"; fail "the default limit is not the node's memory over its 4 ranks"; }
 "$MPIEXEC" -n 4 --oversubscribe "$train" "${common[@]}" "${wide[@]}" --output.name too_small \
   --training.memory_limit 10MB >"$work/too_small.out" 2>&1 && fail "a run that cannot fit in 10MB trained"
 grep -q 'does NOT fit' "$work/too_small.out" && grep -Eq 'parallel.zero 3|training.recompute full' "$work/too_small.out" ||

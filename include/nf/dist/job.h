@@ -16,6 +16,7 @@ struct JobContext {
   int rank = 0;
   int world_size = 1;
   int local_rank = 0;  // rank among the processes on this node (MPI_Comm_split_type SHARED)
+  int local_size = 1;  // the processes on this node
 };
 
 // Runs `body` between MPI_Init_thread and MPI_Finalize. Returns the process exit code: the
