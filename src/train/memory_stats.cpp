@@ -67,29 +67,19 @@ uint64_t TensorMemoryCounter::peak_bytes() const { return counts_->peak.load(); 
 void TensorMemoryCounter::reset_peak() { counts_->peak.store(counts_->current.load()); }
 
 uint64_t tensor_bytes_now(const c10::Device& device, const TensorMemoryCounter& cpu_counter) {
-#ifdef NF_HAVE_NCCL
   if (device.is_cuda()) return dist::cuda_memory(device.index()).allocated_bytes;
-#else
-  (void)device;
-#endif
   return cpu_counter.current_bytes();
 }
 
 void reset_tensor_peak(const c10::Device& device, TensorMemoryCounter& cpu_counter) {
   cpu_counter.reset_peak();
-#ifdef NF_HAVE_NCCL
   if (device.is_cuda()) dist::reset_cuda_peak(device.index());
-#else
-  (void)device;
-#endif
 }
 
 MemoryPeak memory_peak(const c10::Device& device, const TensorMemoryCounter& cpu_counter) {
   MemoryPeak peak;
-  peak.tensor_bytes = cpu_counter.peak_bytes();
-#ifdef NF_HAVE_NCCL  // the CUDA runtime comes with the NCCL backend; without it there is no CUDA device
-  if (device.is_cuda()) peak.tensor_bytes = dist::cuda_memory(device.index()).peak_allocated_bytes;
-#endif
+  peak.tensor_bytes =
+      device.is_cuda() ? dist::cuda_memory(device.index()).peak_allocated_bytes : cpu_counter.peak_bytes();
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   peak.rss_bytes = static_cast<uint64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB

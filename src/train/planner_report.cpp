@@ -233,13 +233,7 @@ MemoryLimit memory_limit_of(const TrainConfig& config, const MemoryLimit& device
 }
 
 uint64_t device_memory_bytes(const c10::Device& device, int64_t ranks_on_node) {
-  if (device.is_cuda()) {
-#ifdef NF_HAVE_NCCL  // the CUDA runtime comes with the NCCL backend; without it there is no CUDA device
-    return dist::cuda_memory(device.index()).total_bytes;
-#else
-    return 0;  // unknown: nothing is checked
-#endif
-  }
+  if (device.is_cuda()) return dist::cuda_memory(device.index()).total_bytes;
   std::ifstream meminfo("/proc/meminfo");
   for (std::string line; std::getline(meminfo, line);) {
     std::istringstream fields(line);

@@ -91,7 +91,7 @@ class Trainer {
     NF_CHECK(
         t.dtype != Precision::kBf16 || device.is_cuda(), ConfigError,
         "training.dtype bf16 needs a CUDA device; this LibTorch/machine trains on the CPU in fp32 (use auto or fp32)");
-    bf16_autocast_ = device.is_cuda() && t.dtype != Precision::kFp32;
+    bf16_autocast_ = bf16_autocast_on(config, device);
     model_ = build_model();
     tied_ = std::make_unique<TiedEmbedding>(model_, mesh);
     // Before the optimizer exists: ZeRO's master weights start as a copy of the parameters.
@@ -140,7 +140,7 @@ class Trainer {
                     .with_warmup_steps(t.warmup_steps)
                     .with_total_steps(data_.max_steps)
                     .with_decay(t.lr_schedule);
-    const double peak = t.peak_tflops > 0 ? t.peak_tflops : (device.is_cuda() ? 989.0 : 0.0);
+    const double peak = t.peak_tflops > 0 ? t.peak_tflops : (device.is_cuda() ? kAssumedPeakTflops : 0.0);
     peak_gflops_ = peak * 1e3;
     sequences_per_step_ = t.global_batch_size * objective_spec_.rows_per_sample;
     flops_per_token_ = model::training_flops_per_token(config.model, t.seq_len) * objective_spec_.flops_factor;
@@ -151,7 +151,7 @@ class Trainer {
     const TrainingConfig& t = config_.training;
     PreemptionGuard preemption;
     reset_tensor_peak(device_, tensor_memory_);  // the peak of training, not of setting up
-    start_tensor_bytes_ = memory_peak(device_, tensor_memory_).tensor_bytes;
+    start_tensor_bytes_ = tensor_bytes_now(device_, tensor_memory_);
     const int64_t first_step = meta_.step;
     TrainResult result;
     result.step = meta_.step;

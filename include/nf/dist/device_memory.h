@@ -1,6 +1,7 @@
 // A CUDA device's memory, for the planner's limit and the measured peak (train/memory_stats.h).
-// Implemented by the NCCL backend's library (NF_HAVE_NCCL builds), which links the CUDA runtime;
-// in a build whose LibTorch has no CUDA there is no CUDA device to ask, and these throw DistError.
+// Implemented by the NCCL backend's library (NF_HAVE_NCCL builds), which links the CUDA runtime. A
+// build without it, or whose LibTorch has no CUDA, cannot train on a CUDA device: these throw
+// DistError there.
 #pragma once
 
 #include <cstdint>

@@ -82,7 +82,6 @@ class CausalLMImpl : public torch::nn::Module {
   void set_unit_hooks(parallel::dp::UnitHooks* hooks) { unit_hooks_ = hooks; }
   // What forward_layers keeps for backward (training.recompute); none by default.
   void set_recompute(const Recompute& recompute) { recompute_ = recompute; }
-  const Recompute& recompute() const { return recompute_; }
   // embed -> all layers -> head.
   torch::Tensor forward(const torch::Tensor& tokens, const torch::Tensor& document_ids = {});
 

@@ -27,12 +27,11 @@ class TensorMemoryCounter {
   // From now on the peak counts from what is allocated now.
   void reset_peak();
 
+ private:
   struct Counts {
     std::atomic<uint64_t> current{0};
     std::atomic<uint64_t> peak{0};
   };
-
- private:
   class CountingAllocator;
   std::shared_ptr<Counts> counts_;
   std::unique_ptr<CountingAllocator> allocator_;

@@ -117,7 +117,7 @@ uint64_t parse_memory_size(const std::string& text, const std::string& key);
 MemoryLimit memory_limit_of(const TrainConfig& config, const MemoryLimit& device);
 
 // The memory one rank of `device` may use. CPU: the node's MemTotal (/proc/meminfo) divided by the
-// `ranks_on_node` ranks sharing it; 0 when unreadable. CUDA: 0 for now (unknown, not checked).
+// `ranks_on_node` ranks sharing it; 0 when unreadable. CUDA: the device's total memory.
 uint64_t device_memory_bytes(const c10::Device& device, int64_t ranks_on_node);
 
 // Every pipeline stage of `plan` within `limit` (always, when the limit is unknown).

@@ -70,8 +70,6 @@ void FlatParameters::allocate_bucket(size_t bucket) {
   storage->set_nbytes(bytes);
 }
 
-bool FlatParameters::bucket_allocated(size_t bucket) const { return bucket_params_.at(bucket).storage().nbytes() > 0; }
-
 at::Tensor FlatParameters::bucket_grads(size_t bucket) const {
   const Bucket& b = layout_.buckets().at(bucket);
   return flat_grads_.narrow(0, b.offset, b.numel);

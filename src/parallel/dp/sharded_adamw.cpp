@@ -39,10 +39,7 @@ ShardedAdamW::ShardedAdamW(FlatParameters& flat, dist::Communicator& dp, optim::
 void ShardedAdamW::copy_master_from_parameters() {
   at::NoGradGuard no_grad;
   const FlatLayout& layout = flat_.layout();
-  for (size_t b = 0; b < layout.buckets().size(); ++b) {
-    const int64_t chunk = layout.buckets()[b].chunk_numel(layout.dp_size());
-    master_.narrow(0, layout.buckets()[b].shard_offset, chunk).copy_(flat_.param_chunk(b, dp_.rank()));
-  }
+  for (size_t b = 0; b < layout.buckets().size(); ++b) master_chunk(b).copy_(flat_.param_chunk(b, dp_.rank()));
 }
 
 at::Tensor ShardedAdamW::grad_squares(const at::Tensor& shard_grads,

@@ -44,11 +44,15 @@ size_t ParameterGather::bucket_of(const std::string& unit) const {
   return found->second;
 }
 
+std::unique_ptr<dist::Work> ParameterGather::start_gather(size_t bucket) {
+  at::Tensor full = flat_.bucket_params(bucket);
+  return dp_.all_gather(optimizer_.master_chunk(bucket), full);
+}
+
 void ParameterGather::gather(size_t bucket, bool wait) {
   if (state_[bucket] == State::kFreed) {
     flat_.allocate_bucket(bucket);
-    at::Tensor full = flat_.bucket_params(bucket);
-    works_[bucket] = dp_.all_gather(optimizer_.master_chunk(bucket), full);
+    works_[bucket] = start_gather(bucket);
     state_[bucket] = State::kGathering;
   }
   if (wait && state_[bucket] == State::kGathering) {
@@ -102,9 +106,7 @@ void ParameterGather::release_all() {
 
 void ParameterGather::refresh_pinned() {
   for (size_t b = 0; b < state_.size(); ++b) {
-    if (!pinned_[b]) continue;
-    at::Tensor full = flat_.bucket_params(b);
-    dp_.all_gather(optimizer_.master_chunk(b), full)->wait();
+    if (pinned_[b]) start_gather(b)->wait();
   }
 }
 

@@ -73,7 +73,7 @@ class DataParallelOptimizer {
   void zero_grad();
 
   // The optimizer state for a checkpoint of this layout: per parameter (ZeRO 0, optim::AdamW::
-  // state()'s form) or this rank's flat shard (ZeRO 1, 2).
+  // state()'s form) or this rank's flat shard (ZeRO 1, 2, 3).
   NamedTensors state() const;
   // Restores it: `per_parameter` when the state is in AdamW's per-parameter form (ZeRO 0's, or a
   // checkpoint resharded from another layout), else this rank's flat shard as saved. Load the

@@ -43,7 +43,6 @@ class FlatParameters {
   // it back, uninitialized. Storage-level, as PyTorch FSDP does, so every view sees the new memory.
   void free_bucket(size_t bucket);
   void allocate_bucket(size_t bucket);
-  bool bucket_allocated(size_t bucket) const;
 
   // Zeroes the gradient buffer in place; the .grad views stay bound. (Setting a .grad to undefined
   // would detach it from the buffer: autograd would then allocate a fresh tensor.)

@@ -59,7 +59,7 @@ class GradSync {
   dist::Communicator& dp_;
   int zero_stage_;
   bool overlap_;
-  at::Tensor shard_grads_;  // zero 2 only
+  at::Tensor shard_grads_;  // zero 2 and 3 only
   GradReadyHooks ready_hooks_;
   std::vector<int64_t> pending_;  // per bucket: gradients still to come in the armed backward
   std::vector<std::unique_ptr<dist::Work>> works_;

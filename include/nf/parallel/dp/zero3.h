@@ -50,6 +50,8 @@ class ParameterGather : public UnitHooks {
  private:
   enum class State { kFreed, kGathering, kGathered };
   size_t bucket_of(const std::string& unit) const;
+  // The all-gather of bucket b's full parameters from every rank's master chunk (allocated).
+  std::unique_ptr<dist::Work> start_gather(size_t bucket);
   void gather(size_t bucket, bool wait);
   void free(size_t bucket);
   void before_backward(size_t bucket);
