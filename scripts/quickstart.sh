@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's main command: installs what is missing, builds, and runs the main job on the
 # bundled default data, end to end, on several ranks: shard the corpus, pretrain the tiny model,
-# show the loss falling, export the checkpoint to Hugging Face format.
+# show the loss falling, export the checkpoint to Hugging Face format, and generate text from it.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 py=${NF_PYTHON:-$root/.venv/bin/python}  # the project's Python (scripts/setup.sh)
@@ -38,3 +38,14 @@ PY
 echo "== export the final checkpoint as a Hugging Face Llama directory"
 rm -rf runs/pretrain_tiny/hf
 "$build/src/nf-ckpt" export-hf runs/pretrain_tiny/checkpoints/step_60 runs/pretrain_tiny/hf
+
+echo "== nf-generate: the trained model continues three prompts (temperature 0.7, top-k 40, seed 1234)"
+"$build/src/nf-generate" --model runs/pretrain_tiny --max-new-tokens 24 --temperature 0.7 --top-k 40 \
+  --out runs/pretrain_tiny/generated.jsonl \
+  --prompt "In the beginning God" --prompt "And the LORD said unto Moses," --prompt "床前明月光，"
+"$py" - runs/pretrain_tiny/generated.jsonl <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    print(f"{r['prompt']} ▸{r['completion']!r} ({len(r['tokens'])} tokens, {r['finish_reason']})")
+PY

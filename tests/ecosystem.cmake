@@ -29,6 +29,12 @@ nf_add_script_test(nf_ecosystem_tensorboard SCRIPT ${NF_ECOSYSTEM_DIR}/test_tens
 # A sharded save_pretrained of transformers, imported at (1,2,2) and tp 2: transformers' loss at step 1.
 nf_add_script_test(nf_ecosystem_transformers_import SCRIPT ${NF_ECOSYSTEM_DIR}/test_transformers_import.sh LABEL e2e
                    TIMEOUT 180)
+# nf-generate: greedy == transformers' generate token for token (1 rank, tp 2, no KV cache, batches),
+# seeded sampling, chat prompts, refused inputs.
+nf_add_script_test(nf_ecosystem_generate SCRIPT ${NF_ECOSYSTEM_DIR}/test_generate.sh LABEL e2e TIMEOUT 300
+                   ARGS ${NF_ECOSYSTEM_FIXTURE})
+set_tests_properties(nf_ecosystem_generate PROPERTIES FIXTURES_REQUIRED ecosystem_checkpoints)
 set_tests_properties(nf_ecosystem_checkpoints nf_ecosystem_transformers_export nf_ecosystem_safetensors
                      nf_ecosystem_tokenizers nf_ecosystem_tensorboard nf_ecosystem_transformers_import
+                     nf_ecosystem_generate
                      PROPERTIES LABELS "e2e;ecosystem")

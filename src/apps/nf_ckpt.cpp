@@ -7,8 +7,6 @@
 //                                      (full tensors and optimizer state) that nf-train resumes anywhere
 //   nf-ckpt export-hf STEP_DIR OUT [--dtype bf16|fp16|fp32] [--tokenizer PATH] [--max-shard-size 5GB]
 //                                      a training checkpoint (any layout) as a Hugging Face Llama directory
-#include <yaml-cpp/yaml.h>
-
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <iostream>
@@ -18,10 +16,10 @@
 #include "nf/ckpt/hf_export.h"
 #include "nf/ckpt/reshard.h"
 #include "nf/ckpt/safetensors.h"
+#include "nf/ckpt/training_dataset.h"
 #include "nf/core/cli.h"
 #include "nf/core/error.h"
 #include "nf/data/dataset_builder.h"
-#include "nf/data/manifest.h"
 #include "nf/dist/job.h"
 #include "nf/model/sharding.h"
 
@@ -34,21 +32,11 @@ void list_files(const std::string& dir) {
     std::cout << "  " << file.filename().string() << "  " << std::filesystem::file_size(file) << " bytes\n";
 }
 
-// The tokenizer of the checkpoint's training data (its config.yaml's data.train_path, a dataset
-// written by nf-shard build, which carries it), or "" when there is none to be found.
-std::string training_tokenizer(const std::string& step_dir) {
-  const YAML::Node train_path = YAML::LoadFile(step_dir + "/config.yaml")["data"]["train_path"];
-  const std::string dataset = train_path && train_path.IsScalar() ? train_path.Scalar() : "";
-  if (dataset.empty() || !std::filesystem::exists(dataset + "/manifest.json")) return "";
-  const std::string path = dataset + "/" + nf::data::read_manifest(dataset).tokenizer.file;
-  return std::filesystem::exists(path) ? path : "";
-}
-
 void export_checkpoint(const std::string& step_dir, const std::string& out_dir, const std::string& dtype,
                        std::string tokenizer, const std::string& max_shard_size) {
   const uint64_t max_shard_bytes = nf::data::parse_byte_size(max_shard_size, "--max-shard-size");
   const nf::model::ModelConfig model = nf::ckpt::read_model_layout(step_dir).model;
-  if (tokenizer.empty()) tokenizer = training_tokenizer(step_dir);
+  if (tokenizer.empty()) tokenizer = nf::ckpt::training_dataset_of(step_dir).tokenizer;
   nf::ckpt::HfExportOptions options =
       nf::ckpt::HfExportOptions().with_dtype(nf::ckpt::parse_export_dtype(dtype)).with_max_shard_bytes(max_shard_bytes);
   nf::ckpt::set_export_tokenizer(options, tokenizer);

@@ -2,8 +2,6 @@
 //
 //   nf-train --config configs/pretrain_tiny.yaml [--dry-run] [--section.key value ...]
 // A config with a `stages:` list runs its stages in order (nf/train/stages.h).
-#include <torch/cuda.h>
-
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -16,6 +14,7 @@
 #include "nf/core/logging.h"
 #include "nf/dist/job.h"
 #include "nf/dist/mesh.h"
+#include "nf/dist/rank_device.h"
 #include "nf/train/config.h"
 #include "nf/train/planner.h"
 #include "nf/train/stages.h"
@@ -154,28 +153,6 @@ std::vector<std::string> preset_dirs() {
   return dirs;
 }
 
-// One GPU per rank, the local rank's, when LibTorch sees CUDA devices; else the CPU. NCCL cannot
-// put two ranks of one communicator on the same GPU, so ranks beyond the node's GPUs are an error.
-c10::Device pick_device(const nf::dist::JobContext& job) {
-  if (!torch::cuda::is_available()) return c10::Device(c10::kCPU);
-  const int devices = static_cast<int>(torch::cuda::device_count());
-  if (job.local_rank >= devices) {
-    throw nf::UsageError("local rank " + std::to_string(job.local_rank) + " has no GPU of its own: " +
-                             std::to_string(devices) + " CUDA device(s) visible on this node",
-                         "launch at most one rank per GPU on each node, or hide the GPUs (CUDA_VISIBLE_DEVICES=) "
-                         "to train on the CPU");
-  }
-  return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(job.local_rank));
-}
-
-// The device whose memory and precision the plan assumes: the one pick_device() would choose, without
-// its check, so that a dry run of more ranks than this node has GPUs still plans.
-c10::Device planned_device(const nf::dist::JobContext& job) {
-  if (!torch::cuda::is_available()) return c10::Device(c10::kCPU);
-  const int devices = static_cast<int>(torch::cuda::device_count());
-  return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(job.local_rank % devices));
-}
-
 // The memory one rank may use: --dry-run.memory, else training.memory_limit, else the device's (on
 // the CPU, the node's shared by the ranks on it).
 nf::train::MemoryLimit memory_limit(const nf::dist::JobContext& job, const Arguments& args,
@@ -219,7 +196,7 @@ int run_stage(const nf::dist::JobContext& job, const Arguments& args, const nf::
   if (args.dry_run) {
     // Every rank plans (it is arithmetic); rank 0 prints. A plan that does not fit still exits 0:
     // the report says so and lists the changes that would fit.
-    const c10::Device device = planned_device(job);
+    const c10::Device device = nf::dist::planned_device(job);
     const std::string report =
         nf::train::dry_run_report(config, job.world_size, memory_limit(job, args, config, device),
                                   plan_options(args, config, device), args.dry_run_layouts);
@@ -230,7 +207,7 @@ int run_stage(const nf::dist::JobContext& job, const Arguments& args, const nf::
     std::filesystem::create_directories(run_dir + "/logs");
     log.add_file(run_dir + "/logs/train.log");
   }
-  const c10::Device device = pick_device(job);
+  const c10::Device device = nf::dist::rank_device(job);
   log.info("device ", device.str(),
            device.is_cuda() ? ": tp, dp and pp over NCCL, host-side agreement over MPI" : ": every axis over MPI");
   // Before anything is allocated: a layout the planner predicts above the memory limit stops here,

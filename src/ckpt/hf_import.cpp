@@ -114,6 +114,42 @@ NamedTensors read_hf_directory(const fs::path& dir, const model::ModelConfig& jo
 
 }  // namespace
 
+model::ModelConfig read_hf_model_config(const std::string& dir) {
+  const std::string path = (fs::path(dir) / "config.json").string();
+  NF_CHECK(fs::is_regular_file(path), CheckpointError, "'", dir,
+           "' has no config.json; it is not a Hugging Face model");
+  const std::string text = read_file(path);
+  const Json hf = parse_json(text, path);
+  NF_CHECK(hf.is_object(), CheckpointError, "'", path, "' is not a JSON object");
+  const auto rope = hf.find("rope_parameters");
+  const Json& rope_source = rope != hf.end() && rope->is_object() ? *rope : hf;
+  // LlamaConfig's default of a key (hf_config.h), or none when config.json must have it.
+  const auto fallback = [](const char* key) -> Json {
+    for (const HfConfigKey& entry : hf_config_keys()) {
+      if (std::string(entry.hf_key) == key) return entry.llama_default;
+    }
+    return nullptr;
+  };
+  const auto integer = [&](const char* key, std::optional<int64_t> otherwise = std::nullopt) {
+    const Json given = fallback(key);
+    return value_of<int64_t>(hf, key, given.is_null() ? otherwise : std::optional<int64_t>(given.get<int64_t>()), path);
+  };
+  model::ModelConfig config;
+  config.vocab_size = integer("vocab_size");
+  config.d_model = integer("hidden_size");
+  config.n_layers = integer("num_hidden_layers");
+  config.n_heads = integer("num_attention_heads");
+  config.n_kv_heads = integer("num_key_value_heads", config.n_heads);
+  config.ffn_hidden = integer("intermediate_size");
+  config.max_seq_len = integer("max_position_embeddings");
+  config.rope_theta = value_of<double>(rope_source, "rope_theta", fallback("rope_theta").get<double>(), path);
+  config.norm_eps = value_of<double>(hf, "rms_norm_eps", fallback("rms_norm_eps").get<double>(), path);
+  config.tie_embeddings = value_of<bool>(hf, "tie_word_embeddings", fallback("tie_word_embeddings").get<bool>(), path);
+  model::validate(config);
+  check_hf_config(text, config, path);  // what nf does not implement (model_type, biases, rope_scaling, ...)
+  return config;
+}
+
 int64_t check_hf_config(const std::string& config_json_text, const model::ModelConfig& job, const std::string& path) {
   const Json hf = parse_json(config_json_text, path);
   NF_CHECK(hf.is_object(), CheckpointError, "'", path, "' is not a JSON object");

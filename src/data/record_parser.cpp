@@ -4,6 +4,7 @@
 #include "nf/data/record_parser.h"
 
 #include <cstdio>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "nf/data/utf8.h"
@@ -178,11 +179,59 @@ Problem parse_fields(const json& record, DatasetFormat format, Document& documen
   return std::nullopt;
 }
 
+constexpr const char* kPromptShape =
+    "prompt records are {\"prompt\": \"...\"} or {\"messages\": [{\"role\", \"content\"}, ...]}";
+
+// A prompt: plain text, or a conversation to be answered (any roles; no assistant turn needed).
+Problem parse_prompt_fields(const json& record, Document& document) {
+  for (const char* key : {"messages", "conversations"}) {
+    const auto turns = record.find(key);
+    if (turns == record.end()) continue;
+    if (!turns->is_array()) return wrong_type(quoted(key), *turns, "an array of {\"role\", \"content\"} turns");
+    if (turns->empty()) return empty(quoted(key));
+    for (size_t i = 0; i < turns->size(); ++i) {
+      Segment segment;
+      if (auto problem = parse_turn((*turns)[i], std::string(key) + "[" + std::to_string(i) + "]", segment)) {
+        return problem;
+      }
+      document.segments.push_back(std::move(segment));
+    }
+    return std::nullopt;
+  }
+  const auto prompt = record.find("prompt");
+  if (prompt == record.end() || prompt->is_null()) {
+    return RecordProblem{BadInputKind::kMissingField,
+                         std::string("missing \"prompt\" or \"messages\"; ") + kPromptShape};
+  }
+  if (!prompt->is_string()) return wrong_type(quoted("prompt"), *prompt, "a string");
+  if (prompt->get<std::string>().empty()) return empty(quoted("prompt"));
+  document.segments.push_back({SegmentRole::kText, prompt->get<std::string>()});
+  return std::nullopt;
+}
+
 // nlohmann's messages start with "[json.exception.parse_error.101] "; users need only the rest.
 std::string parse_error_text(const json::parse_error& error) {
   const std::string text = error.what();
   const size_t end = text.find("] ");
   return end == std::string::npos ? text : text.substr(end + 2);
+}
+
+// One JSON object per line: UTF-8, JSON syntax and object checked, then `fields` fills `document`
+// (cleared first), then its metadata. `shape` is what the message says records look like.
+Problem parse_object(std::string_view line, const std::string& shape, Document& document,
+                     const std::function<Problem(const json&)>& fields) {
+  if (auto problem = check_utf8(line)) return problem;
+  json record;
+  try {
+    record = json::parse(line);
+  } catch (const json::parse_error& error) {
+    return RecordProblem{BadInputKind::kMalformedJson, parse_error_text(error)};
+  }
+  if (!record.is_object()) return wrong_type("the record", record, "an object; " + shape);
+  document.segments.clear();
+  document.metadata.clear();
+  if (auto problem = fields(record)) return problem;
+  return read_metadata(record, document);
 }
 
 }  // namespace
@@ -211,20 +260,15 @@ std::optional<RecordProblem> check_utf8(std::string_view text) {
                                                        "); convert the file to UTF-8, e.g. iconv -f GB18030 -t UTF-8"};
 }
 
+std::optional<RecordProblem> parse_prompt_record(std::string_view line, Document& document) {
+  return parse_object(line, kPromptShape, document,
+                      [&](const json& record) { return parse_prompt_fields(record, document); });
+}
+
 std::optional<RecordProblem> parse_record(std::string_view line, DatasetFormat format, int64_t max_document_bytes,
                                           Document& document) {
-  if (auto problem = check_utf8(line)) return problem;
-  json record;
-  try {
-    record = json::parse(line);
-  } catch (const json::parse_error& error) {
-    return RecordProblem{BadInputKind::kMalformedJson, parse_error_text(error)};
-  }
-  if (!record.is_object()) return wrong_type("the record", record, "an object; " + expected_record_shape(format));
-  document.segments.clear();
-  document.metadata.clear();
-  if (auto problem = parse_fields(record, format, document)) return problem;
-  if (auto problem = read_metadata(record, document)) return problem;
+  const auto fields = [&](const json& record) { return parse_fields(record, format, document); };
+  if (auto problem = parse_object(line, expected_record_shape(format), document, fields)) return problem;
   int64_t bytes = 0;
   for (const Segment& segment : document.segments) bytes += static_cast<int64_t>(segment.text.size());
   if (bytes > max_document_bytes) {

@@ -49,4 +49,21 @@ size_t find_invalid_utf8(std::string_view text) {
   return std::string_view::npos;
 }
 
+std::string replace_invalid_utf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    const size_t length = sequence_length(text, i);
+    if (static_cast<uint8_t>(text[i]) < 0x80 || length > 0) {
+      const size_t take = length > 0 ? length : 1;
+      out.append(text.substr(i, take));
+      i += take;
+    } else {
+      out += "\xEF\xBF\xBD";  // U+FFFD
+      ++i;
+    }
+  }
+  return out;
+}
+
 }  // namespace nf::data

@@ -93,7 +93,7 @@ AttentionImpl::AttentionImpl(const ModelConfig& config, const TensorParallel& tp
 }
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& hidden, const RopeTables& rope, const torch::Tensor& mask,
-                                     bool recompute_core) {
+                                     bool recompute_core, LayerKv* cache) {
   // Under sequence parallelism x is the whole sequence gathered from the tp ranks' shards, so the
   // projections, RoPE (global positions) and causal attention see every position, as unsplit.
   const torch::Tensor x = column_parallel_input(hidden, tp_);
@@ -103,8 +103,12 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& hidden, const RopeTabl
     return projected.view({batch, seq, heads, head_dim_}).transpose(1, 2);
   };
   const torch::Tensor q = apply_rope(split_heads(q_proj_->forward_copied(x), n_heads_), rope);
-  const torch::Tensor k = apply_rope(split_heads(k_proj_->forward_copied(x), n_kv_heads_), rope);
-  const torch::Tensor v = split_heads(v_proj_->forward_copied(x), n_kv_heads_);
+  torch::Tensor k = apply_rope(split_heads(k_proj_->forward_copied(x), n_kv_heads_), rope);
+  torch::Tensor v = split_heads(v_proj_->forward_copied(x), n_kv_heads_);
+  if (cache != nullptr) {
+    if (cache->key.defined()) k = torch::cat({cache->key, k}, 2), v = torch::cat({cache->value, v}, 2);
+    cache->key = k, cache->value = v;
+  }
   const int64_t n_rep = n_heads_ / n_kv_heads_;
   const auto core = [n_rep, mask](const std::vector<torch::Tensor>& qkv) {
     return attention(qkv[0], repeat_kv(qkv[1], n_rep), repeat_kv(qkv[2], n_rep), mask);
@@ -134,8 +138,8 @@ DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& config, const TensorParall
 }
 
 torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& hidden, const RopeTables& rope, const torch::Tensor& mask,
-                                        bool recompute_attention_core) {
-  const torch::Tensor h = hidden + self_attn_(input_layernorm_(hidden), rope, mask, recompute_attention_core);
+                                        bool recompute_attention_core, LayerKv* cache) {
+  const torch::Tensor h = hidden + self_attn_(input_layernorm_(hidden), rope, mask, recompute_attention_core, cache);
   return h + mlp_(post_attention_layernorm_(h));
 }
 

@@ -113,6 +113,40 @@ torch::Tensor CausalLMImpl::forward(const torch::Tensor& tokens, const torch::Te
   return head(forward_layers(embed(tokens), 0, config_.n_layers, document_ids));
 }
 
+torch::Tensor CausalLMImpl::forward_cached(const torch::Tensor& tokens, const torch::Tensor& present, KvCache& cache) {
+  NF_CHECK(part_.embedding && part_.head && part_.first_layer == 0 && part_.n_layers == config_.n_layers, UsageError,
+           "generation runs the whole model; this one holds a pipeline stage's part");
+  NF_CHECK(!tp_.splits_sequence(), UsageError, "generation runs without sequence parallelism");
+  NF_CHECK(tokens.dim() == 2 && present.sizes() == tokens.sizes(), UsageError, "forward_cached: tokens ",
+           tokens.sizes(), " and present ", present.sizes(), " must both be [batch, seq]");
+  const int64_t past = cache.length(), seq = tokens.size(1), total = past + seq;
+  const torch::Tensor all_present =
+      past > 0 ? torch::cat({cache.present, present.to(torch::kBool)}, 1) : present.to(torch::kBool);
+  // Each row numbers its real tokens from 0; a padding position takes 0 (it is never read).
+  const torch::Tensor positions = (all_present.to(torch::kLong).cumsum(1) - 1).clamp_min(0).narrow(1, past, seq);
+  const int64_t longest = positions.max().item<int64_t>() + 1;
+  NF_CHECK(longest <= config_.max_seq_len, UsageError, "a sequence of ", longest,
+           " tokens passes the model's context, model.max_seq_len ", config_.max_seq_len);
+  const RopeTables table = rope_tables(config_.head_dim(), config_.rope_theta, longest, tokens.device());
+  const auto at_positions = [&](const torch::Tensor& t) {
+    return t.index_select(0, positions.flatten()).view({tokens.size(0), 1, seq, t.size(1)});
+  };
+  const RopeTables rope{at_positions(table.cos), at_positions(table.sin)};
+  // Query i (position past + i) sees the real tokens at or before it, and itself (so that a padding
+  // row is never empty and its softmax stays finite).
+  const torch::Tensor keys = torch::arange(total, tokens.options().dtype(torch::kLong));
+  const torch::Tensor queries = torch::arange(past, total, tokens.options().dtype(torch::kLong)).unsqueeze(1);
+  const torch::Tensor mask =
+      ((keys.unsqueeze(0) <= queries).unsqueeze(0) & all_present.unsqueeze(1)) | (keys.unsqueeze(0) == queries);
+  torch::Tensor x = embed(tokens);
+  for (int64_t i = 0; i < config_.n_layers; ++i) {
+    x = model->layers->at<DecoderLayerImpl>(std::to_string(i))
+            .forward(x, rope, mask.unsqueeze(1), /*recompute_attention_core=*/false, &cache.layers[i]);
+  }
+  cache.present = all_present;
+  return head(x);
+}
+
 torch::Tensor CausalLMImpl::output_weight() const {
   if (!config_.tie_embeddings) return lm_head_->weight;
   return part_.embedding ? model->embed_tokens->weight : tied_output_weight_;

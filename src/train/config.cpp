@@ -100,6 +100,20 @@ config::Schema<TrainConfig> train_schema() {
           "Memory one rank may use, e.g. 80GB or 512MiB; a layout the planner predicts above it stops before "
           "training (docs/memory.md). Empty = the device's memory (a GPU's, or the node's RAM shared by its ranks).");
 
+  s.field(&C::sample, &SampleConfig::interval, "training.sample.interval",
+          "Steps between samples: the model completes each prompt of training.sample.prompts_file into "
+          "samples.jsonl and TensorBoard text (docs/generation.md); 0 = never.")
+      .at_least(0);
+  s.field(&C::sample, &SampleConfig::prompts_file, "training.sample.prompts_file",
+          "JSONL of {\"prompt\": text} or {\"messages\": [...]} records (messages through the dataset's chat "
+          "template).");
+  s.field(&C::sample, &SampleConfig::max_new_tokens, "training.sample.max_new_tokens",
+          "New tokens per sample, at most.")
+      .at_least(1);
+  s.field(&C::sample, &SampleConfig::temperature, "training.sample.temperature",
+          "0 = greedy; > 0 samples (seeded by training.seed, apart from training's random numbers).")
+      .at_least(0);
+
   s.field(&C::dpo, &DpoConfig::beta, "dpo.beta",
           "DPO temperature: the loss is -log σ(beta · (policy - reference log-ratio of chosen over rejected)).")
       .at_least(1e-9);
@@ -163,6 +177,12 @@ void validate(const TrainConfig& c) {
   NF_CHECK(!c.training.document_mask || objective.unpacked_rows.empty(), ConfigError,
            "training.document_mask keeps packed documents apart, but ", objective.name, " ", objective.unpacked_rows,
            ": remove it from the ", objective.name, " run");
+  NF_CHECK(c.sample.interval == 0 || !c.sample.prompts_file.empty(), ConfigError, "training.sample.interval is ",
+           c.sample.interval,
+           " but training.sample.prompts_file is empty: name a JSONL file of prompts (docs/generation.md)");
+  NF_CHECK(c.sample.interval == 0 || c.parallel.pp == 1, ConfigError,
+           "training.sample runs the whole model on each rank, but parallel.pp is ", c.parallel.pp,
+           ": sample from a saved checkpoint with nf-generate instead (set training.sample.interval 0)");
   NF_CHECK(!c.checkpoint.consolidate || c.checkpoint.async != AsyncSaves::kOn, ConfigError,
            "checkpoint.consolidate true gathers every tensor over the ranks while saving, which a background writer "
            "cannot do: set checkpoint.async to false or auto (consolidated saves are synchronous)");

@@ -18,7 +18,7 @@ std::string printf_string(const char* format, double value) {
   return buffer;
 }
 
-// Keeps the records of metrics.jsonl with step <= `last_step` (atomically rewritten).
+// Keeps the records of a JSONL file with step <= `last_step` (atomically rewritten).
 void truncate_after(const std::string& path, int64_t last_step) {
   if (!std::filesystem::exists(path)) return;
   std::istringstream in(read_file(path));
@@ -92,13 +92,15 @@ nlohmann::json to_json(const StepMetrics& m) {
   return j;
 }
 
-MetricsSink::MetricsSink(const std::string& run_dir, int64_t resume_step) {
+MetricsSink::MetricsSink(const std::string& run_dir, int64_t resume_step) : samples_path_(run_dir + "/samples.jsonl") {
   const std::string path = run_dir + "/metrics.jsonl";
   std::filesystem::create_directories(run_dir);
-  if (resume_step > 0) {
-    truncate_after(path, resume_step);
-  } else {
-    std::filesystem::remove(path);  // a fresh run starts a fresh record
+  for (const std::string& file : {path, samples_path_}) {
+    if (resume_step > 0) {
+      truncate_after(file, resume_step);
+    } else {
+      std::filesystem::remove(file);  // a fresh run starts a fresh record
+    }
   }
   jsonl_.open(path, std::ios::app);
   NF_CHECK(jsonl_.good(), IoError, "cannot open '", path, "' for appending");
@@ -108,6 +110,25 @@ MetricsSink::MetricsSink(const std::string& run_dir, int64_t resume_step) {
 void MetricsSink::append(const nlohmann::json& record) {
   jsonl_ << record.dump() << '\n';
   jsonl_.flush();
+}
+
+void MetricsSink::record_samples(int64_t step, const std::vector<SampleRecord>& samples) {
+  if (!samples_.is_open()) {
+    samples_.open(samples_path_, std::ios::app);
+    NF_CHECK(samples_.good(), IoError, "cannot open '", samples_path_, "' for appending");
+  }
+  for (size_t i = 0; i < samples.size(); ++i) {
+    const SampleRecord& s = samples[i];
+    const nlohmann::ordered_json record = {{"step", step},       {"index", i},
+                                           {"prompt", s.prompt}, {"completion", s.completion},
+                                           {"tokens", s.tokens}, {"finish_reason", s.finish_reason}};
+    samples_ << record.dump() << '\n';
+    tensorboard_->add_text("samples/" + std::to_string(i),
+                           "**" + s.prompt + "**" + s.completion + "\n\n*(" + s.finish_reason + ")*", step);
+  }
+  samples_.flush();
+  NF_CHECK(samples_.good(), IoError, "cannot write '", samples_path_, "'");
+  tensorboard_->flush();
 }
 
 void MetricsSink::record(const StepMetrics& m) {

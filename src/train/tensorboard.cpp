@@ -51,6 +51,21 @@ void TensorBoardWriter::add_scalar(const std::string& tag, double value, int64_t
   write_record(event.SerializeAsString());
 }
 
+void TensorBoardWriter::add_text(const std::string& tag, const std::string& markdown, int64_t step) {
+  constexpr int kStringType = 7;  // TensorFlow's DT_STRING
+  tensorboard::Event event;
+  event.set_wall_time(now_seconds());
+  event.set_step(step);
+  tensorboard::SummaryValue* entry = event.mutable_summary()->add_value();
+  entry->set_tag(tag);
+  entry->mutable_metadata()->mutable_plugin_data()->set_plugin_name("text");
+  tensorboard::TensorProto* tensor = entry->mutable_tensor();
+  tensor->set_dtype(kStringType);
+  tensor->mutable_tensor_shape();
+  tensor->add_string_val(markdown);
+  write_record(event.SerializeAsString());
+}
+
 void TensorBoardWriter::flush() {
   out_.flush();
   if (!out_) throw IoError("cannot write TensorBoard event file '" + path_ + "'", "check free space");

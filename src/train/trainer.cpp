@@ -29,6 +29,7 @@
 #include "nf/train/planner.h"
 #include "nf/train/preemption.h"
 #include "objective.h"
+#include "samples.h"
 #include "step.h"
 #include "tied_embedding.h"
 #include "trainer_state.h"
@@ -83,7 +84,8 @@ class Trainer {
         mesh_(mesh),
         device_(device),
         log_(log),
-        objective_spec_(find_objective(config.training.objective)) {
+        objective_spec_(find_objective(config.training.objective)),
+        samples_(config) {
     const TrainingConfig& t = config.training;
     if (config.data.train_path.empty()) {
       throw ConfigError("data.train_path is empty", "pass --data.train_path DIR (a dataset written by nf-shard build)");
@@ -170,6 +172,7 @@ class Trainer {
         interval = IntervalTimes();
       }
       if (t.eval_interval > 0 && meta_.step % t.eval_interval == 0) run_validation();
+      if (samples_.due(meta_.step)) write_samples();
       const bool save_due = config_.checkpoint.save_interval > 0 && meta_.step % config_.checkpoint.save_interval == 0;
       if (preemption_agreed(preemption)) {
         result.checkpoint = save();
@@ -402,6 +405,24 @@ class Trainer {
     if (metrics_) metrics_->record_memory(meta_.step, record);
   }
 
+  // training.sample: the whole model (ZeRO 3: gathered) completes the prompts; rank 0 writes them.
+  void write_samples() {
+    const Clock::time_point start = Clock::now();
+    optimizer_->gather_parameters();
+    model_->set_unit_hooks(nullptr);
+    std::vector<SampleRecord> records;
+    {
+      const Bf16Autocast autocast(bf16_autocast_);
+      records = samples_.generate(*model_);
+    }
+    model_->set_unit_hooks(optimizer_->unit_hooks());
+    optimizer_->release_parameters();
+    if (metrics_) metrics_->record_samples(meta_.step, records);
+    log_.info("step ", meta_.step, " | samples: ", records.size(), " written to samples.jsonl in ",
+              seconds_since(start),
+              " s; the first: ", records.empty() ? "" : records[0].prompt + " ▸" + records[0].completion);
+  }
+
   void run_validation() {
     if (!data_.validation) return;
     data::LoaderOptions options = data_.loader_options;
@@ -464,6 +485,7 @@ class Trainer {
   std::string load_from_;                     // the step directory training.load_from resolved to, once needed
   std::string load_from_fingerprint_;         // the tokenizer of its training data
   TrainingData data_;
+  TrainingSamples samples_;
   optim::LrScheduleOptions schedule_;
   std::unique_ptr<MetricsSink> metrics_;
   std::unique_ptr<ckpt::CheckpointSaver> saver_;

@@ -22,6 +22,11 @@ namespace nf::ckpt {
 // job's (a vocabulary padded for the job). Returns config.json's vocab_size.
 int64_t check_hf_config(const std::string& config_json_text, const model::ModelConfig& job, const std::string& path);
 
+// The model of a Hugging Face Llama directory's config.json (nf-generate --model HF_DIR), with
+// LlamaConfig's defaults for absent keys; CheckpointError naming the file and key when one is
+// missing or of the wrong type, or the model is not one nf implements (check_hf_config).
+model::ModelConfig read_hf_model_config(const std::string& dir);
+
 // The targets' tensors (this rank's shards, in target order, the file's dtype) from `source`: a
 // Hugging Face directory (check_hf_config first; rows of the job's vocabulary past config.json's
 // vocab_size stay zero) or an nf step directory (check_same_model first; weights only).

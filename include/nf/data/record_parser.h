@@ -29,6 +29,11 @@ std::string expected_record_shape(DatasetFormat format);
 std::optional<RecordProblem> parse_record(std::string_view line, DatasetFormat format, int64_t max_document_bytes,
                                           Document& document);
 
+// A prompt for generation (prompts.h): {"prompt": text} becomes one kText segment; {"messages": turns}
+// (or "conversations"; {"role", "content"} or {"from", "value"} turns, as sft) one segment per turn,
+// with no assistant turn needed. Metadata as parse_record.
+std::optional<RecordProblem> parse_prompt_record(std::string_view line, Document& document);
+
 // The checks shared with plain-text paragraphs: invalid UTF-8 in `text`, reported at its byte.
 std::optional<RecordProblem> check_utf8(std::string_view text);
 

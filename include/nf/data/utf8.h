@@ -15,6 +15,10 @@ namespace nf::data {
 // `text` is valid.
 size_t find_invalid_utf8(std::string_view text);
 
+// `text` with every byte that find_invalid_utf8 would stop at replaced by U+FFFD (as Python's
+// errors="replace" does per byte): for showing decoded tokens, which may end inside a character.
+std::string replace_invalid_utf8(std::string_view text);
+
 struct DecodedCodePoint {
   char32_t code_point = 0;
   uint8_t length = 1;  // bytes consumed, 1..4

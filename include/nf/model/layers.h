@@ -12,6 +12,7 @@
 #include <torch/nn/pimpl.h>
 
 #include "nf/dist/communicator.h"
+#include "nf/model/kv_cache.h"
 #include "nf/model/model_config.h"
 #include "nf/parallel/tp/linear.h"
 
@@ -73,9 +74,12 @@ class AttentionImpl : public torch::nn::Module {
   // hidden [batch, seq, d_model] (under sequence parallelism [batch, seq/tp, d_model], and `rope`
   // covers the whole sequence) -> the same shape. `mask`: undefined = causal (the fused kernel),
   // else a document_attention_mask of the whole sequence. `recompute_core`: softmax(q kᵀ) v keeps
-  // only q, k, v and runs again in backward (selective recomputation, recompute.h).
+  // only q, k, v and runs again in backward (selective recomputation, recompute.h). `cache`
+  // (generation, kv_cache.h): the keys and values of earlier positions, which this call's extend;
+  // `rope` then holds each row's positions ([batch, 1, seq, head_dim]) and `mask` covers
+  // [batch, 1, seq, cached + seq].
   torch::Tensor forward(const torch::Tensor& hidden, const RopeTables& rope, const torch::Tensor& mask = {},
-                        bool recompute_core = false);
+                        bool recompute_core = false, LayerKv* cache = nullptr);
 
  private:
   TensorParallel tp_;
@@ -103,7 +107,7 @@ class DecoderLayerImpl : public torch::nn::Module {
  public:
   DecoderLayerImpl(const ModelConfig& config, const TensorParallel& tp);
   torch::Tensor forward(const torch::Tensor& hidden, const RopeTables& rope, const torch::Tensor& mask = {},
-                        bool recompute_attention_core = false);
+                        bool recompute_attention_core = false, LayerKv* cache = nullptr);
 
  private:
   Attention self_attn_{nullptr};

@@ -18,6 +18,7 @@
 
 #include "nf/dist/communicator.h"
 #include "nf/model/init.h"
+#include "nf/model/kv_cache.h"
 #include "nf/model/layers.h"
 #include "nf/model/loss.h"
 #include "nf/model/model_config.h"
@@ -84,6 +85,12 @@ class CausalLMImpl : public torch::nn::Module {
   void set_recompute(const Recompute& recompute) { recompute_ = recompute; }
   // embed -> all layers -> head.
   torch::Tensor forward(const torch::Tensor& tokens, const torch::Tensor& document_ids = {});
+  // Generation (kv_cache.h): the logits (as head()'s) of `tokens` [batch, seq] appended to the
+  // positions `cache` holds, which gains their keys and values. `present` [batch, seq] bool marks
+  // the real tokens (false: left padding, never attended to; each row's RoPE positions count its
+  // real tokens only). The whole model only (no pipeline stage), without sequence parallelism;
+  // call under torch::NoGradGuard. UsageError when a row's positions would pass max_seq_len.
+  torch::Tensor forward_cached(const torch::Tensor& tokens, const torch::Tensor& present, KvCache& cache);
 
   const ModelConfig& config() const { return config_; }
   const StagePart& part() const { return part_; }

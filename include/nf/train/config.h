@@ -50,6 +50,14 @@ struct TrainingConfig {
   std::string memory_limit;  // per rank, e.g. "80GB"; empty = the device's memory (planner.h)
 };
 
+// training.sample: completions written while training (docs/generation.md).
+struct SampleConfig {
+  int64_t interval = 0;  // 0 = off
+  std::string prompts_file;
+  int64_t max_new_tokens = 32;
+  double temperature = 0.0;
+};
+
 struct DpoConfig {
   double beta = 0.1;
   double label_smoothing = 0.0;
@@ -84,6 +92,7 @@ struct LoggingConfig {
 struct TrainConfig {
   model::ModelConfig model;
   TrainingConfig training;
+  SampleConfig sample;  // keys training.sample.*
   DpoConfig dpo;
   DataConfig data;
   CheckpointConfig checkpoint;

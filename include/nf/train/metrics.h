@@ -65,11 +65,19 @@ struct MemoryRecord {
   std::vector<double> tensor_bytes, rss_bytes, start_bytes, activation_bytes, predicted_bytes;
 };
 
+// One completion written during training (training.sample).
+struct SampleRecord {
+  std::string prompt;      // as given: the text, or the conversation's "role: content" lines
+  std::string completion;  // the new text (without the stop token)
+  std::vector<int64_t> tokens;
+  std::string finish_reason;  // "stop" or "length"
+};
+
 class MetricsSink {
  public:
   // Opens run_dir/metrics.jsonl for appending and a TensorBoard file under run_dir/tensorboard.
   // On a resume from `resume_step` > 0, records after that step (from the interrupted run) are
-  // dropped first, so the file reads as one uninterrupted run.
+  // dropped first, from metrics.jsonl and samples.jsonl, so each reads as one uninterrupted run.
   MetricsSink(const std::string& run_dir, int64_t resume_step);
 
   void record(const StepMetrics& m);
@@ -80,11 +88,16 @@ class MetricsSink {
   // "peak_rss_bytes": [...], "start_tensor_bytes": [...], "activation_bytes": [...],
   // "predicted_peak_bytes": [...]} indexed by rank, and "memory/…/rank_R" scalars in MiB.
   void record_memory(int64_t step, const MemoryRecord& record);
+  // Completions of training.sample's prompts: a line each in run_dir/samples.jsonl ({"step",
+  // "index", "prompt", "completion", "tokens", "finish_reason"}) and TensorBoard text "samples/<index>".
+  void record_samples(int64_t step, const std::vector<SampleRecord>& samples);
 
  private:
   void append(const nlohmann::json& record);
 
+  std::string samples_path_;
   std::ofstream jsonl_;
+  std::ofstream samples_;  // opened at the first samples
   std::unique_ptr<TensorBoardWriter> tensorboard_;
 };
 

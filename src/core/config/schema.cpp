@@ -267,6 +267,15 @@ const FieldInfo& SchemaBase::require_override(const Override& item) const {
                     "docs/config.md lists every key");
 }
 
+void set_nested(YAML::Node map, const std::string& path, const YAML::Node& value) {
+  const size_t dot = path.find('.');
+  if (dot == std::string::npos) {
+    map[path] = value;
+    return;
+  }
+  set_nested(map[path.substr(0, dot)], path.substr(dot + 1), value);
+}
+
 std::string render_default(const YAML::Node& value) {
   YAML::Emitter out;
   out << YAML::Flow << value;

@@ -104,6 +104,9 @@ YAML::Node to_node(const std::vector<double>& values);
 // "[1, 2]" or "1,2"; scalars stay plain text.
 YAML::Node override_node(const FieldInfo& info, const std::string& value);
 
+// Sets `path` ("a.b.c") in `map` as nested mappings: a: {b: {c: value}}.
+void set_nested(YAML::Node map, const std::string& path, const YAML::Node& value);
+
 // The closest known key to `key` by edit distance, or "" when nothing is close.
 std::string closest_key(const std::string& key, const std::vector<std::string>& candidates);
 
@@ -194,9 +197,7 @@ class Schema : public SchemaBase {
   YAML::Node to_yaml(const Root& root) const {
     YAML::Node out(YAML::NodeType::Map);
     for (size_t i = 0; i < infos_.size(); ++i) {
-      const std::string& path = infos_[i].path;
-      const size_t dot = path.find('.');
-      out[path.substr(0, dot)][path.substr(dot + 1)] = getters_[i](root);
+      set_nested(out, infos_[i].path, getters_[i](root));
     }
     return out;
   }
