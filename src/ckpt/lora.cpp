@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "nf/ckpt/checkpoint.h"
+#include "nf/ckpt/hf_import.h"
 #include "nf/ckpt/initial_weights.h"
 #include "nf/ckpt/safetensors.h"
 #include "nf/core/atomic_file.h"
@@ -21,10 +22,11 @@ std::string scalar(const YAML::Node& node) { return node && node.IsScalar() ? no
 
 }  // namespace
 
-std::string lora_base_of(const std::string& step_dir) {
+namespace {
+
+// The base a LoRA run's config.yaml names: training.load_from, else model.init_from.
+std::string named_base(const std::string& step_dir) {
   const std::string config_path = step_dir + "/config.yaml";
-  NF_CHECK(read_model_layout(step_dir).model.lora.enabled(), CheckpointError, "'", step_dir,
-           "' is not a LoRA checkpoint (its model.lora.rank is 0)");
   const YAML::Node config = YAML::LoadFile(config_path);
   const std::string load_from = scalar(config["training"]["load_from"]);
   if (!load_from.empty()) {
@@ -38,6 +40,28 @@ std::string lora_base_of(const std::string& step_dir) {
   NF_CHECK(std::filesystem::exists(init_from), CheckpointError, "the base of LoRA checkpoint '", step_dir,
            "', model.init_from '", init_from, "' (", config_path, "), does not exist here");
   return init_from;
+}
+
+}  // namespace
+
+std::string lora_base_of(const std::string& step_dir) {
+  const model::ModelConfig adapted = read_model_layout(step_dir).model;
+  NF_CHECK(adapted.lora.enabled(), CheckpointError, "'", step_dir,
+           "' is not a LoRA checkpoint (its model.lora.rank is 0)");
+  const std::string base = named_base(step_dir);
+  try {  // the base must still be the model the adapters were trained on
+    if (std::filesystem::exists(base + "/meta.json")) {
+      check_same_model(read_model_layout(base).model, adapted, base + "/config.yaml");
+    } else {
+      check_hf_config(read_file(base + "/config.json"), adapted, base + "/config.json");
+    }
+  } catch (const CheckpointError& mismatch) {
+    throw CheckpointError("the adapters of '" + step_dir + "' were trained on another model than their base '" + base +
+                              "' now holds: " + mismatch.what(),
+                          "restore the base the run trained on, or point its config.yaml's training.load_from / "
+                          "model.init_from at it");
+  }
+  return base;
 }
 
 void merge_lora(StateDict& state, const StateDict& adapters, const model::LoraConfig& lora) {

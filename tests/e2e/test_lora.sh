@@ -9,8 +9,8 @@
 #     adapter on the exported base, the merged model and nf's forward give the same logits;
 #   - DPO with LoRA: its reference is the base (the policy with its adapters off): step 1's loss is
 #     ln 2 with rewards 0, and the rewards move after;
-#   - refused: a target that matches no module, dropout, ZeRO 3, a resume with another rank, and a
-#     plain export of a LoRA checkpoint.
+#   - refused: a target that matches no module, dropout, ZeRO 3, a resume with another rank, a
+#     plain export of a LoRA checkpoint, and adapters whose base is now another model.
 # shellcheck source=tests/e2e/tiny_model.sh
 source "$(dirname "${BASH_SOURCE[0]}")/tiny_model.sh"
 
@@ -95,4 +95,14 @@ refused other_rank "trained with LoRA rank 4, alpha 8 .* but this job has LoRA r
 if "$ckpt" export-hf "$step" "$work/plain_hf" >"$work/plain.out" 2>&1; then fail "a plain export of LoRA was accepted"; fi
 grep -q "holds LoRA adapters only: export them merged into their base with --merge-lora" "$work/plain.out" ||
   { cat "$work/plain.out"; fail "the plain export's message"; }
+echo "refused a plain export: $(grep -o "holds LoRA adapters only[^,]*" "$work/plain.out")"
+# The base the adapters reference, replaced by another model (d_model 32): refused, naming both.
+mv "$work/runs/base" "$work/base_saved"
+run base 1 --training.max_steps 2 --model.d_model 32 --model.n_heads 2 --model.n_kv_heads 1
+if "$ckpt" export-hf "$step" "$work/other_hf" --merge-lora >"$work/other.out" 2>&1; then
+  fail "adapters merged into another base"
+fi
+grep -q "were trained on another model than their base .*runs/base.* model.d_model = 32 but this job has model.d_model = 64" \
+  "$work/other.out" || { cat "$work/other.out"; fail "the message for adapters of another base"; }
+echo "refused adapters for another base: $(grep -o "model.d_model = 32 but [^;]*" "$work/other.out")"
 echo "ok"

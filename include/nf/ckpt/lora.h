@@ -14,7 +14,8 @@ namespace nf::ckpt {
 
 // The base a LoRA step directory's adapters were trained on: its run's training.load_from (resolved
 // as the run resolved it, against output.dir first) or model.init_from. CheckpointError when the
-// checkpoint is no LoRA run's, or its base was the seeded initialization (nothing to load it from).
+// checkpoint is no LoRA run's, its base was the seeded initialization (nothing to load it from), or
+// the base is now another model than the adapters were trained on (naming both and the key).
 std::string lora_base_of(const std::string& step_dir);
 
 // W + (alpha / rank) · B A for every adapter pair of `adapters` (full tensors, nf names) into the
