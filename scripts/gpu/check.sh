@@ -16,6 +16,8 @@
 #   memory_gpu  issue #17 on CUDA: the tiny model with ZeRO 3 and full recomputation in fp32 and bf16
 #               against tiny_gpu's losses (fp32 within 1e-4, bf16 within 2e-2), and the caching
 #               allocator's measured peak beside the planner's prediction
+#   generate_gpu  issue #19 on CUDA: nf-generate greedy from tiny_cpu's checkpoint on the GPU against
+#               the CPU, token for token, and its tokens/s at batch 16 with and without the KV cache
 #   bench_nf, bench_torch_eager, bench_torch_compile
 #               configs/1b.yaml for 30 steps in bf16: tokens/s and MFU (989 TFLOP/s dense bf16 peak)
 #               of nf-train, and of the same model in PyTorch (scripts/bench/torch_train_loop.py),
@@ -41,7 +43,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 work=/tmp/nf-gpu-check out='' bundle=$root/.gpu-bundle/deps.tar.xz build='' reuse_build=0 gpu=1 only='' budget=480
-all_items=(deps configure build nccl tiny_cpu tiny_gpu memory_gpu bench_nf bench_torch_eager bench_torch_compile)
+all_items=(deps configure build nccl tiny_cpu tiny_gpu memory_gpu generate_gpu bench_nf bench_torch_eager
+  bench_torch_compile)
 usage() {
   echo "usage: $0 [--out DIR] [--work DIR] [--bundle FILE|none] [--build DIR] [--reuse-build] [--cpu]" \
     "[--only ITEM,...] [--budget-s S]" >&2
@@ -373,6 +376,44 @@ PY
   cat "$current/figures"
 }
 
+# nf-generate on CUDA: 16 prompts (lines of the dataset's text) greedy for 32 tokens from the tiny
+# CPU run's final checkpoint, on the CPU and on the GPU (with and without the KV cache), with a
+# 300-id tokenizer trained here; the GPU's tokens must equal the CPU's for most prompts (fp32, but
+# other kernels: a near tie may flip one), and its tokens/s are the figures.
+item_generate_gpu() {
+  need_gpu
+  [[ -d $work/runs/tiny_cpu_fp32/checkpoints ]] || fail "no CPU run to generate from (tiny_cpu failed)"
+  limit "$build/data_tools/nf-shard" tokenizer train --vocab-size 300 --input "$work/text.txt" --out "$work/tok" \
+    >"$work/tok.log" 2>&1 || failed $? "nf-shard tokenizer train" "$work/tok.log"
+  grep -v '^\s*$' "$work/text.txt" | head -16 | cut -c1-80 |
+    "$py" -c 'import json, sys; [print(json.dumps({"prompt": l.rstrip("\n")})) for l in sys.stdin]' >"$work/prompts.jsonl"
+  local name
+  for name in cpu gpu gpu_nocache; do
+    local run_env=(env OMP_NUM_THREADS="$cores") flags=()
+    [[ $name == cpu ]] && run_env+=(CUDA_VISIBLE_DEVICES=)
+    [[ $name == gpu_nocache ]] && flags=(--no-kv-cache)
+    limit "${run_env[@]}" mpirun -n 1 "$build/src/nf-generate" --model "$work/runs/tiny_cpu_fp32" --tokenizer "$work/tok" \
+      --prompts "$work/prompts.jsonl" --batch-size 16 --max-new-tokens 32 --ignore-eos "${flags[@]}" \
+      --out "$work/generate_$name.jsonl" >"$work/generate_$name.log" 2>&1 ||
+      failed $? "nf-generate on $name" "$work/generate_$name.log"
+    sed -n 's/.*(\([0-9.]*\) tokens\/s.*/\1/p' "$work/generate_$name.log" | while read -r speed; do
+      figure "${name}_tokens_per_s" "$speed"
+    done
+  done
+  "$py" - "$work" >>"$current/figures" <<'PY' || fail "the GPU's greedy tokens differ from the CPU's for most prompts"
+import json, sys
+work = sys.argv[1]
+def tokens(name):
+    return [json.loads(line)["tokens"] for line in open(f"{work}/generate_{name}.jsonl")]
+cpu, gpu, nocache = tokens("cpu"), tokens("gpu"), tokens("gpu_nocache")
+same = sum(a == b for a, b in zip(cpu, gpu))
+print(f"gpu_equal_to_cpu {same}/{len(cpu)}")
+print(f"gpu_nocache_equal_to_cache {sum(a == b for a, b in zip(gpu, nocache))}/{len(gpu)}")
+sys.exit(0 if same >= len(cpu) - 2 else 1)
+PY
+  cat "$current/figures"
+}
+
 # The benchmark: configs/1b.yaml shortened to a global batch of 16 sequences (4 micro-batches of
 # 4 x 2048 tokens) in bf16, 30 steps of nf-train of which the first 5 are left out of the figures,
 # and 3 + 10 steps of the PyTorch loop. With --cpu, the same plumbing on configs/tiny.yaml in fp32
@@ -506,6 +547,7 @@ run_item nccl 90 "the NCCL backend's tests on one GPU"
 run_item tiny_cpu 90 "the tiny model on the CPU in fp32: the reference losses"
 run_item tiny_gpu 90 "the tiny model on the GPU in fp32 and bf16 against the CPU's losses"
 run_item memory_gpu 90 "ZeRO 3 and full recomputation on the GPU against the plain runs; the CUDA peak"
+run_item generate_gpu 60 "nf-generate on the GPU against the CPU, token for token; tokens/s with and without the KV cache"
 run_item bench_nf 150 "configs/$bench_preset.yaml, $nf_steps steps: nf-train tokens/s and MFU"
 run_item bench_torch_eager 100 "the same model and batch: PyTorch eager"
 run_item bench_torch_compile 240 "the same model and batch: PyTorch torch.compile"

@@ -125,8 +125,10 @@ int generate(const nf::dist::JobContext& job, Arguments args) {
                             device);
   nf::model::CausalLM model(source.config, args.tp > 1 ? &mesh.tp() : nullptr);
   model->to(device);
-  nf::ckpt::load_weights(source.weights, *model, nf::model::named_parameters(*model));
+  nf::ckpt::load_model_weights(source.weights, *model, nf::model::named_parameters(*model));
   model->eval();
+  const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const auto generation_start = std::chrono::steady_clock::now();
 
   const std::vector<std::string>& stops = args.stop_strings;
   std::ostringstream out;
@@ -155,16 +157,21 @@ int generate(const nf::dist::JobContext& job, Arguments args) {
       out << record.dump() << "\n";
     }
   }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - generation_start).count();
   if (job.rank == 0) {
     if (args.out.empty()) {
       std::cout << out.str() << std::flush;
     } else {
       nf::write_file_atomic(args.out, out.str());
     }
-    std::cerr << "nf-generate: " << prompts.size() << " prompt(s), " << new_tokens << " new tokens in " << seconds
-              << " s (" << static_cast<double>(new_tokens) / seconds << " tokens/s, load included), tp " << args.tp
-              << ", " << device.str() << (args.generation.kv_cache ? ", KV cache" : ", no KV cache") << "\n";
+    std::ostringstream summary;
+    summary.setf(std::ios::fixed);
+    summary.precision(2);
+    summary << "nf-generate: " << prompts.size() << " prompt(s), " << new_tokens << " new tokens in " << seconds
+            << " s (" << static_cast<double>(new_tokens) / seconds << " tokens/s; loading " << load_seconds
+            << " s), tp " << args.tp << ", " << device.str() << ", batches of " << args.batch_size
+            << (args.generation.kv_cache ? ", KV cache" : ", no KV cache") << "\n";
+    std::cerr << summary.str();
   }
   return 0;
 }

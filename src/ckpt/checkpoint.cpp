@@ -190,6 +190,19 @@ void check_same_model(const model::ModelConfig& saved, const model::ModelConfig&
   check("model.norm_eps", saved.norm_eps, job.norm_eps);
 }
 
+void check_same_adapters(const model::LoraConfig& saved, const model::LoraConfig& job, const std::string& source) {
+  const auto describe = [](const model::LoraConfig& lora) {
+    if (!lora.enabled()) return std::string("no LoRA (full fine-tuning)");
+    std::ostringstream text;
+    text << "LoRA rank " << lora.rank << ", alpha " << lora.alpha << " on [";
+    for (size_t i = 0; i < lora.target_modules.size(); ++i) text << (i ? ", " : "") << lora.target_modules[i];
+    return text.str() + "]";
+  };
+  NF_CHECK(saved.rank == job.rank && saved.alpha == job.alpha && saved.target_modules == job.target_modules,
+           ModelMismatchError, "'", source, "' was trained with ", describe(saved), " but this job has ", describe(job),
+           "; a resumed run keeps its adapters: set model.lora as the checkpoint has it, or start a new run");
+}
+
 bool loads_as_saved(const CheckpointMeta& meta, const ModelLayout& saved, const ModelLayout& job,
                     const dist::MeshShape& shape) {
   if (meta.tp != shape.tp() || meta.pp != shape.pp()) return false;
@@ -223,6 +236,7 @@ LoadedCheckpoint load_checkpoint(const std::string& step_dir, const ModelLayout&
   out.meta = read_checkpoint_meta(step_dir);
   const ModelLayout saved = read_model_layout(step_dir);
   check_same_model(saved.model, job.model, step_dir + "/" + kConfigFile);
+  check_same_adapters(saved.model.lora, job.model.lora, step_dir + "/" + kConfigFile);
   if (!loads_as_saved(out.meta, saved, job, mesh.shape())) {
     ReshardedState state = read_resharded(step_dir, out.meta, parameters, /*with_optimizer=*/true);
     out.model_shard = std::move(state.parameters);

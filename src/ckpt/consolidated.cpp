@@ -264,7 +264,7 @@ CheckpointMeta consolidated_meta(CheckpointMeta meta) {
 
 ConsolidatedModel consolidated_model(const model::ModelConfig& config) {
   ConsolidatedModel out;
-  for (const auto& [name, shape] : model::parameter_table(config)) {
+  for (const auto& [name, shape] : model::trainable_table(config)) {
     out.parameters.push_back({name, shape, model::shard_spec_of(config, name, nullptr)});
     out.metadata["shard." + name] = shard_metadata(out.parameters.back().spec);
   }

@@ -3,6 +3,7 @@
 // plan, each file standing in for a pipeline stage of a one-rank checkpoint.
 #include "nf/ckpt/hf_import.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -219,7 +220,14 @@ NamedTensors read_initial_parameters(const std::string& source, const model::Mod
                                      const std::vector<ParameterShard>& targets) {
   const fs::path path(source);
   if (fs::exists(path / "meta.json")) {
-    check_same_model(read_model_layout(source).model, job, source + "/config.yaml");
+    const model::ModelConfig saved = read_model_layout(source).model;
+    const bool base = std::any_of(targets.begin(), targets.end(),
+                                  [](const ParameterShard& t) { return !model::is_lora_parameter(t.name); });
+    NF_CHECK(!saved.lora.enabled() || !base, CheckpointError, "'", source,
+             "' holds LoRA adapters, not a whole model: merge them into their base first (nf-ckpt export-hf "
+             "--merge-lora) and start from that directory with model.init_from");
+    check_same_model(saved, job, source + "/config.yaml");
+    if (!base) check_same_adapters(saved.lora, job.lora, source + "/config.yaml");
     return read_resharded(source, read_checkpoint_meta(source), targets, /*with_optimizer=*/false).parameters;
   }
   NF_CHECK(fs::exists(path / "config.json"), CheckpointError, "model.init_from: '", source,

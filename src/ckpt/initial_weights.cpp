@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "nf/ckpt/hf_import.h"
+#include "nf/ckpt/lora.h"
 #include "nf/core/error.h"
 #include "nf/model/model_config.h"
 
@@ -49,6 +50,14 @@ std::vector<ParameterShard> parameter_shards(const model::CausalLMImpl& model, c
 void load_weights(const std::string& source, const model::CausalLMImpl& model, const NamedTensors& parameters) {
   restore_tensors(parameters, read_initial_parameters(source, model.config(), parameter_shards(model, parameters)),
                   source);
+}
+
+void load_model_weights(const std::string& source, const model::CausalLMImpl& model, const NamedTensors& parameters) {
+  NamedTensors base, adapters;
+  for (const auto& item : parameters) (model::is_lora_parameter(item.first) ? adapters : base).push_back(item);
+  if (adapters.empty()) return load_weights(source, model, parameters);
+  load_weights(lora_base_of(source), model, base);
+  load_weights(source, model, adapters);
 }
 
 }  // namespace nf::ckpt

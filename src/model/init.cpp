@@ -32,6 +32,14 @@ uint64_t parameter_seed(int64_t seed, const std::string& name, c10::IntArrayRef 
 at::Tensor initial_value(const InitOptions& options, const std::string& name, c10::IntArrayRef full_shape) {
   const auto fp32 = at::TensorOptions().dtype(at::kFloat).device(at::kCPU);
   if (is_norm(name)) return at::ones(full_shape, fp32);
+  // LoRA as PEFT starts it: B = 0, so the adapted model starts as the base; A from
+  // kaiming_uniform(a = √5), i.e. U(-1/√in, 1/√in).
+  if (name.find(".lora_B.") != std::string::npos) return at::zeros(full_shape, fp32);
+  if (name.find(".lora_A.") != std::string::npos) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(full_shape.back()));
+    at::Generator generator = at::detail::createCPUGenerator(parameter_seed(options.seed, name, full_shape));
+    return at::empty(full_shape, fp32).uniform_(-bound, bound, generator);
+  }
   NF_CHECK(full_shape.size() >= 2, ConfigError, "no init rule for the ", full_shape.size(), "-D parameter '", name,
            "': only norms may be vectors (the model has no biases)");
   double std = options.std;

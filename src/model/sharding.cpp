@@ -1,6 +1,7 @@
 // Per-parameter tensor-parallel layout of the Llama decoder (sharding.h).
 #include "nf/model/sharding.h"
 
+#include <optional>
 #include <regex>
 
 #include "nf/core/error.h"
@@ -15,25 +16,45 @@ struct Layout {
   Split split;
 };
 
-Layout layout_of(const ModelConfig& c, const std::string& name) {
+// The Llama projection `part` of a layer ("self_attn.q_proj", ...), or nullopt.
+std::optional<Layout> projection_layout(const ModelConfig& c, const std::string& part) {
   const int64_t d = c.d_model, q_width = c.n_heads * c.head_dim(), kv_width = c.kv_heads() * c.head_dim();
+  if (part == "self_attn.q_proj") return Layout{{q_width, d}, Split::kColumn};
+  if (part == "self_attn.k_proj" || part == "self_attn.v_proj") return Layout{{kv_width, d}, Split::kColumn};
+  if (part == "self_attn.o_proj") return Layout{{d, q_width}, Split::kRow};
+  if (part == "mlp.gate_proj" || part == "mlp.up_proj") return Layout{{c.ffn_dim(), d}, Split::kColumn};
+  if (part == "mlp.down_proj") return Layout{{d, c.ffn_dim()}, Split::kRow};
+  return std::nullopt;
+}
+
+// A LoRA factor of a projection [out, in]: A [rank, in], B [out, rank]. Beside a column-parallel
+// weight (rows split) A is whole and B split by rows; beside a row-parallel one (columns split) A is
+// split by columns and B whole (docs/lora.md).
+Layout lora_layout(const ModelConfig& c, const Layout& base, bool a) {
+  const int64_t out = base.full_shape[0], in = base.full_shape[1], rank = c.lora.rank;
+  if (a) return {{rank, in}, base.split == Split::kRow ? Split::kRow : Split::kReplicated};
+  return {{out, rank}, base.split == Split::kColumn ? Split::kColumn : Split::kReplicated};
+}
+
+Layout layout_of(const ModelConfig& c, const std::string& name) {
+  const int64_t d = c.d_model;
   if (name == "model.embed_tokens.weight" || (name == "lm_head.weight" && !c.tie_embeddings)) {
     return {{c.vocab_size, d}, Split::kVocab};
   }
   if (name == "model.norm.weight") return {{d}, Split::kReplicated};
-  static const std::regex layer_pattern(R"(model\.layers\.(\d+)\.(.+)\.weight)");
+  static const std::regex layer_pattern(R"(model\.layers\.(\d+)\.(.+?)(\.lora_[AB])?\.weight)");
   std::smatch match;
   if (std::regex_match(name, match, layer_pattern) && std::stoll(match[1]) < c.n_layers) {
     const std::string part = match[2];
-    if (part == "self_attn.q_proj") return {{q_width, d}, Split::kColumn};
-    if (part == "self_attn.k_proj" || part == "self_attn.v_proj") return {{kv_width, d}, Split::kColumn};
-    if (part == "self_attn.o_proj") return {{d, q_width}, Split::kRow};
-    if (part == "mlp.gate_proj" || part == "mlp.up_proj") return {{c.ffn_dim(), d}, Split::kColumn};
-    if (part == "mlp.down_proj") return {{d, c.ffn_dim()}, Split::kRow};
-    if (part == "input_layernorm" || part == "post_attention_layernorm") return {{d}, Split::kReplicated};
+    if (part == "input_layernorm" || part == "post_attention_layernorm") {
+      if (!match[3].matched) return {{d}, Split::kReplicated};
+    } else if (const std::optional<Layout> base = projection_layout(c, part)) {
+      if (!match[3].matched) return *base;
+      if (c.lora.targets(part.substr(part.find('.') + 1))) return lora_layout(c, *base, match[3] == ".lora_A");
+    }
   }
   NF_CHECK(false, UsageError, "the model has no parameter '", name, "' (", c.n_layers, " layers, tie_embeddings ",
-           c.tie_embeddings ? "true" : "false", ")");
+           c.tie_embeddings ? "true" : "false", ", LoRA rank ", c.lora.rank, ")");
   return {};
 }
 
@@ -57,6 +78,31 @@ std::vector<ParameterInfo> parameter_table(const ModelConfig& config) {
     table.push_back({std::move(name), std::move(shape)});
   }
   return table;
+}
+
+std::vector<ParameterInfo> lora_table(const ModelConfig& config) {
+  std::vector<ParameterInfo> table;
+  for (int64_t i = 0; i < config.n_layers; ++i) {
+    for (const std::string& module : lora_module_names()) {
+      if (!config.lora.targets(module)) continue;
+      const std::string block =
+          module == "q_proj" || module == "k_proj" || module == "v_proj" || module == "o_proj" ? "self_attn." : "mlp.";
+      for (const char* factor : {".lora_A.weight", ".lora_B.weight"}) {
+        std::string name = "model.layers." + std::to_string(i) + "." + block + module + factor;
+        std::vector<int64_t> shape = layout_of(config, name).full_shape;
+        table.push_back({std::move(name), std::move(shape)});
+      }
+    }
+  }
+  return table;
+}
+
+std::vector<ParameterInfo> trainable_table(const ModelConfig& config) {
+  return config.lora.enabled() ? lora_table(config) : parameter_table(config);
+}
+
+bool is_lora_parameter(const std::string& name) {
+  return name.find(".lora_A.") != std::string::npos || name.find(".lora_B.") != std::string::npos;
 }
 
 std::vector<int64_t> full_shape_of(const ModelConfig& config, const std::string& name) {

@@ -41,7 +41,11 @@ CausalLMImpl::CausalLMImpl(const ModelConfig& config, const TensorParallel& tp, 
   } else if (part_.head && !part_.embedding) {
     // A buffer, so Module::to moves it; never a parameter, so the optimizer and checkpoints skip it.
     tied_output_weight_ =
-        register_buffer("tied_output_weight", torch::empty(head_shape, torch::kFloat).requires_grad_());
+        register_buffer("tied_output_weight", torch::empty(head_shape, torch::kFloat).requires_grad_(!has_lora()));
+  }
+  // LoRA trains the adapters only: the base is frozen.
+  for (auto& [name, parameter] : model::named_parameters(*this)) {
+    if (has_lora() && !is_lora_parameter(name)) parameter.requires_grad_(false);
   }
   // The layers chose their shapes; sharding.h is the contract checkpoints rely on. They must agree.
   for (const auto& [name, parameter] : model::named_parameters(*this)) {
@@ -145,6 +149,16 @@ torch::Tensor CausalLMImpl::forward_cached(const torch::Tensor& tokens, const to
   }
   cache.present = all_present;
   return head(x);
+}
+
+void CausalLMImpl::set_lora_enabled(bool enabled) {
+  for (const auto& module : modules(/*include_self=*/false)) {
+    if (auto column = std::dynamic_pointer_cast<parallel::tp::ColumnParallelLinearImpl>(module)) {
+      column->set_lora_enabled(enabled);
+    } else if (auto row = std::dynamic_pointer_cast<parallel::tp::RowParallelLinearImpl>(module)) {
+      row->set_lora_enabled(enabled);
+    }
+  }
 }
 
 torch::Tensor CausalLMImpl::output_weight() const {

@@ -177,6 +177,9 @@ void validate(const TrainConfig& c) {
   NF_CHECK(!c.training.document_mask || objective.unpacked_rows.empty(), ConfigError,
            "training.document_mask keeps packed documents apart, but ", objective.name, " ", objective.unpacked_rows,
            ": remove it from the ", objective.name, " run");
+  NF_CHECK(!c.model.lora.enabled() || c.parallel.zero < 3, ConfigError,
+           "model.lora with parallel.zero 3: ZeRO 3 shards what trains, and under LoRA that is the adapters only "
+           "(the frozen base stays whole on every rank); use parallel.zero 1 or 2");
   NF_CHECK(c.sample.interval == 0 || !c.sample.prompts_file.empty(), ConfigError, "training.sample.interval is ",
            c.sample.interval,
            " but training.sample.prompts_file is empty: name a JSONL file of prompts (docs/generation.md)");

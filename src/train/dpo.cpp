@@ -59,7 +59,10 @@ DpoObjective::DpoObjective(model::CausalLM reference, const dist::Mesh& mesh, co
       pairs_per_micro_batch_(pairs_per_micro_batch),
       bf16_autocast_(bf16_autocast),
       schedule_(schedule) {
-  for (auto& parameter : reference_->parameters()) parameter.set_requires_grad(false);
+  // Under LoRA the reference is the policy itself with its adapters off (its base is frozen already).
+  if (!reference_->has_lora()) {
+    for (auto& parameter : reference_->parameters()) parameter.set_requires_grad(false);
+  }
   TiedEmbedding(reference_, mesh).sync_weight();
 }
 
@@ -69,6 +72,7 @@ at::Tensor DpoObjective::reference_log_probs(const DeviceBatch& paired) {
     out = torch::empty({paired.inputs.size(0)},
                        torch::TensorOptions().dtype(torch::kFloat).device(paired.inputs.device()));
   }
+  reference_->set_lora_enabled(false);  // under LoRA: the base, without a second model in memory
   run_forward(reference_, paired, 2 * pairs_per_micro_batch_, mesh_, bf16_autocast_,
               [&](const at::Tensor& logits, int64_t begin, int64_t length) {
                 out.narrow(0, begin, length)
@@ -76,6 +80,7 @@ at::Tensor DpoObjective::reference_log_probs(const DeviceBatch& paired) {
                                                           paired.loss_mask.narrow(0, begin, length)));
                 return at::Tensor();
               });
+  reference_->set_lora_enabled(true);
   return out;
 }
 

@@ -38,7 +38,8 @@ class DpoObjective : public Objective {
  public:
   // `reference`: the frozen model, built like the policy (config, tp, stage part) and holding the
   // policy's starting weights; its parameters stop requiring gradients here, and on a last pipeline
-  // stage its tied embedding copy is synced (collective over pp).
+  // stage its tied embedding copy is synced (collective over pp). Under LoRA it is the policy itself,
+  // run with its adapters off: the frozen base.
   DpoObjective(model::CausalLM reference, const dist::Mesh& mesh, const model::DpoOptions& options,
                int64_t pairs_per_micro_batch, bool bf16_autocast, parallel::pp::ScheduleKind schedule);
 

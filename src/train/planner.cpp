@@ -48,14 +48,24 @@ int64_t shard_elements(const model::ModelConfig& decoder, const model::Parameter
 
 // The model's parameters on one tp rank, grouped as pipeline stages and ZeRO 3 take them.
 struct ShardedModel {
-  std::vector<int64_t> layers;  // elements of each decoder layer
+  std::vector<int64_t> layers;       // elements of each decoder layer (LoRA's adapters included)
+  std::vector<int64_t> lora_layers;  // of those, LoRA's adapters (model.lora; the rest is frozen)
   int64_t embedding = 0, final_norm = 0, lm_head = 0;
   int64_t largest_layer_weight = 0;  // the largest single tensor of a decoder layer
+  int64_t largest_adapter = 0;       // the largest single LoRA factor
 };
 
 ShardedModel sharded_model(const model::ModelConfig& decoder, int64_t tp) {
   ShardedModel sharded;
   sharded.layers.assign(static_cast<size_t>(decoder.n_layers), 0);
+  sharded.lora_layers.assign(static_cast<size_t>(decoder.n_layers), 0);
+  for (const model::ParameterInfo& info : model::lora_table(decoder)) {
+    const auto layer = static_cast<size_t>(std::stoll(info.name.substr(kLayerPrefix.size())));
+    const int64_t elements = shard_elements(decoder, info, tp);
+    sharded.lora_layers.at(layer) += elements;
+    sharded.layers.at(layer) += elements;
+    sharded.largest_adapter = std::max(sharded.largest_adapter, elements);
+  }
   for (const model::ParameterInfo& info : model::parameter_table(decoder)) {
     const int64_t elements = shard_elements(decoder, info, tp);
     if (info.name == kEmbedding) {
@@ -75,11 +85,13 @@ ShardedModel sharded_model(const model::ModelConfig& decoder, int64_t tp) {
 // A pipeline stage's parameters on one tp rank: its layers, the embedding on the first stage, the
 // final norm and lm_head on the last. With tied embeddings and pp > 1 the last stage holds a copy of
 // the embedding that is not a parameter (transformer.h): memory, but no gradient or optimizer state.
-void count_stage_parameters(const ShardedModel& sharded, bool tied, bool first, bool last, StageMemory& stage) {
-  int64_t largest = 0;
+void count_stage_parameters(const ShardedModel& sharded, bool tied, bool lora, bool first, bool last,
+                            StageMemory& stage) {
+  int64_t largest = 0, adapters = 0;
   for (int64_t layer = stage.first_layer; layer < stage.first_layer + stage.n_layers; ++layer) {
     const int64_t elements = sharded.layers.at(static_cast<size_t>(layer));
     stage.parameter_elements += elements;
+    adapters += sharded.lora_layers.at(static_cast<size_t>(layer));
     largest = std::max(largest, elements);
   }
   // A tied embedding is read by the head too: ZeRO 3 keeps it gathered (pinned) instead.
@@ -97,13 +109,14 @@ void count_stage_parameters(const ShardedModel& sharded, bool tied, bool first, 
     largest = std::max(largest, sharded.final_norm + sharded.lm_head);  // the head's unit
   }
   stage.largest_unit_elements = largest;
+  stage.trainable_elements = lora ? adapters : stage.parameter_elements;
   // Backward computes each weight's whole gradient before adding it into the gradient buffer: the
   // largest one (the embedding's or the output layer's, usually) exists beside the buffer for a
   // moment. Under tied embeddings the output layer's is the embedding's size, on the last stage.
   int64_t largest_weight = sharded.largest_layer_weight;
   if (first) largest_weight = std::max(largest_weight, sharded.embedding);
   if (last) largest_weight = std::max(largest_weight, tied ? sharded.embedding : sharded.lm_head);
-  stage.largest_weight_elements = largest_weight;
+  stage.largest_weight_elements = lora ? sharded.largest_adapter : largest_weight;  // frozen weights make none
 }
 
 // The sizes one micro-batch's activations are made of, on one rank.
@@ -202,7 +215,8 @@ void count_activations(const TrainConfig& config, const Plan& plan, const Activa
 // Parameters, gradients, optimizer state and master weights by ZeRO stage (docs/memory.md#zero).
 void count_states(const TrainConfig& config, const Plan& plan, StageMemory& stage) {
   const auto P = static_cast<uint64_t>(stage.parameter_elements);
-  const auto shard = ceil_div(P, static_cast<uint64_t>(plan.dp));  // this dp rank's flat shard
+  const auto T = static_cast<uint64_t>(stage.trainable_elements);  // P, or under LoRA the adapters
+  const auto shard = ceil_div(T, static_cast<uint64_t>(plan.dp));  // this dp rank's flat shard
   const auto unit = static_cast<uint64_t>(stage.largest_unit_elements);
   const int64_t zero = plan.zero;
   const uint64_t buffer = static_cast<uint64_t>(stage.buffer_elements) * kFp32;
@@ -211,13 +225,14 @@ void count_states(const TrainConfig& config, const Plan& plan, StageMemory& stag
   stage.parameters = (zero == 3 ? shard * kFp32 + gathered * kFp32 : P * kFp32) + buffer;
   // Autocast caches a bf16 cast of every weight a forward uses (of the gathered units under ZeRO 3).
   if (plan.bf16_autocast) stage.parameters += (zero == 3 ? gathered : P) * kBf16;
-  // DPO's frozen reference: a second fp32 copy of the stage, without gradients.
+  // DPO's frozen reference: a second fp32 copy of the stage, without gradients (under LoRA the
+  // policy's own base, with its adapters off: nothing more).
   const ObjectiveSpec& objective = find_objective(config.training.objective);
-  if (objective.name == "dpo") stage.parameters += (P * kFp32) + buffer;
+  if (objective.name == "dpo" && !config.model.lora.enabled()) stage.parameters += (P * kFp32) + buffer;
   // The local gradient buffer stays whole (as Megatron's distributed optimizer's); ZeRO 2/3 add
-  // the reduce-scattered shard.
-  stage.gradients = P * kFp32 + (zero >= 2 ? shard * kFp32 : 0);
-  stage.optimizer = kAdamMoments * kFp32 * (zero == 0 ? P : shard);
+  // the reduce-scattered shard. Only what trains has gradients and optimizer state.
+  stage.gradients = T * kFp32 + (zero >= 2 ? shard * kFp32 : 0);
+  stage.optimizer = kAdamMoments * kFp32 * (zero == 0 ? T : shard);
   stage.master = zero == 1 || zero == 2 ? shard * kFp32 : 0;  // ZeRO 3's shard is counted as the parameters
   // ZeRO 1 copies its chunks of the all-reduced gradients out of the buffer for the update
   // (GradSync::shard_grads); ZeRO 2/3 update from the reduce-scatter's output itself.
@@ -346,7 +361,7 @@ Plan make_plan(const TrainConfig& config, int64_t world_size, const PlanOptions&
     stage.in_flight = plan.pp == 1 ? 1
                                    : parallel::pp::peak_in_flight(parallel::pp::make_schedule(
                                          config.parallel.pp_schedule, plan.pp, s, plan.micro_batches));
-    count_stage_parameters(sharded, config.model.tie_embeddings, first, last, stage);
+    count_stage_parameters(sharded, config.model.tie_embeddings, config.model.lora.enabled(), first, last, stage);
     count_states(config, plan, stage);
     count_activations(config, plan, x, first, last, stage);
     const StepTime time = stage_step_time(config, plan, x, first, last, stage);

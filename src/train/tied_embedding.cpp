@@ -20,7 +20,7 @@ TiedEmbedding::TiedEmbedding(model::CausalLM& model, const dist::Mesh& mesh) : m
 }
 
 void TiedEmbedding::send_output_grad() {
-  if (pp_ == nullptr || pp_->rank() != last_) return;
+  if (pp_ == nullptr || pp_->rank() != last_ || model_->has_lora()) return;  // LoRA: the embedding is frozen
   at::Tensor weight = model_->tied_output_weight();
   at::Tensor grad = weight.grad().defined() ? weight.grad().contiguous() : at::zeros_like(weight);
   pp_->send(grad, first_, kGradTag)->wait();
@@ -28,7 +28,7 @@ void TiedEmbedding::send_output_grad() {
 }
 
 void TiedEmbedding::add_output_grad() {
-  if (pp_ == nullptr || pp_->rank() != first_) return;
+  if (pp_ == nullptr || pp_->rank() != first_ || model_->has_lora()) return;
   at::Tensor weight = model_->model->embed_tokens->weight;
   at::Tensor received = at::empty_like(weight);
   pp_->recv(received, last_, kGradTag)->wait();

@@ -103,7 +103,7 @@ class Trainer {
     parallel::dp::ParameterUnits units{model::unit_of, {}};
     if (config.model.tie_embeddings) units.pinned.insert("embed");
     optimizer_ = std::make_unique<parallel::dp::DataParallelOptimizer>(
-        model::named_parameters(*model_), optimizer_options(), mesh,
+        trainable_parameters(), optimizer_options(), mesh,
         [this](const std::string& name) { return model_->shard_spec_of(name).replicated(); }, units);
     model_->set_unit_hooks(optimizer_->unit_hooks());
     log.info("data parallel: ", mesh.shape().dp(), " ranks, ", optimizer_->describe());
@@ -135,7 +135,8 @@ class Trainer {
     tied_->sync_weight();              // after a resume or load the last stage's copy must match the embedding
     optimizer_->release_parameters();  // ZeRO 3: from here on each unit is gathered when it runs
     objective_ = objective_spec_.make({config, mesh, bf16_autocast_, config.parallel.pp_schedule,
-                                       [this] { return starting_model(); }, starting_weights(), log});
+                                       [this] { return model_->has_lora() ? model_ : starting_model(); },
+                                       starting_weights(), log});
     schedule_ = optim::LrScheduleOptions()
                     .with_peak_lr(t.learning_rate)
                     .with_min_lr_ratio(t.min_lr_ratio)
@@ -229,6 +230,24 @@ class Trainer {
     return model;
   }
 
+  // What the optimizer updates: every parameter, or under LoRA the adapters (the base is frozen).
+  ckpt::NamedTensors trainable_parameters() const {
+    ckpt::NamedTensors out;
+    for (auto& [name, parameter] : model::named_parameters(*model_)) {
+      if (parameter.requires_grad()) out.emplace_back(name, parameter);
+    }
+    return out;
+  }
+
+  // The model's own weights, without LoRA's adapters: what starting weights fill.
+  ckpt::NamedTensors base_parameters() const {
+    ckpt::NamedTensors out;
+    for (auto& [name, parameter] : model::named_parameters(*model_)) {
+      if (!model::is_lora_parameter(name)) out.emplace_back(name, parameter);
+    }
+    return out;
+  }
+
   parallel::dp::DataParallelOptions optimizer_options() const {
     const TrainingConfig& t = config_.training;
     parallel::dp::DataParallelOptions options;
@@ -266,7 +285,8 @@ class Trainer {
   // or an nf step directory), else the seeded initialization they already hold.
   void load_starting_weights() {
     const CheckpointConfig& c = config_.checkpoint;
-    if (!ckpt::resume_candidates(c.resume, checkpoints_dir_).empty()) {
+    // Under LoRA a checkpoint holds the adapters only: the base always comes from its source.
+    if (!model_->has_lora() && !ckpt::resume_candidates(c.resume, checkpoints_dir_).empty()) {
       if (!c.init_from.empty()) {
         log_.info("model.init_from ", c.init_from, " not loaded: checkpoint.resume ", c.resume,
                   " has a checkpoint to resume from, which takes precedence");
@@ -278,7 +298,7 @@ class Trainer {
     }
     const std::string source = starting_weights();
     if (source.empty()) return;
-    ckpt::load_weights(source, *model_, model::named_parameters(*model_));
+    ckpt::load_weights(source, *model_, base_parameters());
     if (config_.training.load_from.empty()) {
       log_.info("initial weights from model.init_from ", source, " (fresh optimizer, step 0)");
       return;

@@ -11,7 +11,9 @@
 #  - one that gets SIGUSR1 on its batch shell mid-run: nf-train saves and exits 75, the job is
 #    requeued (Restarts=1), resumes from its own checkpoint (not from load_from again), and ends
 #    COMPLETED with every loss, gradient norm, learning rate and validation loss equal, bit for bit,
-#    to the uninterrupted job's.
+#    to the uninterrupted job's;
+#  - and beside them a third: --config configs/sft_lora_tiny.yaml, LoRA adapters on the same frozen
+#    pretrain run: COMPLETED, its loss falls, and its checkpoint holds the adapters only.
 # shellcheck source=tests/lib/preamble.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/preamble.sh"
 # shellcheck source=tests/slurm/lib.sh
@@ -28,10 +30,12 @@ steps=40
 submit() { sbatch --parsable --chdir="$work" jobs/sft.slurm "${stage_model[@]}" --output.name "$1"; }
 full=$(submit sft_full)
 preempted=$(submit sft_preempted)
+lora=$(sbatch --parsable --chdir="$work" jobs/sft.slurm --config "$source/configs/sft_lora_tiny.yaml" "${stage_model[@]}" \
+  --output.name sft_lora)
 # The notice lands after step 5, well before step 40 (a step takes tens of milliseconds).
 wait_steps "$preempted" "$work/runs/sft_preempted/metrics.jsonl" 5
 scancel --batch --signal=USR1 "$preempted"
-wait_jobs "$full" "$preempted"
+wait_jobs "$full" "$preempted" "$lora"
 
 # 1. The uninterrupted job.
 expect_job "$full" COMPLETED 0:0
@@ -57,6 +61,20 @@ records "$run/metrics.jsonl" >"$work/full.records"
 loss_falls "$work/full.records" 0.05 5.0
 echo "PASS: sbatch jobs/sft.slurm: configs/sft_tiny.yaml on 4 ranks from runs/pretrain_tiny/checkpoints/step_60," \
   "COMPLETED, $steps steps, loss falling, final checkpoint"
+
+# 3. SFT with LoRA (configs/sft_lora_tiny.yaml): the adapters train, the checkpoint holds them only.
+expect_job "$lora" COMPLETED 0:0
+grep -q 'INFO loaded weights from runs/pretrain_tiny/checkpoints/step_60 (training.load_from;' "$work/nf-sft-$lora.out" ||
+  fail "the LoRA job did not load the pretrain run's final checkpoint"
+records "$work/runs/sft_lora/metrics.jsonl" >"$work/lora.records"
+loss_falls "$work/lora.records" 0.05 5.0
+$py - "$work/runs/sft_lora/checkpoints/step_$steps/model-tp0-pp0.safetensors" <<'PY' || fail "the LoRA job's checkpoint"
+import sys
+from safetensors import safe_open
+names = list(safe_open(sys.argv[1], "pt").keys())
+assert names and all(".lora_A." in n or ".lora_B." in n for n in names), names
+PY
+echo "PASS: sbatch jobs/sft.slurm --config configs/sft_lora_tiny.yaml: COMPLETED, loss falling, adapters-only checkpoint"
 
 # 2. The preempted job.
 expect_requeued "$preempted" sft_preempted "$work/nf-sft-$preempted.out" srun "$steps"

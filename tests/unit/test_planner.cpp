@@ -136,6 +136,29 @@ TEST(Planner, DpoCountsPairsAndTheReference) {
   EXPECT_GT(dpo.stages[0].activations, pretrain.activations);
 }
 
+TEST(Planner, LoraTrainsOnlyItsAdapters) {
+  TrainConfig c = small_config();
+  const StageMemory full = make_plan(c, 1).stages[0];
+  c.model.lora.rank = 4;
+  const StageMemory lora = make_plan(c, 1).stages[0];
+  // Adapters on the 7 projections of 8 layers: (in + out) · rank each.
+  const int64_t d = 64, f = c.model.ffn_dim(), r = 4;
+  const int64_t adapters = 8 * r * (4 * (d + d) + 2 * (d + f) + (f + d));
+  EXPECT_EQ(lora.trainable_elements, adapters);
+  EXPECT_EQ(lora.parameter_elements, full.parameter_elements + adapters);
+  EXPECT_EQ(lora.gradients, static_cast<uint64_t>(adapters) * 4);
+  EXPECT_EQ(lora.optimizer, static_cast<uint64_t>(adapters) * 4 * 2);  // AdamW's two moments, fp32
+  EXPECT_LT(lora.total(), full.total());
+  // DPO's reference is the base itself: no second copy.
+  c.training.objective = "dpo";
+  EXPECT_EQ(make_plan(c, 1).stages[0].parameters, lora.parameters);
+  // Under tp the adapters split with their projections: together the shards hold them once, plus the
+  // whole factors every rank keeps (column A: rank × in; row B: out × rank).
+  const Plan split = make_plan(with_layout(c, 2, 1, 1), 2);
+  const int64_t whole = 8 * r * (4 * d + 2 * d + d);
+  EXPECT_EQ(2 * split.stages[0].trainable_elements, adapters + whole);
+}
+
 TEST(Planner, StepTimeSplitsByWhatEachAxisMoves) {
   const Plan single = make_plan(small_config(), 1);
   EXPECT_GT(single.step.compute_s, 0);

@@ -95,6 +95,9 @@ class ModelMismatchError : public CheckpointError {
 // init_std may change: one only bounds the positions a batch uses, the other only the
 // initialization that a resume replaces.
 void check_same_model(const model::ModelConfig& saved, const model::ModelConfig& job, const std::string& source);
+// The same for a resume's LoRA adapters (model.lora: rank, alpha, targets), which weights-only loads
+// do not compare (a LoRA run starts from a whole model's checkpoint).
+void check_same_adapters(const model::LoraConfig& saved, const model::LoraConfig& job, const std::string& source);
 
 // Whether a job can load a checkpoint's files as they are: the same tp and pp and stage split,
 // and the same optimizer-state form (zero 0 on both sides: per parameter, any dp; ZeRO on both:

@@ -29,4 +29,9 @@ std::vector<ParameterShard> parameter_shards(const model::CausalLMImpl& model, c
 // pipeline stage is not touched: TiedEmbedding::sync_weight after.
 void load_weights(const std::string& source, const model::CausalLMImpl& model, const NamedTensors& parameters);
 
+// load_weights for a model that is read whole (nf-generate): from a Hugging Face directory or a step
+// directory, and from a LoRA step directory its adapters on the base they were trained on
+// (lora.h's lora_base_of).
+void load_model_weights(const std::string& source, const model::CausalLMImpl& model, const NamedTensors& parameters);
+
 }  // namespace nf::ckpt

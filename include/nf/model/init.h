@@ -41,7 +41,8 @@ struct InitOptions {
 uint64_t parameter_seed(int64_t seed, const std::string& name, c10::IntArrayRef full_shape);
 
 // The full initial tensor (fp32, CPU) of the parameter `name` (a Hugging Face Llama name):
-// ones for norms (names containing "norm"), Normal(0, std) for matrices, drawn from a CPU
+// ones for norms (names containing "norm"), LoRA's B zeros and A U(-1/√in, 1/√in) (PEFT's
+// start), Normal(0, std) for the other matrices, drawn from a CPU
 // generator seeded by parameter_seed. A shard slices this tensor; the values never depend on the
 // device or thread count. Throws ConfigError for a 1-D parameter that is not a norm.
 at::Tensor initial_value(const InitOptions& options, const std::string& name, c10::IntArrayRef full_shape);

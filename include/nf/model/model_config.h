@@ -3,8 +3,24 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace nf::model {
+
+// LoRA adapters (model.lora; docs/lora.md): rank 0 = none. Each target projection gains a trainable
+// pair A [rank, in], B [out, rank] beside its frozen weight: y = x Wᵀ + (alpha / rank) · x Aᵀ Bᵀ.
+struct LoraConfig {
+  int64_t rank = 0;
+  double alpha = 16.0;
+  double dropout = 0.0;
+  std::vector<std::string> target_modules = {"q_proj",    "k_proj",  "v_proj",   "o_proj",
+                                             "gate_proj", "up_proj", "down_proj"};
+
+  bool enabled() const { return rank > 0; }
+  double scale() const { return alpha / static_cast<double>(rank); }
+  bool targets(const std::string& module) const;  // "q_proj", ... (the last part of its name)
+};
 
 struct ModelConfig {
   int64_t vocab_size = 32000;
@@ -18,6 +34,7 @@ struct ModelConfig {
   double norm_eps = 1e-5;
   bool tie_embeddings = false;
   double init_std = 0.02;
+  LoraConfig lora;
 
   int64_t kv_heads() const { return n_kv_heads == 0 ? n_heads : n_kv_heads; }
   int64_t head_dim() const { return d_model / n_heads; }
@@ -28,7 +45,11 @@ struct ModelConfig {
 // attention q/k/v/o, SwiGLU gate/up/down, two RMSNorms per layer, final norm, untied lm_head).
 int64_t count_parameters(const ModelConfig& config);
 
-// Cross-field checks (d_model % n_heads, n_heads % n_kv_heads); throws ConfigError naming keys.
+// The projections LoRA can adapt, in a decoder layer's order.
+const std::vector<std::string>& lora_module_names();
+
+// Cross-field checks (d_model % n_heads, n_heads % n_kv_heads; model.lora's targets and dropout);
+// throws ConfigError naming keys.
 void validate(const ModelConfig& config);
 
 }  // namespace nf::model

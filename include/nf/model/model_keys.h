@@ -8,6 +8,21 @@
 
 namespace nf::model {
 
+// model.lora.*: a nested section, set through the ModelConfig member.
+template <class Root>
+void declare_lora_keys(config::Schema<Root>& s, ModelConfig Root::*section) {
+  s.nested_field(section, &ModelConfig::lora, &LoraConfig::rank, "model.lora.rank",
+                 "LoRA adapters' rank; 0 = full fine-tuning (docs/lora.md). The base weights are then frozen.")
+      .at_least(0);
+  s.nested_field(section, &ModelConfig::lora, &LoraConfig::alpha, "model.lora.alpha",
+                 "LoRA scaling: the adapters' product is multiplied by alpha / rank.");
+  s.nested_field(section, &ModelConfig::lora, &LoraConfig::dropout, "model.lora.dropout",
+                 "Dropout on the adapters' input; must be 0 (nf applies none: it would depend on the layout).")
+      .at_least(0);
+  s.nested_field(section, &ModelConfig::lora, &LoraConfig::target_modules, "model.lora.target_modules",
+                 "The projections that get adapters: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj.");
+}
+
 template <class Root>
 void declare_model_keys(config::Schema<Root>& s, ModelConfig Root::*section) {
   s.field(section, &ModelConfig::vocab_size, "model.vocab_size", "Vocabulary size; must match the dataset's tokenizer.")
@@ -29,6 +44,7 @@ void declare_model_keys(config::Schema<Root>& s, ModelConfig Root::*section) {
           "Share the input embedding with the output projection.");
   s.field(section, &ModelConfig::init_std, "model.init_std", "Standard deviation of the normal weight init.")
       .at_least(0);
+  declare_lora_keys(s, section);
 }
 
 }  // namespace nf::model

@@ -7,6 +7,8 @@
 //   row (dim 1):    o_proj, down_proj
 //   vocab (dim 0, padded to a multiple of tp with zero rows): embed_tokens, lm_head
 //   replicated:     every norm
+//   LoRA (A [rank, in], B [out, rank]): beside a column split, A whole and B by rows; beside a row
+//                   split, A by columns and B whole
 #pragma once
 
 #include <string>
@@ -29,6 +31,17 @@ struct ParameterInfo {
 // named_parameters); lm_head.weight only when the embeddings are not tied. The table that
 // checkpoints, exports and imports walk.
 std::vector<ParameterInfo> parameter_table(const ModelConfig& config);
+
+// The LoRA adapters of `config` (model.lora; none at rank 0): for each layer, each targeted
+// projection's lora_A.weight [rank, in] and lora_B.weight [out, rank] (PEFT's names without its
+// "base_model.model." prefix), in the model's order.
+std::vector<ParameterInfo> lora_table(const ModelConfig& config);
+
+// What trains and what checkpoints hold: the adapters under LoRA (the base is frozen and
+// referenced, docs/lora.md), else every parameter.
+std::vector<ParameterInfo> trainable_table(const ModelConfig& config);
+
+bool is_lora_parameter(const std::string& name);
 
 // The full (unsharded, unpadded: the HF checkpoint's) shape of parameter `name`; UsageError for a
 // name the model does not have.

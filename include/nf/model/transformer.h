@@ -81,6 +81,10 @@ class CausalLMImpl : public torch::nn::Module {
   // Called around each unit of parameters the model runs (ZeRO 3's gathers, parallel/dp/zero3.h);
   // nullptr = none. Units: unit_of(). `hooks` must outlive the model's use of it.
   void set_unit_hooks(parallel::dp::UnitHooks* hooks) { unit_hooks_ = hooks; }
+  // LoRA (model.lora): the adapters on (default) or off, where the model then computes as its frozen
+  // base (DPO's reference). Under LoRA only the adapters require gradients.
+  bool has_lora() const { return config_.lora.enabled(); }
+  void set_lora_enabled(bool enabled);
   // What forward_layers keeps for backward (training.recompute); none by default.
   void set_recompute(const Recompute& recompute) { recompute_ = recompute; }
   // embed -> all layers -> head.

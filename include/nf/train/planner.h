@@ -42,7 +42,8 @@ struct StageMemory {
   int64_t stage = 0;
   int64_t first_rank = 0, last_rank = 0;     // the ranks holding it: [first_rank, last_rank]
   int64_t first_layer = 0, n_layers = 0;     // its decoder layers
-  int64_t parameter_elements = 0;            // P: trainable elements of its tp shard
+  int64_t parameter_elements = 0;            // P: parameter elements of its tp shard
+  int64_t trainable_elements = 0;            // of those, what trains: all, or under LoRA the adapters
   int64_t buffer_elements = 0;               // the tied embedding's copy on the last stage (pp > 1)
   int64_t largest_unit_elements = 0;         // ZeRO 3's largest gather unit: a layer, the embedding or the head
   int64_t pinned_elements = 0;               // ZeRO 3: a tied embedding, never freed

@@ -1,7 +1,8 @@
 // nf's own forward of a checkpoint, for check_transformers_export.py: reads the step directory's
 // config.yaml and its parameters gathered from every tp slice and pipeline stage (ModelReader, as
 // nf-ckpt export-hf reads them), runs the unsharded model in fp32 on a seeded batch of random
-// tokens, and writes {"tokens", "logits"} with torch::pickle_save (read by Python's torch.load).
+// tokens, and writes {"tokens", "logits"} with torch::pickle_save (read by Python's torch.load). A
+// LoRA checkpoint's adapters are loaded onto their base (ckpt::load_model_weights, as nf-generate).
 // Usage: nf_checkpoint_logits STEP_DIR OUT.pt BATCH SEQ SEED
 #include <torch/serialize.h>
 #include <torch/torch.h>
@@ -10,6 +11,7 @@
 #include <iostream>
 #include <string>
 
+#include "nf/ckpt/initial_weights.h"
 #include "nf/ckpt/reshard.h"
 #include "nf/core/error.h"
 #include "nf/model/transformer.h"
@@ -28,7 +30,11 @@ int main(int argc, char** argv) {
     const auto saved = reader.read();
     torch::NoGradGuard no_grad;
     size_t loaded = 0;
-    for (auto& [name, param] : nf::model::named_parameters(*model)) {
+    if (config.lora.enabled()) {
+      nf::ckpt::load_model_weights(step_dir, *model, nf::model::named_parameters(*model));
+      loaded = saved.size();
+    }
+    for (auto& [name, param] : config.lora.enabled() ? nf::ckpt::NamedTensors{} : nf::model::named_parameters(*model)) {
       const auto found = saved.find(name);
       NF_CHECK(found != saved.end(), nf::CheckpointError, "'", step_dir, "' has no parameter '", name, "'");
       NF_CHECK(found->second.sizes() == param.sizes(), nf::CheckpointError, "'", step_dir, "': ", name, " has shape ",

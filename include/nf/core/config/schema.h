@@ -142,17 +142,18 @@ class Schema : public SchemaBase {
   // Declares `path` as `root.*section.*member`. Returns its FieldInfo for constraints.
   template <class Section, class T>
   FieldInfo& field(Section Root::*section, T Section::*member, std::string path, std::string doc) {
-    FieldInfo info;
-    info.path = std::move(path);
-    info.type = field_type_of<T>();
-    info.doc = std::move(doc);
-    infos_.push_back(std::move(info));
-    setters_.push_back(
-        [section, member](Root& root, const YAML::Node& node, const FieldInfo& field_info, const Origin& origin) {
-          parse_into(node, field_info, origin, (root.*section).*member);
-        });
-    getters_.push_back([section, member](const Root& root) { return to_node((root.*section).*member); });
-    return infos_.back();
+    return add<T>(
+        std::move(path), std::move(doc), [ section, member ](auto& root) -> auto& { return (root.*section).*member; });
+  }
+
+  // Declares `path` as `root.*section.*sub.*member`: a key of a section nested in a section
+  // (model.lora.rank).
+  template <class Section, class Sub, class T>
+  FieldInfo& nested_field(Section Root::*section, Sub Section::*sub, T Sub::*member, std::string path,
+                          std::string doc) {
+    return add<T>(
+        std::move(path), std::move(doc),
+        [ section, sub, member ](auto& root) -> auto& { return ((root.*section).*sub).*member; });
   }
 
   // Declares `path` as an enum member `root.*section.*member` whose config value is one of the
@@ -208,6 +209,21 @@ class Schema : public SchemaBase {
  private:
   void set(Root& root, const FieldInfo& info, const YAML::Node& node, const Origin& origin) const {
     setters_[static_cast<size_t>(&info - infos_.data())](root, node, info, origin);
+  }
+
+  // A field of type T reached by `access(root)` (a Root& or a const Root&).
+  template <class T, class Access>
+  FieldInfo& add(std::string path, std::string doc, Access access) {
+    FieldInfo info;
+    info.path = std::move(path);
+    info.type = field_type_of<T>();
+    info.doc = std::move(doc);
+    infos_.push_back(std::move(info));
+    setters_.push_back([access](Root& root, const YAML::Node& node, const FieldInfo& field_info, const Origin& origin) {
+      parse_into(node, field_info, origin, access(root));
+    });
+    getters_.push_back([access](const Root& root) { return to_node(access(root)); });
+    return infos_.back();
   }
 
   std::vector<std::function<void(Root&, const YAML::Node&, const FieldInfo&, const Origin&)>> setters_;

@@ -5,6 +5,15 @@
 //   Column: weight rows [r·out/tp, (r+1)·out/tp): input replicated, output features split.
 //   Row:    weight columns [r·in/tp, (r+1)·in/tp): input features split, partial outputs summed
 //           (under sequence parallelism summed and scattered along the sequence).
+//
+// LoRA (Hu et al. 2021): add_lora(rank, scale) gives a layer y += scale · (x Aᵀ) Bᵀ, with A [rank, in]
+// and B [out, rank] registered as the submodules' parameters lora_A.weight and lora_B.weight (PEFT's
+// names), created uninitialized like the weight. Each factor is split where it meets the split
+// dimension: column: A whole (its gradient, a partial sum on each rank, is summed over tp by
+// copy_to_tp), B by rows as the weight; row: A by columns as the weight (its partial products summed
+// over tp as the weight's are), B whole (under sequence parallelism each rank sees its positions
+// only, so its gradient is summed over tp the same way). set_lora_enabled(false) runs the layer
+// without its adapters (the frozen base, DPO's reference).
 #pragma once
 
 #include <torch/nn/module.h>
@@ -14,6 +23,14 @@
 #include "nf/parallel/tp/shard.h"
 
 namespace nf::parallel::tp {
+
+// One LoRA factor: a `weight` [out, in] and nothing else, created uninitialized.
+class LoraFactorImpl : public torch::nn::Module {
+ public:
+  LoraFactorImpl(int64_t in_features, int64_t out_features);
+  torch::Tensor weight;
+};
+TORCH_MODULE(LoraFactor);
 
 class ColumnParallelLinearImpl : public torch::nn::Module {
  public:
@@ -26,11 +43,16 @@ class ColumnParallelLinearImpl : public torch::nn::Module {
   // its gradient once instead of once per layer.
   torch::Tensor forward_copied(const torch::Tensor& copied_input);
   const ShardSpec& spec() const { return spec_; }
+  void add_lora(int64_t rank, double scale);
+  void set_lora_enabled(bool enabled) { lora_enabled_ = enabled; }
   torch::Tensor weight;  // [out/tp, in]
 
  private:
   dist::Communicator* tp_;
   ShardSpec spec_;
+  LoraFactor lora_A_{nullptr}, lora_B_{nullptr};  // weights [rank, in], [out/tp, rank]
+  double lora_scale_ = 0;
+  bool lora_enabled_ = true;
 };
 TORCH_MODULE(ColumnParallelLinear);
 
@@ -45,12 +67,20 @@ class RowParallelLinearImpl : public torch::nn::Module {
   // rank's positions.
   torch::Tensor forward(const torch::Tensor& input);
   const ShardSpec& spec() const { return spec_; }
+  void add_lora(int64_t rank, double scale);
+  void set_lora_enabled(bool enabled) { lora_enabled_ = enabled; }
   torch::Tensor weight;  // [out, in/tp]
 
  private:
+  // The sum over tp of this rank's partial products (under sequence parallelism: its positions).
+  torch::Tensor reduce(const torch::Tensor& partial) const;
+
   dist::Communicator* tp_;
   bool sequence_parallel_;
   ShardSpec spec_;
+  LoraFactor lora_A_{nullptr}, lora_B_{nullptr};  // weights [rank, in/tp], [out, rank]
+  double lora_scale_ = 0;
+  bool lora_enabled_ = true;
 };
 TORCH_MODULE(RowParallelLinear);
 
