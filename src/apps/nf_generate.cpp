@@ -51,6 +51,8 @@ struct Source {
 };
 
 Source resolve_source(const Arguments& args) {
+  NF_CHECK(fs::exists(args.model), nf::UsageError, "--model '", args.model,
+           "' does not exist: pass an nf checkpoint (step, checkpoints or run directory) or a Hugging Face directory");
   Source source;
   const bool hf = fs::exists(fs::path(args.model) / "config.json") && !fs::exists(fs::path(args.model) / "meta.json");
   if (hf) {

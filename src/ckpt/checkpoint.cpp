@@ -198,9 +198,15 @@ void check_same_adapters(const model::LoraConfig& saved, const model::LoraConfig
     for (size_t i = 0; i < lora.target_modules.size(); ++i) text << (i ? ", " : "") << lora.target_modules[i];
     return text.str() + "]";
   };
-  NF_CHECK(saved.rank == job.rank && saved.alpha == job.alpha && saved.target_modules == job.target_modules,
-           ModelMismatchError, "'", source, "' was trained with ", describe(saved), " but this job has ", describe(job),
-           "; a resumed run keeps its adapters: set model.lora as the checkpoint has it, or start a new run");
+  if (!saved.enabled() && !job.enabled()) return;  // neither has adapters: their other keys mean nothing
+  const auto sorted = [](std::vector<std::string> names) {
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  NF_CHECK(
+      saved.rank == job.rank && saved.alpha == job.alpha && sorted(saved.target_modules) == sorted(job.target_modules),
+      ModelMismatchError, "'", source, "' was trained with ", describe(saved), " but this job has ", describe(job),
+      "; a resumed run keeps its adapters: set model.lora as the checkpoint has it, or start a new run");
 }
 
 bool loads_as_saved(const CheckpointMeta& meta, const ModelLayout& saved, const ModelLayout& job,

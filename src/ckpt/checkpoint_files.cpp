@@ -18,7 +18,7 @@ constexpr int kFormatVersion = 1;
 constexpr const char* kChecksumSuffix = ".sha256";
 
 // meta.json's keys of this layer; every other key is the trainer's (CheckpointMeta::trainer_state).
-constexpr const char* kOwnKeys[] = {"format_version", "step", "layout", "files", "tensors"};
+constexpr const char* kOwnKeys[] = {"format_version", "step", "layout", "files", "tensors", "lora_base"};
 
 nlohmann::json meta_to_json(const CheckpointMeta& m) {
   nlohmann::json json = m.trainer_state;
@@ -30,6 +30,7 @@ nlohmann::json meta_to_json(const CheckpointMeta& m) {
   json["step"] = m.step;
   json["layout"] = {{"tp", m.tp}, {"pp", m.pp}, {"dp", m.dp}, {"zero", m.zero}};
   json["files"] = m.files;
+  if (!m.lora_base.empty()) json["lora_base"] = m.lora_base;
   return json;
 }
 
@@ -114,6 +115,7 @@ CheckpointMeta read_checkpoint_meta(const std::string& step_dir) {
     m.dp = layout.at("dp").get<int64_t>();
     m.zero = layout.at("zero").get<int64_t>();
     m.files = j.at("files").get<std::map<std::string, std::string>>();
+    m.lora_base = j.value("lora_base", std::string());
     m.trainer_state = j;
     for (const char* key : kOwnKeys) m.trainer_state.erase(key);
   } catch (const nlohmann::json::exception& e) {

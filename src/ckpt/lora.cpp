@@ -1,8 +1,6 @@
 // LoRA checkpoints: their base, merging, and PEFT's adapter format (lora.h).
 #include "nf/ckpt/lora.h"
 
-#include <yaml-cpp/yaml.h>
-
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -18,37 +16,17 @@ namespace {
 
 constexpr const char* kPeftPrefix = "base_model.model.";
 
-std::string scalar(const YAML::Node& node) { return node && node.IsScalar() ? node.Scalar() : ""; }
-
-}  // namespace
-
-namespace {
-
-// The base a LoRA run's config.yaml names: training.load_from, else model.init_from.
-std::string named_base(const std::string& step_dir) {
-  const std::string config_path = step_dir + "/config.yaml";
-  const YAML::Node config = YAML::LoadFile(config_path);
-  const std::string load_from = scalar(config["training"]["load_from"]);
-  if (!load_from.empty()) {
-    const std::string output_dir = scalar(config["output"]["dir"]);
-    return resolve_load_from(load_from, output_dir.empty() ? "runs" : output_dir);
-  }
-  const std::string init_from = scalar(config["model"]["init_from"]);
-  NF_CHECK(!init_from.empty(), CheckpointError, "the LoRA run of '", step_dir,
-           "' adapted its seeded initialization (neither training.load_from nor model.init_from is set in ",
-           config_path, "): there is no base to load; train LoRA from a trained model");
-  NF_CHECK(std::filesystem::exists(init_from), CheckpointError, "the base of LoRA checkpoint '", step_dir,
-           "', model.init_from '", init_from, "' (", config_path, "), does not exist here");
-  return init_from;
-}
-
 }  // namespace
 
 std::string lora_base_of(const std::string& step_dir) {
   const model::ModelConfig adapted = read_model_layout(step_dir).model;
   NF_CHECK(adapted.lora.enabled(), CheckpointError, "'", step_dir,
            "' is not a LoRA checkpoint (its model.lora.rank is 0)");
-  const std::string base = named_base(step_dir);
+  const std::string base = read_checkpoint_meta(step_dir).lora_base;
+  NF_CHECK(!base.empty(), CheckpointError, "'", step_dir,
+           "/meta.json' names no lora_base: it is not a whole checkpoint");
+  NF_CHECK(std::filesystem::exists(base), CheckpointError, "the base of LoRA checkpoint '", step_dir, "', '", base,
+           "' (meta.json's lora_base), does not exist here: restore it, or copy the run together with its base");
   try {  // the base must still be the model the adapters were trained on
     if (std::filesystem::exists(base + "/meta.json")) {
       check_same_model(read_model_layout(base).model, adapted, base + "/config.yaml");
@@ -58,8 +36,7 @@ std::string lora_base_of(const std::string& step_dir) {
   } catch (const CheckpointError& mismatch) {
     throw CheckpointError("the adapters of '" + step_dir + "' were trained on another model than their base '" + base +
                               "' now holds: " + mismatch.what(),
-                          "restore the base the run trained on, or point its config.yaml's training.load_from / "
-                          "model.init_from at it");
+                          "restore the base the run trained on");
   }
   return base;
 }

@@ -24,7 +24,7 @@ torch::Tensor last_logits(const CausalLMImpl& model, const torch::Tensor& logits
 void check_prompts(const CausalLMImpl& model, const std::vector<std::vector<int64_t>>& prompts, int64_t first_index) {
   const int64_t context = model.config().max_seq_len, vocab = model.config().vocab_size;
   for (size_t i = 0; i < prompts.size(); ++i) {
-    const int64_t index = first_index + static_cast<int64_t>(i), length = static_cast<int64_t>(prompts[i].size());
+    const int64_t index = first_index + static_cast<int64_t>(i) + 1, length = static_cast<int64_t>(prompts[i].size());
     NF_CHECK(length > 0, UsageError, "prompt ", index, " is empty: give it at least one token of text");
     NF_CHECK(length < context, UsageError, "prompt ", index, " is ", length,
              " tokens long, and the model's context (model.max_seq_len) is ", context,

@@ -117,7 +117,8 @@ torch::Tensor CausalLMImpl::forward(const torch::Tensor& tokens, const torch::Te
   return head(forward_layers(embed(tokens), 0, config_.n_layers, document_ids));
 }
 
-torch::Tensor CausalLMImpl::forward_cached(const torch::Tensor& tokens, const torch::Tensor& present, KvCache& cache) {
+torch::Tensor CausalLMImpl::forward_cached(const torch::Tensor& tokens, const torch::Tensor& present, KvCache& cache,
+                                           bool every_position) {
   NF_CHECK(part_.embedding && part_.head && part_.first_layer == 0 && part_.n_layers == config_.n_layers, UsageError,
            "generation runs the whole model; this one holds a pipeline stage's part");
   NF_CHECK(!tp_.splits_sequence(), UsageError, "generation runs without sequence parallelism");
@@ -148,7 +149,7 @@ torch::Tensor CausalLMImpl::forward_cached(const torch::Tensor& tokens, const to
             .forward(x, rope, mask.unsqueeze(1), /*recompute_attention_core=*/false, &cache.layers[i]);
   }
   cache.present = all_present;
-  return head(x);
+  return head(every_position ? x : x.narrow(1, seq - 1, 1));
 }
 
 void CausalLMImpl::set_lora_enabled(bool enabled) {

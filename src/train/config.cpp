@@ -177,12 +177,18 @@ void validate(const TrainConfig& c) {
   NF_CHECK(!c.training.document_mask || objective.unpacked_rows.empty(), ConfigError,
            "training.document_mask keeps packed documents apart, but ", objective.name, " ", objective.unpacked_rows,
            ": remove it from the ", objective.name, " run");
+  NF_CHECK(!c.model.lora.enabled() || !c.training.load_from.empty() || !c.checkpoint.init_from.empty(), ConfigError,
+           "model.lora trains adapters beside a frozen model, but neither training.load_from nor model.init_from "
+           "names one: set one of them (a checkpoint or a Hugging Face directory)");
   NF_CHECK(!c.model.lora.enabled() || c.parallel.zero < 3, ConfigError,
            "model.lora with parallel.zero 3: ZeRO 3 shards what trains, and under LoRA that is the adapters only "
            "(the frozen base stays whole on every rank); use parallel.zero 1 or 2");
   NF_CHECK(c.sample.interval == 0 || !c.sample.prompts_file.empty(), ConfigError, "training.sample.interval is ",
            c.sample.interval,
            " but training.sample.prompts_file is empty: name a JSONL file of prompts (docs/generation.md)");
+  NF_CHECK(c.sample.interval == 0 || !c.parallel.sequence_parallel || c.parallel.tp == 1, ConfigError,
+           "training.sample generates one token at a time, which sequence parallelism cannot split over tp: "
+           "set parallel.sequence_parallel false, or sample from a saved checkpoint with nf-generate");
   NF_CHECK(c.sample.interval == 0 || c.parallel.pp == 1, ConfigError,
            "training.sample runs the whole model on each rank, but parallel.pp is ", c.parallel.pp,
            ": sample from a saved checkpoint with nf-generate instead (set training.sample.interval 0)");

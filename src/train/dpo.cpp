@@ -72,7 +72,12 @@ at::Tensor DpoObjective::reference_log_probs(const DeviceBatch& paired) {
     out = torch::empty({paired.inputs.size(0)},
                        torch::TensorOptions().dtype(torch::kFloat).device(paired.inputs.device()));
   }
-  reference_->set_lora_enabled(false);  // under LoRA: the base, without a second model in memory
+  // Under LoRA: the base, without a second model in memory (the adapters back on however this ends).
+  struct AdaptersOff {
+    model::CausalLM& model;
+    explicit AdaptersOff(model::CausalLM& m) : model(m) { model->set_lora_enabled(false); }
+    ~AdaptersOff() { model->set_lora_enabled(true); }
+  } adapters_off(reference_);
   run_forward(reference_, paired, 2 * pairs_per_micro_batch_, mesh_, bf16_autocast_,
               [&](const at::Tensor& logits, int64_t begin, int64_t length) {
                 out.narrow(0, begin, length)
@@ -80,7 +85,6 @@ at::Tensor DpoObjective::reference_log_probs(const DeviceBatch& paired) {
                                                           paired.loss_mask.narrow(0, begin, length)));
                 return at::Tensor();
               });
-  reference_->set_lora_enabled(true);
   return out;
 }
 

@@ -223,8 +223,9 @@ void count_states(const TrainConfig& config, const Plan& plan, StageMemory& stag
   const auto pinned = static_cast<uint64_t>(stage.pinned_elements);
   const uint64_t gathered = kZero3GatheredUnits * unit + pinned;  // ZeRO 3's full parameters at once
   stage.parameters = (zero == 3 ? shard * kFp32 + gathered * kFp32 : P * kFp32) + buffer;
-  // Autocast caches a bf16 cast of every weight a forward uses (of the gathered units under ZeRO 3).
-  if (plan.bf16_autocast) stage.parameters += (zero == 3 ? gathered : P) * kBf16;
+  // Autocast caches a bf16 cast of every weight a forward uses (of the gathered units under ZeRO 3)
+  // that requires gradients: under LoRA the adapters only (frozen weights are cast again each time).
+  if (plan.bf16_autocast) stage.parameters += (zero == 3 ? gathered : T) * kBf16;
   // DPO's frozen reference: a second fp32 copy of the stage, without gradients (under LoRA the
   // policy's own base, with its adapters off: nothing more).
   const ObjectiveSpec& objective = find_objective(config.training.objective);

@@ -1,15 +1,25 @@
 // Completions written during training (samples.h).
 #include "samples.h"
 
+#include <algorithm>
+
 #include "nf/core/error.h"
 #include "nf/data/manifest.h"
 #include "nf/data/prompts.h"
 #include "nf/data/tokenizer_loader.h"
 
 namespace nf::train {
+namespace {
+
+constexpr size_t kBatch = 8;  // prompts generated together
+
+}  // namespace
 
 TrainingSamples::TrainingSamples(const TrainConfig& config) : interval_(config.sample.interval) {
   if (interval_ == 0) return;
+  NF_CHECK(!config.data.train_path.empty(), ConfigError,
+           "data.train_path is empty: training.sample reads its "
+           "tokenizer from the dataset; pass --data.train_path DIR (a dataset written by nf-shard build)");
   const data::Manifest manifest = data::read_manifest(config.data.train_path);
   tokenizer_ = data::load_tokenizer_with(config.data.train_path + "/" + manifest.tokenizer.file, nullptr);
   const std::optional<data::ChatTemplateKind> chat =
@@ -33,7 +43,17 @@ TrainingSamples::TrainingSamples(const TrainConfig& config) : interval_(config.s
 }
 
 std::vector<SampleRecord> TrainingSamples::generate(model::CausalLMImpl& model) const {
-  const std::vector<model::Generated> generated = model::generate(model, prompt_ids_, options_);
+  // In batches, so that a long prompts file never makes one huge batch; each prompt's seed is its
+  // index, so the batching does not change what it samples.
+  std::vector<model::Generated> generated;
+  for (size_t first = 0; first < prompt_ids_.size(); first += kBatch) {
+    model::GenerationOptions options = options_;
+    options.first_index = static_cast<int64_t>(first);
+    const size_t end = std::min(prompt_ids_.size(), first + kBatch);
+    for (auto& result : model::generate(model, {prompt_ids_.begin() + first, prompt_ids_.begin() + end}, options)) {
+      generated.push_back(std::move(result));
+    }
+  }
   std::vector<SampleRecord> records;
   for (size_t i = 0; i < generated.size(); ++i) {
     const std::vector<int64_t>& tokens = generated[i].tokens;

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <optional>
 
@@ -116,6 +117,7 @@ class Trainer {
                    : "");
     }
     const bool resumed = resume_run();
+    if (model_->has_lora()) pin_lora_base();
     data_ = open_training_data(
         config, objective_spec_, mesh,
         {resumed ? &state_.loader : nullptr, state_.tokenizer_fingerprint, load_from_, load_from_fingerprint_}, log);
@@ -306,6 +308,24 @@ class Trainer {
     load_from_fingerprint_ =
         trainer_state_from_json(ckpt::read_checkpoint_meta(source).trainer_state, source).tokenizer_fingerprint;
     log_.info("loaded weights from ", source, " (training.load_from; fresh optimizer, schedule and data)");
+  }
+
+  // LoRA: the adapters keep the base the run started from, pinned in every checkpoint's meta.json
+  // (lora_base), wherever training.load_from resolves now (a base run trained further moves its
+  // `latest`); a resumed run whose base moved loads the pinned one again.
+  void pin_lora_base() {
+    const std::string loaded = std::filesystem::absolute(starting_weights()).lexically_normal().string();
+    if (meta_.lora_base.empty() || meta_.lora_base == loaded) {
+      meta_.lora_base = loaded;
+      return;
+    }
+    NF_CHECK(std::filesystem::exists(meta_.lora_base), CheckpointError,
+             "the base this LoRA run's adapters were "
+             "trained on, '",
+             meta_.lora_base, "' (its checkpoint's meta.json), does not exist any more: restore it");
+    log_.info("LoRA base: ", meta_.lora_base, " as pinned by the checkpoint (", loaded,
+              " is what the config names now)");
+    ckpt::load_weights(meta_.lora_base, *model_, base_parameters());
   }
 
   // The run's own checkpoint (checkpoint.resume, ckpt/resume.h) into the model and optimizer, and

@@ -3,14 +3,16 @@
 # LoRA (rank 4 on every projection) trained from it with training.load_from:
 #   - the layout gate: dp 2 ZeRO 1, tp 2, tp 2 + sequence parallelism, pp 2, dp 2 × tp 2 ZeRO 2
 #     reproduce one rank's losses (1e-5);
-#   - the checkpoint holds the adapters only (the base is referenced through training.load_from);
-#     resumed at step 10 on tp 2 (resharded) it reproduces steps 11-20;
+#   - the checkpoint holds the adapters only and pins its base (meta.json's lora_base); resumed at
+#     step 10 on tp 2 (resharded) it reproduces steps 11-20, and so it does on its pinned base after
+#     the base run trained on (its latest moved);
 #   - export-hf --merge-lora and export-peft, read by transformers and peft (check_lora.py): the
 #     adapter on the exported base, the merged model and nf's forward give the same logits;
 #   - DPO with LoRA: its reference is the base (the policy with its adapters off): step 1's loss is
 #     ln 2 with rewards 0, and the rewards move after;
-#   - refused: a target that matches no module, dropout, ZeRO 3, a resume with another rank, a
-#     plain export of a LoRA checkpoint, and adapters whose base is now another model.
+#   - refused: a target that matches no module, dropout, ZeRO 3, LoRA without a base, a resume
+#     with another rank, a plain export of a LoRA checkpoint, and adapters whose base is now another
+#     model.
 # shellcheck source=tests/e2e/tiny_model.sh
 source "$(dirname "${BASH_SOURCE[0]}")/tiny_model.sh"
 
@@ -59,6 +61,16 @@ step=$work/runs/lora_1/checkpoints/step_20
 $py "$source/tests/python/ecosystem/check_lora.py" "$work/base_hf" "$work/peft" "$work/merged_hf" \
   "$work/lora_logits.pt" || fail "check_lora.py"
 
+# The base is pinned: trained further, the base run's latest moves to step 20, but a resume of the
+# LoRA run from its step 10 loads the step-10 base its meta.json names, and reproduces steps 11-20.
+grep -q '"lora_base": ".*/runs/base/checkpoints/step_10"' "$step/meta.json" || fail "meta.json pins no lora_base"
+run base 1 --training.max_steps 20 --checkpoint.resume auto
+[[ $(cat "$work/runs/base/checkpoints/latest") == step_20 ]] || fail "the base run did not move on to step 20"
+run lora_pinned 1 "${lora[@]}" --checkpoint.resume "$work/runs/lora_1/checkpoints/step_10"
+grep -q "LoRA base: .*/runs/base/checkpoints/step_10 as pinned by the checkpoint" "$work/lora_pinned.out" ||
+  fail "the resume did not go back to the pinned base"
+compare lora_1 lora_pinned 10 || fail "the resume on the pinned base strays"
+
 # DPO with LoRA: the reference is the base.
 bible -f 'Gen1:1-Gen4:26' | sed 's/^[^ ]* //' >"$work/text.txt"
 "$build/tests/write-text-dataset" "$work/text.txt" "$work/dpo" dpo 65536 || fail "dpo dataset"
@@ -89,6 +101,8 @@ refused bad_target "model.lora.target_modules: 'attn' matches no module" "${lora
   --model.lora.target_modules "[q_proj,attn]"
 refused dropout "model.lora.dropout is 0.05" "${lora[@]}" --model.lora.dropout 0.05
 refused zero3 "model.lora with parallel.zero 3" "${lora[@]}" --parallel.zero 3
+refused no_base "model.lora trains adapters beside a frozen model, but neither training.load_from nor model.init_from" \
+  --model.lora.rank 4
 cp -r "$work/runs/lora_1" "$work/runs/lora_rank8"
 refused other_rank "trained with LoRA rank 4, alpha 8 .* but this job has LoRA rank 8" "${lora[@]}" \
   --model.lora.rank 8 --output.name lora_rank8 --checkpoint.resume auto
@@ -98,7 +112,7 @@ grep -q "holds LoRA adapters only: export them merged into their base with --mer
 echo "refused a plain export: $(grep -o "holds LoRA adapters only[^,]*" "$work/plain.out")"
 # The base the adapters reference, replaced by another model (d_model 32): refused, naming both.
 mv "$work/runs/base" "$work/base_saved"
-run base 1 --training.max_steps 2 --model.d_model 32 --model.n_heads 2 --model.n_kv_heads 1
+run base 1 --training.max_steps 10 --model.d_model 32 --model.n_heads 2 --model.n_kv_heads 1
 if "$ckpt" export-hf "$step" "$work/other_hf" --merge-lora >"$work/other.out" 2>&1; then
   fail "adapters merged into another base"
 fi

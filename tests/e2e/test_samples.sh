@@ -7,7 +7,8 @@
 #   - at tp 2 and at dp 2 with ZeRO 3 (parameters gathered for sampling, released after), the
 #     losses match one rank's (1e-5) and the samples are the same text;
 #   - an sft run samples a conversation prompt through the dataset's chat template;
-#   - sampling with parallel.pp 2, or without a prompts file, is refused before training.
+#   - sampling with parallel.pp 2, with sequence parallelism, or without a prompts file, is refused
+#     before training.
 # shellcheck source=tests/e2e/chat_data.sh
 source "$(dirname "${BASH_SOURCE[0]}")/chat_data.sh"
 # shellcheck source=tests/e2e/tiny_model.sh
@@ -108,3 +109,5 @@ refused() {
 refused sample_pp2 "training.sample runs the whole model on each rank, but parallel.pp is 2" "${sampling[@]}" \
   --parallel.pp 2
 refused sample_no_prompts "training.sample.prompts_file is empty" --training.sample.interval 4
+refused sample_sp "training.sample generates one token at a time, which sequence parallelism cannot split" \
+  "${sampling[@]}" --parallel.tp 2 --parallel.sequence_parallel true

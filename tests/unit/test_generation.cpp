@@ -36,7 +36,7 @@ TEST_F(GenerationTest, CachedStepsEqualTheWholeSequence) {
   KvCache cache;
   const int64_t prefill = 3;
   std::vector<torch::Tensor> pieces = {model_->forward_cached(row({ids.begin(), ids.begin() + prefill}),
-                                                              torch::ones({1, prefill}, torch::kBool), cache)};
+                                                              torch::ones({1, prefill}, torch::kBool), cache, true)};
   for (size_t i = prefill; i < ids.size(); ++i) {
     pieces.push_back(model_->forward_cached(row({ids[i]}), torch::ones({1, 1}, torch::kBool), cache));
   }
@@ -49,11 +49,14 @@ TEST_F(GenerationTest, LeftPaddingChangesNothing) {
   torch::NoGradGuard no_grad;
   const std::vector<int64_t> ids = {5, 17, 3, 40};
   KvCache alone, padded;
-  const torch::Tensor expected = model_->forward_cached(row(ids), torch::ones({1, 4}, torch::kBool), alone);
+  const torch::Tensor expected = model_->forward_cached(row(ids), torch::ones({1, 4}, torch::kBool), alone, true);
   const torch::Tensor present = torch::tensor({false, false, true, true, true, true}).unsqueeze(0);
-  const torch::Tensor logits = model_->forward_cached(row({0, 0, 5, 17, 3, 40}), present, padded);
+  const torch::Tensor logits = model_->forward_cached(row({0, 0, 5, 17, 3, 40}), present, padded, true);
   EXPECT_TRUE(torch::allclose(logits.narrow(1, 2, 4), expected, 1e-5, 1e-5));
   EXPECT_TRUE(torch::isfinite(logits).all().item<bool>());  // padding rows attend to themselves
+  KvCache last_only;                                        // by default the logits of the last position alone
+  EXPECT_TRUE(torch::allclose(model_->forward_cached(row(ids), torch::ones({1, 4}, torch::kBool), last_only),
+                              expected.narrow(1, 3, 1), 1e-6, 1e-6));
   // The next token continues both the same way.
   const torch::Tensor next_alone = model_->forward_cached(row({7}), torch::ones({1, 1}, torch::kBool), alone);
   const torch::Tensor next_padded = model_->forward_cached(row({7}), torch::ones({1, 1}, torch::kBool), padded);

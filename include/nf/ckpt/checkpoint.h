@@ -47,6 +47,9 @@ struct CheckpointMeta {
   int64_t tp = 1, pp = 1, dp = 1;  // layout the shards were written with
   int64_t zero = 0;
   std::map<std::string, std::string> files;  // file name -> SHA-256, filled in by commit_checkpoint
+  // LoRA: the step directory or Hugging Face directory whose weights the adapters adapt (absolute),
+  // pinned when the run started; empty otherwise (docs/lora.md).
+  std::string lora_base;
   // The trainer's state after `step` (data position, counters, ...), opaque here: meta.json holds
   // its keys beside this layer's own (format_version, step, layout, files, tensors), which it may
   // not use.

@@ -1,8 +1,7 @@
 // LoRA checkpoints (docs/lora.md): a LoRA run's checkpoints hold its adapters only and reference the
-// base they adapt (the run's training.load_from, else model.init_from, as its config.yaml records
-// them). From them: the base with the adapters merged (nf-ckpt export-hf --merge-lora, a plain
-// Llama) and PEFT's adapter directory (nf-ckpt export-peft), which peft's PeftModel loads onto the
-// exported base.
+// base they adapt (the directory the run's training.load_from, else model.init_from, resolved to when
+// it started, pinned in meta.json). From them: the base with the adapters merged (nf-ckpt export-hf --merge-lora, a
+// plain Llama) and PEFT's adapter directory (nf-ckpt export-peft), which peft's PeftModel loads onto the exported base.
 #pragma once
 
 #include <string>
@@ -12,10 +11,11 @@
 
 namespace nf::ckpt {
 
-// The base a LoRA step directory's adapters were trained on: its run's training.load_from (resolved
-// as the run resolved it, against output.dir first) or model.init_from. CheckpointError when the
-// checkpoint is no LoRA run's, its base was the seeded initialization (nothing to load it from), or
-// the base is now another model than the adapters were trained on (naming both and the key).
+// The base a LoRA step directory's adapters were trained on: the directory its run resolved
+// training.load_from or model.init_from to when it started, pinned in meta.json (lora_base), so that
+// a base run trained further since (its `latest` moved) does not change it. CheckpointError when the
+// checkpoint is no LoRA run's, the base is gone, or it is now another model than the adapters were
+// trained on (naming both and the key).
 std::string lora_base_of(const std::string& step_dir);
 
 // W + (alpha / rank) · B A for every adapter pair of `adapters` (full tensors, nf names) into the

@@ -48,7 +48,7 @@ using StopCheck = std::function<bool(size_t row, const std::vector<int64_t>& tok
 void validate(const GenerationOptions& options);
 
 // Generates for every prompt (non-empty token ids, each shorter than model.max_seq_len: UsageError
-// naming the prompt and the fix otherwise) and returns one Generated per prompt, in order.
+// naming the prompt, counted from 1, and the fix otherwise) and returns one Generated per prompt, in order.
 std::vector<Generated> generate(CausalLMImpl& model, const std::vector<std::vector<int64_t>>& prompts,
                                 const GenerationOptions& options, const StopCheck& stop = {});
 

@@ -93,8 +93,11 @@ class CausalLMImpl : public torch::nn::Module {
   // positions `cache` holds, which gains their keys and values. `present` [batch, seq] bool marks
   // the real tokens (false: left padding, never attended to; each row's RoPE positions count its
   // real tokens only). The whole model only (no pipeline stage), without sequence parallelism;
-  // call under torch::NoGradGuard. UsageError when a row's positions would pass max_seq_len.
-  torch::Tensor forward_cached(const torch::Tensor& tokens, const torch::Tensor& present, KvCache& cache);
+  // call under torch::NoGradGuard. UsageError when a row's positions would pass max_seq_len. The
+  // logits are of the last position only ([batch, 1, vocab]: what the next token needs; a long
+  // prompt's would be [batch, seq, vocab]), or with `every_position` of each.
+  torch::Tensor forward_cached(const torch::Tensor& tokens, const torch::Tensor& present, KvCache& cache,
+                               bool every_position = false);
 
   const ModelConfig& config() const { return config_; }
   const StagePart& part() const { return part_; }
