@@ -93,7 +93,7 @@ void export_peft(const std::string& step_dir, const std::string& out_dir, std::s
   const nf::model::ModelConfig model = nf::ckpt::read_model_layout(step_dir).model;
   NF_CHECK(model.lora.enabled(), nf::UsageError, "export-peft: '", step_dir,
            "' is not a LoRA checkpoint (its model.lora.rank is 0); export it with nf-ckpt export-hf");
-  if (base.empty()) base = std::filesystem::absolute(nf::ckpt::lora_base_of(step_dir)).string();
+  if (base.empty()) base = nf::ckpt::lora_base_of(step_dir);  // pinned as an absolute path
   const nf::ckpt::StateDict adapters = nf::ckpt::ModelReader(step_dir).read();
   nf::ckpt::export_peft(out_dir, model.lora, adapters, base);
   std::cout << "exported " << adapters.size() << " LoRA tensors (rank " << model.lora.rank << ", alpha "

@@ -36,7 +36,6 @@ struct Arguments {
   std::string model, tokenizer, prompts_file, out, chat_template;
   std::vector<std::string> prompts, stop_strings;
   nf::model::GenerationOptions generation;
-  int64_t batch_size = 8;
   int64_t tp = 1;
   bool ignore_eos = false;
   bool no_kv_cache = false;
@@ -90,7 +89,6 @@ std::vector<nf::data::Document> read_all_prompts(const Arguments& args) {
 
 int generate(const nf::dist::JobContext& job, Arguments args) {
   const auto start = std::chrono::steady_clock::now();
-  NF_CHECK(args.batch_size >= 1, nf::UsageError, "--batch-size ", args.batch_size, " must be at least 1");
   args.generation.kv_cache = !args.no_kv_cache;
   nf::model::validate(args.generation);
   NF_CHECK(args.tp >= 1 && job.world_size == args.tp, nf::UsageError, "nf-generate runs on exactly --parallel.tp (",
@@ -106,14 +104,8 @@ int generate(const nf::dist::JobContext& job, Arguments args) {
           : std::optional(nf::data::parse_chat_template(source.chat_template, "--chat-template"));
 
   const std::vector<nf::data::Document> prompts = read_all_prompts(args);
-  std::vector<std::vector<int64_t>> prompt_ids;
-  for (const auto& prompt : prompts) {
-    const std::vector<nf::data::TokenId> ids = nf::data::encode_prompt(prompt, *tokenizer, chat);
-    NF_CHECK(static_cast<int64_t>(ids.size()) < source.config.max_seq_len, nf::UsageError, prompt.source,
-             ": the prompt is ", ids.size(), " tokens, and the model's context (model.max_seq_len) is ",
-             source.config.max_seq_len, " tokens: shorten it so that it leaves room for the new tokens");
-    prompt_ids.emplace_back(ids.begin(), ids.end());
-  }
+  const std::vector<std::vector<int64_t>> prompt_ids =
+      nf::data::encode_prompts(prompts, *tokenizer, chat, source.config.max_seq_len);
   if (!args.ignore_eos) {
     const std::vector<nf::data::TokenId> stops = nf::data::completion_stop_tokens(*tokenizer, prompts, chat);
     args.generation.stop_tokens.assign(stops.begin(), stops.end());
@@ -135,29 +127,24 @@ int generate(const nf::dist::JobContext& job, Arguments args) {
   const std::vector<std::string>& stops = args.stop_strings;
   std::ostringstream out;
   int64_t new_tokens = 0;
-  for (size_t first = 0; first < prompt_ids.size(); first += static_cast<size_t>(args.batch_size)) {
-    const size_t end = std::min(prompt_ids.size(), first + static_cast<size_t>(args.batch_size));
-    const std::vector<std::vector<int64_t>> batch(prompt_ids.begin() + first, prompt_ids.begin() + end);
-    const auto stop = [&](size_t, const std::vector<int64_t>& tokens) {
-      if (stops.empty()) return false;
-      const std::string text = tokenizer->decode(std::vector<nf::data::TokenId>(tokens.begin(), tokens.end()));
-      return std::any_of(stops.begin(), stops.end(), [&](const std::string& s) { return text.find(s) != text.npos; });
-    };
-    nf::model::GenerationOptions options = args.generation;
-    options.first_index = static_cast<int64_t>(first);
-    const std::vector<nf::model::Generated> results = nf::model::generate(*model, batch, options, stop);
-    for (size_t i = 0; i < results.size(); ++i) {
-      const nf::model::Generated& result = results[i];
-      new_tokens += static_cast<int64_t>(result.tokens.size());
-      nlohmann::ordered_json record = {
-          {"prompt", nf::data::prompt_text(prompts[first + i])},
-          {"completion", nf::data::completion_text(*tokenizer, result.tokens, options.stop_tokens, stops)},
-          {"finish_reason", result.finish_reason},
-          {"prompt_tokens", batch[i]},
-          {"tokens", result.tokens}};
-      if (options.logprobs) record["logprobs"] = result.logprobs;
-      out << record.dump() << "\n";
-    }
+  const auto stop = [&](size_t, const std::vector<int64_t>& tokens) {
+    if (stops.empty()) return false;
+    const std::string text = tokenizer->decode(std::vector<nf::data::TokenId>(tokens.begin(), tokens.end()));
+    return std::any_of(stops.begin(), stops.end(), [&](const std::string& s) { return text.find(s) != text.npos; });
+  };
+  const nf::model::GenerationOptions& options = args.generation;
+  const std::vector<nf::model::Generated> results = nf::model::generate(*model, prompt_ids, options, stop);
+  for (size_t i = 0; i < results.size(); ++i) {
+    const nf::model::Generated& result = results[i];
+    new_tokens += static_cast<int64_t>(result.tokens.size());
+    nlohmann::ordered_json record = {
+        {"prompt", nf::data::prompt_text(prompts[i])},
+        {"completion", nf::data::completion_text(*tokenizer, result.tokens, options.stop_tokens, stops)},
+        {"finish_reason", result.finish_reason},
+        {"prompt_tokens", prompt_ids[i]},
+        {"tokens", result.tokens}};
+    if (options.logprobs) record["logprobs"] = result.logprobs;
+    out << record.dump() << "\n";
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - generation_start).count();
   if (job.rank == 0) {
@@ -171,7 +158,7 @@ int generate(const nf::dist::JobContext& job, Arguments args) {
     summary.precision(2);
     summary << "nf-generate: " << prompts.size() << " prompt(s), " << new_tokens << " new tokens in " << seconds
             << " s (" << static_cast<double>(new_tokens) / seconds << " tokens/s; loading " << load_seconds
-            << " s), tp " << args.tp << ", " << device.str() << ", batches of " << args.batch_size
+            << " s), tp " << args.tp << ", " << device.str() << ", batches of " << args.generation.batch_size
             << (args.generation.kv_cache ? ", KV cache" : ", no KV cache") << "\n";
     std::cerr << summary.str();
   }
@@ -201,7 +188,7 @@ int main(int argc, char** argv) {
     app.add_option("--chat-template", args.chat_template,
                    "nf, llama3 or chatml, for messages; default: the template of the checkpoint's sft/dpo data");
     app.add_option("--out", args.out, "write the JSONL here (default: standard output)");
-    app.add_option("--batch-size", args.batch_size, "prompts run together (default 8)");
+    app.add_option("--batch-size", g.batch_size, "prompts run together (default 8)");
     app.add_option("--max-new-tokens", g.max_new_tokens, "at most this many new tokens per prompt (default 64)");
     app.add_option("--temperature", g.sampling.temperature, "0 = greedy (default); > 0 samples");
     app.add_option("--top-k", g.sampling.top_k, "sample among the k likeliest tokens (default 0 = all)");

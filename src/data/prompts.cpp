@@ -65,6 +65,19 @@ std::vector<TokenId> encode_prompt(const Document& prompt, const Tokenizer& toke
   return ids;
 }
 
+std::vector<std::vector<int64_t>> encode_prompts(const std::vector<Document>& prompts, const Tokenizer& tokenizer,
+                                                 std::optional<ChatTemplateKind> chat, int64_t context) {
+  std::vector<std::vector<int64_t>> encoded;
+  for (const Document& prompt : prompts) {
+    const std::vector<TokenId> ids = encode_prompt(prompt, tokenizer, chat);
+    NF_CHECK(static_cast<int64_t>(ids.size()) < context, UsageError, prompt.source, ": the prompt is ", ids.size(),
+             " tokens, and the model's context (model.max_seq_len) is ", context,
+             " tokens: shorten it so that it leaves room for the new tokens");
+    encoded.emplace_back(ids.begin(), ids.end());
+  }
+  return encoded;
+}
+
 std::vector<TokenId> completion_stop_tokens(const Tokenizer& tokenizer, const std::vector<Document>& prompts,
                                             std::optional<ChatTemplateKind> chat) {
   std::vector<TokenId> stops;

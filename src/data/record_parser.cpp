@@ -3,6 +3,7 @@
 // {"paragraphs", "next"}; metadata "id", "emotion", "scene".
 #include "nf/data/record_parser.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -109,15 +110,22 @@ Problem parse_turn(const json& turn, const std::string& where, Segment& segment)
   return std::nullopt;
 }
 
-Problem parse_chat(const json& turns, const std::string& key, Document& document) {
+// The array of turns under `key`, each a segment of `document` (sft conversations, chat prompts).
+Problem parse_turns(const json& turns, const std::string& key, Document& document) {
   if (!turns.is_array()) return wrong_type(quoted(key), turns, "an array of {\"role\", \"content\"} turns");
-  bool trainable = false;
   for (size_t i = 0; i < turns.size(); ++i) {
     Segment segment;
     if (auto problem = parse_turn(turns[i], key + "[" + std::to_string(i) + "]", segment)) return problem;
-    trainable = trainable || (segment.role == SegmentRole::kAssistant && !is_blank(segment.text));
     document.segments.push_back(std::move(segment));
   }
+  return std::nullopt;
+}
+
+Problem parse_chat(const json& turns, const std::string& key, Document& document) {
+  if (auto problem = parse_turns(turns, key, document)) return problem;
+  const bool trainable = std::any_of(document.segments.begin(), document.segments.end(), [](const Segment& s) {
+    return s.role == SegmentRole::kAssistant && !is_blank(s.text);
+  });
   if (!trainable) {
     return RecordProblem{BadInputKind::kEmptyDocument,
                          quoted(key) + " has no assistant turn with text: nothing to train on"};
@@ -187,16 +195,8 @@ Problem parse_prompt_fields(const json& record, Document& document) {
   for (const char* key : {"messages", "conversations"}) {
     const auto turns = record.find(key);
     if (turns == record.end()) continue;
-    if (!turns->is_array()) return wrong_type(quoted(key), *turns, "an array of {\"role\", \"content\"} turns");
-    if (turns->empty()) return empty(quoted(key));
-    for (size_t i = 0; i < turns->size(); ++i) {
-      Segment segment;
-      if (auto problem = parse_turn((*turns)[i], std::string(key) + "[" + std::to_string(i) + "]", segment)) {
-        return problem;
-      }
-      document.segments.push_back(std::move(segment));
-    }
-    return std::nullopt;
+    if (auto problem = parse_turns(*turns, key, document)) return problem;
+    return document.segments.empty() ? empty(quoted(key)) : std::nullopt;
   }
   const auto prompt = record.find("prompt");
   if (prompt == record.end() || prompt->is_null()) {

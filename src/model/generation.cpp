@@ -21,10 +21,10 @@ torch::Tensor last_logits(const CausalLMImpl& model, const torch::Tensor& logits
   return last.narrow(-1, 0, model.config().vocab_size).to(torch::kCPU, torch::kFloat);
 }
 
-void check_prompts(const CausalLMImpl& model, const std::vector<std::vector<int64_t>>& prompts, int64_t first_index) {
+void check_prompts(const CausalLMImpl& model, const std::vector<std::vector<int64_t>>& prompts) {
   const int64_t context = model.config().max_seq_len, vocab = model.config().vocab_size;
   for (size_t i = 0; i < prompts.size(); ++i) {
-    const int64_t index = first_index + static_cast<int64_t>(i) + 1, length = static_cast<int64_t>(prompts[i].size());
+    const int64_t index = static_cast<int64_t>(i) + 1, length = static_cast<int64_t>(prompts[i].size());
     NF_CHECK(length > 0, UsageError, "prompt ", index, " is empty: give it at least one token of text");
     NF_CHECK(length < context, UsageError, "prompt ", index, " is ", length,
              " tokens long, and the model's context (model.max_seq_len) is ", context,
@@ -41,6 +41,7 @@ void check_prompts(const CausalLMImpl& model, const std::vector<std::vector<int6
 void validate(const GenerationOptions& options) {
   NF_CHECK(options.max_new_tokens >= 1, UsageError, "max new tokens is ", options.max_new_tokens,
            ": it must be at least 1");
+  NF_CHECK(options.batch_size >= 1, UsageError, "batch size is ", options.batch_size, ": it must be at least 1");
   NF_CHECK(options.sampling.temperature >= 0.0, UsageError, "temperature is ", options.sampling.temperature,
            ": it must be 0 (greedy) or positive");
   NF_CHECK(options.sampling.top_k >= 0, UsageError, "top-k is ", options.sampling.top_k,
@@ -73,11 +74,11 @@ torch::Tensor pick_tokens(const torch::Tensor& logits, const SamplingOptions& op
   return torch::cat(picks);
 }
 
-std::vector<Generated> generate(CausalLMImpl& model, const std::vector<std::vector<int64_t>>& prompts,
-                                const GenerationOptions& options, const StopCheck& stop) {
-  validate(options);
-  check_prompts(model, prompts, options.first_index);
-  if (prompts.empty()) return {};
+namespace {
+
+// One batch: prompts [first, first + prompts.size()) of the caller's list.
+std::vector<Generated> generate_batch(CausalLMImpl& model, const std::vector<std::vector<int64_t>>& prompts,
+                                      size_t first, const GenerationOptions& options, const StopCheck& stop) {
   torch::NoGradGuard no_grad;
   const int64_t rows = static_cast<int64_t>(prompts.size()), context = model.config().max_seq_len;
   const torch::Device device = model.output_weight().device();
@@ -94,8 +95,8 @@ std::vector<Generated> generate(CausalLMImpl& model, const std::vector<std::vect
     const int64_t pad = longest - length[row];
     tokens[row].narrow(0, pad, length[row]).copy_(torch::tensor(prompt, torch::kLong));
     present[row].narrow(0, pad, length[row]).fill_(true);
-    generators.push_back(at::make_generator<at::CPUGeneratorImpl>(options.sampling.seed +
-                                                                  static_cast<uint64_t>(options.first_index + row)));
+    generators.push_back(
+        at::make_generator<at::CPUGeneratorImpl>(options.sampling.seed + static_cast<uint64_t>(first) + row));
   }
 
   std::vector<Generated> out(prompts.size());
@@ -124,7 +125,7 @@ std::vector<Generated> generate(CausalLMImpl& model, const std::vector<std::vect
       ++length[row];
       const bool stop_token =
           std::find(options.stop_tokens.begin(), options.stop_tokens.end(), id) != options.stop_tokens.end();
-      if (stop_token || (stop && stop(static_cast<size_t>(row), result.tokens))) {
+      if (stop_token || (stop && stop(first + static_cast<size_t>(row), result.tokens))) {
         done[row] = true, result.finish_reason = "stop";
       } else if (static_cast<int64_t>(result.tokens.size()) == options.max_new_tokens || length[row] >= context) {
         done[row] = true, result.finish_reason = "length";
@@ -134,6 +135,24 @@ std::vector<Generated> generate(CausalLMImpl& model, const std::vector<std::vect
     step_tokens = next.view({rows, 1});
     tokens = torch::cat({tokens, step_tokens}, 1);
     present = torch::cat({present, step_present}, 1);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<Generated> generate(CausalLMImpl& model, const std::vector<std::vector<int64_t>>& prompts,
+                                const GenerationOptions& options, const StopCheck& stop) {
+  validate(options);
+  check_prompts(model, prompts);
+  std::vector<Generated> out;
+  const auto batch = static_cast<size_t>(options.batch_size);
+  for (size_t first = 0; first < prompts.size(); first += batch) {
+    const size_t end = std::min(prompts.size(), first + batch);
+    for (Generated& result :
+         generate_batch(model, {prompts.begin() + first, prompts.begin() + end}, first, options, stop)) {
+      out.push_back(std::move(result));
+    }
   }
   return out;
 }

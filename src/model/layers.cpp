@@ -40,18 +40,11 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
   return at::scaled_dot_product_attention(q, k, v, attn_mask, /*dropout_p=*/0.0, causal);
 }
 
-// Gives the projections model.lora targets their adapters (after all are registered, so the base
-// weights keep Hugging Face's order and each adapter pair follows its weight).
-void add_lora(
-    const ModelConfig& config,
-    const std::vector<std::pair<const char*, std::shared_ptr<parallel::tp::ColumnParallelLinearImpl>>>& columns,
-    const std::vector<std::pair<const char*, std::shared_ptr<parallel::tp::RowParallelLinearImpl>>>& rows) {
-  for (const auto& [name, layer] : columns) {
-    if (config.lora.targets(name)) layer->add_lora(config.lora.rank, config.lora.scale());
-  }
-  for (const auto& [name, layer] : rows) {
-    if (config.lora.targets(name)) layer->add_lora(config.lora.rank, config.lora.scale());
-  }
+// Gives projection `name` its adapters when model.lora targets it (called once every projection is
+// registered, so that the base weights keep Hugging Face's order and each pair follows its weight).
+template <class Linear>
+void add_lora(const ModelConfig& config, const char* name, Linear& layer) {
+  if (config.lora.targets(name)) layer->add_lora(config.lora.rank, config.lora.scale());
 }
 
 }  // namespace
@@ -104,8 +97,10 @@ AttentionImpl::AttentionImpl(const ModelConfig& config, const TensorParallel& tp
   k_proj_ = register_module("k_proj", parallel::tp::ColumnParallelLinear(d, kv_width, tp.comm));
   v_proj_ = register_module("v_proj", parallel::tp::ColumnParallelLinear(d, kv_width, tp.comm));
   o_proj_ = register_module("o_proj", parallel::tp::RowParallelLinear(q_width, d, tp.comm, tp.sequence_parallel));
-  add_lora(config, {{"q_proj", q_proj_.ptr()}, {"k_proj", k_proj_.ptr()}, {"v_proj", v_proj_.ptr()}},
-           {{"o_proj", o_proj_.ptr()}});
+  add_lora(config, "q_proj", q_proj_);
+  add_lora(config, "k_proj", k_proj_);
+  add_lora(config, "v_proj", v_proj_);
+  add_lora(config, "o_proj", o_proj_);
 }
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& hidden, const RopeTables& rope, const torch::Tensor& mask,
@@ -138,7 +133,9 @@ MlpImpl::MlpImpl(const ModelConfig& config, const TensorParallel& tp) : tp_(tp) 
   gate_proj_ = register_module("gate_proj", parallel::tp::ColumnParallelLinear(d, hidden, tp.comm));
   up_proj_ = register_module("up_proj", parallel::tp::ColumnParallelLinear(d, hidden, tp.comm));
   down_proj_ = register_module("down_proj", parallel::tp::RowParallelLinear(hidden, d, tp.comm, tp.sequence_parallel));
-  add_lora(config, {{"gate_proj", gate_proj_.ptr()}, {"up_proj", up_proj_.ptr()}}, {{"down_proj", down_proj_.ptr()}});
+  add_lora(config, "gate_proj", gate_proj_);
+  add_lora(config, "up_proj", up_proj_);
+  add_lora(config, "down_proj", down_proj_);
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& hidden) {

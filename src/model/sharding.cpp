@@ -82,16 +82,14 @@ std::vector<ParameterInfo> parameter_table(const ModelConfig& config) {
 
 std::vector<ParameterInfo> lora_table(const ModelConfig& config) {
   std::vector<ParameterInfo> table;
-  for (int64_t i = 0; i < config.n_layers; ++i) {
-    for (const std::string& module : lora_module_names()) {
-      if (!config.lora.targets(module)) continue;
-      const std::string block =
-          module == "q_proj" || module == "k_proj" || module == "v_proj" || module == "o_proj" ? "self_attn." : "mlp.";
-      for (const char* factor : {".lora_A.weight", ".lora_B.weight"}) {
-        std::string name = "model.layers." + std::to_string(i) + "." + block + module + factor;
-        std::vector<int64_t> shape = layout_of(config, name).full_shape;
-        table.push_back({std::move(name), std::move(shape)});
-      }
+  // Beside each targeted projection of the base, in its order: "model.layers.N.<block>.<module>.weight".
+  for (const ParameterInfo& base : parameter_table(config)) {
+    const std::string projection = base.name.substr(0, base.name.size() - std::string(".weight").size());
+    if (!config.lora.targets(projection.substr(projection.rfind('.') + 1))) continue;
+    for (const char* factor : {".lora_A.weight", ".lora_B.weight"}) {
+      std::string name = projection + factor;
+      std::vector<int64_t> shape = layout_of(config, name).full_shape;
+      table.push_back({std::move(name), std::move(shape)});
     }
   }
   return table;

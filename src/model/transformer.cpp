@@ -43,15 +43,12 @@ CausalLMImpl::CausalLMImpl(const ModelConfig& config, const TensorParallel& tp, 
     tied_output_weight_ =
         register_buffer("tied_output_weight", torch::empty(head_shape, torch::kFloat).requires_grad_(!has_lora()));
   }
-  // LoRA trains the adapters only: the base is frozen.
   for (auto& [name, parameter] : model::named_parameters(*this)) {
-    if (has_lora() && !is_lora_parameter(name)) parameter.requires_grad_(false);
-  }
-  // The layers chose their shapes; sharding.h is the contract checkpoints rely on. They must agree.
-  for (const auto& [name, parameter] : model::named_parameters(*this)) {
+    // The layers chose their shapes; sharding.h is the contract checkpoints rely on. They must agree.
     const auto expected = parallel::tp::shard_shape(full_shape_of(name), shard_spec_of(name));
     NF_CHECK(parameter.sizes() == c10::IntArrayRef(expected), UsageError, "parameter '", name, "' has shape ",
              parameter.sizes(), " but sharding.h gives ", c10::IntArrayRef(expected));
+    if (has_lora() && !is_lora_parameter(name)) parameter.requires_grad_(false);  // LoRA: the base is frozen
   }
 }
 

@@ -1,19 +1,12 @@
 // Completions written during training (samples.h).
 #include "samples.h"
 
-#include <algorithm>
-
 #include "nf/core/error.h"
 #include "nf/data/manifest.h"
 #include "nf/data/prompts.h"
 #include "nf/data/tokenizer_loader.h"
 
 namespace nf::train {
-namespace {
-
-constexpr size_t kBatch = 8;  // prompts generated together
-
-}  // namespace
 
 TrainingSamples::TrainingSamples(const TrainConfig& config) : interval_(config.sample.interval) {
   if (interval_ == 0) return;
@@ -27,13 +20,7 @@ TrainingSamples::TrainingSamples(const TrainConfig& config) : interval_(config.s
           ? std::nullopt
           : std::optional(data::parse_chat_template(manifest.chat_template, config.data.train_path + "/manifest.json"));
   prompts_ = data::read_prompts(config.sample.prompts_file);
-  for (const data::Document& prompt : prompts_) {
-    const std::vector<data::TokenId> ids = data::encode_prompt(prompt, *tokenizer_, chat);
-    NF_CHECK(static_cast<int64_t>(ids.size()) < config.model.max_seq_len, UsageError, prompt.source, ": the prompt is ",
-             ids.size(), " tokens, and model.max_seq_len is ", config.model.max_seq_len,
-             ": shorten it (training.sample.prompts_file)");
-    prompt_ids_.emplace_back(ids.begin(), ids.end());
-  }
+  prompt_ids_ = data::encode_prompts(prompts_, *tokenizer_, chat, config.model.max_seq_len);
   options_.max_new_tokens = config.sample.max_new_tokens;
   options_.sampling.temperature = config.sample.temperature;
   options_.sampling.seed = static_cast<uint64_t>(config.training.seed);
@@ -43,17 +30,8 @@ TrainingSamples::TrainingSamples(const TrainConfig& config) : interval_(config.s
 }
 
 std::vector<SampleRecord> TrainingSamples::generate(model::CausalLMImpl& model) const {
-  // In batches, so that a long prompts file never makes one huge batch; each prompt's seed is its
-  // index, so the batching does not change what it samples.
-  std::vector<model::Generated> generated;
-  for (size_t first = 0; first < prompt_ids_.size(); first += kBatch) {
-    model::GenerationOptions options = options_;
-    options.first_index = static_cast<int64_t>(first);
-    const size_t end = std::min(prompt_ids_.size(), first + kBatch);
-    for (auto& result : model::generate(model, {prompt_ids_.begin() + first, prompt_ids_.begin() + end}, options)) {
-      generated.push_back(std::move(result));
-    }
-  }
+  // In batches of options_.batch_size (8), so that a long prompts file never makes one huge batch.
+  const std::vector<model::Generated> generated = model::generate(model, prompt_ids_, options_);
   std::vector<SampleRecord> records;
   for (size_t i = 0; i < generated.size(); ++i) {
     const std::vector<int64_t>& tokens = generated[i].tokens;

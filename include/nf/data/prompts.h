@@ -29,6 +29,12 @@ std::vector<Document> read_prompts(const std::string& path);
 std::vector<TokenId> encode_prompt(const Document& prompt, const Tokenizer& tokenizer,
                                    std::optional<ChatTemplateKind> chat);
 
+// encode_prompt of each prompt, as token ids, each checked to be shorter than the model's context of
+// `context` tokens (model.max_seq_len), so that it leaves room for new ones: UsageError naming the
+// prompt's source, its length and the fix otherwise.
+std::vector<std::vector<int64_t>> encode_prompts(const std::vector<Document>& prompts, const Tokenizer& tokenizer,
+                                                 std::optional<ChatTemplateKind> chat, int64_t context);
+
 // The tokens that end a completion: the tokenizer's eos, and when `prompts` hold a conversation,
 // the chat template's end-of-turn token.
 std::vector<TokenId> completion_stop_tokens(const Tokenizer& tokenizer, const std::vector<Document>& prompts,

@@ -30,7 +30,7 @@ struct GenerationOptions {
   bool kv_cache = true;
   std::vector<int64_t> stop_tokens;  // a row ends after producing one (eos, end of turn)
   bool logprobs = false;             // record log p(token) of each generated token
-  int64_t first_index = 0;           // the index of prompts[0] in the caller's list (seeds)
+  int64_t batch_size = 8;            // prompts run together (left-padded to the longest)
 };
 
 struct Generated {
@@ -40,15 +40,16 @@ struct Generated {
                                  // or the model's context)
 };
 
-// Called after each new token of row `row` with its tokens so far: true ends the row ("stop"),
-// e.g. when the decoded text ends with a stop string.
+// Called after each new token of prompt `row` (its index among all the prompts) with its tokens so far: true ends the
+// row ("stop"), e.g. when the decoded text ends with a stop string.
 using StopCheck = std::function<bool(size_t row, const std::vector<int64_t>& tokens)>;
 
 // Checks the options (UsageError naming the one that is wrong and its range).
 void validate(const GenerationOptions& options);
 
 // Generates for every prompt (non-empty token ids, each shorter than model.max_seq_len: UsageError
-// naming the prompt, counted from 1, and the fix otherwise) and returns one Generated per prompt, in order.
+// naming the prompt, counted from 1, and the fix otherwise), in batches of options.batch_size, and
+// returns one Generated per prompt, in order. Prompt i samples with seed + i whatever its batch.
 std::vector<Generated> generate(CausalLMImpl& model, const std::vector<std::vector<int64_t>>& prompts,
                                 const GenerationOptions& options, const StopCheck& stop = {});
 

@@ -8,14 +8,17 @@
 
 namespace nf::model {
 
+// The projections LoRA can adapt, in a decoder layer's order: q_proj, k_proj, v_proj, o_proj,
+// gate_proj, up_proj, down_proj.
+const std::vector<std::string>& lora_module_names();
+
 // LoRA adapters (model.lora; docs/lora.md): rank 0 = none. Each target projection gains a trainable
 // pair A [rank, in], B [out, rank] beside its frozen weight: y = x Wᵀ + (alpha / rank) · x Aᵀ Bᵀ.
 struct LoraConfig {
   int64_t rank = 0;
   double alpha = 16.0;
   double dropout = 0.0;
-  std::vector<std::string> target_modules = {"q_proj",    "k_proj",  "v_proj",   "o_proj",
-                                             "gate_proj", "up_proj", "down_proj"};
+  std::vector<std::string> target_modules = lora_module_names();  // all of them
 
   bool enabled() const { return rank > 0; }
   double scale() const { return alpha / static_cast<double>(rank); }
@@ -44,9 +47,6 @@ struct ModelConfig {
 // Number of parameters of the Llama-style decoder this config describes (embedding, per-layer
 // attention q/k/v/o, SwiGLU gate/up/down, two RMSNorms per layer, final norm, untied lm_head).
 int64_t count_parameters(const ModelConfig& config);
-
-// The projections LoRA can adapt, in a decoder layer's order.
-const std::vector<std::string>& lora_module_names();
 
 // Cross-field checks (d_model % n_heads, n_heads % n_kv_heads; model.lora's targets and dropout);
 // throws ConfigError naming keys.

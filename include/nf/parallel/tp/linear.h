@@ -32,6 +32,16 @@ class LoraFactorImpl : public torch::nn::Module {
 };
 TORCH_MODULE(LoraFactor);
 
+// A linear layer's adapter pair: A [rank, in] and B [out, rank] of its (shard's) weight [out, in],
+// registered on the layer as lora_A and lora_B; none until add().
+struct LoraPair {
+  void add(torch::nn::Module& owner, const torch::Tensor& weight, int64_t rank, double factor_scale);
+  bool active() const { return a && enabled; }
+  LoraFactor a{nullptr}, b{nullptr};
+  double scale = 0;
+  bool enabled = true;
+};
+
 class ColumnParallelLinearImpl : public torch::nn::Module {
  public:
   // out_features must be divisible by the tp size (ConfigError).
@@ -43,16 +53,14 @@ class ColumnParallelLinearImpl : public torch::nn::Module {
   // its gradient once instead of once per layer.
   torch::Tensor forward_copied(const torch::Tensor& copied_input);
   const ShardSpec& spec() const { return spec_; }
-  void add_lora(int64_t rank, double scale);
-  void set_lora_enabled(bool enabled) { lora_enabled_ = enabled; }
+  void add_lora(int64_t rank, double scale) { lora_.add(*this, weight, rank, scale); }
+  void set_lora_enabled(bool enabled) { lora_.enabled = enabled; }
   torch::Tensor weight;  // [out/tp, in]
 
  private:
   dist::Communicator* tp_;
   ShardSpec spec_;
-  LoraFactor lora_A_{nullptr}, lora_B_{nullptr};  // weights [rank, in], [out/tp, rank]
-  double lora_scale_ = 0;
-  bool lora_enabled_ = true;
+  LoraPair lora_;  // weights [rank, in], [out/tp, rank]
 };
 TORCH_MODULE(ColumnParallelLinear);
 
@@ -67,8 +75,8 @@ class RowParallelLinearImpl : public torch::nn::Module {
   // rank's positions.
   torch::Tensor forward(const torch::Tensor& input);
   const ShardSpec& spec() const { return spec_; }
-  void add_lora(int64_t rank, double scale);
-  void set_lora_enabled(bool enabled) { lora_enabled_ = enabled; }
+  void add_lora(int64_t rank, double scale) { lora_.add(*this, weight, rank, scale); }
+  void set_lora_enabled(bool enabled) { lora_.enabled = enabled; }
   torch::Tensor weight;  // [out, in/tp]
 
  private:
@@ -78,9 +86,7 @@ class RowParallelLinearImpl : public torch::nn::Module {
   dist::Communicator* tp_;
   bool sequence_parallel_;
   ShardSpec spec_;
-  LoraFactor lora_A_{nullptr}, lora_B_{nullptr};  // weights [rank, in/tp], [out, rank]
-  double lora_scale_ = 0;
-  bool lora_enabled_ = true;
+  LoraPair lora_;  // weights [rank, in/tp], [out, rank]
 };
 TORCH_MODULE(RowParallelLinear);
 
