@@ -27,7 +27,9 @@ T get(const json& object, const std::string& key, const std::string& source) {
 }
 
 json shard_to_json(const ShardRecord& shard) {
-  return {{"file", shard.file}, {"tokens", shard.tokens}, {"documents", shard.documents}, {"sha256", shard.sha256}};
+  json out = {{"file", shard.file}, {"tokens", shard.tokens}, {"documents", shard.documents}, {"sha256", shard.sha256}};
+  if (!shard.chunk_crc32c.empty()) out["chunk_crc32c"] = shard.chunk_crc32c;
+  return out;
 }
 
 ShardRecord shard_from_json(const json& object, const std::string& source) {
@@ -36,6 +38,7 @@ ShardRecord shard_from_json(const json& object, const std::string& source) {
   shard.tokens = get<uint64_t>(object, "tokens", source);
   shard.documents = get<uint64_t>(object, "documents", source);
   shard.sha256 = get<std::string>(object, "sha256", source);
+  if (object.contains("chunk_crc32c")) shard.chunk_crc32c = get<std::string>(object, "chunk_crc32c", source);
   return shard;
 }
 
@@ -57,6 +60,16 @@ const SplitRecord& Manifest::split(const std::string& name, const std::string& d
   for (const auto& [split_name, record] : splits) known += (known.empty() ? "" : ", ") + split_name;
   throw DataError("dataset '" + dataset_dir + "' has no split '" + name + "' (it has: " + known + ")",
                   "build the dataset with that split, or point data.train_path/val_path elsewhere");
+}
+
+ShardExpectations shard_expectations(const Manifest& manifest, const std::string& split, const ShardRecord& record) {
+  ShardExpectations expect;
+  expect.format = manifest.format;
+  expect.split = split;
+  expect.vocab_size = manifest.tokenizer.vocab_size;
+  expect.tokenizer_fingerprint = manifest.tokenizer.fingerprint;
+  expect.chunk_crc32c = record.chunk_crc32c;
+  return expect;
 }
 
 json manifest_to_json(const Manifest& manifest) {
