@@ -22,6 +22,8 @@ packages=(
   slurm-wlm slurm-client slurmctld slurmd
   # real corpora for data tests and the quickstart
   bible-kjv bible-kjv-text fortunes-zh
+  # English text for the tokenizer and nf-shard build benchmarks (scripts/bench_shard.sh)
+  fortunes
   # the interpreter the virtual environment is made from, where none is installed
   python3 python3-venv
 )

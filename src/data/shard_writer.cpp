@@ -10,6 +10,7 @@
 
 #include "hdf5_util.h"
 #include "nf/core/error.h"
+#include "nf/core/filesystem.h"
 #include "nf/core/hash.h"
 #include "nf/data/chunk_checksums.h"
 
@@ -120,9 +121,7 @@ ShardWriter::ShardWriter(ShardWriterOptions options)
            options_.vocab_size, " is out of range (1 .. 2^32)");
   NF_CHECK(!options_.directory.empty(), UsageError, "ShardWriter: no output directory given");
   if (options_.file_stem.empty()) options_.file_stem = options_.split;
-  std::error_code error;
-  fs::create_directories(options_.directory, error);
-  if (error) throw IoError("cannot create directory '" + options_.directory + "': " + error.message());
+  create_directories(options_.directory);
 }
 
 void ShardWriter::add(const EncodedDocument& doc) {
@@ -173,14 +172,9 @@ std::vector<ShardRecord> ShardWriter::close() {
   return written_;
 }
 
-void ShardWriter::flush_shard() {
-  const std::string name = shard_name(options_.file_stem, written_.size());
-  const std::string path = (fs::path(options_.directory) / name).string();
-  const std::string temp = path + ".tmp." + std::to_string(::getpid());
-  const uint64_t documents = doc_offsets_.size() - 1;
+std::string ShardWriter::write_shard(const std::string& temp, uint64_t documents) {
   std::string chunk_digest;
-  TemporaryFile guard(temp);
-  {
+  {  // the file is closed at the end of this block, before the fsync
     const h5::QuietErrors quiet;
     h5::PropertyList access(h5::check(H5Pcreate(H5P_FILE_ACCESS), "cannot create properties for", temp));
     H5Pset_alignment(access.get(), kAlignmentThreshold, kAlignment);
@@ -226,10 +220,27 @@ void ShardWriter::flush_shard() {
     h5::check_status(H5Fflush(root, H5F_SCOPE_GLOBAL), "cannot flush shard", temp);
   }
   fsync_file(temp);
-  ShardRecord record{name, tokens_.size(), documents, sha256_file(temp), chunk_digest};
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    throw IoError("cannot rename '" + temp + "' to '" + path + "'", "check permissions and free space");
+  return chunk_digest;
+}
+
+void ShardWriter::flush_shard() {
+  const std::string name = shard_name(options_.file_stem, written_.size());
+  const std::string path = (fs::path(options_.directory) / name).string();
+  const std::string temp = path + ".tmp." + std::to_string(::getpid());
+  const uint64_t documents = doc_offsets_.size() - 1;
+  std::string chunk_digest;
+  TemporaryFile guard(temp);
+  try {
+    chunk_digest = write_shard(temp, documents);
+  } catch (const IoError& e) {
+    // A full disk or a refused write: the temporary goes, and the message says what was needed.
+    const uint64_t needed = buffered_bytes() + doc_offsets_.size() * sizeof(uint64_t);
+    throw IoError(std::string(e.what()) + "; shard '" + path +
+                      "' was not written (and no manifest will be, so the incomplete dataset is never read)",
+                  write_failure_hint(path, 0, needed));
   }
+  ShardRecord record{name, tokens_.size(), documents, sha256_file(temp), chunk_digest};
+  rename_path(temp, path);
   guard.release();
   written_.push_back(std::move(record));
   tokens_.clear();
