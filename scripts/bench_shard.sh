@@ -9,7 +9,8 @@
 #      here). Best of 3.
 #   2. nf-shard build of english.jsonl end to end (JSONL parse, BPE, HDF5 + chunk CRCs, SHA-256,
 #      manifest), 1 and 2 threads, and 2 ranks x 1 thread under mpirun: wall MB/s as nf-shard
-#      reports it, and input bytes over the user + sys CPU seconds of the whole command. Best of RUNS.
+#      reports it, and input bytes over the user + sys CPU seconds of the whole command (all
+#      threads and ranks), with and without its start-up. Best of RUNS.
 #
 #   scripts/bench_shard.sh [BUILD_DIR] [VOCAB_SIZE] [RUNS]   (build: ninja -C build nf-shard bench-tokenizer)
 set -euo pipefail
@@ -41,26 +42,36 @@ echo "Encode, one thread each:"
 "$py" "$root/scripts/bench/tokenizer_peers.py" "$work/english.txt" "$work/tok/tokenizer.json" "$work/sp.model" \
   "$work/nf.ids"
 
-# best THREADS [LAUNCHER...]: "| wall MB/s | CPU MB/s |", the best of `runs` builds.
+# cpu_seconds INPUT THREADS [LAUNCHER...]: user + sys seconds of one build of INPUT (every rank).
+cpu_seconds() {
+  local input=$1 threads=$2
+  shift 2
+  rm -rf "$work/ds"
+  /usr/bin/time -f "%U %S" -o "$work/time" "$@" "$shard" build --input "$input" --tokenizer "$work/tok" \
+    --out "$work/ds" --quiet --threads "$threads" > "$work/out"
+  read -r user sys < "$work/time"
+  "$py" -c "print($user + $sys)"
+}
+# best THREADS [LAUNCHER...]: "| wall MB/s | CPU MB/s | CPU MB/s after start-up |", the best of
+# `runs` builds; start-up is the CPU time of the same command on a one-document input (process
+# and MPI start, tokenizer load, manifest), taken off in the last column.
 bytes=$(stat -c %s "$work/english.jsonl")
+echo '{"text": "In the beginning"}' > "$work/one.jsonl"
 best() {
-  local threads=$1; shift
-  local wall=0 cpu=0
+  local wall=0 cpu=0 startup=1e9
   for _ in $(seq "$runs"); do
-    rm -rf "$work/ds"
-    /usr/bin/time -f "%U %S" -o "$work/time" "$@" "$shard" build --input "$work/english.jsonl" --tokenizer "$work/tok" \
-      --out "$work/ds" --quiet --threads "$threads" > "$work/out"
+    startup=$("$py" -c "print(min($startup, $(cpu_seconds "$work/one.jsonl" "$@")))")
+    seconds=$(cpu_seconds "$work/english.jsonl" "$@")
     rate=$(sed -n 's/.*(\([0-9.]*\) MB\/s.*/\1/p' "$work/out")
-    read -r user sys < "$work/time"
     wall=$("$py" -c "print(max($wall, $rate))")
-    cpu=$("$py" -c "print(max($cpu, $bytes / 1e6 / ($user + $sys)))")
+    cpu=$("$py" -c "print(min(1e9 if $cpu == 0 else $cpu, $seconds))")
   done
-  printf '| %.2f | %.2f |' "$wall" "$cpu"
+  "$py" -c "b = $bytes / 1e6; print(f'| {$wall:.2f} | {b / $cpu:.2f} | {b / max($cpu - $startup, 1e-9):.2f} |')"
 }
 echo
 echo "nf-shard build --format pretrain of english.jsonl ($bytes bytes), BPE vocab $vocab, best of $runs:"
-echo "| ranks x threads | wall MB/s | CPU MB/s |"
-echo "|---|---|---|"
+echo "| ranks x threads | wall MB/s | CPU MB/s | CPU MB/s after start-up |"
+echo "|---|---|---|---|"
 echo "| 1 x 1 $(best 1)"
 echo "| 1 x 2 $(best 2)"
 echo "| 2 x 1 (mpirun) $(best 1 mpirun -n 2 --bind-to none)"

@@ -137,6 +137,52 @@ TEST(BpeEncoding, BatchMatchesSingleEncodes) {
   for (size_t i = 0; i < documents.size(); ++i) EXPECT_EQ(batch[i], tokenizer.encode(documents[i])) << i;
 }
 
+TEST(BpeEncoding, CachesKeptAcrossBatchesGiveTheSameIds) {
+  // The shard builder keeps one warm cache per thread from batch to batch; bounded caches that
+  // clear themselves on the way (64 pieces) must not change a single id either.
+  const BpeTokenizer& tokenizer = trained();
+  const std::string text = read_file(kCorpus + "/bible.txt").substr(0, 300000);
+  std::vector<std::string_view> documents;
+  for (size_t pos = 0; pos < text.size(); pos += 4999) documents.push_back(std::string_view(text).substr(pos, 4999));
+  for (const size_t bound : {size_t{64}, size_t{1} << 16}) {
+    std::vector<BpeCache> caches(2, BpeCache(bound));
+    for (size_t half = 0; half < 2; ++half) {
+      const std::vector<std::string_view> batch(documents.begin() + half * documents.size() / 2,
+                                                documents.begin() + (half + 1) * documents.size() / 2);
+      const auto ids = encode_batch(tokenizer, batch, 2, &caches);
+      for (size_t i = 0; i < batch.size(); ++i) EXPECT_EQ(ids[i], tokenizer.encode(batch[i])) << bound << " " << i;
+    }
+    EXPECT_LE(caches[0].size(), bound);
+    EXPECT_GT(caches[0].size(), 0u);
+  }
+}
+
+TEST(BpeCache, KeepsEveryPieceApartThroughGrowthAndClearing) {
+  std::mt19937 random(5);
+  std::vector<std::string> pieces;
+  for (int i = 0; i < 5000; ++i) {
+    std::string piece(1 + random() % BpeCache::kMaxPiece, ' ');
+    for (char& c : piece) c = static_cast<char>('a' + random() % 3);  // many share prefixes and hashes' inputs
+    pieces.push_back(piece);
+  }
+  const auto ids_of = [](const std::string& piece) {
+    return std::vector<TokenId>(1 + piece.size() % 7, static_cast<TokenId>(std::hash<std::string>()(piece) % 50000));
+  };
+  BpeCache cache(1000);
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    cache.insert(pieces[i], ids_of(pieces[i]));
+    EXPECT_LE(cache.size(), 1000u);
+    // Everything inserted since the last clear is found with its own ids; absent pieces are not.
+    for (size_t j = i >= cache.size() ? i + 1 - cache.size() : 0; j <= i; ++j) {
+      const BpeCache::Ids found = cache.find(pieces[j]);
+      ASSERT_TRUE(found) << j;
+      EXPECT_EQ(std::vector<TokenId>(found.begin, found.end), ids_of(pieces[j]));
+    }
+  }
+  EXPECT_FALSE(cache.find("not-a-piece-of-abc"));
+  EXPECT_FALSE(cache.find(std::string(BpeCache::kMaxPiece + 1, 'a')));  // too long to be kept
+}
+
 TEST(BpeFiles, SaveThenLoadGivesTheSameTokenizer) {
   const BpeTokenizer& tokenizer = trained();
   const std::string dir = temp_dir("save");
