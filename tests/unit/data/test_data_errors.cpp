@@ -100,6 +100,12 @@ TEST_F(DataErrors, ManifestWithWrongMagicOrVersion) {
   expect_data_error([&] { read_manifest(dir_.path_string()); }, {"manifest.json", "format_version 2 is not supported"});
   write_file_atomic(dir_.file("manifest.json"), "{\"magic\": ");
   expect_data_error([&] { read_manifest(dir_.path_string()); }, {"manifest.json", "not valid JSON"});
+  write_file_atomic(dir_.file("manifest.json"), "{\"magic\": 1e400}");  // beyond a double (found by fuzzing)
+  expect_data_error([&] { read_manifest(dir_.path_string()); }, {"manifest.json", "not valid JSON"});
+  json["format_version"] = 1;
+  json["tokenizer"]["vocab_size"] = 1e30;  // a float: would be converted out of int64's range
+  write_file_atomic(dir_.file("manifest.json"), json.dump());
+  expect_data_error([&] { read_manifest(dir_.path_string()); }, {"key 'vocab_size' has the wrong type"});
 }
 
 TEST_F(DataErrors, MissingShard) {
