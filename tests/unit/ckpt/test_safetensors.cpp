@@ -256,6 +256,13 @@ TEST(SafetensorsErrors, MalformedHeaders) {
   expect_error(raw_file(dir, R"({"__metadata__": {"step": 3}})", 0), {"__metadata__", "'step'"});
 }
 
+// The header checks (safetensors_header.cpp, without LibTorch) size every dtype as LibTorch does.
+TEST(Safetensors, TheHeaderChecksSizeEveryDtypeAsLibTorchDoes) {
+  for (const auto& [name, tensor] : every_dtype()) {
+    EXPECT_EQ(safetensors_dtype_bytes(safetensors_dtype_name(tensor.scalar_type())), tensor.element_size()) << name;
+  }
+}
+
 TEST(SafetensorsErrors, DtypeSizeTimesShapeMustMatchTheByteRange) {
   nf::testing::TempDir dir;
   expect_error(raw_file(dir, R"({"w": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}})", 8),
