@@ -62,6 +62,9 @@ json parse_json_file(const std::string& path) {
   } catch (const json::parse_error& e) {
     throw DataError("'" + path + "' is not valid JSON (at byte " + std::to_string(e.byte) + "): " + e.what(),
                     "check that the file is a complete tokenizer.json / vocab.json");
+  } catch (const json::out_of_range& e) {  // a number beyond a double, like 1e400
+    throw DataError("'" + path + "' is not valid JSON: " + e.what(),
+                    "check that the file is a complete tokenizer.json / vocab.json");
   }
 }
 

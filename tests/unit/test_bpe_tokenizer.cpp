@@ -207,6 +207,8 @@ std::string load_error(const std::string& name, const std::string& from, const s
 
 TEST(BpeFiles, ErrorsNameTheFileAndTheUnsupportedPart) {
   EXPECT_NE(load_error("json", "\"version\"", "\"version").find("is not valid JSON"), std::string::npos);
+  // A number beyond a double is nlohmann's out_of_range, not a parse_error (found by fuzz_tokenizer_json).
+  EXPECT_NE(load_error("overflow", "\"1.0\"", "1e400").find("is not valid JSON"), std::string::npos);
   EXPECT_NE(load_error("pre", "\"type\": \"ByteLevel\",\n  \"add_prefix_space\": false",
                        "\"type\": \"Whitespace\",\n  \"add_prefix_space\": false")
                 .find("pre_tokenizer 'Whitespace' is not supported"),
