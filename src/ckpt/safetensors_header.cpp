@@ -147,7 +147,7 @@ SafetensorsHeader parse_safetensors_header(const std::string& path, std::string_
   nlohmann::json json;
   try {
     json = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // a parse_error, or out_of_range for a number like 1e400
     throw CheckpointError("'" + path + "': header (file offsets 8.." + std::to_string(data_start) +
                           ") is not valid JSON: " + e.what());
   }
