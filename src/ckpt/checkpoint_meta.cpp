@@ -11,6 +11,18 @@ constexpr int kFormatVersion = 1;
 // meta.json's keys of this layer; every other key is the trainer's (CheckpointMeta::trainer_state).
 constexpr const char* kOwnKeys[] = {"format_version", "step", "layout", "files", "tensors", "lora_base"};
 
+// object[key] as an integer: nlohmann's exception when it is missing, CheckpointError when it is
+// anything but an integer (converting a float such as 1e300 would be undefined behaviour).
+int64_t integer_at(const nlohmann::json& object, const char* key, const std::string& path) {
+  const nlohmann::json& value = object.at(key);
+  if (!value.is_number_integer()) {
+    throw CheckpointError(
+        "checkpoint metadata '" + path + "' is malformed: " + key + " is " + value.dump() + ", not an integer",
+        "resume from another step directory");
+  }
+  return value.get<int64_t>();
+}
+
 }  // namespace
 
 nlohmann::json checkpoint_meta_to_json(const CheckpointMeta& m) {
@@ -31,14 +43,14 @@ CheckpointMeta checkpoint_meta_from_json(const std::string& text, const std::str
   CheckpointMeta m;
   try {
     const nlohmann::json j = nlohmann::json::parse(text);
-    NF_CHECK(j.at("format_version").get<int>() == kFormatVersion, CheckpointError, "'", path, "' has format_version ",
-             j.at("format_version").dump(), ", this nf-train reads ", kFormatVersion);
-    m.step = j.at("step").get<int64_t>();
+    NF_CHECK(integer_at(j, "format_version", path) == kFormatVersion, CheckpointError, "'", path,
+             "' has format_version ", j.at("format_version").dump(), ", this nf-train reads ", kFormatVersion);
+    m.step = integer_at(j, "step", path);
     const auto& layout = j.at("layout");
-    m.tp = layout.at("tp").get<int64_t>();
-    m.pp = layout.at("pp").get<int64_t>();
-    m.dp = layout.at("dp").get<int64_t>();
-    m.zero = layout.at("zero").get<int64_t>();
+    m.tp = integer_at(layout, "tp", path);
+    m.pp = integer_at(layout, "pp", path);
+    m.dp = integer_at(layout, "dp", path);
+    m.zero = integer_at(layout, "zero", path);
     m.files = j.at("files").get<std::map<std::string, std::string>>();
     m.lora_base = j.value("lora_base", std::string());
     m.trainer_state = j;
