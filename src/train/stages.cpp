@@ -59,7 +59,7 @@ std::vector<StageEntry> take_stage_entries(std::vector<config::Layer>& layers) {
     entry.layer.file = file + " [stage " + entry.name + "]";
     entry.layer.root = YAML::Node(YAML::NodeType::Map);
     for (const auto& key_value : item) {
-      const std::string key = key_value.first.as<std::string>();
+      const std::string key = config::key_name(file, key_value.first);
       if (key != "name") entry.layer.root[key] = key_value.second;
     }
     const YAML::Node& root = entry.layer.root;

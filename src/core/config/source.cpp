@@ -15,6 +15,14 @@ std::string where(const std::string& file, const YAML::Node& node) {
   return file + ":" + std::to_string(mark.line + 1);
 }
 
+std::string key_name(const std::string& file, const YAML::Node& key) {
+  if (key.IsSequence() || key.IsMap()) {
+    throw ConfigError(where(file, key) + ": a key must be a name, got a " + (key.IsMap() ? "mapping" : "list"),
+                      "write keys as plain names (key: value); in YAML, `? ` starts a complex key");
+  }
+  return key.as<std::string>();
+}
+
 namespace {
 
 bool looks_like_path(const std::string& name) {
