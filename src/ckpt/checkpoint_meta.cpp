@@ -11,18 +11,6 @@ constexpr int kFormatVersion = 1;
 // meta.json's keys of this layer; every other key is the trainer's (CheckpointMeta::trainer_state).
 constexpr const char* kOwnKeys[] = {"format_version", "step", "layout", "files", "tensors", "lora_base"};
 
-// object[key] as an integer: nlohmann's exception when it is missing, CheckpointError when it is
-// anything but an integer (converting a float such as 1e300 would be undefined behaviour).
-int64_t integer_at(const nlohmann::json& object, const char* key, const std::string& path) {
-  const nlohmann::json& value = object.at(key);
-  if (!value.is_number_integer()) {
-    throw CheckpointError(
-        "checkpoint metadata '" + path + "' is malformed: " + key + " is " + value.dump() + ", not an integer",
-        "resume from another step directory");
-  }
-  return value.get<int64_t>();
-}
-
 }  // namespace
 
 nlohmann::json checkpoint_meta_to_json(const CheckpointMeta& m) {
@@ -39,18 +27,28 @@ nlohmann::json checkpoint_meta_to_json(const CheckpointMeta& m) {
   return json;
 }
 
+int64_t checkpoint_meta_integer(const nlohmann::json& object, const char* key, const std::string& path) {
+  const nlohmann::json& value = object.at(key);
+  if (!value.is_number_integer()) {
+    throw CheckpointError(
+        "checkpoint metadata '" + path + "' is malformed: " + key + " is " + value.dump() + ", not an integer",
+        "resume from another step directory");
+  }
+  return value.get<int64_t>();
+}
+
 CheckpointMeta checkpoint_meta_from_json(const std::string& text, const std::string& path) {
   CheckpointMeta m;
   try {
     const nlohmann::json j = nlohmann::json::parse(text);
-    NF_CHECK(integer_at(j, "format_version", path) == kFormatVersion, CheckpointError, "'", path,
+    NF_CHECK(checkpoint_meta_integer(j, "format_version", path) == kFormatVersion, CheckpointError, "'", path,
              "' has format_version ", j.at("format_version").dump(), ", this nf-train reads ", kFormatVersion);
-    m.step = integer_at(j, "step", path);
+    m.step = checkpoint_meta_integer(j, "step", path);
     const auto& layout = j.at("layout");
-    m.tp = integer_at(layout, "tp", path);
-    m.pp = integer_at(layout, "pp", path);
-    m.dp = integer_at(layout, "dp", path);
-    m.zero = integer_at(layout, "zero", path);
+    m.tp = checkpoint_meta_integer(layout, "tp", path);
+    m.pp = checkpoint_meta_integer(layout, "pp", path);
+    m.dp = checkpoint_meta_integer(layout, "dp", path);
+    m.zero = checkpoint_meta_integer(layout, "zero", path);
     m.files = j.at("files").get<std::map<std::string, std::string>>();
     m.lora_base = j.value("lora_base", std::string());
     m.trainer_state = j;

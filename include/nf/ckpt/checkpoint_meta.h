@@ -33,4 +33,9 @@ nlohmann::json checkpoint_meta_to_json(const CheckpointMeta& meta);
 // another format version.
 CheckpointMeta checkpoint_meta_from_json(const std::string& text, const std::string& path);
 
+// object[key] as an integer, for this layer's keys of meta.json and the trainer's: nlohmann's
+// exception when it is missing, CheckpointError naming `path` when it is anything but an integer
+// (converting a float such as 1e300 would be undefined behaviour).
+int64_t checkpoint_meta_integer(const nlohmann::json& object, const char* key, const std::string& path);
+
 }  // namespace nf::ckpt
