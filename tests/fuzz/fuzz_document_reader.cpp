@@ -60,7 +60,7 @@ void read_both_ways(const std::string& path, const ReaderOptions& options) {
     BadInputReport report;
     add(whole, LineRange{}, path, options, report);
     whole = counted(std::move(whole), report);
-    report.summary();
+    report.summary();  // the end-of-build report, with its examples
     whole_read = true;
   });
   if (!whole_read) return;  // the shares after the first would not see what the whole file is refused for
