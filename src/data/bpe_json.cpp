@@ -42,11 +42,23 @@ std::unique_ptr<BpeTokenizer> build(const FileVocabulary& file, BpeOptions optio
   for (const auto& [id, token] : file.tokens) max_id = std::max(max_id, id);
   for (const SpecialToken& special : file.specials) max_id = std::max(max_id, special.id);
   std::vector<std::string> tokens(static_cast<size_t>(max_id + 1));
+  // Each added token has one content and one id, and the vocabulary holds that content at that id or
+  // not at all: nf writes the added tokens into tokenizer.json's vocabulary, where two ids for one
+  // content would be one key twice.
   std::vector<bool> special_id(tokens.size(), false);
-  for (const SpecialToken& special : file.specials) special_id[special.id] = true;
+  std::map<std::string, TokenId> special_ids;  // content → id
+  for (const SpecialToken& special : file.specials) {
+    const auto [known, fresh] = special_ids.emplace(special.content, special.id);
+    NF_CHECK(fresh ? !special_id[special.id] : known->second == special.id, DataError, origin, ": added token '",
+             special.content, "' (id ", special.id, ") repeats the content or the id of another added token");
+    special_id[special.id] = true;
+  }
   std::unordered_map<std::string, TokenId> ids;  // byte-level spelling → id
   for (const auto& [id, token] : file.tokens) {
     if (special_id[id]) continue;  // added tokens may also appear in the vocabulary (GPT-2)
+    const auto special = special_ids.find(token);
+    NF_CHECK(special == special_ids.end(), DataError, origin, ": token '", token, "' has id ", id,
+             " in the vocabulary but ", special->second, " as an added token");
     std::optional<std::string> bytes = byte_level_to_bytes(token);
     if (!bytes || bytes->empty()) {
       throw DataError(origin + ": vocabulary token '" + token + "' (id " + std::to_string(id) +

@@ -216,6 +216,11 @@ TEST(BpeFiles, ErrorsNameTheFileAndTheUnsupportedPart) {
   EXPECT_NE(load_error("negative", "\"id\": 266", "\"id\": -3").find("added token '<|endoftext|>' has id -3"),
             std::string::npos);
   EXPECT_NE(load_error("large", "\"id\": 266", "\"id\": 1500000000").find("has id 1500000000"), std::string::npos);
+  // An added token at another id than the vocabulary's spelling of it: nf wrote that content twice into the
+  // vocabulary of its tokenizer.json, which then loaded differently (found by fuzz_tokenizer_json).
+  EXPECT_NE(load_error("moved", "\"id\": 266", "\"id\": 267")
+                .find("token '<|endoftext|>' has id 266 in the vocabulary but 267 as an added token"),
+            std::string::npos);
   EXPECT_NE(load_error("pre", "\"type\": \"ByteLevel\",\n  \"add_prefix_space\": false",
                        "\"type\": \"Whitespace\",\n  \"add_prefix_space\": false")
                 .find("pre_tokenizer 'Whitespace' is not supported"),
