@@ -253,6 +253,20 @@ std::string load_error(const std::string& name, const std::string& from, const s
 
 TEST(BpeFiles, ErrorsNameTheFileAndTheUnsupportedPart) {
   EXPECT_NE(load_error("json", "\"version\"", "\"version").find("is not valid JSON"), std::string::npos);
+  // A number beyond a double is nlohmann's out_of_range, not a parse_error (found by fuzz_tokenizer_json).
+  EXPECT_NE(load_error("overflow", "\"1.0\"", "1e400").find("is not valid JSON"), std::string::npos);
+  // Ids are integers below 2^20 (found by fuzz_tokenizer_json and fuzz_vocab_merges: a float was converted
+  // out of range, a negative added token's id written before the vocabulary, a large one allocated gigabytes).
+  EXPECT_NE(load_error("float", "\"!\": 0", "\"!\": 1e30").find("token '!' has id 1e+30; ids are integers"),
+            std::string::npos);
+  EXPECT_NE(load_error("negative", "\"id\": 266", "\"id\": -3").find("added token '<|endoftext|>' has id -3"),
+            std::string::npos);
+  EXPECT_NE(load_error("large", "\"id\": 266", "\"id\": 1500000000").find("has id 1500000000"), std::string::npos);
+  // An added token at another id than the vocabulary's spelling of it: nf wrote that content twice into the
+  // vocabulary of its tokenizer.json, which then loaded differently (found by fuzz_tokenizer_json).
+  EXPECT_NE(load_error("moved", "\"id\": 266", "\"id\": 267")
+                .find("token '<|endoftext|>' has id 266 in the vocabulary but 267 as an added token"),
+            std::string::npos);
   EXPECT_NE(load_error("pre", "\"type\": \"ByteLevel\",\n  \"add_prefix_space\": false",
                        "\"type\": \"Whitespace\",\n  \"add_prefix_space\": false")
                 .find("pre_tokenizer 'Whitespace' is not supported"),
