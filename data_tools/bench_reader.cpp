@@ -188,9 +188,10 @@ int main(int argc, char** argv) {
   row("make_batch (inputs, targets, mask), per sample", batches * 64, sample_bytes, batch_s, sample_memcpy_s);
   row("make_batch, fresh open, chunk checks off", batches * 64, sample_bytes, unchecked_s, sample_memcpy_s);
   row("make_batch, fresh open, chunk checks on", batches * 64, sample_bytes, checked_s, sample_memcpy_s);
-  std::printf("\nchunk checks (every chunk's CRC-32C once, over %.2f epochs of samples): %.1f%% of the loader's "
-              "throughput without\n",
-              static_cast<double>(batches * 64) / static_cast<double>(per_epoch), 100.0 * unchecked_s / checked_s);
+  std::printf(
+      "\nchunk checks (every chunk's CRC-32C once, over %.2f epochs of samples): %.1f%% of the loader's "
+      "throughput without\n",
+      static_cast<double>(batches * 64) / static_cast<double>(per_epoch), 100.0 * unchecked_s / checked_s);
   std::printf("\n(checksum %llu)\n", static_cast<unsigned long long>(sink));
   std::filesystem::remove_all(dir);
   return 0;
