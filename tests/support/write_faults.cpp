@@ -82,6 +82,12 @@ F next(const char* name) {
 
 mode_t mode_of(int flags, va_list args) { return (flags & (O_CREAT | O_TMPFILE)) ? va_arg(args, mode_t) : 0; }
 
+// open or open64 (`symbol`), unless the path is forbidden.
+int checked_open(const char* symbol, const char* path, int flags, mode_t mode) {
+  if (forbidden(path, flags)) return errno = EACCES, -1;
+  return next<int (*)(const char*, int, ...)>(symbol)(path, flags, mode);
+}
+
 }  // namespace
 
 extern "C" {
@@ -116,23 +122,19 @@ ssize_t writev(int fd, const struct iovec* iov, int count) {
 }
 
 int open(const char* path, int flags, ...) {
-  static const auto real = next<int (*)(const char*, int, ...)>("open");
   va_list args;
   va_start(args, flags);
   const mode_t mode = mode_of(flags, args);
   va_end(args);
-  if (forbidden(path, flags)) return errno = EACCES, -1;
-  return real(path, flags, mode);
+  return checked_open("open", path, flags, mode);
 }
 
 int open64(const char* path, int flags, ...) {
-  static const auto real = next<int (*)(const char*, int, ...)>("open64");
   va_list args;
   va_start(args, flags);
   const mode_t mode = mode_of(flags, args);
   va_end(args);
-  if (forbidden(path, flags)) return errno = EACCES, -1;
-  return real(path, flags, mode);
+  return checked_open("open64", path, flags, mode);
 }
 
 int openat(int dir, const char* path, int flags, ...) {
