@@ -1,7 +1,8 @@
 // bench-reader: throughput of the dataset reader against a plain memcpy of the same bytes.
 // Builds one ~256 MiB shard of real text (the KJV bible, bytes as token ids, repeated), then
 // times random 2 KiB windows (memcpy from RAM, the mmapped reader, H5Dread of a hyperslab) and
-// random packed seq_len samples (make_batch), and prints one table (docs/benchmarks.md).
+// random packed seq_len samples (make_batch, also from a fresh open with and without the
+// per-chunk checksum checks), and prints one table (docs/benchmarks.md).
 #include <hdf5.h>
 
 #include <CLI/CLI.hpp>
@@ -13,6 +14,7 @@
 #include <iostream>
 #include <random>
 
+#include "nf/core/crc32c.h"
 #include "nf/data/data_loader.h"
 #include "nf/data/shard_writer.h"
 
@@ -80,6 +82,8 @@ int main(int argc, char** argv) {
   app.add_option("--window-bytes", window_bytes, "bytes per random window")->capture_default_str();
   app.add_option("--seq-len", seq_len, "seq_len of the packed samples")->capture_default_str();
   app.add_option("--windows", windows, "random windows per timing")->capture_default_str();
+  double epochs = 0;
+  app.add_option("--epochs", epochs, "read this many epochs of packed samples (default: as many bytes as the windows)");
   CLI11_PARSE(app, argc, argv);
 
   const uint64_t tokens = (megabytes << 20) / 2;
@@ -134,11 +138,28 @@ int main(int argc, char** argv) {
   options.seq_len = seq_len;
   options.global_batch_size = 64;
   const uint64_t sample_bytes = static_cast<uint64_t>(seq_len + 1) * 2;
-  const uint64_t batches = std::max<uint64_t>(1, windows * window_bytes / sample_bytes / 64);
   const uint64_t per_epoch = nf::data::samples_per_epoch(dataset, seq_len);
+  const uint64_t batches = std::max<uint64_t>(
+      1, epochs > 0 ? static_cast<uint64_t>(epochs * per_epoch / 64) : windows * window_bytes / sample_bytes / 64);
   const double batch_s = best_seconds(3, [&] {
     for (uint64_t b = 0; b < batches; ++b) sink += make_batch(dataset, options, b * 64).inputs[0];
   });
+  // The same batches from a freshly opened dataset, with and without the per-chunk CRC-32C
+  // checks, so that every chunk is checked once inside the timing (its first-epoch cost).
+  auto fresh_epoch = [&](bool verify) {
+    return [&, verify] {
+      nf::data::TokenDatasetOptions open;
+      open.verify_chunks = verify;
+      const nf::data::TokenDataset fresh(dir, open);
+      for (uint64_t b = 0; b < batches; ++b) sink += make_batch(fresh, options, b * 64).inputs[0];
+    };
+  };
+  double unchecked_s = 1e30, checked_s = 1e30;
+  for (int r = 0; r < 3; ++r) {  // interleaved, so both see the same machine
+    unchecked_s = std::min(unchecked_s, best_seconds(1, fresh_epoch(false)));
+    checked_s = std::min(checked_s, best_seconds(1, fresh_epoch(true)));
+  }
+  const double crc_s = best_seconds(3, [&] { sink += nf::crc32c(stream.data(), stream.size() * 2); });
   std::vector<uint16_t> sample(seq_len + 1);
   const double sample_memcpy_s = best_seconds(3, [&] {
     for (uint64_t b = 0; b < batches * 64; ++b) {
@@ -161,8 +182,16 @@ int main(int argc, char** argv) {
   row("memcpy, random 2 KiB windows (baseline)", windows, window_bytes, memcpy_s, memcpy_s);
   row("reader copy_tokens (mmap, uint16 -> int32)", windows, window_bytes, reader_s, memcpy_s);
   row("H5Dread hyperslab, random windows", h5_windows, window_bytes, h5read_s, memcpy_s * h5_windows / windows);
+  row("crc32c over the whole token array (one pass)", 1, stream.size() * 2, crc_s,
+      memcpy_s * stream.size() * 2 / (windows * window_bytes));
   row("memcpy, random seq_len+1 samples (baseline)", batches * 64, sample_bytes, sample_memcpy_s, sample_memcpy_s);
   row("make_batch (inputs, targets, mask), per sample", batches * 64, sample_bytes, batch_s, sample_memcpy_s);
+  row("make_batch, fresh open, chunk checks off", batches * 64, sample_bytes, unchecked_s, sample_memcpy_s);
+  row("make_batch, fresh open, chunk checks on", batches * 64, sample_bytes, checked_s, sample_memcpy_s);
+  std::printf(
+      "\nchunk checks (every chunk's CRC-32C once, over %.2f epochs of samples): %.1f%% of the loader's "
+      "throughput without\n",
+      static_cast<double>(batches * 64) / static_cast<double>(per_epoch), 100.0 * unchecked_s / checked_s);
   std::printf("\n(checksum %llu)\n", static_cast<unsigned long long>(sink));
   std::filesystem::remove_all(dir);
   return 0;

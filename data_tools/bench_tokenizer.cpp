@@ -2,7 +2,7 @@
 // a table (MB/s, tokens/s, documents/s). Each line of the file is one document; every
 // tokenizer encodes the same documents through encode_batch, as the shard builder does.
 //
-//   bench-tokenizer --input corpus.txt --tokenizer tok/tokenizer.json --tokenizer sp.model
+//   bench-tokenizer --input corpus.txt --tokenizer tok/tokenizer.json --tokenizer sp.model [--ids ids.txt]
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -36,7 +36,19 @@ struct Arguments {
   std::vector<std::string> tokenizers;
   int threads = 1;
   int repeats = 3;
+  std::string ids_out;  // the first tokenizer's ids, one line per document
 };
+
+// Every document's ids as one line of space-separated numbers, for comparing with other libraries.
+void write_ids(const std::string& path, const nf::data::Tokenizer& tokenizer,
+               const std::vector<std::string_view>& documents) {
+  std::string out;
+  for (const auto& ids : nf::data::encode_batch(tokenizer, documents, 1)) {
+    for (size_t i = 0; i < ids.size(); ++i) (out += i ? " " : "") += std::to_string(ids[i]);
+    out += '\n';
+  }
+  nf::write_file_atomic(path, out);
+}
 
 void run(const Arguments& args) {
   const std::string text = nf::read_file(args.input);
@@ -63,6 +75,7 @@ void run(const Arguments& args) {
     }
     // Figures are per core: total throughput divided by the threads used.
     const double per_core = 1.0 / (best.seconds * args.threads);
+    if (!args.ids_out.empty() && path == args.tokenizers.front()) write_ids(args.ids_out, *tokenizer, documents);
     const std::string name = "nf C++ (" + std::filesystem::path(path).filename().string() + ")";
     std::printf("| %-34s | %-13s | %6lld | %8.2f | %13.0f | %10.0f |\n", name.c_str(), tokenizer->kind().c_str(),
                 static_cast<long long>(tokenizer->vocab_size()), megabytes * per_core,
@@ -80,6 +93,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", args.threads, "encoding threads (figures are per core: total / threads)")
       ->check(CLI::PositiveNumber);
   app.add_option("--repeats", args.repeats, "runs per tokenizer; the fastest counts")->check(CLI::PositiveNumber);
+  app.add_option("--ids", args.ids_out, "write the first tokenizer's ids here, one line per document");
   CLI11_PARSE(app, argc, argv);
   try {
     run(args);

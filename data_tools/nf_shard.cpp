@@ -7,6 +7,8 @@
 //   mpirun -n 4 nf-shard build --input corpus/ --tokenizer tok/ --format pretrain --out data/
 //   nf-shard verify DATASET
 //   nf-shard inspect DATASET --samples 3
+#include <hdf5.h>
+
 #include <CLI/CLI.hpp>
 
 #include "commands.h"
@@ -16,6 +18,9 @@
 #include "nf/dist/job.h"
 
 int main(int argc, char** argv) {
+  // HDF5 1.10 closes files still open at exit, and crashes on one whose write failed (a full
+  // disk): every file nf-shard writes is closed explicitly, so it skips that.
+  H5dont_atexit();
   return nf::dist::run_job(argc, argv, [](const nf::dist::JobContext& job) {
     CLI::App app{"nf-shard: tokenizers and HDF5 token datasets for nf-train", job.program};
     app.require_subcommand(1);

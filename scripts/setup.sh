@@ -16,12 +16,14 @@ packages=(
   libopenmpi-dev openmpi-bin libhdf5-dev libyaml-cpp-dev zlib1g-dev libssl-dev
   # libraries chosen over hand-rolled code
   libcli11-dev nlohmann-json3-dev libicu-dev libsentencepiece-dev libprotobuf-dev protobuf-compiler
-  # tests
-  googletest libgtest-dev libgmock-dev
+  # tests; clang and its libFuzzer runtime for the fuzz tier (tests/fuzz)
+  googletest libgtest-dev libgmock-dev clang libclang-rt-14-dev
   # slurm: a real single-node cluster for the slurm test tier
   slurm-wlm slurm-client slurmctld slurmd
   # real corpora for data tests and the quickstart
   bible-kjv bible-kjv-text fortunes-zh
+  # English text for the tokenizer and nf-shard build benchmarks (scripts/bench_shard.sh)
+  fortunes
   # the interpreter the virtual environment is made from, where none is installed
   python3 python3-venv
 )

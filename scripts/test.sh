@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing, builds, and runs every test tier.
-#   scripts/test.sh            all tiers (unit, mpi, e2e, slurm), not the bench smoke tests
+#   scripts/test.sh            all tiers (unit, mpi, e2e, slurm, fuzz), not the bench smoke tests
 #   scripts/test.sh bench      the benchmark smoke tests (they want the cores to themselves)
 #   scripts/test.sh unit mpi   only these tiers
 set -euo pipefail

@@ -85,14 +85,25 @@ std::string begin_checkpoint(const std::string& checkpoints_dir, int64_t step, c
 
 uint64_t write_checkpoint_files(const std::string& staging_dir, const CheckpointMeta& meta, const RankShards& shards,
                                 const std::string& config_yaml, const dist::MeshCoords& c) {
+  const bool model = c.dp == 0;
+  const bool optimizer = c.dp == 0 || meta.zero > 0;
   uint64_t bytes = 0;
-  const auto write = [&](const std::string& name, const NamedTensors& tensors, const Metadata& metadata) {
-    write_tensors(staging_dir + "/" + name, tensors, metadata);
-    for (const auto& [tensor_name, tensor] : tensors) bytes += tensor.nbytes();
-  };
-  if (c.dp == 0) write(model_file(c.tp, c.pp), shards.model, shards.model_metadata);
-  if (c.dp == 0 || meta.zero > 0) write(optimizer_file(c.tp, c.pp, c.dp), shards.optimizer, shards.optimizer_metadata);
-  if (c.tp == 0 && c.pp == 0 && c.dp == 0) write_file_atomic(staging_dir + "/" + kConfigFile, config_yaml);
+  for (const auto* tensors : {model ? &shards.model : nullptr, optimizer ? &shards.optimizer : nullptr}) {
+    if (tensors == nullptr) continue;
+    for (const auto& [name, tensor] : *tensors) bytes += tensor.nbytes();
+  }
+  try {
+    if (model) write_tensors(staging_dir + "/" + model_file(c.tp, c.pp), shards.model, shards.model_metadata);
+    if (optimizer) {
+      write_tensors(staging_dir + "/" + optimizer_file(c.tp, c.pp, c.dp), shards.optimizer, shards.optimizer_metadata);
+    }
+    if (c.tp == 0 && c.pp == 0 && c.dp == 0) write_file_atomic(staging_dir + "/" + kConfigFile, config_yaml);
+  } catch (const IoError& e) {
+    // A full disk or a refused write: say what this save needed, beside where and how much is free.
+    throw IoError(std::string(e.what()) + "; this rank's files of checkpoint step " + std::to_string(meta.step) +
+                      " need " + format_bytes(bytes) + " (the previous checkpoint and `latest` are untouched)",
+                  e.hint());
+  }
   return bytes;
 }
 

@@ -1,6 +1,6 @@
-// Writing and reading safetensors files: a streamed atomic writer and a validating, memory-mapped
-// reader. The layout rules follow the format's reference implementation: header length capped at
-// 100 MB, the header padded with spaces to 8 bytes, tensor byte ranges tiling the data section.
+// Writing and reading safetensors files: a streamed atomic writer (the header padded with spaces to
+// 8 bytes, as the format's reference implementation writes it) and a memory-mapped reader, whose
+// header checks are safetensors_header.cpp's.
 #include "nf/ckpt/safetensors.h"
 
 #include <c10/util/accumulate.h>
@@ -13,11 +13,9 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-#include <tuple>
 
 #include "nf/ckpt/safetensors_stream.h"
 #include "nf/core/atomic_file.h"
@@ -29,14 +27,11 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors I/O assume
 namespace nf::ckpt {
 namespace {
 
-// The reference implementation refuses larger headers; so do we, before allocating one.
-constexpr uint64_t kMaxHeaderBytes = 100'000'000;
-constexpr const char* kMetadataKey = "__metadata__";
-
 struct DtypeName {
   torch::ScalarType dtype;
   const char* name;
 };
+// The names of safetensors_header.cpp's table, each with its LibTorch dtype.
 constexpr std::array<DtypeName, 10> kDtypes = {{{torch::kFloat64, "F64"},
                                                 {torch::kFloat32, "F32"},
                                                 {torch::kBFloat16, "BF16"},
@@ -47,89 +42,6 @@ constexpr std::array<DtypeName, 10> kDtypes = {{{torch::kFloat64, "F64"},
                                                 {torch::kInt8, "I8"},
                                                 {torch::kUInt8, "U8"},
                                                 {torch::kBool, "BOOL"}}};
-
-std::string describe(const TensorInfo& info) {
-  return detail::concat("tensor '", info.name, "' (", safetensors_dtype_name(info.dtype), " ",
-                        c10::IntArrayRef(info.shape), ")");
-}
-
-// dtype size x shape; max() on overflow, which no file can hold, so the size check fails.
-uint64_t byte_size(torch::ScalarType dtype, const std::vector<int64_t>& shape) {
-  uint64_t bytes = c10::elementSize(dtype);
-  for (const int64_t dim : shape) {
-    if (dim != 0 && bytes > std::numeric_limits<uint64_t>::max() / static_cast<uint64_t>(dim))
-      return std::numeric_limits<uint64_t>::max();
-    bytes *= static_cast<uint64_t>(dim);
-  }
-  return bytes;
-}
-
-// One header entry, checked field by field; `where` names the file for messages.
-TensorInfo parse_entry(const std::string& where, const std::string& name, const nlohmann::json& entry) {
-  const std::string prefix = where + ": tensor '" + name + "'";
-  NF_CHECK(entry.is_object(), CheckpointError, prefix, ": header entry is not a JSON object");
-  NF_CHECK(entry.contains("dtype") && entry["dtype"].is_string(), CheckpointError, prefix, ": no \"dtype\" string");
-  NF_CHECK(entry.contains("shape") && entry["shape"].is_array(), CheckpointError, prefix, ": no \"shape\" array");
-  NF_CHECK(entry.contains("data_offsets") && entry["data_offsets"].is_array() && entry["data_offsets"].size() == 2,
-           CheckpointError, prefix, ": no \"data_offsets\" [begin, end] pair");
-  TensorInfo info;
-  info.name = name;
-  const std::string dtype = entry["dtype"].get<std::string>();
-  const auto known = std::find_if(kDtypes.begin(), kDtypes.end(), [&](const DtypeName& d) { return dtype == d.name; });
-  NF_CHECK(known != kDtypes.end(), CheckpointError, prefix, ": unsupported dtype \"", dtype, "\"");
-  info.dtype = known->dtype;
-  for (const auto& dim : entry["shape"]) {
-    NF_CHECK(dim.is_number_unsigned(), CheckpointError, prefix, ": shape ", entry["shape"].dump(),
-             " holds something other than a non-negative integer");
-    NF_CHECK(dim.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()), CheckpointError, prefix,
-             ": dimension ", dim.dump(), " is too large");
-    info.shape.push_back(dim.get<int64_t>());
-  }
-  const auto& offsets = entry["data_offsets"];
-  NF_CHECK(offsets[0].is_number_unsigned() && offsets[1].is_number_unsigned(), CheckpointError, prefix,
-           ": data_offsets ", offsets.dump(), " are not non-negative integers");
-  info.begin = offsets[0].get<uint64_t>();
-  info.end = offsets[1].get<uint64_t>();
-  NF_CHECK(info.begin <= info.end, CheckpointError, prefix, ": data_offsets ", offsets.dump(),
-           " end before they begin");
-  const uint64_t expected = byte_size(info.dtype, info.shape);
-  NF_CHECK(info.end - info.begin == expected, CheckpointError, where, ": ", describe(info), " needs ", expected,
-           " bytes but data_offsets [", info.begin, ", ", info.end, "] hold ", info.end - info.begin,
-           " (the dtype or the shape is wrong)");
-  return info;
-}
-
-// The ranges, sorted by offset, must tile [0, data_bytes) exactly: no overlap, no hole, nothing
-// past the end of the file and nothing after the last tensor.
-void check_layout(const std::string& where, const std::vector<TensorInfo>& tensors, uint64_t data_start,
-                  uint64_t data_bytes) {
-  uint64_t covered = 0;
-  const TensorInfo* previous = nullptr;
-  for (const TensorInfo& info : tensors) {
-    NF_CHECK(info.begin >= covered, CheckpointError, where, ": ", describe(info), " at data offset ", info.begin,
-             " overlaps tensor '", previous ? previous->name : "", "', which ends at data offset ", covered);
-    NF_CHECK(info.begin == covered, CheckpointError, where, ": ", describe(info), " starts at data offset ", info.begin,
-             " but the previous tensor ends at ", covered, ": ", info.begin - covered, " bytes belong to no tensor");
-    NF_CHECK(info.end <= data_bytes, CheckpointError, where, ": ", describe(info), " ends at file offset ",
-             data_start + info.end, ", past the end of the file (", data_start + data_bytes,
-             " bytes): the file is truncated");
-    covered = info.end;
-    previous = &info;
-  }
-  NF_CHECK(covered == data_bytes, CheckpointError, where, ": ", data_bytes - covered,
-           " bytes after the last tensor at file offset ", data_start + covered, " belong to no tensor");
-}
-
-Metadata parse_metadata(const std::string& where, const nlohmann::json& value) {
-  NF_CHECK(value.is_object(), CheckpointError, where, ": ", kMetadataKey, " is not a JSON object");
-  Metadata metadata;
-  for (const auto& [key, item] : value.items()) {
-    NF_CHECK(item.is_string(), CheckpointError, where, ": ", kMetadataKey, " value of '", key,
-             "' is not a string: ", item.dump());
-    metadata[key] = item.get<std::string>();
-  }
-  return metadata;
-}
 
 struct FdCloser {
   int fd;
@@ -168,11 +80,11 @@ SafetensorsStreamWriter::SafetensorsStreamWriter(const std::string& path, const 
                                                  const Metadata& metadata)
     : path_(path), tensors_(tensors), file_(path) {
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
-  if (!metadata.empty()) header[kMetadataKey] = metadata;
+  if (!metadata.empty()) header[kSafetensorsMetadataKey] = metadata;
   std::set<std::string> seen;
   uint64_t offset = 0;
   for (const TensorDeclaration& tensor : tensors_) {
-    NF_CHECK(!tensor.name.empty() && tensor.name != kMetadataKey, CheckpointError, "cannot write '", path,
+    NF_CHECK(!tensor.name.empty() && tensor.name != kSafetensorsMetadataKey, CheckpointError, "cannot write '", path,
              "': tensor name '", tensor.name, "' is empty or reserved");
     NF_CHECK(seen.insert(tensor.name).second, CheckpointError, "cannot write '", path, "': tensor '", tensor.name,
              "' appears twice");
@@ -240,37 +152,19 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
   struct stat status {};
   NF_CHECK(::fstat(fd, &status) == 0, IoError, "cannot stat '", path, "': ", std::strerror(errno));
   file_size_ = static_cast<size_t>(status.st_size);
-  NF_CHECK(file_size_ >= 8, CheckpointError, "'", path, "' is ", file_size_,
-           " bytes, too short for a safetensors file (8-byte header length first)");
-  uint64_t header_length = 0;
-  read_exactly(fd, &header_length, sizeof(header_length), 0, path);
-  NF_CHECK(header_length <= kMaxHeaderBytes, CheckpointError, "'", path, "': header length ", header_length,
-           " (at offset 0) is over the 100000000-byte limit: not a safetensors file, or a corrupted one");
-  NF_CHECK(header_length <= file_size_ - 8, CheckpointError, "'", path, "': header length ", header_length,
-           " (at offset 0) runs past the end of the file (", file_size_, " bytes): the file is truncated");
+  char start[8];
+  const size_t start_bytes = std::min(sizeof(start), file_size_);
+  read_exactly(fd, start, start_bytes, 0, path);
+  const uint64_t header_length = safetensors_header_length(path, {start, start_bytes}, file_size_);
   data_start_ = 8 + header_length;
   std::string text(header_length, '\0');
   read_exactly(fd, text.data(), text.size(), 8, path);
-
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw CheckpointError("'" + path + "': header (file offsets 8.." + std::to_string(data_start_) +
-                          ") is not valid JSON: " + e.what());
+  SafetensorsHeader header = parse_safetensors_header(path, text, file_size_);
+  metadata_ = std::move(header.metadata);
+  for (HeaderTensor& tensor : header.tensors) {
+    tensors_.push_back({std::move(tensor.name), scalar_type_from_safetensors(tensor.dtype), std::move(tensor.shape),
+                        tensor.begin, tensor.end});
   }
-  NF_CHECK(header.is_object(), CheckpointError, "'", path, "': header is not a JSON object");
-  const std::string where = "'" + path + "'";
-  for (const auto& [name, entry] : header.items()) {
-    if (name == kMetadataKey)
-      metadata_ = parse_metadata(where, entry);
-    else
-      tensors_.push_back(parse_entry(where, name, entry));
-  }
-  std::sort(tensors_.begin(), tensors_.end(), [](const TensorInfo& a, const TensorInfo& b) {
-    return std::tie(a.begin, a.end) < std::tie(b.begin, b.end);
-  });
-  check_layout(where, tensors_, data_start_, file_size_ - data_start_);
   for (size_t i = 0; i < tensors_.size(); ++i) index_[tensors_[i].name] = i;
 
   void* mapping = ::mmap(nullptr, file_size_, PROT_READ, MAP_PRIVATE, fd, 0);

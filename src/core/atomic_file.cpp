@@ -11,19 +11,20 @@
 #include <sstream>
 
 #include "nf/core/error.h"
+#include "nf/core/filesystem.h"
 
 namespace nf {
 namespace fs = std::filesystem;
 
 AtomicFileWriter::AtomicFileWriter(std::string path) : path_(std::move(path)) {
   const fs::path target(path_);
-  std::error_code ec;
-  if (target.has_parent_path()) fs::create_directories(target.parent_path(), ec);
-  if (ec) throw IoError("cannot create directory '" + target.parent_path().string() + "': " + ec.message());
+  if (target.has_parent_path()) create_directories(target.parent_path().string());
   temp_ = path_ + ".tmp." + std::to_string(::getpid());
   fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd_ < 0)
-    throw IoError("cannot create '" + temp_ + "': " + std::strerror(errno), "check permissions and free space");
+  if (fd_ < 0) {
+    const int error = errno;
+    throw IoError("cannot create '" + temp_ + "': " + std::strerror(error), write_failure_hint(temp_, error));
+  }
 }
 
 AtomicFileWriter::~AtomicFileWriter() {
@@ -37,7 +38,7 @@ void AtomicFileWriter::fail(int error) {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
   ::unlink(temp_.c_str());
-  throw IoError("cannot write '" + path_ + "': " + std::strerror(error), "check permissions and free space");
+  throw IoError("cannot write '" + path_ + "': " + std::strerror(error), write_failure_hint(path_, error));
 }
 
 void AtomicFileWriter::write(const void* data, size_t size) {
@@ -78,23 +79,14 @@ void write_file_atomic(const std::string& path, const std::string& content) {
   writer.commit();
 }
 
-namespace {
-
-void check_fs(const std::error_code& error, const std::string& what, const std::string& path) {
-  NF_CHECK(!error, IoError, "cannot ", what, " '", path, "': ", error.message());
-}
-
-}  // namespace
-
 AtomicDirectory::AtomicDirectory(const std::string& out_dir, const std::string& what)
     : target_(fs::path(out_dir).lexically_normal().string()) {
   NF_CHECK(!fs::exists(target_) || (fs::is_directory(target_) && fs::is_empty(target_)), UsageError, what, " '",
            out_dir, "' exists and is not empty (remove it or choose a new one)");
   staging_ = target_ + ".partial." + std::to_string(::getpid());
-  std::error_code error;
-  fs::remove_all(staging_, error);  // a leftover of an earlier run with the same process id
-  fs::create_directories(staging_, error);
-  check_fs(error, "create directory", staging_);
+  std::error_code ignored;
+  fs::remove_all(staging_, ignored);  // a leftover of an earlier run with the same process id
+  create_directories(staging_);
 }
 
 AtomicDirectory::~AtomicDirectory() {
@@ -103,11 +95,8 @@ AtomicDirectory::~AtomicDirectory() {
 }
 
 void AtomicDirectory::commit() {
-  std::error_code error;
-  if (fs::exists(target_)) fs::remove(target_, error);  // empty, checked above; rename(2) cannot replace it
-  check_fs(error, "remove empty directory", target_);
-  fs::rename(staging_, target_, error);
-  check_fs(error, "rename '" + staging_ + "' to", target_);
+  remove_path(target_);  // empty, checked above; rename(2) cannot replace it
+  rename_path(staging_, target_);
   committed_ = true;
   const fs::path parent = fs::path(target_).parent_path();
   fsync_directory(parent.empty() ? "." : parent.string());

@@ -32,18 +32,6 @@ std::string_view normalize_nfc(std::string_view text, std::string& storage) {
 
 }  // namespace
 
-const std::vector<TokenId>* BpeCache::find(std::string_view piece) const {
-  if (piece.size() > kMaxPiece) return nullptr;
-  const auto found = entries_.find(std::string(piece));
-  return found == entries_.end() ? nullptr : &found->second;
-}
-
-void BpeCache::insert(std::string_view piece, const std::vector<TokenId>& ids) {
-  if (piece.size() > kMaxPiece) return;
-  if (entries_.size() >= max_entries_) entries_.clear();
-  entries_.emplace(std::string(piece), ids);
-}
-
 std::vector<TokenId> BpeTokenizer::encode(std::string_view text) const {
   BpeCache cache;
   std::vector<TokenId> ids;
@@ -79,8 +67,8 @@ void BpeTokenizer::encode_piece(std::string_view piece, BpeCache& cache, std::ve
       return;
     }
   }
-  if (const std::vector<TokenId>* cached = cache.find(piece)) {
-    out.insert(out.end(), cached->begin(), cached->end());
+  if (const BpeCache::Ids cached = cache.find(piece)) {
+    out.insert(out.end(), cached.begin, cached.end);
     return;
   }
   if (piece.size() <= kShortPiece) {

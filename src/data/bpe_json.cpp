@@ -16,7 +16,21 @@ namespace {
 using nlohmann::json;
 using nlohmann::ordered_json;
 
-// A vocabulary as the files spell it, before it is checked and turned into a BpeTokenizer.
+// Ids at or above this are refused before the vocabulary (max id + 1 entries) is allocated: four
+// times the largest vocabularies in use (Gemma's 262,144), and a guard against a file whose one
+// large id would ask for gigabytes.
+constexpr int64_t kMaxTokenIds = int64_t{1} << 20;
+
+// A token's id as a file spells it: an integer in [0, kMaxTokenIds), a DataError naming `what`
+// otherwise (a float such as 1e30 would be converted out of range: undefined behaviour).
+TokenId token_id(const json& id, const std::string& origin, const std::string& what) {
+  NF_CHECK(id.is_number_integer() && id.get<int64_t>() >= 0 && id.get<int64_t>() < kMaxTokenIds, DataError, origin,
+           ": ", what, " has id ", id.dump(), "; ids are integers from 0 to ", kMaxTokenIds - 1);
+  return static_cast<TokenId>(id.get<int64_t>());
+}
+
+// A vocabulary as the files spell it (ids checked by token_id), before it is checked and turned
+// into a BpeTokenizer.
 struct FileVocabulary {
   std::map<TokenId, std::string> tokens;  // id → token in the byte-level alphabet
   std::vector<SpecialToken> specials;
@@ -28,12 +42,23 @@ std::unique_ptr<BpeTokenizer> build(const FileVocabulary& file, BpeOptions optio
   for (const auto& [id, token] : file.tokens) max_id = std::max(max_id, id);
   for (const SpecialToken& special : file.specials) max_id = std::max(max_id, special.id);
   std::vector<std::string> tokens(static_cast<size_t>(max_id + 1));
+  // Each added token has one content and one id, and the vocabulary holds that content at that id or
+  // not at all: nf writes the added tokens into tokenizer.json's vocabulary, where two ids for one
+  // content would be one key twice.
   std::vector<bool> special_id(tokens.size(), false);
-  for (const SpecialToken& special : file.specials) special_id[special.id] = true;
+  std::map<std::string, TokenId> special_ids;  // content → id
+  for (const SpecialToken& special : file.specials) {
+    const auto [known, fresh] = special_ids.emplace(special.content, special.id);
+    NF_CHECK(fresh ? !special_id[special.id] : known->second == special.id, DataError, origin, ": added token '",
+             special.content, "' (id ", special.id, ") repeats the content or the id of another added token");
+    special_id[special.id] = true;
+  }
   std::unordered_map<std::string, TokenId> ids;  // byte-level spelling → id
   for (const auto& [id, token] : file.tokens) {
-    NF_CHECK(id >= 0, DataError, origin, ": token '", token, "' has a negative id ", id);
     if (special_id[id]) continue;  // added tokens may also appear in the vocabulary (GPT-2)
+    const auto special = special_ids.find(token);
+    NF_CHECK(special == special_ids.end(), DataError, origin, ": token '", token, "' has id ", id,
+             " in the vocabulary but ", special->second, " as an added token");
     std::optional<std::string> bytes = byte_level_to_bytes(token);
     if (!bytes || bytes->empty()) {
       throw DataError(origin + ": vocabulary token '" + token + "' (id " + std::to_string(id) +
@@ -61,6 +86,9 @@ json parse_json_file(const std::string& path) {
     return json::parse(text);
   } catch (const json::parse_error& e) {
     throw DataError("'" + path + "' is not valid JSON (at byte " + std::to_string(e.byte) + "): " + e.what(),
+                    "check that the file is a complete tokenizer.json / vocab.json");
+  } catch (const json::out_of_range& e) {  // a number beyond a double, like 1e400
+    throw DataError("'" + path + "' is not valid JSON: " + e.what(),
                     "check that the file is a complete tokenizer.json / vocab.json");
   }
 }
@@ -152,12 +180,14 @@ std::unique_ptr<BpeTokenizer> load_bpe_tokenizer_json(const std::string& path) {
       throw unsupported(path, "decoder", "'" + type_of(*decoder) + "'");
     }
     FileVocabulary file;
-    for (const auto& [token, id] : model.at("vocab").items()) file.tokens.emplace(id.get<TokenId>(), token);
+    const std::string origin = "'" + path + "'";
+    for (const auto& [token, id] : model.at("vocab").items())
+      file.tokens.emplace(token_id(id, origin, "token '" + token + "'"), token);
     const json& merges = model.at("merges");
     for (size_t rank = 0; rank < merges.size(); ++rank) {
       const json& merge = merges[rank];
       if (merge.is_string()) {
-        file.merges.push_back(split_merge(merge.get<std::string>(), "'" + path + "'", rank));
+        file.merges.push_back(split_merge(merge.get<std::string>(), origin, rank));
       } else {
         NF_CHECK(merge.is_array() && merge.size() == 2, DataError, "'", path, "': model.merges[", rank, "] is ",
                  merge.dump(), ", not \"a b\" or [\"a\", \"b\"]");
@@ -165,10 +195,12 @@ std::unique_ptr<BpeTokenizer> load_bpe_tokenizer_json(const std::string& path) {
       }
     }
     if (const json* added = optional_key(doc, "added_tokens")) {
-      for (const json& token : *added)
-        file.specials.push_back({token.at("content").get<std::string>(), token.at("id").get<TokenId>()});
+      for (const json& token : *added) {
+        const std::string content = token.at("content").get<std::string>();
+        file.specials.push_back({content, token_id(token.at("id"), origin, "added token '" + content + "'")});
+      }
     }
-    return build(file, options, "'" + path + "'");
+    return build(file, options, origin);
   } catch (const json::exception& e) {
     throw DataError("'" + path + "': unexpected tokenizer.json structure: " + e.what(),
                     "compare the file with a tokenizer.json written by Hugging Face tokenizers");
@@ -180,9 +212,9 @@ std::unique_ptr<BpeTokenizer> load_bpe_vocab_merges(const std::string& vocab_pat
   NF_CHECK(vocab.is_object(), DataError, "'", vocab_path, "' is not a JSON object of token → id");
   FileVocabulary file;
   for (const auto& [token, id] : vocab.items()) {
-    NF_CHECK(id.is_number_integer(), DataError, "'", vocab_path, "': the id of '", token, "' is not an integer");
-    if (token == "<|endoftext|>") file.specials.push_back({token, id.get<TokenId>()});
-    file.tokens.emplace(id.get<TokenId>(), token);
+    const TokenId checked = token_id(id, "'" + vocab_path + "'", "token '" + token + "'");
+    if (token == "<|endoftext|>") file.specials.push_back({token, checked});
+    file.tokens.emplace(checked, token);
   }
   std::ifstream in(merges_path);
   NF_CHECK(in, IoError, "cannot read '", merges_path, "'");

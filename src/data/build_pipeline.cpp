@@ -66,12 +66,12 @@ class BatchReader {
 // Every segment of every document of `batch` encoded on `threads` threads, then assembled per
 // format. The result does not depend on `threads`.
 std::vector<EncodedDocument> encode(const DocumentEncoder& encoder, const Tokenizer& tokenizer,
-                                    const std::vector<Document>& batch, int threads) {
+                                    const std::vector<Document>& batch, int threads, std::vector<BpeCache>& caches) {
   std::vector<std::string_view> texts;
   for (const Document& document : batch) {
     for (const Segment& segment : document.segments) texts.push_back(segment.text);
   }
-  std::vector<std::vector<TokenId>> ids = encode_batch(tokenizer, texts, threads);
+  std::vector<std::vector<TokenId>> ids = encode_batch(tokenizer, texts, threads, &caches);
   std::vector<EncodedDocument> encoded;
   encoded.reserve(batch.size());
   size_t next = 0;
@@ -110,13 +110,14 @@ RankBuild build_rank_shards(const Tokenizer& tokenizer, const BuildOptions& opti
   ShardWriter val(writer_options(tokenizer, options, "val", file_stem_suffix));
   BatchReader reader(slices, ReaderOptions{options.format, options.layout, options.max_document_bytes}, result.bad);
 
+  std::vector<BpeCache> caches;  // warm across batches
   std::vector<Document> batch = reader.next(options.batch_bytes);
   int64_t reported_bytes = 0;
   while (!batch.empty()) {
     // Read the next batch while this one is encoded; the reader is touched by that thread only.
     std::future<std::vector<Document>> ahead =
         std::async(std::launch::async, [&reader, &options] { return reader.next(options.batch_bytes); });
-    std::vector<EncodedDocument> encoded = encode(encoder, tokenizer, batch, options.threads);
+    std::vector<EncodedDocument> encoded = encode(encoder, tokenizer, batch, options.threads, caches);
     for (size_t i = 0; i < encoded.size(); ++i) {
       EncodedDocument& document = encoded[i];
       if (options.max_doc_tokens > 0 && static_cast<int64_t>(document.tokens.size()) > options.max_doc_tokens) {

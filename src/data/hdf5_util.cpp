@@ -27,7 +27,14 @@ herr_t keep_innermost(unsigned depth, const H5E_error2_t* error, void* out) {
 std::string last_error() {
   std::string message;
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, keep_innermost, &message);
-  return message.empty() ? "unknown HDF5 error" : message;
+  if (message.empty()) return "unknown HDF5 error";
+  // A failed system call's frame reads "file write failed: time = …, errno = 28, error message =
+  // 'No space left on device', buf = …": keep what failed and the system's reason.
+  const std::string marker = "error message = '";
+  const size_t reason = message.find(marker);
+  if (reason == std::string::npos) return message;
+  const size_t begin = reason + marker.size();
+  return message.substr(0, message.find(':')) + ": " + message.substr(begin, message.find('\'', begin) - begin);
 }
 
 hid_t check(hid_t id, const std::string& what, const std::string& path) {

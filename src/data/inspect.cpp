@@ -27,9 +27,9 @@ SplitSummary summarize_split(const std::string& dataset_dir, const Manifest& man
   summary.shards = split.shards.size();
   summary.min_length = UINT64_MAX;
   uint64_t in_loss = 0;
-  const ShardExpectations expect{manifest.format, name, manifest.tokenizer.vocab_size, manifest.tokenizer.fingerprint};
   for (const ShardRecord& record : split.shards) {
-    const ShardFile shard((std::filesystem::path(dataset_dir) / record.file).string(), expect);
+    const ShardFile shard((std::filesystem::path(dataset_dir) / record.file).string(),
+                          shard_expectations(manifest, name, record));
     const std::vector<uint64_t>& offsets = shard.doc_offsets();
     for (size_t doc = 0; doc + 1 < offsets.size(); ++doc) {
       const uint64_t length = offsets[doc + 1] - offsets[doc];
@@ -41,7 +41,7 @@ SplitSummary summarize_split(const std::string& dataset_dir, const Manifest& man
     }
     summary.documents += shard.num_documents();
     summary.tokens += shard.num_tokens();
-    if (shard.loss_mask() != nullptr) {
+    if (shard.has_loss_mask()) {
       in_loss += static_cast<uint64_t>(std::count(shard.loss_mask(), shard.loss_mask() + shard.num_tokens(), 1));
     } else {
       in_loss += shard.num_tokens();

@@ -73,7 +73,11 @@ bool LineReader::refill() {
   if (got == 0) eof_ = true;
   end_ += static_cast<size_t>(got);
   // A UTF-8 byte order mark (Windows editors write one) is no part of the first line.
-  if (at_start_ && end_ >= 3 && std::memcmp(buffer_.data(), "\xEF\xBB\xBF", 3) == 0) begin_ = 3;
+  // Its bytes count in offset_, or a share of the file would read on past its range's end.
+  if (at_start_ && end_ >= 3 && std::memcmp(buffer_.data(), "\xEF\xBB\xBF", 3) == 0) {
+    begin_ = 3;
+    offset_ += 3;
+  }
   if (end_ >= 3 || eof_) at_start_ = false;
   return got > 0;
 }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <set>
+#include <type_traits>
 
 #include "nf/core/atomic_file.h"
 #include "nf/core/error.h"
@@ -15,19 +16,30 @@ namespace {
 using nlohmann::json;
 
 // Reads `key` of `object` as T; a missing key or a wrong type is a DataError naming both.
+// Integers must be JSON integers (unsigned ones non-negative): nlohmann would convert a float
+// such as 1e300 to an integer type out of its range.
 template <class T>
 T get(const json& object, const std::string& key, const std::string& source) {
   const auto it = object.find(key);
   if (it == object.end()) throw DataError(source + ": missing key '" + key + "'", kRebuildHint);
+  bool fits = true;
+  if constexpr (std::is_integral_v<T>) fits = std::is_signed_v<T> ? it->is_number_integer() : it->is_number_unsigned();
   try {
-    return it->get<T>();
+    if (fits) return it->get<T>();
   } catch (const json::exception&) {
-    throw DataError(source + ": key '" + key + "' has the wrong type (" + it->dump() + ")", kRebuildHint);
   }
+  throw DataError(source + ": key '" + key + "' has the wrong type (" + it->dump() + ")", kRebuildHint);
+}
+
+// An optional string key: `fallback` when absent.
+std::string get_or(const json& object, const std::string& key, const std::string& fallback, const std::string& source) {
+  return object.contains(key) ? get<std::string>(object, key, source) : fallback;
 }
 
 json shard_to_json(const ShardRecord& shard) {
-  return {{"file", shard.file}, {"tokens", shard.tokens}, {"documents", shard.documents}, {"sha256", shard.sha256}};
+  json out = {{"file", shard.file}, {"tokens", shard.tokens}, {"documents", shard.documents}, {"sha256", shard.sha256}};
+  if (!shard.chunk_crc32c.empty()) out["chunk_crc32c"] = shard.chunk_crc32c;
+  return out;
 }
 
 ShardRecord shard_from_json(const json& object, const std::string& source) {
@@ -36,6 +48,7 @@ ShardRecord shard_from_json(const json& object, const std::string& source) {
   shard.tokens = get<uint64_t>(object, "tokens", source);
   shard.documents = get<uint64_t>(object, "documents", source);
   shard.sha256 = get<std::string>(object, "sha256", source);
+  shard.chunk_crc32c = get_or(object, "chunk_crc32c", "", source);
   return shard;
 }
 
@@ -57,6 +70,16 @@ const SplitRecord& Manifest::split(const std::string& name, const std::string& d
   for (const auto& [split_name, record] : splits) known += (known.empty() ? "" : ", ") + split_name;
   throw DataError("dataset '" + dataset_dir + "' has no split '" + name + "' (it has: " + known + ")",
                   "build the dataset with that split, or point data.train_path/val_path elsewhere");
+}
+
+ShardExpectations shard_expectations(const Manifest& manifest, const std::string& split, const ShardRecord& record) {
+  ShardExpectations expect;
+  expect.format = manifest.format;
+  expect.split = split;
+  expect.vocab_size = manifest.tokenizer.vocab_size;
+  expect.tokenizer_fingerprint = manifest.tokenizer.fingerprint;
+  expect.chunk_crc32c = record.chunk_crc32c;
+  return expect;
 }
 
 json manifest_to_json(const Manifest& manifest) {
@@ -98,7 +121,7 @@ Manifest manifest_from_json(const json& object, const std::string& source) {
                     "rebuild the dataset with this version's nf-shard build, or use a matching nf-train");
   }
   manifest.format = parse_format(get<std::string>(object, "format", source), source);
-  manifest.chat_template = object.value("chat_template", "");  // absent before templates existed: nf
+  manifest.chat_template = get_or(object, "chat_template", "", source);  // absent before templates existed: nf
   const json tokenizer = get<json>(object, "tokenizer", source);
   const std::string tokenizer_source = source + " [tokenizer]";
   manifest.tokenizer.kind = get<std::string>(tokenizer, "kind", tokenizer_source);
@@ -118,7 +141,7 @@ Manifest manifest_from_json(const json& object, const std::string& source) {
   }
   manifest.seed = get<uint64_t>(object, "seed", source);
   manifest.val_fraction = get<double>(object, "val_fraction", source);
-  manifest.created_by = object.value("created_by", "");
+  manifest.created_by = get_or(object, "created_by", "", source);
   const json splits = get<json>(object, "splits", source);
   for (const auto& [name, split_json] : splits.items()) {
     const std::string split_source = source + " [splits." + name + "]";
@@ -147,7 +170,7 @@ Manifest read_manifest(const std::string& dataset_dir) {
   json object;
   try {
     object = json::parse(read_file(path));
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number beyond a double
     throw DataError(path + ": not valid JSON (" + e.what() + ")", kRebuildHint);
   }
   return manifest_from_json(object, path);

@@ -65,6 +65,8 @@ class Scanner {
   explicit Scanner(std::string_view text) : text_(text) {}
   bool has(size_t pos) const { return pos < text_.size(); }
   Char at(size_t pos) const {
+    const auto lead = static_cast<uint8_t>(text_[pos]);
+    if (lead < 0x80) return {lead, pos, pos + 1, kAsciiClasses[lead]};  // most text: no decoding
     const DecodedCodePoint decoded = decode_utf8(text_, pos);
     return {decoded.valid ? decoded.code_point : 0xFFFD, pos, pos + decoded.length, classify(decoded)};
   }

@@ -210,7 +210,7 @@ Problem parse_prompt_fields(const json& record, Document& document) {
 }
 
 // nlohmann's messages start with "[json.exception.parse_error.101] "; users need only the rest.
-std::string parse_error_text(const json::parse_error& error) {
+std::string parse_error_text(const json::exception& error) {
   const std::string text = error.what();
   const size_t end = text.find("] ");
   return end == std::string::npos ? text : text.substr(end + 2);
@@ -224,7 +224,7 @@ Problem parse_object(std::string_view line, const std::string& shape, Document& 
   json record;
   try {
     record = json::parse(line);
-  } catch (const json::parse_error& error) {
+  } catch (const json::exception& error) {  // a parse_error, or out_of_range for a number like 1e400
     return RecordProblem{BadInputKind::kMalformedJson, parse_error_text(error)};
   }
   if (!record.is_object()) return wrong_type("the record", record, "an object; " + shape);

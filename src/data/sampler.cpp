@@ -72,6 +72,9 @@ LoaderState loader_state_from_json(const nlohmann::json& json, const std::string
   LoaderState state;
   for (const char* key : {"consumed_samples", "num_samples", "seq_len", "seed"}) {
     NF_CHECK(json.contains(key), DataError, source, ": data loader state has no key '", key, "'");
+    // Converting a float such as 1e300 would be undefined behaviour.
+    NF_CHECK(json.at(key).is_number_integer(), DataError, source, ": data loader state key '", key, "' is ",
+             json.at(key).dump(), ", not an integer");
   }
   state.consumed_samples = json.at("consumed_samples").get<uint64_t>();
   state.num_samples = json.at("num_samples").get<uint64_t>();

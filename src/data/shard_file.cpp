@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <map>
 
 #include "hdf5_util.h"
 #include "nf/core/error.h"
@@ -92,7 +93,30 @@ haddr_t mappable_offset(hid_t dataset, size_t element_bytes, uint64_t count) {
   return offset;
 }
 
+// The file offset of a contiguous dataset, for messages; kUnknownOffset otherwise.
+uint64_t file_offset_of(hid_t dataset) {
+  const haddr_t offset = H5Dget_offset(dataset);
+  return offset == HADDR_UNDEF ? ChunkVerifier::kUnknownOffset : static_cast<uint64_t>(offset);
+}
+
 }  // namespace
+
+// The shard's /chunk_crc32c tables by array name (none for a shard built before them).
+struct ShardFile::StoredChunkTables {
+  uint64_t chunk_bytes = 0;
+  std::map<std::string, std::vector<uint32_t>> tables;
+
+  // The verifier of `array` (of `bytes` bytes, at `file_offset`), or a disabled one when the
+  // shard has no table for it. A table of the wrong length is a damaged shard.
+  ChunkVerifier verifier(const char* array, uint64_t bytes, uint64_t file_offset, const std::string& path) {
+    const auto it = tables.find(array);
+    if (it == tables.end()) return {};
+    const uint64_t chunks = (bytes + chunk_bytes - 1) / chunk_bytes;
+    require(it->second.size() == chunks, "'/", kChunkChecksumGroup, "/", array, "' in shard '", path, "' has ",
+            it->second.size(), " entries for the ", chunks, " chunks of '/", array, "'");
+    return ChunkVerifier(std::string("/") + array, it->second, chunk_bytes, bytes, file_offset);
+  }
+};
 
 ShardFile::ShardFile(const std::string& path, const ShardExpectations& expect) : path_(path) {
   const h5::QuietErrors quiet;
@@ -138,6 +162,35 @@ ShardFile::ShardFile(const std::string& path, const ShardExpectations& expect) :
                     kRebuildHint);
   }
 
+  StoredChunkTables tables;
+  if (h5::exists(root, kChunkChecksumGroup)) {
+    const h5::Group group(h5::check(H5Gopen2(root, kChunkChecksumGroup, H5P_DEFAULT), "cannot open group in", path));
+    const int64_t chunk_bytes = h5::read_int_attribute(group.get(), "chunk_bytes", path);
+    require(chunk_bytes > 0, "'/", kChunkChecksumGroup, "' in ", context, " has chunk_bytes ", chunk_bytes);
+    tables.chunk_bytes = static_cast<uint64_t>(chunk_bytes);
+    std::vector<const std::vector<uint32_t>*> in_order;
+    for (const char* array : kChecksummedArrays) {
+      const std::string name = std::string(kChunkChecksumGroup) + "/" + array;
+      if (!h5::exists(root, name.c_str())) continue;
+      const h5::Dataset table = open_dataset(root, name.c_str(), path);
+      expect_unsigned(table.get(), 4, name.c_str(), path);
+      const hsize_t chunks = shape_of(table.get(), 1, name.c_str(), path)[0];
+      in_order.push_back(
+          &(tables.tables[array] = read_all<uint32_t>(table.get(), H5T_NATIVE_UINT32, chunks, name.c_str(), path)));
+    }
+    const std::string digest = chunk_table_digest(tables.chunk_bytes, in_order);
+    if (!expect.chunk_crc32c.empty() && digest != expect.chunk_crc32c) {
+      throw DataError(context + " is not the shard the manifest lists: its chunk checksums digest to " + digest +
+                          ", the manifest records " + expect.chunk_crc32c +
+                          " (a shard of another build was copied in, or the file is damaged)",
+                      "recopy this shard from the dataset it was built in, or re-run nf-shard build");
+    }
+    has_chunk_checksums_ = true;
+  } else if (!expect.chunk_crc32c.empty()) {
+    throw DataError(context + " has no chunk checksums, but the manifest records them: it comes from an older build",
+                    "recopy this shard from the dataset it was built in, or re-run nf-shard build");
+  }
+
   const h5::Dataset tokens = open_dataset(root, kTokensPath, path);
   expect_unsigned(tokens.get(), token_dtype_bytes(dtype_), kTokensPath, path);
   num_tokens_ = shape_of(tokens.get(), 1, kTokensPath, path)[0];
@@ -147,6 +200,8 @@ ShardFile::ShardFile(const std::string& path, const ShardExpectations& expect) :
   const hsize_t offset_count = shape_of(offsets.get(), 1, kDocOffsetsPath, path)[0];
   require(offset_count >= 1, "'/doc_offsets' in ", context, " is empty");
   doc_offsets_ = read_all<uint64_t>(offsets.get(), H5T_NATIVE_UINT64, offset_count, kDocOffsetsPath, path);
+  tables.verifier(kDocOffsetsPath, offset_count * 8, file_offset_of(offsets.get()), path)
+      .verify_all(reinterpret_cast<const uint8_t*>(doc_offsets_.data()), path);
   require(doc_offsets_.front() == 0 && doc_offsets_.back() == num_tokens_, "'/doc_offsets' in ", context, " runs from ",
           doc_offsets_.front(), " to ", doc_offsets_.back(), ", expected 0 to ", num_tokens_, "");
   const auto decreasing = std::adjacent_find(doc_offsets_.begin(), doc_offsets_.end(), std::greater<uint64_t>());
@@ -160,6 +215,8 @@ ShardFile::ShardFile(const std::string& path, const ShardExpectations& expect) :
     require(dims[0] == num_documents() && dims[1] == 3, "'/dpo_spans' in ", context, " has shape [", dims[0], ", ",
             dims[1], "], expected [", num_documents(), ", 3]");
     const auto flat = read_all<uint64_t>(spans.get(), H5T_NATIVE_UINT64, dims[0] * 3, kDpoSpansPath, path);
+    tables.verifier(kDpoSpansPath, dims[0] * 3 * 8, file_offset_of(spans.get()), path)
+        .verify_all(reinterpret_cast<const uint8_t*>(flat.data()), path);
     for (uint64_t doc = 0; doc < dims[0]; ++doc) {
       const DpoSpans span{flat[3 * doc], flat[3 * doc + 1], flat[3 * doc + 2]};
       require(span.total() == doc_offsets_[doc + 1] - doc_offsets_[doc] && span.chosen > 0 && span.rejected > 0,
@@ -168,10 +225,10 @@ ShardFile::ShardFile(const std::string& path, const ShardExpectations& expect) :
       dpo_spans_.push_back(span);
     }
   }
-  map_or_read_arrays(root);
+  map_or_read_arrays(root, expect, tables);
 }
 
-void ShardFile::map_or_read_arrays(int64_t file_handle) {
+void ShardFile::map_or_read_arrays(int64_t file_handle, const ShardExpectations& expect, StoredChunkTables& tables) {
   const hid_t root = file_handle;
   const h5::Dataset tokens = open_dataset(root, kTokensPath, path_);
   const size_t token_bytes = token_dtype_bytes(dtype_);
@@ -226,6 +283,9 @@ void ShardFile::map_or_read_arrays(int64_t file_handle) {
     owned_mask_ = read_all<uint8_t>(mask.get(), H5T_NATIVE_UINT8, num_tokens_, kLossMaskPath, path_);
     loss_mask_ = owned_mask_.data();
   }
+  if (!expect.verify_chunks) return;
+  tokens_check_ = tables.verifier(kTokensPath, num_tokens_ * token_bytes, file_offset_of(tokens.get()), path_);
+  if (mask.valid()) mask_check_ = tables.verifier(kLossMaskPath, num_tokens_, file_offset_of(mask.get()), path_);
 }
 
 ShardFile::~ShardFile() {
@@ -248,7 +308,10 @@ ShardFile::ShardFile(ShardFile&& other) noexcept
       owned_tokens_(std::move(other.owned_tokens_)),
       owned_mask_(std::move(other.owned_mask_)),
       tokens_(std::exchange(other.tokens_, nullptr)),
-      loss_mask_(std::exchange(other.loss_mask_, nullptr)) {}
+      loss_mask_(std::exchange(other.loss_mask_, nullptr)),
+      has_chunk_checksums_(other.has_chunk_checksums_),
+      tokens_check_(std::move(other.tokens_check_)),
+      mask_check_(std::move(other.mask_check_)) {}
 
 namespace {
 
@@ -272,12 +335,31 @@ void convert_checked(const Stored* __restrict in, uint64_t count, TokenId* __res
 void ShardFile::copy_tokens(uint64_t begin, uint64_t count, TokenId* out) const {
   NF_CHECK(begin <= num_tokens_ && count <= num_tokens_ - begin, Error, "ShardFile::copy_tokens: [", begin, ", ",
            begin + count, ") is outside the ", num_tokens_, " tokens of '", path_, "'");
+  const uint64_t bytes = token_dtype_bytes(dtype_);
+  tokens_check_.verify(tokens_, begin * bytes, (begin + count) * bytes, path_);
   const auto vocab = static_cast<uint64_t>(vocab_size_);
   if (dtype_ == TokenDtype::kUint16) {
     convert_checked(reinterpret_cast<const uint16_t*>(tokens_) + begin, count, out, vocab, path_, begin);
   } else {
     convert_checked(reinterpret_cast<const uint32_t*>(tokens_) + begin, count, out, vocab, path_, begin);
   }
+}
+
+void ShardFile::copy_loss_mask(uint64_t begin, uint64_t count, uint8_t* out) const {
+  NF_CHECK(loss_mask_ != nullptr && begin <= num_tokens_ && count <= num_tokens_ - begin, Error,
+           "ShardFile::copy_loss_mask: [", begin, ", ", begin + count, ") of '", path_, "' has no mask");
+  mask_check_.verify(loss_mask_, begin, begin + count, path_);
+  std::memcpy(out, loss_mask_ + begin, count);
+}
+
+const uint8_t* ShardFile::loss_mask() const {
+  if (loss_mask_ != nullptr) mask_check_.verify_all(loss_mask_, path_);
+  return loss_mask_;
+}
+
+void ShardFile::verify_all_chunks() const {
+  tokens_check_.verify_all(tokens_, path_);
+  if (loss_mask_ != nullptr) mask_check_.verify_all(loss_mask_, path_);
 }
 
 std::vector<std::string> ShardFile::metadata_fields() const {

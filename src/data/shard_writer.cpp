@@ -10,7 +10,9 @@
 
 #include "hdf5_util.h"
 #include "nf/core/error.h"
+#include "nf/core/filesystem.h"
 #include "nf/core/hash.h"
+#include "nf/data/chunk_checksums.h"
 
 namespace nf::data {
 namespace {
@@ -47,6 +49,32 @@ void write_dataset(hid_t file, const char* name, hid_t file_type, hid_t memory_t
                                 std::string("cannot create dataset '") + name + "' in", path));
   h5::check_status(H5Dwrite(dataset.get(), memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data),
                    std::string("cannot write dataset '") + name + "' to", path);
+}
+
+// The per-chunk CRC-32C tables of the arrays written so far, by array name, in writing order.
+using ChunkTables = std::vector<std::pair<const char*, std::vector<uint32_t>>>;
+
+// write_dataset for an array whose memory layout is its file layout (little-endian, on the hosts
+// nf runs on), recording its chunk checksums in `tables`.
+void write_array(hid_t file, const char* name, hid_t file_type, hid_t memory_type, const std::vector<hsize_t>& dims,
+                 const void* data, ChunkTables& tables, const std::string& path) {
+  write_dataset(file, name, file_type, memory_type, dims, data, path);
+  uint64_t bytes = H5Tget_size(file_type);
+  for (const hsize_t dim : dims) bytes *= dim;
+  tables.emplace_back(name, chunk_crc32c(data, bytes, kChunkBytes));
+}
+
+// Writes /chunk_crc32c/<array> for every table and returns their digest for the manifest.
+std::string write_chunk_tables(hid_t file, const ChunkTables& tables, const std::string& path) {
+  h5::Group group(h5::check(H5Gcreate2(file, kChunkChecksumGroup, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                            std::string("cannot create group '") + kChunkChecksumGroup + "' in", path));
+  h5::write_int_attribute(group.get(), "chunk_bytes", static_cast<int64_t>(kChunkBytes), path);
+  std::vector<const std::vector<uint32_t>*> in_order;
+  for (const auto& [name, table] : tables) {
+    write_dataset(group.get(), name, H5T_STD_U32LE, H5T_NATIVE_UINT32, {table.size()}, table.data(), path);
+    in_order.push_back(&table);
+  }
+  return chunk_table_digest(kChunkBytes, in_order);
 }
 
 void write_strings(hid_t group, const char* name, const std::vector<std::string>& values, const std::string& path) {
@@ -93,9 +121,7 @@ ShardWriter::ShardWriter(ShardWriterOptions options)
            options_.vocab_size, " is out of range (1 .. 2^32)");
   NF_CHECK(!options_.directory.empty(), UsageError, "ShardWriter: no output directory given");
   if (options_.file_stem.empty()) options_.file_stem = options_.split;
-  std::error_code error;
-  fs::create_directories(options_.directory, error);
-  if (error) throw IoError("cannot create directory '" + options_.directory + "': " + error.message());
+  create_directories(options_.directory);
 }
 
 void ShardWriter::add(const EncodedDocument& doc) {
@@ -146,29 +172,36 @@ std::vector<ShardRecord> ShardWriter::close() {
   return written_;
 }
 
-void ShardWriter::flush_shard() {
-  const std::string name = shard_name(options_.file_stem, written_.size());
-  const std::string path = (fs::path(options_.directory) / name).string();
-  const std::string temp = path + ".tmp." + std::to_string(::getpid());
-  const uint64_t documents = doc_offsets_.size() - 1;
-  TemporaryFile guard(temp);
-  {
+std::string ShardWriter::write_shard(const std::string& temp, uint64_t documents) {
+  std::string chunk_digest;
+  {  // the file is closed at the end of this block, before the fsync
     const h5::QuietErrors quiet;
     h5::PropertyList access(h5::check(H5Pcreate(H5P_FILE_ACCESS), "cannot create properties for", temp));
     H5Pset_alignment(access.get(), kAlignmentThreshold, kAlignment);
     h5::File file(
         h5::check(H5Fcreate(temp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get()), "cannot create shard", temp));
     const hid_t root = file.get();
-    const hid_t token_type = dtype_ == TokenDtype::kUint16 ? H5T_STD_U16LE : H5T_STD_U32LE;
-    write_dataset(root, kTokensPath, token_type, H5T_NATIVE_UINT32, {tokens_.size()}, tokens_.data(), temp);
-    write_dataset(root, kDocOffsetsPath, H5T_STD_U64LE, H5T_NATIVE_UINT64, {doc_offsets_.size()}, doc_offsets_.data(),
-                  temp);
+    // Each array is written from memory laid out as in the file, so its chunk checksums are of the
+    // bytes a reader maps.
+    ChunkTables tables;
+    const std::vector<uint16_t> narrow =
+        dtype_ == TokenDtype::kUint16 ? std::vector<uint16_t>(tokens_.begin(), tokens_.end()) : std::vector<uint16_t>();
+    if (dtype_ == TokenDtype::kUint16) {
+      write_array(root, kTokensPath, H5T_STD_U16LE, H5T_NATIVE_UINT16, {narrow.size()}, narrow.data(), tables, temp);
+    } else {
+      write_array(root, kTokensPath, H5T_STD_U32LE, H5T_NATIVE_UINT32, {tokens_.size()}, tokens_.data(), tables, temp);
+    }
+    write_array(root, kDocOffsetsPath, H5T_STD_U64LE, H5T_NATIVE_UINT64, {doc_offsets_.size()}, doc_offsets_.data(),
+                tables, temp);
     if (format_has_loss_mask(options_.format)) {
-      write_dataset(root, kLossMaskPath, H5T_STD_U8LE, H5T_NATIVE_UINT8, {loss_mask_.size()}, loss_mask_.data(), temp);
+      write_array(root, kLossMaskPath, H5T_STD_U8LE, H5T_NATIVE_UINT8, {loss_mask_.size()}, loss_mask_.data(), tables,
+                  temp);
     }
     if (format_has_dpo_spans(options_.format)) {
-      write_dataset(root, kDpoSpansPath, H5T_STD_U64LE, H5T_NATIVE_UINT64, {documents, 3}, dpo_spans_.data(), temp);
+      write_array(root, kDpoSpansPath, H5T_STD_U64LE, H5T_NATIVE_UINT64, {documents, 3}, dpo_spans_.data(), tables,
+                  temp);
     }
+    chunk_digest = write_chunk_tables(root, tables, temp);
     if (!metadata_.empty()) {
       h5::Group meta(h5::check(H5Gcreate2(root, kMetaGroup, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
                                "cannot create group 'meta' in", temp));
@@ -187,10 +220,27 @@ void ShardWriter::flush_shard() {
     h5::check_status(H5Fflush(root, H5F_SCOPE_GLOBAL), "cannot flush shard", temp);
   }
   fsync_file(temp);
-  ShardRecord record{name, tokens_.size(), documents, sha256_file(temp)};
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    throw IoError("cannot rename '" + temp + "' to '" + path + "'", "check permissions and free space");
+  return chunk_digest;
+}
+
+void ShardWriter::flush_shard() {
+  const std::string name = shard_name(options_.file_stem, written_.size());
+  const std::string path = (fs::path(options_.directory) / name).string();
+  const std::string temp = path + ".tmp." + std::to_string(::getpid());
+  const uint64_t documents = doc_offsets_.size() - 1;
+  std::string chunk_digest;
+  TemporaryFile guard(temp);
+  try {
+    chunk_digest = write_shard(temp, documents);
+  } catch (const IoError& e) {
+    // A full disk or a refused write: the temporary goes, and the message says what was needed.
+    const uint64_t needed = buffered_bytes() + doc_offsets_.size() * sizeof(uint64_t);
+    throw IoError(std::string(e.what()) + "; shard '" + path +
+                      "' was not written (and no manifest will be, so the incomplete dataset is never read)",
+                  write_failure_hint(path, 0, needed));
   }
+  ShardRecord record{name, tokens_.size(), documents, sha256_file(temp), chunk_digest};
+  rename_path(temp, path);
   guard.release();
   written_.push_back(std::move(record));
   tokens_.clear();

@@ -39,8 +39,9 @@ TokenDataset::TokenDataset(const std::string& dataset_dir, const TokenDatasetOpt
     throw DataError("split '" + split_ + "' of dataset '" + dataset_dir + "' has no tokens",
                     "build the dataset from more input, or lower val_fraction");
   }
-  ShardExpectations expect{manifest_.format, split_, tokenizer.vocab_size, tokenizer.fingerprint};
   for (const ShardRecord& record : split.shards) {
+    ShardExpectations expect = shard_expectations(manifest_, split_, record);
+    expect.verify_chunks = options.verify_chunks;
     const std::string path = (std::filesystem::path(dataset_dir) / record.file).string();
     if (options.verify_checksums) {
       if (!std::filesystem::exists(path)) {
@@ -60,6 +61,7 @@ TokenDataset::TokenDataset(const std::string& dataset_dir, const TokenDatasetOpt
                           std::to_string(record.tokens) + " and " + std::to_string(record.documents),
                       kRebuildHint);
     }
+    has_chunk_checksums_ = has_chunk_checksums_ && shard.has_chunk_checksums();
     token_starts_.push_back(token_starts_.back() + shard.num_tokens());
     doc_starts_.push_back(doc_starts_.back() + shard.num_documents());
     shards_.push_back(std::move(shard));
@@ -88,7 +90,7 @@ void TokenDataset::copy_loss_mask(uint64_t begin, uint64_t count, uint8_t* out) 
   for (size_t shard = locate(token_starts_, begin); count > 0; ++shard) {
     const uint64_t local = begin - token_starts_[shard];
     const uint64_t take = std::min(count, shards_[shard].num_tokens() - local);
-    std::memcpy(out, shards_[shard].loss_mask() + local, take);
+    shards_[shard].copy_loss_mask(local, take, out);
     out += take;
     begin += take;
     count -= take;

@@ -1,4 +1,5 @@
-// Dataset verification: manifest, checksums, shard structure, counts, token ids, masks.
+// Dataset verification: manifest, checksums (whole-file and per chunk), shard structure, counts,
+// token ids, masks.
 #include "nf/data/verify.h"
 
 #include <algorithm>
@@ -21,7 +22,7 @@ std::string scan_contents(const ShardFile& shard, bool token_ids) {
   for (uint64_t begin = 0; begin < shard.num_tokens(); begin += kChunk) {
     const uint64_t count = std::min(kChunk, shard.num_tokens() - begin);
     if (token_ids) shard.copy_tokens(begin, count, ids.data());  // throws DataError naming the offset
-    if (shard.loss_mask() != nullptr) {
+    if (shard.has_loss_mask()) {
       const uint8_t* mask = shard.loss_mask() + begin;
       const uint8_t* bad = std::find_if(mask, mask + count, [](uint8_t m) { return m > 1; });
       if (bad != mask + count) {
@@ -39,8 +40,6 @@ VerifyReport verify_dataset(const std::string& dataset_dir, const VerifyOptions&
   const Manifest manifest = read_manifest(dataset_dir);
   VerifyReport report;
   for (const auto& [split_name, split] : manifest.splits) {
-    ShardExpectations expect{manifest.format, split_name, manifest.tokenizer.vocab_size,
-                             manifest.tokenizer.fingerprint};
     for (const ShardRecord& record : split.shards) {
       const std::string path = (fs::path(dataset_dir) / record.file).string();
       ++report.shards;
@@ -56,7 +55,9 @@ VerifyReport verify_dataset(const std::string& dataset_dir, const VerifyOptions&
         }
       }
       try {
-        const ShardFile shard(path, expect);
+        const ShardFile shard(path, shard_expectations(manifest, split_name, record));
+        shard.verify_all_chunks();
+        if (!shard.has_chunk_checksums()) ++report.without_chunk_checksums;
         if (shard.num_tokens() != record.tokens || shard.num_documents() != record.documents) {
           report.problems.push_back("shard '" + path + "' has " + std::to_string(shard.num_tokens()) + " tokens and " +
                                     std::to_string(shard.num_documents()) + " documents, the manifest says " +
@@ -70,6 +71,11 @@ VerifyReport verify_dataset(const std::string& dataset_dir, const VerifyOptions&
         report.problems.push_back(e.what());
       }
     }
+  }
+  if (report.without_chunk_checksums > 0) {
+    report.notes.push_back(std::to_string(report.without_chunk_checksums) +
+                           " shards were built before per-chunk checksums: nf-train cannot detect damage in them "
+                           "as it reads; re-run nf-shard build to add them");
   }
   for (const auto& entry : fs::directory_iterator(dataset_dir)) {
     if (entry.path().filename().string().find(".tmp.") != std::string::npos) {

@@ -83,19 +83,6 @@ class RecomputeBackward : public torch::autograd::Node {
 
 }  // namespace
 
-const std::vector<std::pair<std::string, RecomputeMode>>& recompute_mode_names() {
-  static const std::vector<std::pair<std::string, RecomputeMode>> names = {
-      {"none", RecomputeMode::kNone}, {"selective", RecomputeMode::kSelective}, {"full", RecomputeMode::kFull}};
-  return names;
-}
-
-std::string name_of(RecomputeMode mode) {
-  for (const auto& [name, value] : recompute_mode_names()) {
-    if (value == mode) return name;
-  }
-  return "?";
-}
-
 at::Tensor recomputed(Function fn, const std::vector<at::Tensor>& inputs) {
   bool needs_grad = false;
   for (const at::Tensor& input : inputs) needs_grad = needs_grad || (input.defined() && input.requires_grad());

@@ -8,7 +8,7 @@
 #include "nf/dist/parallel_keys.h"
 #include "nf/model/model_keys.h"
 #include "nf/parallel/pp/schedule.h"
-#include "objective.h"
+#include "objective_spec.h"
 
 namespace nf::train {
 

@@ -1,7 +1,8 @@
 // What a run trains (training.objective): an objective turns a batch into the scalar each micro-batch's
 // backward starts from, and into the totals the log reports. The trainer runs whichever the config
-// names, through this interface only; a new objective is one file that implements it and one entry
-// in the registry (objectives.cpp). Private to src/train.
+// names, through this interface only; a new objective is one file that implements it, its
+// ObjectiveKind, which make_objective builds, and one entry in the registry (objectives.cpp, the
+// LibTorch-free objective_spec.h). Private to src/train.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +18,7 @@
 #include "nf/model/transformer.h"
 #include "nf/train/config.h"
 #include "nf/train/metrics.h"
+#include "objective_spec.h"
 #include "step.h"
 
 namespace nf::train {
@@ -51,24 +53,13 @@ struct ObjectiveContext {
   Logger& log;
 };
 
-// One entry of the registry.
-struct ObjectiveSpec {
-  std::string name;                          // training.objective
-  std::vector<data::DatasetFormat> formats;  // the datasets it trains on (the first is the one to build)
-  int64_t rows_per_sample = 1;               // rows of the batch per sample (two per preference pair)
-  double flops_factor = 1.0;                 // model FLOPs per token against one forward-backward
-  std::string unpacked_rows;                 // why training.document_mask does not apply; "" = it does
-  std::function<std::unique_ptr<Objective>(const ObjectiveContext&)> make;
-};
-
-// Every objective, in registry order, and their names (the accepted values of training.objective).
-const std::vector<ObjectiveSpec>& objectives();
-std::vector<std::string> objective_names();
-// The objective `name`; UsageError when there is none (the config schema refuses such names first).
-const ObjectiveSpec& find_objective(const std::string& name);
-
 // The objectives of the registry (one file each).
 std::unique_ptr<Objective> make_next_token_objective(const ObjectiveContext& context);
 std::unique_ptr<Objective> make_dpo_objective(const ObjectiveContext& context);
+
+// The objective `spec` describes, built for `context`.
+inline std::unique_ptr<Objective> make_objective(const ObjectiveSpec& spec, const ObjectiveContext& context) {
+  return spec.kind == ObjectiveKind::kDpo ? make_dpo_objective(context) : make_next_token_objective(context);
+}
 
 }  // namespace nf::train

@@ -1,7 +1,7 @@
-// The objective registry (objective.h): one entry per training.objective. A new objective adds its
-// file and one entry here.
+// The objective registry (objective_spec.h): one entry per training.objective. A new objective adds
+// its file, its ObjectiveKind (make_objective in objective.h builds it) and one entry here.
 #include "nf/core/error.h"
-#include "objective.h"
+#include "objective_spec.h"
 
 namespace nf::train {
 
@@ -9,11 +9,11 @@ const std::vector<ObjectiveSpec>& objectives() {
   using data::DatasetFormat;
   static const std::vector<ObjectiveSpec> registry = {
       // The next-token loss on every (or every masked-in) token: pretraining and sequence data.
-      {"pretrain", {DatasetFormat::kPretrain, DatasetFormat::kSequence}, 1, 1.0, "", make_next_token_objective},
+      {"pretrain", {DatasetFormat::kPretrain, DatasetFormat::kSequence}, 1, 1.0, "", ObjectiveKind::kNextToken},
       // The same loss on the response tokens of chat data.
-      {"sft", {DatasetFormat::kSft}, 1, 1.0, "", make_next_token_objective},
+      {"sft", {DatasetFormat::kSft}, 1, 1.0, "", ObjectiveKind::kNextToken},
       // Preference pairs against a frozen reference, whose forward adds a third of a training step.
-      {"dpo", {DatasetFormat::kDpo}, 2, 4.0 / 3.0, "rows hold one pair each, unpacked", make_dpo_objective},
+      {"dpo", {DatasetFormat::kDpo}, 2, 4.0 / 3.0, "rows hold one pair each, unpacked", ObjectiveKind::kDpo},
   };
   return registry;
 }

@@ -1,14 +1,13 @@
-// The `stages:` list: one TrainConfig per entry, chained by training.load_from.
+// The `stages:` list: one TrainConfig per entry, chained by training.load_from. Free of LibTorch
+// (the fuzz target tests/fuzz/fuzz_config.cpp compiles it); completed_stage.cpp looks at the
+// checkpoints of a plan.
 #include "nf/train/stages.h"
 
 #include <cctype>
 #include <filesystem>
 #include <set>
 
-#include "nf/ckpt/checkpoint.h"
 #include "nf/core/error.h"
-#include "nf/data/data_loader.h"
-#include "nf/data/token_dataset.h"
 
 namespace nf::train {
 namespace {
@@ -60,7 +59,7 @@ std::vector<StageEntry> take_stage_entries(std::vector<config::Layer>& layers) {
     entry.layer.file = file + " [stage " + entry.name + "]";
     entry.layer.root = YAML::Node(YAML::NodeType::Map);
     for (const auto& key_value : item) {
-      const std::string key = key_value.first.as<std::string>();
+      const std::string key = config::key_name(file, key_value.first);
       if (key != "name") entry.layer.root[key] = key_value.second;
     }
     const YAML::Node& root = entry.layer.root;
@@ -106,19 +105,6 @@ std::vector<StagePlan> load_stage_plan(const std::string& file, const std::vecto
     plan.push_back(std::move(stage));
   }
   return plan;
-}
-
-std::optional<std::string> completed_checkpoint(const StagePlan& stage) {
-  const std::vector<std::string> saved = ckpt::resume_candidates("auto", stage.run_dir + "/checkpoints");
-  if (saved.empty()) return std::nullopt;
-  const TrainConfig& config = stage.config;
-  uint64_t samples = 0;
-  if (config.training.epochs > 0) {
-    const data::TokenDataset dataset(config.data.train_path, data::TokenDatasetOptions());
-    samples = data::samples_per_epoch(dataset, config.training.seq_len);
-  }
-  if (ckpt::read_checkpoint_meta(saved.front()).step < resolve_max_steps(config.training, samples)) return std::nullopt;
-  return saved.front();
 }
 
 }  // namespace nf::train

@@ -136,9 +136,9 @@ class Trainer {
         log);
     tied_->sync_weight();              // after a resume or load the last stage's copy must match the embedding
     optimizer_->release_parameters();  // ZeRO 3: from here on each unit is gathered when it runs
-    objective_ = objective_spec_.make({config, mesh, bf16_autocast_, config.parallel.pp_schedule,
-                                       [this] { return model_->has_lora() ? model_ : starting_model(); },
-                                       starting_weights(), log});
+    objective_ = make_objective(
+        objective_spec_, {config, mesh, bf16_autocast_, config.parallel.pp_schedule,
+                          [this] { return model_->has_lora() ? model_ : starting_model(); }, starting_weights(), log});
     schedule_ = optim::LrScheduleOptions()
                     .with_peak_lr(t.learning_rate)
                     .with_min_lr_ratio(t.min_lr_ratio)

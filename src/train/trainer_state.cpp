@@ -1,6 +1,7 @@
 // The trainer's checkpoint state as meta.json keys (trainer_state.h).
 #include "trainer_state.h"
 
+#include "nf/ckpt/checkpoint_meta.h"
 #include "nf/core/error.h"
 
 namespace nf::train {
@@ -18,12 +19,14 @@ TrainerState trainer_state_from_json(const nlohmann::json& json, const std::stri
   try {
     state.loader = data::loader_state_from_json(json.at("loader"), source);
     state.tokenizer_fingerprint = json.at("tokenizer_fingerprint").get<std::string>();
-    state.tokens_seen = json.at("tokens_seen").get<int64_t>();
-    state.skipped_steps = json.at("skipped_steps").get<int64_t>();
-    state.bad_steps_in_a_row = json.at("bad_steps_in_a_row").get<int64_t>();
+    state.tokens_seen = ckpt::checkpoint_meta_integer(json, "tokens_seen", source);
+    state.skipped_steps = ckpt::checkpoint_meta_integer(json, "skipped_steps", source);
+    state.bad_steps_in_a_row = ckpt::checkpoint_meta_integer(json, "bad_steps_in_a_row", source);
   } catch (const nlohmann::json::exception& e) {
     throw CheckpointError("checkpoint metadata '" + source + "' is malformed: " + e.what(),
                           "resume from another step directory");
+  } catch (const DataError& e) {  // loader_state_from_json's: a checkpoint's, not a dataset's
+    throw CheckpointError(e.what(), "resume from another step directory");
   }
   return state;
 }

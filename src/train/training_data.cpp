@@ -57,6 +57,11 @@ TrainingData open_training_data(const TrainConfig& config, const ObjectiveSpec& 
   auto train_data = std::make_shared<const data::TokenDataset>(config.data.train_path, options);
   const data::Manifest& manifest = train_data->manifest();
   check_objective_data(objective, manifest.format, config.data.train_path);
+  if (!train_data->has_chunk_checksums()) {
+    log.warn("data: '", config.data.train_path, "' was built before per-chunk checksums, so a damaged shard is not ",
+             "noticed as it is read; check it once with nf-shard verify (whole-file SHA-256), or rebuild it with ",
+             "this nf-shard build");
+  }
   NF_CHECK(start.resumed || start.load_from_fingerprint.empty() ||
                start.load_from_fingerprint == manifest.tokenizer.fingerprint,
            DataError, "data.train_path '", config.data.train_path, "' was tokenized by tokenizer ",

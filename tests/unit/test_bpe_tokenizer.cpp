@@ -137,6 +137,52 @@ TEST(BpeEncoding, BatchMatchesSingleEncodes) {
   for (size_t i = 0; i < documents.size(); ++i) EXPECT_EQ(batch[i], tokenizer.encode(documents[i])) << i;
 }
 
+TEST(BpeEncoding, CachesKeptAcrossBatchesGiveTheSameIds) {
+  // The shard builder keeps one warm cache per thread from batch to batch; bounded caches that
+  // clear themselves on the way (64 pieces) must not change a single id either.
+  const BpeTokenizer& tokenizer = trained();
+  const std::string text = read_file(kCorpus + "/bible.txt").substr(0, 300000);
+  std::vector<std::string_view> documents;
+  for (size_t pos = 0; pos < text.size(); pos += 4999) documents.push_back(std::string_view(text).substr(pos, 4999));
+  for (const size_t bound : {size_t{64}, size_t{1} << 16}) {
+    std::vector<BpeCache> caches(2, BpeCache(bound));
+    for (size_t half = 0; half < 2; ++half) {
+      const std::vector<std::string_view> batch(documents.begin() + half * documents.size() / 2,
+                                                documents.begin() + (half + 1) * documents.size() / 2);
+      const auto ids = encode_batch(tokenizer, batch, 2, &caches);
+      for (size_t i = 0; i < batch.size(); ++i) EXPECT_EQ(ids[i], tokenizer.encode(batch[i])) << bound << " " << i;
+    }
+    EXPECT_LE(caches[0].size(), bound);
+    EXPECT_GT(caches[0].size(), 0u);
+  }
+}
+
+TEST(BpeCache, KeepsEveryPieceApartThroughGrowthAndClearing) {
+  std::mt19937 random(5);
+  std::vector<std::string> pieces;
+  for (int i = 0; i < 5000; ++i) {
+    std::string piece(1 + random() % BpeCache::kMaxPiece, ' ');
+    for (char& c : piece) c = static_cast<char>('a' + random() % 3);  // many share prefixes and hashes' inputs
+    pieces.push_back(piece);
+  }
+  const auto ids_of = [](const std::string& piece) {
+    return std::vector<TokenId>(1 + piece.size() % 7, static_cast<TokenId>(std::hash<std::string>()(piece) % 50000));
+  };
+  BpeCache cache(1000);
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    cache.insert(pieces[i], ids_of(pieces[i]));
+    EXPECT_LE(cache.size(), 1000u);
+    // Everything inserted since the last clear is found with its own ids; absent pieces are not.
+    for (size_t j = i >= cache.size() ? i + 1 - cache.size() : 0; j <= i; ++j) {
+      const BpeCache::Ids found = cache.find(pieces[j]);
+      ASSERT_TRUE(found) << j;
+      EXPECT_EQ(std::vector<TokenId>(found.begin, found.end), ids_of(pieces[j]));
+    }
+  }
+  EXPECT_FALSE(cache.find("not-a-piece-of-abc"));
+  EXPECT_FALSE(cache.find(std::string(BpeCache::kMaxPiece + 1, 'a')));  // too long to be kept
+}
+
 TEST(BpeFiles, SaveThenLoadGivesTheSameTokenizer) {
   const BpeTokenizer& tokenizer = trained();
   const std::string dir = temp_dir("save");
@@ -207,6 +253,20 @@ std::string load_error(const std::string& name, const std::string& from, const s
 
 TEST(BpeFiles, ErrorsNameTheFileAndTheUnsupportedPart) {
   EXPECT_NE(load_error("json", "\"version\"", "\"version").find("is not valid JSON"), std::string::npos);
+  // A number beyond a double is nlohmann's out_of_range, not a parse_error (found by fuzz_tokenizer_json).
+  EXPECT_NE(load_error("overflow", "\"1.0\"", "1e400").find("is not valid JSON"), std::string::npos);
+  // Ids are integers below 2^20 (found by fuzz_tokenizer_json and fuzz_vocab_merges: a float was converted
+  // out of range, a negative added token's id written before the vocabulary, a large one allocated gigabytes).
+  EXPECT_NE(load_error("float", "\"!\": 0", "\"!\": 1e30").find("token '!' has id 1e+30; ids are integers"),
+            std::string::npos);
+  EXPECT_NE(load_error("negative", "\"id\": 266", "\"id\": -3").find("added token '<|endoftext|>' has id -3"),
+            std::string::npos);
+  EXPECT_NE(load_error("large", "\"id\": 266", "\"id\": 1500000000").find("has id 1500000000"), std::string::npos);
+  // An added token at another id than the vocabulary's spelling of it: nf wrote that content twice into the
+  // vocabulary of its tokenizer.json, which then loaded differently (found by fuzz_tokenizer_json).
+  EXPECT_NE(load_error("moved", "\"id\": 266", "\"id\": 267")
+                .find("token '<|endoftext|>' has id 266 in the vocabulary but 267 as an added token"),
+            std::string::npos);
   EXPECT_NE(load_error("pre", "\"type\": \"ByteLevel\",\n  \"add_prefix_space\": false",
                        "\"type\": \"Whitespace\",\n  \"add_prefix_space\": false")
                 .find("pre_tokenizer 'Whitespace' is not supported"),

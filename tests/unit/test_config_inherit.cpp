@@ -85,6 +85,16 @@ TEST(ConfigInherit, MissingParentNamesFileLineAndPlacesLooked) {
                                                            (presets.path() / "nosuch.yaml").string() + ")");
 }
 
+// Found by fuzz_config: a name the filesystem refuses escaped as std::filesystem's error.
+TEST(ConfigInherit, ANameTooLongForTheFilesystemIsNotFound) {
+  TempDir dir;
+  const std::string name(300, 'x');
+  const std::string file = dir.write("run.yaml", "inherit: " + name + "\n");
+  EXPECT_EQ(error_of(file).rfind(file + ":1: inherit: cannot find '" + name + "'", 0), 0u) << error_of(file);
+  const std::string path = (dir.path() / (name + ".yaml")).string();
+  EXPECT_EQ(error_of(path), "config file '" + path + "' cannot be read: File name too long");
+}
+
 TEST(ConfigInherit, MissingFileAndSyntaxErrorsNameTheFile) {
   TempDir dir;
   EXPECT_EQ(error_of((dir.path() / "absent.yaml").string()),

@@ -93,6 +93,12 @@ TEST(ConfigSchema, UnknownKeyNamesFilePathAndSuggestion) {
   EXPECT_EQ(error_of("zzz_totally_else: 1\n"), "test.yaml:1: unknown key 'zzz_totally_else'");
 }
 
+// Found by fuzz_config: a YAML complex key (`? [a]`) escaped as yaml-cpp's bad conversion.
+TEST(ConfigSchema, KeysThatAreListsOrMappingsNameTheFileAndLine) {
+  EXPECT_EQ(error_of("numbers:\n  ? [count]\n  : 2\n"), "test.yaml:2: a key must be a name, got a list");
+  EXPECT_EQ(error_of("? {numbers: 1}\n: 2\n"), "test.yaml:1: a key must be a name, got a mapping");
+}
+
 TEST(ConfigSchema, UnknownCommandLineKeySuggestsTheOption) {
   EXPECT_EQ(error_of("{}", {"--numbers.cout", "2"}),
             "command line: unknown key '--numbers.cout'; did you mean '--numbers.count'?");

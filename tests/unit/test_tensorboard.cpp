@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <memory>
+#include <vector>
 
 #include "../support/temp_dir.h"
 #include "nf/core/crc32c.h"
@@ -23,6 +24,28 @@ std::string run(const std::string& command) {
 TEST(Crc32c, MatchesTheStandardCheckValue) {
   EXPECT_EQ(crc32c("123456789", 9), 0xE3069283u);
   EXPECT_EQ(crc32c("", 0), 0u);
+}
+
+// The hardware path's three interleaved streams and their join, against one bit at a time, at
+// sizes around its 24 KiB blocks and at unaligned starts.
+TEST(Crc32c, MatchesABitwiseReferenceAtEverySizeAndAlignment) {
+  auto bitwise = [](const unsigned char* bytes, size_t size) {
+    uint32_t crc = 0xFFFFFFFFu;
+    for (size_t i = 0; i < size; ++i) {
+      crc ^= bytes[i];
+      for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1u)));
+    }
+    return ~crc;
+  };
+  std::vector<unsigned char> data(3 * 24576 + 100);
+  uint32_t state = 12345;
+  for (unsigned char& byte : data) byte = static_cast<unsigned char>((state = state * 1664525u + 1013904223u) >> 24);
+  for (size_t size : {1ul, 7ul, 8ul, 9ul, 24575ul, 24576ul, 24577ul, 2 * 24576ul + 13, 3 * 24576ul + 99}) {
+    for (size_t start : {0ul, 1ul, 3ul}) {
+      if (start + size > data.size()) continue;
+      EXPECT_EQ(crc32c(data.data() + start, size), bitwise(data.data() + start, size)) << size << " at " << start;
+    }
+  }
 }
 
 TEST(TensorBoard, IndependentReaderSeesEveryScalar) {

@@ -215,6 +215,8 @@ TEST(Stages, MalformedListsNameTheFileLineAndStage) {
             "bad.yaml:2: stage name 'a/b' must be letters, digits, '_', '-' or '.' (it names the stage's run "
             "directory)");
   EXPECT_EQ(error("stages:\n  - name: a\n  - name: a\n"), "bad.yaml:3: stage name 'a' appears twice");
+  EXPECT_EQ(error("stages:\n  - name: a\n    ? [training]\n    : {max_steps: 5}\n"),
+            "bad.yaml:3: a key must be a name, got a list");
   EXPECT_EQ(error("stages:\n  - name: a\n    training: {max_stepz: 5}\n"),
             "bad.yaml [stage a]:3: unknown key 'training.max_stepz'; did you mean 'training.max_steps'?");
   EXPECT_EQ(error("stages:\n  - name: a\n    training: {max_steps: 5}\n"),

@@ -21,13 +21,13 @@
 
 #include <cstdint>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "nf/ckpt/checkpoint_layout.h"
+#include "nf/ckpt/checkpoint_meta.h"
 #include "nf/ckpt/safetensors.h"
 #include "nf/core/error.h"
 #include "nf/dist/mesh.h"
@@ -40,20 +40,6 @@ namespace nf::ckpt {
 struct ModelLayout {
   model::ModelConfig model;
   dist::ParallelConfig parallel;
-};
-
-struct CheckpointMeta {
-  int64_t step = 0;                // optimizer steps completed
-  int64_t tp = 1, pp = 1, dp = 1;  // layout the shards were written with
-  int64_t zero = 0;
-  std::map<std::string, std::string> files;  // file name -> SHA-256, filled in by commit_checkpoint
-  // LoRA: the step directory or Hugging Face directory whose weights the adapters adapt (absolute),
-  // pinned when the run started; empty otherwise (docs/lora.md).
-  std::string lora_base;
-  // The trainer's state after `step` (data position, counters, ...), opaque here: meta.json holds
-  // its keys beside this layer's own (format_version, step, layout, files, tensors), which it may
-  // not use.
-  nlohmann::json trainer_state = nlohmann::json::object();
 };
 
 // "step_<N>" under `checkpoints_dir`.

@@ -10,15 +10,15 @@
 #include <torch/types.h>
 
 #include <cstdint>
-#include <map>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "nf/ckpt/safetensors_header.h"
+
 namespace nf::ckpt {
 
 using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
-using Metadata = std::map<std::string, std::string>;
 
 // The safetensors spelling of a dtype ("F32", "BF16", ...) and back; CheckpointError for dtypes
 // the format has no name for.

@@ -1,5 +1,6 @@
-// CRC-32C (Castagnoli), as TFRecord / TensorBoard event files frame their records. Debian has no
-// C++ crc32c library package, so this is the table-driven algorithm (~1 GB/s, ample for logs).
+// CRC-32C (Castagnoli): TFRecord / TensorBoard event framing and the dataset shards' per-chunk
+// checksums. Debian has no C++ crc32c library package: this uses the SSE4.2 crc32 instruction
+// where the CPU has it (~10 GB/s, three interleaved streams) and a table otherwise (~1 GB/s).
 #pragma once
 
 #include <cstddef>

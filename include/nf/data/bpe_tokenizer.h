@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "nf/data/bpe_cache.h"
 #include "nf/data/pair_table.h"
 #include "nf/data/pretokenizer.h"
 #include "nf/data/tokenizer.h"
@@ -27,25 +28,6 @@ struct BpeOptions {
   bool add_prefix_space = false;  // ByteLevel(add_prefix_space): prepend " " unless text starts with one
   bool ignore_merges = false;     // a piece that is itself in the vocabulary becomes one token (Llama-3)
   bool nfc = false;               // NFC-normalize text before splitting (Qwen2); decode then gives NFC(x)
-};
-
-// Pieces already encoded, reused across documents: one cache per encoding thread. Bounded:
-// cleared when it holds more than `max_entries` pieces. Pieces longer than kMaxPiece bytes are
-// not kept: they rarely repeat (a CJK line is one piece), and would only churn the table.
-class BpeCache {
- public:
-  static constexpr size_t kMaxPiece = 32;
-  explicit BpeCache(size_t max_entries = 1 << 16) : max_entries_(max_entries) {}
-  const std::vector<TokenId>* find(std::string_view piece) const;
-  void insert(std::string_view piece, const std::vector<TokenId>& ids);
-
-  // Buffers of the merge in progress, reused from piece to piece to avoid allocations.
-  std::vector<TokenId> parts;
-  std::vector<int32_t> ranks;
-
- private:
-  size_t max_entries_;
-  std::unordered_map<std::string, std::vector<TokenId>> entries_;
 };
 
 class BpeTokenizer : public Tokenizer {

@@ -1,6 +1,6 @@
-// manifest.json, the index of a dataset directory: shards per split with token/document counts
-// and SHA-256 checksums, the tokenizer, the format and the build seed. The manifest is written
-// atomically and last, so a directory without one is an incomplete build and is never read.
+// manifest.json, the index of a dataset directory: shards per split with token/document counts,
+// SHA-256 checksums and the digest of their per-chunk checksums, the tokenizer, the format and the build seed. The
+// manifest is written atomically and last, so a directory without one is an incomplete build and is never read.
 //
 // Multi-rank builds (`mpirun -n N nf-shard build`): every rank writes its own shards, encodes
 // its ShardRecords with rank_shards_to_json, the program gathers the texts to rank 0 (through
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "nf/data/document.h"
+#include "nf/data/shard_file.h"
 #include "nf/data/shard_format.h"
 
 namespace nf::data {
@@ -26,6 +27,9 @@ struct ShardRecord {
   uint64_t tokens = 0;
   uint64_t documents = 0;
   std::string sha256;
+  // chunk_table_digest of the shard's per-chunk CRC-32C tables; empty for a shard built before
+  // them (the key is then absent from manifest.json).
+  std::string chunk_crc32c;
 };
 
 struct SplitRecord {
@@ -55,6 +59,10 @@ struct Manifest {
   // The split called `name`; throws DataError naming the dataset and the splits it has.
   const SplitRecord& split(const std::string& name, const std::string& dataset_dir) const;
 };
+
+// What a shard of `split` listed as `record` must be: the manifest's format, split, vocabulary
+// and tokenizer, and the record's chunk checksum digest.
+ShardExpectations shard_expectations(const Manifest& manifest, const std::string& split, const ShardRecord& record);
 
 nlohmann::json manifest_to_json(const Manifest& manifest);
 // Parses and checks magic, version and every field; errors name `source` and the key.

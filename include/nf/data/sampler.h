@@ -45,7 +45,8 @@ struct LoaderState {
 };
 
 nlohmann::json loader_state_to_json(const LoaderState& state);
-// Throws DataError naming the missing key; `source` says where the JSON came from.
+// Throws DataError naming a missing key, or one that is not an integer; `source` says where the JSON
+// came from.
 LoaderState loader_state_from_json(const nlohmann::json& json, const std::string& source);
 
 // The sample id at global stream position `position` (epoch = position / num_samples).

@@ -1,7 +1,9 @@
 // A read-only view of one shard: its attributes checked against what the caller expects, the
 // token array memory-mapped at its HDF5 file offset (read into memory instead when the dataset
 // is not contiguous, not aligned, or not little-endian), the document offsets, loss mask and
-// DPO spans, and the metadata strings on demand.
+// DPO spans, and the metadata strings on demand. Every array is checked against the shard's
+// per-chunk CRC-32C tables (chunk_checksums.h): offsets and spans at open, tokens and mask chunk
+// by chunk as they are first read.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "nf/data/chunk_checksums.h"
 #include "nf/data/shard_format.h"
 #include "nf/data/tokenizer.h"
 
@@ -20,6 +23,12 @@ struct ShardExpectations {
   std::optional<std::string> split;
   int64_t vocab_size = 0;             // 0 = any
   std::string tokenizer_fingerprint;  // empty = any
+  // The manifest's digest of the shard's chunk checksum tables (ShardRecord::chunk_crc32c);
+  // empty = a dataset built before them, whose shards may have no tables.
+  std::string chunk_crc32c;
+  // Check each chunk of /tokens and /loss_mask against its CRC-32C the first time it is read
+  // (benchmarks turn this off to measure its cost). /doc_offsets and /dpo_spans are checked at open.
+  bool verify_chunks = true;
 };
 
 class ShardFile {
@@ -46,11 +55,21 @@ class ShardFile {
   // True when tokens are served straight from the mmapped file (no copy at open).
   bool memory_mapped() const { return mapping_ != nullptr; }
 
-  // Copies tokens [begin, begin + count) as TokenId. Checks every id against vocab_size and
-  // throws DataError naming the file and the offset of a bad one.
+  // Whether the shard carries per-chunk checksums (shards built before them do not).
+  bool has_chunk_checksums() const { return has_chunk_checksums_; }
+
+  // Copies tokens [begin, begin + count) as TokenId, after checking the chunks they lie in.
+  // Checks every id against vocab_size. Throws DataError naming the file and the damaged chunk
+  // or the offset of a bad id.
   void copy_tokens(uint64_t begin, uint64_t count, TokenId* out) const;
-  // The loss mask (one byte per token), or nullptr for formats without one.
-  const uint8_t* loss_mask() const { return loss_mask_; }
+  bool has_loss_mask() const { return loss_mask_ != nullptr; }
+  // Copies mask bytes [begin, begin + count) after checking their chunks, as copy_tokens does.
+  void copy_loss_mask(uint64_t begin, uint64_t count, uint8_t* out) const;
+  // The whole loss mask (one byte per token), checked chunk by chunk first; nullptr for formats
+  // without one.
+  const uint8_t* loss_mask() const;
+  // Checks every chunk of every array (nf-shard verify); throws DataError at the first bad one.
+  void verify_all_chunks() const;
   const std::vector<uint64_t>& doc_offsets() const { return doc_offsets_; }
   const std::vector<DpoSpans>& dpo_spans() const { return dpo_spans_; }
   // The per-document strings of /meta/<field>; empty when the shard has no such field.
@@ -59,7 +78,8 @@ class ShardFile {
   std::vector<std::string> metadata_fields() const;
 
  private:
-  void map_or_read_arrays(int64_t file_handle);
+  struct StoredChunkTables;
+  void map_or_read_arrays(int64_t file_handle, const ShardExpectations& expect, StoredChunkTables& tables);
 
   std::string path_;
   DatasetFormat format_ = DatasetFormat::kPretrain;
@@ -80,6 +100,10 @@ class ShardFile {
   std::vector<uint8_t> owned_mask_;
   const uint8_t* tokens_ = nullptr;
   const uint8_t* loss_mask_ = nullptr;
+
+  bool has_chunk_checksums_ = false;
+  ChunkVerifier tokens_check_;
+  ChunkVerifier mask_check_;
 };
 
 }  // namespace nf::data

@@ -22,6 +22,12 @@ inline constexpr const char* kDocOffsetsPath = "doc_offsets";
 inline constexpr const char* kLossMaskPath = "loss_mask";
 inline constexpr const char* kDpoSpansPath = "dpo_spans";
 inline constexpr const char* kMetaGroup = "meta";
+// Per-chunk CRC-32C tables (chunk_checksums.h): /chunk_crc32c/<array> for each array above, and
+// the attribute chunk_bytes on the group. Shards written before them have no such group.
+inline constexpr const char* kChunkChecksumGroup = "chunk_crc32c";
+inline constexpr uint64_t kChunkBytes = uint64_t{1} << 20;
+// The arrays that carry chunk checksums, in the order the manifest's digest takes their tables.
+inline constexpr const char* kChecksummedArrays[] = {kTokensPath, kDocOffsetsPath, kLossMaskPath, kDpoSpansPath};
 // The metadata fields a shard may carry, one string per document each.
 inline constexpr const char* kMetadataFields[] = {"id", "emotion", "scene"};
 

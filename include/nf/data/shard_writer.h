@@ -47,6 +47,8 @@ class ShardWriter {
 
  private:
   void flush_shard();
+  // Writes the buffered documents as a shard at `temp` and fsyncs it; returns its chunk digest.
+  std::string write_shard(const std::string& temp, uint64_t documents);
   uint64_t buffered_bytes() const;
 
   ShardWriterOptions options_;

@@ -1,6 +1,7 @@
 // One split of a dataset as the trainer reads it: the manifest checked against what the model
 // expects (tokenizer fingerprint, vocabulary size), every shard opened and checked against the
-// manifest, and the shards' token arrays seen as one concatenated token stream in manifest order.
+// manifest (counts, chunk checksum digest), and the shards' token arrays seen as one
+// concatenated token stream in manifest order, each chunk checked as it is first read.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +22,9 @@ struct TokenDatasetOptions {
   std::string tokenizer_fingerprint;
   // Recompute every shard's SHA-256 at open (reads every byte once; `nf-shard verify` does the same).
   bool verify_checksums = false;
+  // Check each chunk of the token arrays and masks against the shard's CRC-32C the first time
+  // it is read (ShardExpectations::verify_chunks); off only to measure what it costs.
+  bool verify_chunks = true;
 };
 
 class TokenDataset {
@@ -36,6 +40,9 @@ class TokenDataset {
   uint64_t num_tokens() const { return token_starts_.back(); }
   uint64_t num_documents() const { return doc_starts_.back(); }
   const std::vector<ShardFile>& shards() const { return shards_; }
+  // False when a shard was built before per-chunk checksums: damage in it goes unnoticed until
+  // `nf-shard verify` (whole-file SHA-256) is run.
+  bool has_chunk_checksums() const { return has_chunk_checksums_; }
 
   // Tokens [begin, begin + count) of the split's concatenated stream (may span shards).
   void copy_tokens(uint64_t begin, uint64_t count, TokenId* out) const;
@@ -61,6 +68,7 @@ class TokenDataset {
   std::vector<ShardFile> shards_;
   std::vector<uint64_t> token_starts_{0};  // prefix sums of shard token counts
   std::vector<uint64_t> doc_starts_{0};    // prefix sums of shard document counts
+  bool has_chunk_checksums_ = true;
 };
 
 }  // namespace nf::data

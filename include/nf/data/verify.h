@@ -1,6 +1,7 @@
 // `nf-shard verify`: checks a dataset directory end to end: the manifest, every shard's
-// SHA-256 against it, every shard's structure (magic, version, attributes, shapes, offsets,
-// DPO spans), counts against the manifest, every token id < vocab_size, loss masks 0/1.
+// SHA-256 and chunk checksum digest against it, every chunk against its CRC-32C, every shard's
+// structure (magic, version, attributes, shapes, offsets, DPO spans), counts against the
+// manifest, every token id < vocab_size, loss masks 0/1.
 // Problems are collected, not thrown one by one, so a user sees all damaged files at once.
 #pragma once
 
@@ -21,6 +22,7 @@ struct VerifyReport {
   uint64_t shards = 0;
   uint64_t tokens = 0;
   uint64_t documents = 0;
+  uint64_t without_chunk_checksums = 0;  // shards built before per-chunk checksums
   bool ok() const { return problems.empty(); }
 };
 

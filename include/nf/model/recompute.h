@@ -14,16 +14,11 @@
 
 #include <cstdint>
 #include <functional>
-#include <string>
-#include <utility>
 #include <vector>
 
-namespace nf::model {
+#include "nf/model/recompute_mode.h"
 
-enum class RecomputeMode { kNone, kSelective, kFull };
-// The config names (training.recompute), the one place they are spelled.
-const std::vector<std::pair<std::string, RecomputeMode>>& recompute_mode_names();
-std::string name_of(RecomputeMode mode);
+namespace nf::model {
 
 struct Recompute {
   RecomputeMode mode = RecomputeMode::kNone;

@@ -10,7 +10,7 @@
 #include "nf/core/logging.h"
 #include "nf/dist/mesh_shape.h"
 #include "nf/model/model_config.h"
-#include "nf/model/recompute.h"
+#include "nf/model/recompute_mode.h"
 #include "nf/optim/lr_schedule.h"
 
 namespace nf::train {

@@ -241,7 +241,7 @@ std::vector<SchemaBase::Leaf> SchemaBase::leaves(const Layer& layer, UnknownKeys
   std::function<void(const YAML::Node&, const std::string&)> walk = [&](const YAML::Node& map,
                                                                         const std::string& prefix) {
     for (const auto& entry : map) {
-      const std::string path = prefix + entry.first.as<std::string>();
+      const std::string path = prefix + key_name(layer.file, entry.first);
       const Origin origin{where(layer.file, entry.first)};
       if (const FieldInfo* info = find(path)) {
         out.push_back(Leaf{info, entry.second, origin});

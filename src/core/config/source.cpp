@@ -15,6 +15,14 @@ std::string where(const std::string& file, const YAML::Node& node) {
   return file + ":" + std::to_string(mark.line + 1);
 }
 
+std::string key_name(const std::string& file, const YAML::Node& key) {
+  if (key.IsSequence() || key.IsMap()) {
+    throw ConfigError(where(file, key) + ": a key must be a name, got a " + (key.IsMap() ? "mapping" : "list"),
+                      "write keys as plain names (key: value); in YAML, `? ` starts a complex key");
+  }
+  return key.as<std::string>();
+}
+
 namespace {
 
 bool looks_like_path(const std::string& name) {
@@ -35,7 +43,8 @@ std::string resolve_parent(const std::string& name, const std::string& including
   }
   std::string looked;
   for (const auto& candidate : candidates) {
-    if (fs::is_regular_file(candidate)) return candidate.lexically_normal().string();
+    std::error_code error;  // a name the filesystem refuses (too long, say) is one that is not there
+    if (fs::is_regular_file(candidate, error)) return candidate.lexically_normal().string();
     looked += (looked.empty() ? "" : ", ") + candidate.lexically_normal().string();
   }
   throw ConfigError(where(including_file, node) + ": inherit: cannot find '" + name + "' (looked in " + looked + ")",
@@ -43,8 +52,13 @@ std::string resolve_parent(const std::string& name, const std::string& including
 }
 
 YAML::Node parse_file(const std::string& path) {
-  if (!fs::is_regular_file(path)) {
-    throw ConfigError("config file '" + path + "' does not exist", "check the path given to --config");
+  std::error_code error;
+  const fs::file_status status = fs::status(path, error);
+  if (!fs::is_regular_file(status)) {
+    const bool refused = status.type() == fs::file_type::none;  // a name the filesystem refuses (too long, say)
+    throw ConfigError(
+        "config file '" + path + "' " + (refused ? "cannot be read: " + error.message() : "does not exist"),
+        "check the path given to --config");
   }
   YAML::Node root;
   try {
@@ -63,7 +77,9 @@ YAML::Node parse_file(const std::string& path) {
 
 void load_recursive(const std::string& path, const std::vector<std::string>& preset_dirs,
                     std::vector<std::string>& chain, std::set<std::string>& loaded, std::vector<Layer>& out) {
-  const std::string canonical = fs::weakly_canonical(path).string();
+  std::error_code error;
+  const fs::path resolved = fs::weakly_canonical(path, error);
+  const std::string canonical = error ? fs::path(path).lexically_normal().string() : resolved.string();
   for (size_t i = 0; i < chain.size(); ++i) {
     if (chain[i] != canonical) continue;
     std::string cycle;

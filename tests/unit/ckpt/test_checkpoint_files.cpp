@@ -111,6 +111,16 @@ TEST(CheckpointFiles, MetaKeepsTheTrainerStateOpaque) {
   meta["format_version"] = 2;
   dir.write("step_4/meta.json", meta.dump());
   EXPECT_THROW(read_checkpoint_meta((dir.path() / "step_4").string()), CheckpointError);
+  // Counts are integers: a float step would be converted out of range (found by fuzz_checkpoint_meta),
+  // and a large format_version no longer truncates to 1.
+  meta["format_version"] = 1;
+  meta["step"] = 1e300;
+  dir.write("step_4/meta.json", meta.dump());
+  EXPECT_THROW(read_checkpoint_meta((dir.path() / "step_4").string()), CheckpointError);
+  meta["step"] = 4;
+  meta["format_version"] = 4294967297;
+  dir.write("step_4/meta.json", meta.dump());
+  EXPECT_THROW(read_checkpoint_meta((dir.path() / "step_4").string()), CheckpointError);
 }
 
 TEST(CheckpointFiles, FilesystemFailuresAreIoErrorsNamingThePath) {

@@ -254,6 +254,16 @@ TEST(SafetensorsErrors, MalformedHeaders) {
                {"tensor 'a'", "non-negative"});
   expect_error(raw_file(dir, R"({"a": {"dtype": "F32", "shape": [2]}})", 8), {"tensor 'a'", "data_offsets"});
   expect_error(raw_file(dir, R"({"__metadata__": {"step": 3}})", 0), {"__metadata__", "'step'"});
+  // A number beyond a double is nlohmann's out_of_range, not a parse_error (found by fuzz_safetensors).
+  expect_error(raw_file(dir, R"({"a": {"dtype": "F32", "shape": [1e400], "data_offsets": [0, 4]}})", 4),
+               {"not valid JSON", "number overflow"});
+}
+
+// The header checks (safetensors_header.cpp, without LibTorch) size every dtype as LibTorch does.
+TEST(Safetensors, TheHeaderChecksSizeEveryDtypeAsLibTorchDoes) {
+  for (const auto& [name, tensor] : every_dtype()) {
+    EXPECT_EQ(safetensors_dtype_bytes(safetensors_dtype_name(tensor.scalar_type())), tensor.element_size()) << name;
+  }
 }
 
 TEST(SafetensorsErrors, DtypeSizeTimesShapeMustMatchTheByteRange) {

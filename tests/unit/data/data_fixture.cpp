@@ -1,6 +1,7 @@
 // Test fixtures for the dataset layer: real text as byte tokens, small datasets.
 #include "data_fixture.h"
 
+#include <hdf5.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -9,6 +10,8 @@
 #include <regex>
 #include <sstream>
 #include <stdexcept>
+
+#include "nf/core/hash.h"
 
 namespace nf::data::testing {
 
@@ -91,6 +94,22 @@ EncodedDocument dpo_document(const std::string& prompt, const std::string& chose
   doc.dpo = spans;
   doc.metadata["emotion"] = chosen.size() % 2 ? "joy" : "calm";
   return doc;
+}
+
+void strip_chunk_checksums(const std::string& dir) {
+  Manifest manifest = read_manifest(dir);
+  for (auto& [name, split] : manifest.splits) {
+    for (ShardRecord& record : split.shards) {
+      const std::string path = dir + "/" + record.file;
+      const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+      if (file < 0 || H5Ldelete(file, kChunkChecksumGroup, H5P_DEFAULT) < 0 || H5Fclose(file) < 0) {
+        throw std::runtime_error("cannot drop the chunk checksums of " + path);
+      }
+      record.sha256 = sha256_file(path);
+      record.chunk_crc32c.clear();
+    }
+  }
+  write_manifest(dir, manifest);
 }
 
 Manifest write_dataset(const std::string& dir, DatasetFormat format, const std::vector<EncodedDocument>& docs,

@@ -40,6 +40,10 @@ Manifest write_dataset(const std::string& dir, DatasetFormat format, const std::
                        uint64_t target_shard_bytes = uint64_t{1} << 20,
                        const std::vector<EncodedDocument>& val_docs = {});
 
+// Makes the dataset in `dir` look built before per-chunk checksums: drops /chunk_crc32c from
+// every shard and the digests from the manifest.
+void strip_chunk_checksums(const std::string& dir);
+
 // Every token of the docs back to back: the split's expected token stream.
 std::vector<TokenId> concatenated_tokens(const std::vector<EncodedDocument>& docs);
 

@@ -28,6 +28,9 @@ const std::vector<Case>& cases() {
       {DatasetFormat::kPretrain, "{\"text\": \"unterminated", BadInputKind::kMalformedJson,
        "parse error at line 1, column 23: syntax error while parsing value - invalid string: missing closing quote; "
        "last read: '\"unterminated'"},
+      // A number beyond a double: nlohmann throws out_of_range, not parse_error (found by fuzz_record).
+      {DatasetFormat::kPretrain, "{\"text\": \"t\", \"id\": 1e400}", BadInputKind::kMalformedJson,
+       "number overflow parsing '1e400'"},
       {DatasetFormat::kPretrain, "{\"txt\": \"typo\"}", BadInputKind::kMissingField,
        "missing \"text\"; pretrain records are {\"text\", \"id\"?, \"emotion\"?, \"scene\"?}"},
       {DatasetFormat::kSft, "{\"instruction\": \"hi\"}", BadInputKind::kMissingField,

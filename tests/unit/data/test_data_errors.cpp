@@ -100,6 +100,12 @@ TEST_F(DataErrors, ManifestWithWrongMagicOrVersion) {
   expect_data_error([&] { read_manifest(dir_.path_string()); }, {"manifest.json", "format_version 2 is not supported"});
   write_file_atomic(dir_.file("manifest.json"), "{\"magic\": ");
   expect_data_error([&] { read_manifest(dir_.path_string()); }, {"manifest.json", "not valid JSON"});
+  write_file_atomic(dir_.file("manifest.json"), "{\"magic\": 1e400}");  // beyond a double (found by fuzzing)
+  expect_data_error([&] { read_manifest(dir_.path_string()); }, {"manifest.json", "not valid JSON"});
+  json["format_version"] = 1;
+  json["tokenizer"]["vocab_size"] = 1e30;  // a float: would be converted out of int64's range
+  write_file_atomic(dir_.file("manifest.json"), json.dump());
+  expect_data_error([&] { read_manifest(dir_.path_string()); }, {"key 'vocab_size' has the wrong type"});
 }
 
 TEST_F(DataErrors, MissingShard) {
@@ -137,8 +143,11 @@ TEST_F(DataErrors, CorruptedBytesFailTheChecksum) {
   EXPECT_NE(report.problems[0].find("checksum mismatch"), std::string::npos);
 }
 
+// Ids are checked even in a dataset without chunk checksums (built before them), where a
+// damaged id would otherwise go unnoticed.
 TEST_F(DataErrors, TokenIdOutsideTheVocabulary) {
   set_token(10, 300);
+  strip_chunk_checksums(dir_.path_string());
   const TokenDataset dataset(dir_.path_string());
   std::vector<TokenId> ids(64);
   expect_data_error([&] { dataset.copy_tokens(0, 64, ids.data()); },

@@ -70,7 +70,7 @@ std::vector<StoredDocument> read_split(const std::string& dir, const std::string
   const Manifest manifest = read_manifest(dir);
   std::vector<StoredDocument> documents;
   for (const ShardRecord& record : manifest.split(split, dir).shards) {
-    const ShardFile shard(dir + "/" + record.file, {manifest.format, split, manifest.tokenizer.vocab_size, ""});
+    const ShardFile shard(dir + "/" + record.file, shard_expectations(manifest, split, record));
     std::map<std::string, std::vector<std::string>> metadata;
     for (const std::string& field : shard.metadata_fields()) metadata[field] = shard.metadata(field);
     const auto& offsets = shard.doc_offsets();

@@ -141,6 +141,19 @@ TEST_F(LoaderTest, ResumeWithAnotherDpSizeSeesExactlyTheUninterruptedSamples) {
   EXPECT_NE(std::vector<uint64_t>(uninterrupted.begin(), uninterrupted.begin() + per_epoch), epoch1);
 }
 
+// Found by fuzz_checkpoint_meta: a float such as 1e300 was converted out of range (undefined behaviour).
+TEST(LoaderState, FromJsonNeedsEveryKeyAsAnInteger) {
+  const nlohmann::json good = loader_state_to_json(LoaderState{56, 1000, 64, 7});
+  EXPECT_EQ(loader_state_from_json(good, "step_7/meta.json").consumed_samples, 56u);
+  for (const char* key : {"consumed_samples", "num_samples", "seq_len", "seed"}) {
+    nlohmann::json bad = good;
+    bad[key] = 1e300;
+    EXPECT_THROW(loader_state_from_json(bad, "step_7/meta.json"), DataError) << key;
+    bad.erase(key);
+    EXPECT_THROW(loader_state_from_json(bad, "step_7/meta.json"), DataError) << key;
+  }
+}
+
 TEST_F(LoaderTest, PrefetchGivesTheSameBatchesAndStateCountsOnlyHandedOut) {
   DataLoader plain(dataset_, options(1, 2, 0));
   DataLoader prefetched(dataset_, options(1, 2, 3));

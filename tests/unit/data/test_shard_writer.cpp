@@ -147,8 +147,9 @@ TEST(Manifest, JsonRoundTripAndMergeOfRankShardLists) {
   manifest.tokenizer = {"sentencepiece", "tokenizer.model", "abc", 32000};
   manifest.seed = 99;
   RankShards rank1{1,
-                   {{"train", {{"train-r001-00000.h5", 10, 2, "s1"}}}, {"val", {{"val-r001-00000.h5", 3, 1, "v1"}}}}};
-  RankShards rank0{0, {{"train", {{"train-r000-00000.h5", 5, 1, "s0"}, {"train-r000-00001.h5", 6, 1, "s0b"}}}}};
+                   {{"train", {{"train-r001-00000.h5", 10, 2, "s1", "0a1b2c3d"}}},
+                    {"val", {{"val-r001-00000.h5", 3, 1, "v1", ""}}}}};
+  RankShards rank0{0, {{"train", {{"train-r000-00000.h5", 5, 1, "s0", ""}, {"train-r000-00001.h5", 6, 1, "s0b", ""}}}}};
   // As rank 0 would receive them over MPI: JSON text, in any order.
   merge_rank_shards(
       manifest, {rank_shards_from_json(rank_shards_to_json(rank1)), rank_shards_from_json(rank_shards_to_json(rank0))});
@@ -156,6 +157,8 @@ TEST(Manifest, JsonRoundTripAndMergeOfRankShardLists) {
   ASSERT_EQ(train.shards.size(), 3u);
   EXPECT_EQ(train.shards[0].file, "train-r000-00000.h5");
   EXPECT_EQ(train.shards[2].file, "train-r001-00000.h5");
+  EXPECT_EQ(train.shards[2].chunk_crc32c, "0a1b2c3d");
+  EXPECT_EQ(train.shards[0].chunk_crc32c, "");
   EXPECT_EQ(train.tokens, 21u);
   EXPECT_EQ(train.documents, 4u);
   EXPECT_EQ(manifest.splits.at("val").tokens, 3u);

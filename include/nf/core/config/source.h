@@ -43,4 +43,8 @@ std::vector<Override> parse_overrides(const std::vector<std::string>& args);
 // "file:line" of a YAML node (1-based), or just "file" when the node has no mark.
 std::string where(const std::string& file, const YAML::Node& node);
 
+// The text of a mapping's key; ConfigError naming file:line when the key is a list or a mapping
+// (YAML's complex keys, `? [a, b]: value`), which no config key is.
+std::string key_name(const std::string& file, const YAML::Node& key);
+
 }  // namespace nf::config
