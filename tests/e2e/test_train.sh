@@ -169,4 +169,16 @@ code=$?
 code=$?
 [[ $code -eq 2 ]] && grep -q 'config error: data.train_path is empty$' "$work/empty.out" &&
   grep -q 'hint: pass --data.train_path DIR' "$work/empty.out" || { cat "$work/empty.out"; fail "empty data.train_path: exit $code"; }
-echo "PASS: a missing dataset and a too-small vocabulary fail with exit 3, an empty data.train_path with exit 2, naming the problem"
+# A config this user may not read (root reads anything, so root asks nobody to try).
+cp "$source/configs/tiny.yaml" "$work/unreadable.yaml" && chmod 000 "$work/unreadable.yaml" && chmod 755 "$work"
+as_user=()
+[[ $(id -u) -eq 0 ]] && as_user=(su nobody -s /bin/bash -c)
+if ((${#as_user[@]})); then
+  "${as_user[@]}" "cd / && '$(realpath "$train")' --config '$work/unreadable.yaml' --dry-run" >"$work/unreadable.out" 2>&1
+else
+  "$train" --config "$work/unreadable.yaml" --dry-run >"$work/unreadable.out" 2>&1
+fi
+code=$?
+[[ $code -eq 2 ]] && grep -q "config error: config file '$work/unreadable.yaml' cannot be opened for reading" \
+  "$work/unreadable.out" || { cat "$work/unreadable.out"; fail "unreadable config: exit $code"; }
+echo "PASS: a missing dataset and a too-small vocabulary fail with exit 3, an empty data.train_path and an unreadable config with exit 2, naming the problem"

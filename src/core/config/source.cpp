@@ -67,6 +67,9 @@ YAML::Node parse_file(const std::string& path) {
     throw ConfigError(path + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
                           ": YAML syntax error: " + e.msg,
                       "fix the YAML syntax at that line");
+  } catch (const YAML::BadFile&) {  // exists, but this user may not read it
+    throw ConfigError("config file '" + path + "' cannot be opened for reading",
+                      "check its permissions (ls -l), or copy it somewhere readable");
   }
   if (root.IsNull()) return YAML::Node(YAML::NodeType::Map);
   if (!root.IsMap()) {
