@@ -87,11 +87,12 @@ uint64_t write_checkpoint_files(const std::string& staging_dir, const Checkpoint
                                 const std::string& config_yaml, const dist::MeshCoords& c) {
   const bool model = c.dp == 0;
   const bool optimizer = c.dp == 0 || meta.zero > 0;
-  uint64_t bytes = 0;
-  for (const auto* tensors : {model ? &shards.model : nullptr, optimizer ? &shards.optimizer : nullptr}) {
-    if (tensors == nullptr) continue;
-    for (const auto& [name, tensor] : *tensors) bytes += tensor.nbytes();
-  }
+  const auto bytes_of = [](const NamedTensors& tensors) {
+    uint64_t sum = 0;
+    for (const auto& [name, tensor] : tensors) sum += tensor.nbytes();
+    return sum;
+  };
+  const uint64_t bytes = (model ? bytes_of(shards.model) : 0) + (optimizer ? bytes_of(shards.optimizer) : 0);
   try {
     if (model) write_tensors(staging_dir + "/" + model_file(c.tp, c.pp), shards.model, shards.model_metadata);
     if (optimizer) {

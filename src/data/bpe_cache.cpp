@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 namespace nf::data {
 namespace {
@@ -33,8 +34,7 @@ uint64_t hash_piece(std::string_view piece) {
 BpeCache::BpeCache(size_t max_entries) : max_entries_(max_entries), mask_(15), slots_(mask_ + 1) {}
 
 void BpeCache::grow() {
-  std::vector<Slot> old(2 * slots_.size());
-  old.swap(slots_);
+  const std::vector<Slot> old = std::exchange(slots_, std::vector<Slot>(2 * slots_.size()));
   mask_ = slots_.size() - 1;
   for (const Slot& slot : old) {
     if (slot.id_count == 0) continue;

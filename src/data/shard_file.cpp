@@ -107,14 +107,15 @@ struct ShardFile::StoredChunkTables {
   std::map<std::string, std::vector<uint32_t>> tables;
 
   // The verifier of `array` (of `bytes` bytes, at `file_offset`), or a disabled one when the
-  // shard has no table for it. A table of the wrong length is a damaged shard.
+  // shard has no table for it; it takes the table over (one verifier per array). A table of the
+  // wrong length is a damaged shard.
   ChunkVerifier verifier(const char* array, uint64_t bytes, uint64_t file_offset, const std::string& path) {
     const auto it = tables.find(array);
     if (it == tables.end()) return {};
     const uint64_t chunks = (bytes + chunk_bytes - 1) / chunk_bytes;
     require(it->second.size() == chunks, "'/", kChunkChecksumGroup, "/", array, "' in shard '", path, "' has ",
             it->second.size(), " entries for the ", chunks, " chunks of '/", array, "'");
-    return ChunkVerifier(std::string("/") + array, it->second, chunk_bytes, bytes, file_offset);
+    return ChunkVerifier(std::string("/") + array, std::move(it->second), chunk_bytes, bytes, file_offset);
   }
 };
 

@@ -184,9 +184,8 @@ std::string ShardWriter::write_shard(const std::string& temp, uint64_t documents
     // Each array is written from memory laid out as in the file, so its chunk checksums are of the
     // bytes a reader maps.
     ChunkTables tables;
-    const std::vector<uint16_t> narrow =
-        dtype_ == TokenDtype::kUint16 ? std::vector<uint16_t>(tokens_.begin(), tokens_.end()) : std::vector<uint16_t>();
     if (dtype_ == TokenDtype::kUint16) {
+      const std::vector<uint16_t> narrow(tokens_.begin(), tokens_.end());
       write_array(root, kTokensPath, H5T_STD_U16LE, H5T_NATIVE_UINT16, {narrow.size()}, narrow.data(), tables, temp);
     } else {
       write_array(root, kTokensPath, H5T_STD_U32LE, H5T_NATIVE_UINT32, {tokens_.size()}, tokens_.data(), tables, temp);

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "nf/core/error.h"
+#include "nf/core/filesystem.h"
 #include "nf/dist/device_memory.h"
 #include "nf/model/sharding.h"
 #include "nf/train/planner.h"
@@ -152,15 +153,6 @@ std::string fixes_text(const std::vector<Candidate>& fixes, const MemoryLimit& l
 }
 
 }  // namespace
-
-std::string format_bytes(uint64_t bytes) {
-  constexpr double kKiB = 1024.0;
-  const auto value = static_cast<double>(bytes);
-  if (value < kKiB) return std::to_string(bytes) + " B";
-  if (value < kKiB * kKiB) return printf_string("%.1f %s", value / kKiB, "KiB");
-  if (value < kKiB * kKiB * kKiB) return printf_string("%.1f %s", value / (kKiB * kKiB), "MiB");
-  return printf_string("%.1f %s", value / (kKiB * kKiB * kKiB), "GiB");
-}
 
 std::string plan_report(const Plan& plan, const MemoryLimit& limit) {
   std::ostringstream out;

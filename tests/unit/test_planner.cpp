@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "nf/core/error.h"
+#include "nf/core/filesystem.h"
 #include "nf/model/model_config.h"
 #include "nf/train/planner.h"
 

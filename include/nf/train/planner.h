@@ -124,9 +124,6 @@ uint64_t device_memory_bytes(const c10::Device& device, int64_t ranks_on_node);
 // Every pipeline stage of `plan` within `limit` (always, when the limit is unknown).
 bool fits(const Plan& plan, const MemoryLimit& limit);
 
-// 1536 -> "1.5 KiB"; MiB and GiB with one decimal.
-std::string format_bytes(uint64_t bytes);
-
 // The memory table (one row per pipeline stage, with its ranks, "fits" / "does NOT fit") and the
 // step-time split, as nf-train --dry-run prints them.
 std::string plan_report(const Plan& plan, const MemoryLimit& limit);
