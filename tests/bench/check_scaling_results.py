@@ -3,9 +3,11 @@
   python check_scaling_results.py RESULTS_DIR [--compared]
 
 - results.jsonl: every record has the schema's keys; ok training records have one raw step time
-  per timed step and positive derived figures; nf's carry the planner's prediction; the layouts
+  per timed step and positive derived figures, MFU against the calibrated peak; nf's carry the
+  planner's prediction, made with the calibrated peak and the measured bandwidth; the layouts
   this model cannot take are invalid with nf-train's reason; the collectives cover the four ops;
-- the CSVs: the documented columns, one train.csv row per training record;
+- the CSVs: the documented columns, one train.csv row per training record, efficiency against each
+  series' smallest run;
 - report.md: its sections; plots/index.json: the expected files and series, every file a PNG that
   decodes, of the size matplotlib was asked for, in which every listed series' colour is drawn.
 Independent of the suite's code: it reads the files as a user's script would.
@@ -25,33 +27,65 @@ TRAIN_FIGURES = ("tokens_per_s", "tokens_per_s_per_rank", "step_s", "tflops_per_
 NF_FIGURES = ("compute", "comm", "bubble", "data_wait", "peak_bytes")
 
 
+def check_calibration(r, records):
+    """The planner was given the calibrated per-rank peak (one thread's matmul rate × the cores a rank
+    gets) and the all_reduce bus bandwidth of the comm point nearest in ranks (nf's default, 100 GB/s,
+    on one rank)."""
+    per_thread = [c["derived"]["per_thread_gflops"] for c in records if c["kind"] == "calibrate"][-1]
+    ranks, threads, cores = r["point"]["ranks"], r["threads_per_rank"], r["machine"]["cores_allocated"]
+    peak = per_thread * min(threads, cores / ranks) / 1000
+    assert math.isclose(r["predicted"]["peak_tflops"], peak, rel_tol=1e-6), (r["predicted"]["peak_tflops"], peak)
+    assert math.isclose(r["derived"]["peak_tflops_per_rank"], peak, rel_tol=1e-6), r["derived"]
+    comms = [c for c in records if c["kind"] == "comm"]
+    nearest = min(comms, key=lambda c: (abs(c["point"]["ranks"] - ranks), -c["point"]["ranks"]))
+    bandwidth = nearest["derived"]["all_reduce_busbw_gbps"] if ranks > 1 else 100
+    assert math.isclose(r["predicted"]["bandwidth_gbps"], bandwidth, rel_tol=1e-6), (r["predicted"], bandwidth)
+
+
+def check_efficiency(directory):
+    """train.csv: every series' smallest run is its own baseline (efficiency 1), the others are
+    tokens/s per rank over that baseline's."""
+    with open(os.path.join(directory, "train.csv")) as f:
+        rows = [row for row in csv.DictReader(f) if row["status"] == "ok"]
+    for row in rows:
+        group = [g for g in rows if (g["system"], g["scaling"], g["seq_len"]) == (row["system"], row["scaling"], row["seq_len"])]
+        smallest = min(int(g["ranks"]) for g in group)
+        bases = [g for g in group if int(g["ranks"]) == smallest and g["recompute"] == "none" and g["zero"] in ("0", "")]
+        base = bases[0] if bases else min(group, key=lambda g: int(g["ranks"]))
+        expected = float(row["tokens_per_s_per_rank"]) / float(base["tokens_per_s_per_rank"])
+        assert math.isclose(float(row["efficiency"]), expected, rel_tol=1e-6), (row, base)
+
+
 def check_records(records, steps):
     for r in records:
         missing = RECORD_KEYS - r.keys()
         assert not missing, (r["id"], missing)
         assert r["machine"]["fingerprint"] and r["machine"]["cores"] >= 1 and r["commit"], r["machine"]
         assert r["versions"]["torch"] and "OMP_NUM_THREADS" in r["environment"], (r["versions"], r["environment"])
-        assert r["status"] in ("ok", "invalid", "unsupported"), (r["id"], r["status"], r["reason"])
+        assert r["status"] in ("ok", "invalid"), (r["id"], r["status"], r["reason"])
     trains = [r for r in records if r["kind"] == "train"]
     ok = [r for r in trains if r["status"] == "ok"]
     for r in ok:
         assert len(r["raw"]["step_s"]) == steps and all(s > 0 for s in r["raw"]["step_s"]), r["raw"]
         for key in TRAIN_FIGURES + (NF_FIGURES if r["point"]["system"] == "nf" else ()):
             assert isinstance(r["derived"][key], (int, float)) and r["derived"][key] >= 0, (key, r["derived"])
-        tokens = r["point"]["global_batch"] * r["point"]["seq_len"] * steps
-        assert math.isclose(r["derived"]["tokens_per_s"], tokens / sum(r["raw"]["step_s"]), rel_tol=1e-9)
+        # The timed steps fit in the point's wall time; MFU is TFLOP/s over the per-rank peak.
+        assert sum(r["raw"]["step_s"]) < r["seconds"], (r["raw"]["step_s"], r["seconds"])
+        d = r["derived"]
+        assert math.isclose(d["mfu"], d["tflops_per_rank"] / d["peak_tflops_per_rank"], rel_tol=1e-9), d
         if r["point"]["system"] == "nf":
             split = sum(r["derived"][k] for k in ("compute", "comm", "bubble", "data_wait"))
             assert math.isclose(split, 1, rel_tol=1e-9), r["derived"]
             step = r["predicted"]["step"]
             parts = sum(step[k] for k in ("compute_s", "dp_comm_s", "tp_comm_s", "pp_comm_s", "bubble_s"))
             assert r["predicted"]["peak_bytes"] > 0 and math.isclose(step["total_s"], parts, rel_tol=1e-6), step
+            check_calibration(r, records)
     invalid = {r["point"]["layout"]: r["reason"] for r in trains if r["status"] == "invalid"}
     assert "1x1x4" in invalid and "1x4x1" in invalid, invalid
     assert all("config error" in reason for reason in invalid.values()), invalid
     systems = {(r["point"]["system"], r["point"]["layout"]) for r in ok}
     for expected in [("nf", "1x1x1"), ("nf", "2x1x1"), ("nf", "4x1x1"), ("nf", "1x2x1"), ("nf", "1x1x2"),
-                     ("nf", "2x2x1"), ("nf", "auto"), ("ddp", "2x1x1"), ("ddp", "4x1x1")]:
+                     ("nf", "2x2x1"), ("nf", "auto"), ("ddp", "2x1x1"), ("ddp", "4x1x1"), ("fsdp2", "2x1x1")]:
         assert expected in systems, (expected, sorted(systems))
     comm = [r for r in records if r["kind"] == "comm" and r["status"] == "ok"]
     assert {row["op"] for r in comm for row in r["raw"]["rows"]} == {"all_reduce", "reduce_scatter", "all_gather",
@@ -125,6 +159,7 @@ def main():
     steps = records[-1]["point"].get("steps", 3)
     trains = check_records(records, steps)
     check_csvs(directory, trains)
+    check_efficiency(directory)
     plots = check_plots(directory, compared)
     print(f"PASS: {len(records)} records ({len(trains)} training), CSVs, report.md and {plots} plots check out")
 

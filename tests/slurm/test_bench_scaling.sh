@@ -39,6 +39,11 @@ submit() {
   gather=${jobs[-1]}
   wait_jobs "$gather"
   expect_job "$gather" COMPLETED 0:0
+  local job
+  for job in "${jobs[@]}"; do  # every task of every array ended well, not only the gather job
+    [[ $(scontrol show job -o "$job" | grep -o 'JobState=[A-Z]* .*ExitCode=[0-9:]*' | sed 's/ .*ExitCode=/ /' | sort -u) == \
+      "JobState=COMPLETED 0:0" ]] || fail "a task of job $job did not complete with 0:0: $(scontrol show job -o "$job")"
+  done
 }
 
 submit 1

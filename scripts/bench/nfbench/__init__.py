@@ -8,7 +8,8 @@ Modules, in the order a sweep goes through them:
   store     results.jsonl (appended under a lock), the "already measured" test, the CSVs
   launch    how ranks start: mpirun on one box, srun inside a Slurm allocation
   inputs    what points share: the corpus, its tokenizer and dataset, built once per sweep
-  points    running one point of each kind (train, peer, comm, data, checkpoint, calibrate)
+  points_io, points_train
+            running one point of each kind (calibrate, comm, loader, data, checkpoint; train: nf, peer)
   figures   what is derived across points: efficiency, nf / peer, calibration
   report    report.md: its tables; plots: its PNGs
   slurm     the job-array form: one job per point, then a gather job

@@ -32,7 +32,7 @@ def _parser():
         if name == "run":
             command.add_argument("--points", help="only these point numbers (0-based, as `list` shows), comma-separated")
             command.add_argument("--force", action="store_true", help="measure points again even when measured")
-            command.add_argument("--no-report", action="store_true", help="leave report.md and plots/ as they are")
+            command.add_argument("--no-report", action="store_true", help="leave the CSVs, report.md and plots/ as they are")
             command.add_argument("--timeout", type=int, default=1800, help="seconds a point may take (default 1800)")
         if name == "submit":
             command.add_argument("--sbatch", default="", help="more sbatch options for every job, as one string")
@@ -103,9 +103,9 @@ def main():
     print(f"sweep {plan['name']}: {len(plan['points'])} points, results in {out} (commit {ctx.commit[:12]}, "
           f"machine {ctx.machine['cpu']}, {ctx.machine['cores']} cores, launcher {ctx.launcher.kind})", flush=True)
     failed = runner.run(plan, ctx, results, indices, args.force, log=lambda line: print(line, flush=True))
-    records = results.records()
-    runner.write_csvs(out, records)
-    if not args.no_report:
+    if not args.no_report:  # with --no-report (the Slurm tasks), the gather job writes them once
+        records = results.records()
+        runner.write_csvs(out, records)
         print(report.write(out, records, f"Scaling sweep {plan['name']}"))
     if failed:
         sys.exit(f"scaling.sh: {failed} point(s) failed; their reasons are in {out}/results.jsonl and report.md")

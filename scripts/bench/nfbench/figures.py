@@ -32,7 +32,7 @@ def peak_tflops_per_rank(records, machine, ranks, threads):
     if not calibrations:
         return None
     per_thread = calibrations[-1]["derived"]["per_thread_gflops"]
-    return per_thread * min(threads, machine["cores"] / ranks) / 1000
+    return per_thread * min(threads, machine["cores_allocated"] / ranks) / 1000
 
 
 def bandwidth_gbps(records, ranks):
@@ -65,6 +65,19 @@ def add_efficiency(trains):
         record["derived"]["efficiency"] = \
             record["derived"]["tokens_per_s_per_rank"] / base["derived"]["tokens_per_s_per_rank"]
         record["derived"]["baseline_ranks"] = base["point"]["ranks"]
+
+
+def trainings(records):
+    """The newest ok training record of every point, with their efficiency (add_efficiency)."""
+    trains = ok(latest(records), "train")
+    add_efficiency(trains)
+    return trains
+
+
+def nf_over_peer(trains):
+    """{peer record id: nf tokens/s / the peer's} for every peer record with a matching nf run."""
+    return {peer["id"]: nf["derived"]["tokens_per_s"] / peer["derived"]["tokens_per_s"]
+            for peer, nf in peer_pairs(trains) if nf}
 
 
 def peer_pairs(trains):

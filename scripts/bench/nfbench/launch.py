@@ -29,7 +29,7 @@ class Launcher:
         ranks (at least 1: more ranks than cores oversubscribe, and the figures show it)."""
         if self.kind == "srun" and os.environ.get("SLURM_CPUS_PER_TASK"):
             return int(os.environ["SLURM_CPUS_PER_TASK"])
-        return max(1, machine.cores() // ranks)
+        return max(1, machine.cores_allocated() // ranks)
 
     def prefix(self, ranks):
         if self.kind == "srun":

@@ -1,8 +1,9 @@
 """What a record says about where and from what it was measured.
 
-The *machine* is the hardware type (CPU model, cores, memory, GPU model and count), not the host:
-nodes of one partition are one machine, so a point measured on one node is not measured again on
-its neighbour. The *commit* is HEAD, with a hash of the uncommitted changes when the tree is dirty,
+The *machine* is the hardware type of the node (CPU model, its logical CPUs, memory, GPU model), not
+the host and not what a job was given of it: nodes of one partition are one machine, so a point
+measured on one node is not measured again on its neighbour, and the calibration measured by a
+1-task job applies to an 8-task job on the same kind of node. The *commit* is HEAD, with a hash of the uncommitted changes when the tree is dirty,
 so an edited tree never passes for the commit it started from.
 """
 import hashlib
@@ -25,18 +26,22 @@ def _run(args, cwd=None):
         return ""
 
 
-def commit(root):
-    """HEAD, and when the tree has changes (tracked, or new files git does not ignore) "+" a hash of them."""
+def commit(root, results_dir):
+    """HEAD, and when the tree has changes (tracked, or new files git does not ignore) "+" a hash of
+    them; the results directory is left out, so results written inside the checkout do not change it."""
     head = _run(["git", "rev-parse", "HEAD"], cwd=root) or "unknown"
-    changes = hashlib.sha256(_run(["git", "diff", "HEAD"], cwd=root).encode())
-    for path in _run(["git", "ls-files", "--others", "--exclude-standard"], cwd=root).splitlines():
+    results = os.path.relpath(os.path.realpath(results_dir), os.path.realpath(root))
+    outside = ["--", "."] + ([f":(exclude){results}"] if not results.startswith("..") else [])
+    changes = hashlib.sha256(_run(["git", "diff", "HEAD", *outside], cwd=root).encode())
+    untracked = _run(["git", "ls-files", "--others", "--exclude-standard", *outside], cwd=root).splitlines()
+    for path in untracked:
         changes.update(path.encode())
         try:
             with open(os.path.join(root, path), "rb") as f:
                 changes.update(f.read())
         except OSError:
             pass
-    dirty = _run(["git", "status", "--porcelain"], cwd=root)
+    dirty = _run(["git", "status", "--porcelain", *outside], cwd=root)
     return f"{head}+{changes.hexdigest()[:8]}" if dirty else head
 
 
@@ -51,8 +56,8 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
-def cores():
-    """Logical CPUs this process may run on (the allocation's, inside a Slurm job)."""
+def cores_allocated():
+    """Logical CPUs this process may run on: the job's share inside a Slurm allocation."""
     return len(os.sched_getaffinity(0))
 
 
@@ -72,9 +77,10 @@ def gpus():
 def describe():
     """The machine: what decides whether two measurements may be compared."""
     gpu_list = gpus()
-    machine = {"cpu": cpu_model(), "cores": cores(), "memory_bytes": memory_bytes(),
-               "gpu": gpu_list[0] if gpu_list else None, "gpus": len(gpu_list)}
-    key = f"{machine['cpu']}|{machine['cores']}|{machine['memory_bytes'] >> 30}|{machine['gpu']}|{machine['gpus']}"
+    machine = {"cpu": cpu_model(), "cores": os.cpu_count(), "memory_bytes": memory_bytes(),
+               "gpu": gpu_list[0] if gpu_list else None, "gpus": len(gpu_list), "cores_allocated": cores_allocated()}
+    # Not the allocation (cores_allocated, the GPUs a job sees): it differs from job to job.
+    key = f"{machine['cpu']}|{machine['cores']}|{machine['memory_bytes'] >> 30}|{machine['gpu']}"
     machine["fingerprint"] = hashlib.sha1(key.encode()).hexdigest()[:12]
     return machine
 

@@ -2,6 +2,7 @@
 for plots/index.json: the file, its title and axes, and every series with its colour and number of
 points, so a test (and a reader) can check a plot holds what it should without looking at it.
 """
+import itertools
 import os
 
 import matplotlib
@@ -13,6 +14,7 @@ from . import figures  # noqa: E402
 
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
 SPLIT = [("compute", "#1f77b4"), ("comm", "#d62728"), ("bubble", "#ff7f0e"), ("data_wait", "#2ca02c")]
+MARKERS = "osD^v"  # a new marker each time the colours come round again
 IDEAL = "#000000"
 
 
@@ -74,23 +76,24 @@ def scaling(directory, trains, scaling_mode, seq_len):
     """tokens/s and efficiency against ranks, a line per layout family and peer, the ideal dashed."""
     mine = [r for r in trains if r["point"]["scaling"] == scaling_mode and r["point"]["seq_len"] == seq_len]
     fig = Figure(directory, f"scaling_{scaling_mode}_seq{seq_len}.png",
-                 f"{scaling_mode} scaling, seq_len {seq_len} (ZeRO 0 / DDP, recompute none)", 2)
+                 f"{scaling_mode} scaling, seq_len {seq_len}", 2)
     throughput = fig.panel(fig.axes[0], "ranks", "tokens/s (all ranks)")
     efficiency = fig.panel(fig.axes[1], "ranks", "scaling efficiency (%)")
-    color = iter(COLORS)
+    color = itertools.cycle(COLORS)  # a sweep may draw more series than colours: markers tell them apart
     all_ranks = sorted({r["point"]["ranks"] for r in mine})
     baseline = None
-    for system in ("nf", "ddp", "fsdp2"):
-        for fam, points in sorted(_series_by_family(mine, system).items()):
-            c = next(color)
-            label = f"{system} {fam}"
-            xs = [n for n, _ in points]
-            fig.axes[0].plot(xs, [r["derived"]["tokens_per_s"] for _, r in points], "o-", color=c, label=label)
-            fig.axes[1].plot(xs, [100 * r["derived"]["efficiency"] for _, r in points], "o-", color=c, label=label)
-            fig.series(throughput, label, c, len(points))
-            fig.series(efficiency, label, c, len(points))
-            if system == "nf" and points[0][0] == min(all_ranks):
-                baseline = baseline or points[0][1]
+    series = [(system, fam, points) for system in ("nf", "ddp", "fsdp2")
+              for fam, points in sorted(_series_by_family(mine, system).items())]
+    for i, (system, fam, points) in enumerate(series):
+        c, style = next(color), MARKERS[i // len(COLORS) % len(MARKERS)] + "-"
+        label = f"{system} {fam}"
+        xs = [n for n, _ in points]
+        fig.axes[0].plot(xs, [r["derived"]["tokens_per_s"] for _, r in points], style, color=c, label=label)
+        fig.axes[1].plot(xs, [100 * r["derived"]["efficiency"] for _, r in points], style, color=c, label=label)
+        fig.series(throughput, label, c, len(points))
+        fig.series(efficiency, label, c, len(points))
+        if system == "nf" and points[0][0] == min(all_ranks):
+            baseline = baseline or points[0][1]
     if baseline:
         n0 = baseline["point"]["ranks"]
         ideal = [baseline["derived"]["tokens_per_s"] * n / n0 for n in all_ranks]
@@ -136,7 +139,7 @@ def comm(directory, comms):
     for ax, op in zip(fig.axes, ops):
         panel = fig.panel(ax, "message size (bytes)", f"{op} busbw (GB/s)")
         ax.set_title(op)
-        for c, r in zip(COLORS, sorted(comms, key=lambda r: r["point"]["ranks"])):
+        for c, r in zip(itertools.cycle(COLORS), sorted(comms, key=lambda r: r["point"]["ranks"])):
             rows = sorted((row for row in r["raw"]["rows"] if row["op"] == op), key=lambda row: row["bytes"])
             if not rows:
                 continue
@@ -157,7 +160,7 @@ def planner(directory, trains):
     for ax, key, scale, unit in ((fig.axes[0], "peak_bytes", 2 ** 20, "MiB"), (fig.axes[1], "step_s", 1, "s")):
         name = "peak memory per rank" if key == "peak_bytes" else "step time"
         panel = fig.panel(ax, f"measured {name} ({unit})", f"predicted {name} ({unit})")
-        for c, fam in zip(COLORS, sorted({figures.family(r["point"]["layout"]) for r in mine})):
+        for c, fam in zip(itertools.cycle(COLORS), sorted({figures.family(r["point"]["layout"]) for r in mine})):
             rs = [r for r in mine if figures.family(r["point"]["layout"]) == fam]
             ax.plot([r["derived"][key] / scale for r in rs], [r["predicted"][key] / scale for r in rs], "o", color=c,
                     label=fam)

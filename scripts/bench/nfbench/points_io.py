@@ -25,7 +25,7 @@ def run_calibrate(point, ctx, work):
     output = run_command([ctx.python, os.path.join(ctx.root, "scripts/bench/torch_train_loop.py"), "peak", "--threads", "1",
                           "--size", "1024"], os.path.join(work, "peak.log"), 300)
     peak = json.loads([line for line in output.splitlines() if line.startswith("{")][-1])
-    return {"status": "ok", "raw": peak, "derived": {"per_thread_gflops": peak["peak_gflops"]}}
+    return {"status": "ok", "raw": peak, "derived": {"per_thread_gflops": peak["peak_gflops"]}, "threads": 1}
 
 
 def run_comm(point, ctx, work):
@@ -44,7 +44,7 @@ def run_comm(point, ctx, work):
             largest = max(mine, key=lambda r: r["bytes"])
             derived[f"{op}_busbw_gbps"] = largest["sides"]["nf"]["busbw_gbps"]
             derived[f"{op}_max_busbw_gbps"] = max(r["sides"]["nf"]["busbw_gbps"] for r in mine)
-    return {"status": "ok", "raw": {"rows": rows}, "derived": derived}
+    return {"status": "ok", "raw": {"rows": rows}, "derived": derived, "threads": 1}
 
 
 def run_loader(point, ctx, work):
@@ -56,7 +56,7 @@ def run_loader(point, ctx, work):
     shutil.rmtree(os.path.join(work, "reader"), ignore_errors=True)
     rows = _jsonl(path)
     return {"status": "ok", "raw": {"rows": rows},
-            "derived": {re.sub(r"\W+", "_", r["method"]).strip("_"): r["vs_memcpy"] for r in rows}}
+            "derived": {re.sub(r"\W+", "_", r["method"]).strip("_"): r["vs_memcpy"] for r in rows}, "threads": 1}
 
 
 def run_data(point, ctx, work):
@@ -82,7 +82,8 @@ def run_data(point, ctx, work):
     return {"status": "ok", "raw": {"tokens": tokens, "megabytes": float(read.group(1)), "seconds": seconds,
                                     "wall_s": wall, "threads": threads},
             "derived": {"tokens_per_s": tokens / seconds, "tokens_per_s_per_rank": tokens / seconds / ranks,
-                        "wall_tokens_per_s_per_rank": tokens / wall / ranks, "mb_per_s": float(read.group(1)) / seconds}}
+                        "wall_tokens_per_s_per_rank": tokens / wall / ranks, "mb_per_s": float(read.group(1)) / seconds},
+            "threads": threads}
 
 
 def _dd_seconds(args):
@@ -120,4 +121,4 @@ def run_checkpoint(point, ctx, work):
         dd = ops["dd-read"] if what.startswith(("load", "dd-read")) else ops["dd-write"]
         derived[f"{what}_gbps"] = rate
         derived[f"{what}_vs_dd"] = rate / (dd["bytes"] / dd["seconds"] / 1e9)
-    return {"status": "ok", "raw": {"ops": ops}, "derived": derived}
+    return {"status": "ok", "raw": {"ops": ops}, "derived": derived, "threads": 1}

@@ -45,7 +45,8 @@ def _config_error(output):
 
 def _plan(point, ctx, args, work):
     """The planner's plan (nf-train --dry-run --dry-run.json) for this point's config on its ranks;
-    layout auto: the fastest layout that fits. Raises CommandFailed (exit 2: an invalid point)."""
+    layout auto: the fastest layout that fits; None when nothing fits. Raises CommandFailed (exit 2
+    with a config error: an invalid point)."""
     path = os.path.join(work, "plan.json")
     planner = ["--dry-run", "--dry-run.json", path, "--dry-run.efficiency", ctx.planner["efficiency"]]
     peak, bandwidth = ctx.peak_tflops(point["ranks"]), ctx.bandwidth_gbps(point["ranks"])
@@ -60,10 +61,8 @@ def _plan(point, ctx, args, work):
     with open(path) as f:
         plan = json.load(f)
     if point["layout"] == "auto":
-        if not plan.get("layouts"):
-            raise CommandFailed(["--dry-run.layouts all"], 2, "config error: no layout of this world size fits")
-        return plan["layouts"][0]
-    return plan["plan"]
+        return plan["layouts"][0] if plan.get("layouts") else None
+    return plan["plan"] if plan["fits"] else None
 
 
 def _summary(step_s, tokens_per_step, ranks, flops_per_token, peak_tflops):
@@ -84,6 +83,10 @@ def run_nf(point, ctx, work):
         if e.code == 2 and _config_error(e.output):
             return {"status": "invalid", "reason": _config_error(e.output)}
         raise
+    if plan is None:  # nf-train would stop before training (check_fits), as the planner says
+        return {"status": "invalid", "reason": f"the planner finds no {'layout' if point['layout'] == 'auto' else 'fit'} "
+                                               f"of this config on {point['ranks']} ranks in the memory limit "
+                                               f"(nf-train --dry-run; see {work}/plan.log)"}
     if point["layout"] == "auto":  # the planner's keys select its layout, ZeRO stage and recompute
         args += shlex.split(plan["keys"])
     ctx.launcher.run(point["ranks"], [ctx.inputs.tool("src/nf-train"), *args], os.path.join(work, "train.log"))
@@ -95,7 +98,7 @@ def run_nf(point, ctx, work):
     tokens_per_step = point["global_batch"] * point["seq_len"]
     step_s = [tokens_per_step / r["tokens_per_s"] for r in steps]
     flops_per_token = steps[0]["gflops_per_s"] * 1e9 * point["ranks"] / steps[0]["tokens_per_s"]
-    derived = _summary(step_s, tokens_per_step, point["ranks"], flops_per_token, ctx.peak_tflops(point["ranks"]))
+    derived = _summary(step_s, tokens_per_step, point["ranks"], flops_per_token, ctx.mfu_peak(point["ranks"]))
     total = sum(step_s)
     for part in ("comm", "bubble", "data_wait"):  # time-weighted over the timed steps
         derived[part] = sum(r[part] * s for r, s in zip(steps, step_s)) / total
@@ -110,22 +113,24 @@ def run_nf(point, ctx, work):
                  "measured_peak_predicted_bytes": max(memory["predicted_peak_bytes"]),
                  "peak_tflops": plan["peak_tflops"], "efficiency": plan["efficiency"],
                  "bandwidth_gbps": plan["bandwidth_gbps"]}
-    return {"status": "ok", "raw": raw, "derived": derived, "predicted": predicted}
+    return {"status": "ok", "raw": raw, "derived": derived, "predicted": predicted,
+            "threads": ctx.launcher.threads(point["ranks"])}
 
 
-def model_shape(point, ctx, work):
-    """The model as nf-train resolves the point's config and overrides (--print-config)."""
+def resolved_config(point, ctx, work):
+    """The point's config and overrides as nf-train resolves them (--print-config)."""
     args = ["--config", os.path.join(ctx.root, point["config"])]
     for key, value in point["overrides"].items():
         args += [f"--{key}", value]
     output = run_command([ctx.inputs.tool("src/nf-train"), *args, "--print-config"], os.path.join(work, "config.log"), 120)
-    return yaml.safe_load(output)["model"]
+    return yaml.safe_load(output)
 
 
 def run_peer(point, ctx, work):
     """The PyTorch reference loop, data-parallel over the point's ranks (DDP: nf's ZeRO 0, FSDP2: ZeRO 3)."""
     dataset = ctx.inputs.dataset(point["corpus"]["vocab_size"])
-    m = model_shape(point, ctx, work)
+    config = resolved_config(point, ctx, work)
+    m = config["model"]
     threads = ctx.launcher.threads(point["ranks"])
     rendezvous = os.path.join(work, "rendezvous")  # torch.distributed's file store: must not exist yet
     if os.path.exists(rendezvous):
@@ -136,8 +141,8 @@ def run_peer(point, ctx, work):
             "--n-kv-heads", m.get("n_kv_heads") or m["n_heads"], "--seq-len", point["seq_len"],
             "--micro-batch", point["micro_batch_size"], "--global-batch", point["global_batch"],
             "--warmup", point["warmup_steps"], "--steps", point["steps"]]
-    if ctx.machine["gpus"]:  # as nf-train on a GPU: CUDA, bf16 autocast
-        args += ["--device", "cuda", "--dtype", "bf16"]
+    if ctx.machine["gpus"]:  # as nf-train on a GPU: CUDA, bf16 autocast unless training.dtype is fp32
+        args += ["--device", "cuda", "--dtype", "fp32" if config["training"]["dtype"] == "fp32" else "bf16"]
     if m.get("ffn_hidden"):
         args += ["--ffn-hidden", m["ffn_hidden"]]
     if m.get("tie_embeddings"):
@@ -148,18 +153,12 @@ def run_peer(point, ctx, work):
     # nf links jemalloc with its own options (src/apps/allocator_config.cpp); the peer gets the same
     # allocator and options, so the comparison is not one of allocators.
     env = {"LD_PRELOAD": JEMALLOC, "MALLOC_CONF": ctx.malloc_conf} if os.path.exists(JEMALLOC) else {}
-    try:
-        output = ctx.launcher.run(point["ranks"], args, os.path.join(work, "peer.log"), threads, env)
-    except CommandFailed as e:
-        if e.code == 3:  # the peer cannot run this point here (torch_train_loop.py says why)
-            lines = [line for line in e.output.splitlines() if line.startswith('{"unsupported"')]
-            return {"status": "unsupported", "reason": json.loads(lines[0])["unsupported"] if lines else e.output[-300:]}
-        raise
+    output = ctx.launcher.run(point["ranks"], args, os.path.join(work, "peer.log"), threads, env)
     result = json.loads([line for line in output.splitlines() if line.startswith("{")][-1])
     step_s = result["step_s"][point["warmup_steps"]:]
     tokens_per_step = point["global_batch"] * point["seq_len"]
-    derived = _summary(step_s, tokens_per_step, point["ranks"], result["flops_per_token"], ctx.peak_tflops(point["ranks"]))
+    derived = _summary(step_s, tokens_per_step, point["ranks"], result["flops_per_token"], ctx.mfu_peak(point["ranks"]))
     derived["peak_rss_bytes"] = result.get("peak_rss_bytes")
     derived["layout"], derived["zero"], derived["recompute"] = point["layout"], point["zero"], "none"
     raw = {"step_s": step_s, "loss": result["losses"][point["warmup_steps"]:], "backend": result.get("backend")}
-    return {"status": "ok", "raw": raw, "derived": derived}
+    return {"status": "ok", "raw": raw, "derived": derived, "threads": threads}

@@ -65,6 +65,7 @@ def _train_table(trains, scaling_mode):
 
 def _peer_table(trains):
     pairs = figures.peer_pairs(trains)
+    ratios = figures.nf_over_peer(trains)
     if not pairs:
         return []
     out = ["### nf against the PyTorch peer (same model, data, batch, ranks and threads)", "",
@@ -72,7 +73,7 @@ def _peer_table(trains):
     for peer, nf in sorted(pairs, key=lambda x: (x[0]["point"]["scaling"], x[0]["point"]["system"], x[0]["point"]["ranks"])):
         p = peer["point"]
         nf_tps = nf["derived"]["tokens_per_s"] if nf else None
-        ratio = f"{nf_tps / peer['derived']['tokens_per_s']:.2f}" if nf else "-"
+        ratio = f"{ratios[peer['id']]:.2f}" if nf else "-"
         out.append(f"| {p['scaling']} | {p['ranks']} | {p['system']} | {p['layout']}, {p['zero']} | "
                    f"{_num(peer['derived']['tokens_per_s'])} | {_num(nf_tps)} | {ratio} |")
     return out + [""]
@@ -164,9 +165,8 @@ def _comparison(trains, other, labels):
 def write(directory, records, title, against=None, labels=("A", "B")):
     """Writes report.md and plots/ into `directory` from `records` (and, given, compares `against`
     (records of another set, labelled labels[0]) with them (labels[1])); returns the report's path."""
+    trains = figures.trainings(records)
     records = figures.latest(records)
-    trains = figures.ok(records, "train")
-    figures.add_efficiency(trains)
     plot_dir = os.path.join(directory, "plots")
     os.makedirs(plot_dir, exist_ok=True)
     index = []
@@ -176,7 +176,7 @@ def write(directory, records, title, against=None, labels=("A", "B")):
                   "tokens/s: all timed tokens over all timed seconds (warm-up steps dropped); efficiency: tokens/s per "
                   "rank over that of the smallest run of the same system, scaling mode and seq_len; TFLOP/s: nf's "
                   "formula (6 × matmul weights + 12 × layers × seq × d_model per token, docs/training.md); MFU against "
-                  "the per-rank peak (GPU: 989 TFLOP/s dense bf16; CPU: the calibrated fp32 matmul rate × the cores "
+                  f"the per-rank peak (GPU: {figures.DENSE_BF16_PEAK_TFLOPS:.0f} TFLOP/s dense bf16; CPU: the calibrated fp32 matmul rate × the cores "
                   "a rank gets); split: nf's metrics, time-weighted; peak MiB: the largest rank's tensor peak; "
                   "predicted: nf-train --dry-run for the same layout (× = predicted / measured).", ""]
         for mode in ("strong", "weak"):
@@ -193,7 +193,7 @@ def write(directory, records, title, against=None, labels=("A", "B")):
         index.append(plots.comm(plot_dir, comms))
     lines += _io_tables(records)
     if against:
-        other = figures.ok(figures.latest(against), "train")
+        other = figures.trainings(against)
         table, pairs = _comparison(trains, other, labels)
         lines += table
         if pairs:

@@ -35,19 +35,24 @@ class Context:
         self.launcher = Launcher(timeout_s)
         self.inputs = Inputs(root, build, results_dir)
         self.machine = machine.describe()
-        self.commit = machine.commit(root)
+        self.commit = machine.commit(root, results_dir)
         self.records = []
         with open(os.path.join(root, "src/apps/allocator_config.cpp")) as f:
             self.malloc_conf = re.search(r'malloc_conf = "(.*)";', f.read()).group(1)
 
+    def mfu_peak(self, ranks):
+        """MFU's denominator, whatever the planner is told: the dense bf16 peak on GPUs, the
+        calibrated rate on the CPU (None before calibration)."""
+        return figures.peak_tflops_per_rank(self._mine(), self.machine, ranks, self.launcher.threads(ranks))
+
     def peak_tflops(self, ranks):
-        """The per-rank peak for MFU and the planner: measured, the setting, or None (nf's default)."""
+        """The per-rank peak the planner is given: measured, the setting, or None (nf's default)."""
         setting = self.planner["peak_tflops"]
         if setting == "default":
             return None
         if setting != "measured":
             return setting
-        return figures.peak_tflops_per_rank(self._mine(), self.machine, ranks, self.launcher.threads(ranks))
+        return self.mfu_peak(ranks)
 
     def bandwidth_gbps(self, ranks):
         setting = self.planner["bandwidth_gbps"]
@@ -91,7 +96,7 @@ def run(sweep, ctx, results, indices=None, force=False, log=print):
                   "point": {k: v for k, v in point.items() if k != "id"}, "status": outcome["status"],
                   "reason": outcome.get("reason"), "commit": ctx.commit, "machine": ctx.machine, "host": machine.host(),
                   "versions": versions, "environment": machine.environment(), "launcher": ctx.launcher.kind,
-                  "threads_per_rank": ctx.launcher.threads(point.get("ranks", 1)),
+                  "threads_per_rank": outcome.get("threads"),
                   "started": datetime.datetime.fromtimestamp(start, datetime.timezone.utc).isoformat(timespec="seconds"),
                   "seconds": time.time() - start, "raw": outcome.get("raw"), "derived": outcome.get("derived"),
                   "predicted": outcome.get("predicted")}
@@ -118,15 +123,13 @@ def headline(record):
 def write_csvs(directory, records):
     """train.csv, comm.csv and io.csv from the newest record of every point (figures across points,
     efficiency and nf / peer, included)."""
+    efficiency = {r["id"]: r["derived"]["efficiency"] for r in figures.trainings(records)}
+    ratio = figures.nf_over_peer(figures.trainings(records))
     records = figures.latest(records)
-    trains = figures.ok(records, "train")
-    figures.add_efficiency(trains)
-    ratio = {peer["id"]: nf["derived"]["tokens_per_s"] / peer["derived"]["tokens_per_s"]
-             for peer, nf in figures.peer_pairs(trains) if nf}
     rows = []
     for r in (r for r in records if r["kind"] == "train"):
         row = dict(r["point"], id=r["id"], status=r["status"], commit=r["commit"], host=r["host"], reason=r["reason"])
-        row.update(r["derived"] or {})
+        row.update(r["derived"] or {}, efficiency=efficiency.get(r["id"]))
         if r.get("predicted"):
             row["predicted_step_s"], row["predicted_peak_bytes"] = r["predicted"]["step_s"], r["predicted"]["peak_bytes"]
         row["nf_over_peer"] = ratio.get(r["id"])

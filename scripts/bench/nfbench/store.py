@@ -2,16 +2,17 @@
 Slurm form has many jobs writing at once), and the CSVs derived from it.
 
 A point counts as measured, and a re-run skips it, when results.jsonl holds a record of the same
-point id, commit and machine fingerprint whose status is final (ok, or invalid/unsupported: nf or
-the peer refused that point, and would again). Failed points are measured again.
+point id, commit and machine fingerprint whose status is final (ok, or invalid: nf-train or the
+peer refused that point's config, and would again). Failed points are measured again.
 """
 import csv
 import fcntl
 import json
 import os
+import tempfile
 
 SCHEMA = 1
-FINAL = ("ok", "invalid", "unsupported")
+FINAL = ("ok", "invalid")
 
 
 class Store:
@@ -42,10 +43,21 @@ class Store:
     def append(self, record):
         line = json.dumps(record, sort_keys=True) + "\n"
         with self._locked():
+            self._cut_torn_line()
             with open(self.path, "a") as f:
                 f.write(line)
                 f.flush()
                 os.fsync(f.fileno())
+
+    def _cut_torn_line(self):
+        """A job killed mid-write leaves a last line without its newline: cut it, so the next
+        record starts on a line of its own (records() leaves such a line out until then)."""
+        if not os.path.exists(self.path):
+            return
+        with open(self.path, "rb+") as f:
+            data = f.read()
+            if data and not data.endswith(b"\n"):
+                f.truncate(data.rfind(b"\n") + 1)
 
     def measured(self, point_id, commit, fingerprint):
         """The final record of this point on this commit and machine, or None."""
@@ -58,9 +70,9 @@ class Store:
 
 
 def write_csv(path, rows, columns):
-    """Rows (dicts) as CSV with these columns, written to a temp name and renamed."""
-    tmp = path + ".tmp"
-    with open(tmp, "w", newline="") as f:
+    """Rows (dicts) as CSV with these columns, written to a temp name of its own and renamed."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=os.path.basename(path) + ".")
+    with os.fdopen(fd, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         for row in rows:

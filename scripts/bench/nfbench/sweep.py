@@ -42,7 +42,7 @@ def mixed_layout(ranks):
             dp = ranks // (tp * pp)
             if sum(axis > 1 for axis in (dp, tp, pp)) < 2:
                 continue
-            key = (max(dp, tp, pp), -dp, -tp)
+            key = (max(dp, tp, pp), -min(dp, tp, pp), -dp, -tp)
             if best is None or key < best[0]:
                 best = (key, (dp, tp, pp))
     return best and best[1]
