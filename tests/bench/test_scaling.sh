@@ -7,7 +7,8 @@
 #    derived figures, the planner's prediction on nf points), the CSVs one row per record;
 #  - report.md has its tables, every plot is a valid PNG whose index lists the expected series,
 #    and the colour of every listed series is drawn in it;
-#  - a re-run after losing the last records measures exactly those again and skips the rest;
+#  - after losing the last records the report names them, and a re-run measures exactly those
+#    again and skips the rest;
 #  - two result sets compare in one report; a bad sweep file fails naming the file and the key.
 # shellcheck source=tests/lib/preamble.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/preamble.sh"
@@ -23,9 +24,12 @@ points=$(grep -c '^\[' "$work/run1.log")
 
 "$py" "$source/tests/bench/check_scaling_results.py" "$results" || fail "the results, CSVs, report or plots are wrong"
 
-# A preempted sweep: the last two records lost. The re-run measures exactly those two.
+# A preempted sweep: the last two records lost. The report names them; the re-run measures exactly those two.
 head -n $((points - 2)) "$results/results.jsonl" >"$work/kept.jsonl"
 cp "$work/kept.jsonl" "$results/results.jsonl"
+"$suite" report "$results" >"$work/report0.log" 2>&1 || { cat "$work/report0.log"; fail "report failed"; }
+[[ $(grep -c '| no record | not measured yet' "$results/report.md") -eq 2 ]] ||
+  fail "the report does not name the 2 points without a record"
 "$suite" run "$source/configs/bench/ci_tiny.yaml" --out "$results" >"$work/run2.log" 2>&1 ||
   { cat "$work/run2.log"; fail "the re-run failed"; }
 skipped=$(grep -c 'measured already' "$work/run2.log")

@@ -3,7 +3,8 @@
 line in results.jsonl, CSVs and a report with PNG plots made from them.
 
 Modules, in the order a sweep goes through them:
-  sweep     the YAML file -> the list of points (validated, each with a stable id)
+  sweep     the YAML file -> the list of points (validated, each with a stable id); a copy of
+            it is kept in the results directory for `report`
   machine   what a record says about where and from what it ran (commit, host, CPU/GPU, versions)
   store     results.jsonl (appended under a lock), the "already measured" test, the CSVs
   launch    how ranks start: mpirun on one box, srun inside a Slurm allocation

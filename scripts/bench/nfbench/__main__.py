@@ -2,6 +2,7 @@
 import argparse
 import os
 import shlex
+import shutil
 import sys
 
 from . import report, runner, slurm, sweep
@@ -44,6 +45,17 @@ def _parser():
     return parser
 
 
+SWEEP_COPY = "sweep.yaml"  # in a results directory: the sweep last run or submitted into it
+
+
+def _keep_sweep(path, out):
+    """A copy of the sweep file in the results directory, for `report` (written to a temp name)."""
+    os.makedirs(out, exist_ok=True)
+    tmp = os.path.join(out, f".{SWEEP_COPY}.{os.getpid()}")
+    shutil.copyfile(path, tmp)
+    os.replace(tmp, os.path.join(out, SWEEP_COPY))
+
+
 def _store(directory):
     results = Store(directory)
     try:
@@ -70,13 +82,21 @@ def main():
                                  os.path.basename(os.path.normpath(args.dir)))
         runner.write_csvs(args.dir, records)
         title = args.title or f"Scaling sweep {records[-1]['sweep']}"
-        print(report.write(args.dir, records, title, against, labels))
+        points = None
+        if os.path.exists(os.path.join(args.dir, SWEEP_COPY)):  # the sweep run into it: names unmeasured points
+            try:
+                points = sweep.load(os.path.join(args.dir, SWEEP_COPY), root)["points"]
+            except sweep.SweepError as e:
+                print(f"scaling.sh report: {e}; points without a record are not listed", file=sys.stderr)
+        print(report.write(args.dir, records, title, against, labels, points))
         return
     try:
         plan = sweep.load(args.sweep, root)
     except sweep.SweepError as e:
         sys.exit(f"scaling.sh: {e}")
     out = os.path.abspath(args.out or os.path.join(root, "bench-results", plan["name"]))
+    if args.command in ("run", "submit"):
+        _keep_sweep(args.sweep, out)
     if args.command == "submit":
         ctx = runner.Context(root, build, python, out, plan["planner"], 1800)
         for vocab_size in {p["corpus"]["vocab_size"] for p in plan["points"] if "corpus" in p}:
@@ -106,7 +126,7 @@ def main():
     if not args.no_report:  # with --no-report (the Slurm tasks), the gather job writes them once
         records = results.records()
         runner.write_csvs(out, records)
-        print(report.write(out, records, f"Scaling sweep {plan['name']}"))
+        print(report.write(out, records, f"Scaling sweep {plan['name']}", points=plan["points"]))
     if failed:
         sys.exit(f"scaling.sh: {failed} point(s) failed; their reasons are in {out}/results.jsonl and report.md")
 

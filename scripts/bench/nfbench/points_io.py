@@ -73,16 +73,18 @@ def run_data(point, ctx, work):
                                                "--threads", threads, "--quiet"], os.path.join(work, "shard.log"), threads)
     wall = time.perf_counter() - start
     shutil.rmtree(out, ignore_errors=True)
+    # "wrote DIR: pretrain, train N documents / T tokens in S shards, val …" and
+    # "read 4.2 MB in 0.23 s (18.0 MB/s, …)": the size's unit varies with it, the rate is always MB/s.
     tokens = sum(int(n) for n in re.findall(r"([0-9]+) tokens in", output))
-    read = re.search(r"read ([0-9.]+) MB in ([0-9.e+-]+) s", output)
+    read = re.search(r"in ([0-9.e+-]+) s \(([0-9.e+-]+) MB/s", output)
     if not tokens or not read:
         raise ValueError(f"nf-shard build printed no token count or timing:\n{output[-500:]}")
-    seconds = float(read.group(2))
+    seconds, mb_per_s = float(read.group(1)), float(read.group(2))
     ranks = point["ranks"]
-    return {"status": "ok", "raw": {"tokens": tokens, "megabytes": float(read.group(1)), "seconds": seconds,
+    return {"status": "ok", "raw": {"tokens": tokens, "megabytes": mb_per_s * seconds, "seconds": seconds,
                                     "wall_s": wall, "threads": threads},
             "derived": {"tokens_per_s": tokens / seconds, "tokens_per_s_per_rank": tokens / seconds / ranks,
-                        "wall_tokens_per_s_per_rank": tokens / wall / ranks, "mb_per_s": float(read.group(1)) / seconds},
+                        "wall_tokens_per_s_per_rank": tokens / wall / ranks, "mb_per_s": mb_per_s},
             "threads": threads}
 
 

@@ -138,14 +138,21 @@ def _io_tables(records):
     return out
 
 
-def _not_run(records):
+def _not_run(records, points):
+    """Records that are not ok, and the sweep's points that have no record at all (never run, or
+    their job was killed before it could write one: a time limit, a node failure)."""
     bad = [r for r in records if r["status"] != "ok"]
-    if not bad:
+    recorded = {r["id"] for r in records}
+    missing = [p for p in points or [] if p["id"] not in recorded]
+    if not bad and not missing:
         return []
     out = ["## Points that did not run", "", "| point | status | why |", "|---|---|---|"]
     for r in bad:
         reason = (r["reason"] or "").strip().splitlines()[0][:200].replace("|", "/")
         out.append(f"| {describe(r['point'])} | {r['status']} | {reason} |")
+    for p in missing:
+        out.append(f"| {describe(p)} | no record | not measured yet, or its run was killed before it could write one "
+                   f"(a time limit, a node failure): run or submit the sweep again |")
     return out + [""]
 
 
@@ -162,9 +169,10 @@ def _comparison(trains, other, labels):
     return out + [""], pairs
 
 
-def write(directory, records, title, against=None, labels=("A", "B")):
+def write(directory, records, title, against=None, labels=("A", "B"), points=None):
     """Writes report.md and plots/ into `directory` from `records` (and, given, compares `against`
-    (records of another set, labelled labels[0]) with them (labels[1])); returns the report's path."""
+    (records of another set, labelled labels[0]) with them (labels[1])); `points`, the sweep's, lets
+    it name those without a record. Returns the report's path."""
     trains = figures.trainings(records)
     records = figures.latest(records)
     plot_dir = os.path.join(directory, "plots")
@@ -198,7 +206,7 @@ def write(directory, records, title, against=None, labels=("A", "B")):
         lines += table
         if pairs:
             index.append(plots.compare(plot_dir, pairs, labels))
-    lines += _not_run(records)
+    lines += _not_run(records, points)
     lines += ["## Plots", ""] + [f"![{e['title']}](plots/{e['file']})" for e in index] + [""]
     with open(os.path.join(plot_dir, "index.json.tmp"), "w") as f:
         json.dump(index, f, indent=1)
