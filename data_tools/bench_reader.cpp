@@ -2,7 +2,8 @@
 // Builds one ~256 MiB shard of real text (the KJV bible, bytes as token ids, repeated), then
 // times random 2 KiB windows (memcpy from RAM, the mmapped reader, H5Dread of a hyperslab) and
 // random packed seq_len samples (make_batch, also from a fresh open with and without the
-// per-chunk checksum checks), and prints one table (docs/benchmarks.md).
+// per-chunk checksum checks), and prints one table (docs/benchmarks.md); --jsonl FILE also appends
+// its rows to FILE, one JSON object each.
 #include <hdf5.h>
 
 #include <CLI/CLI.hpp>
@@ -10,11 +11,14 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "nf/core/crc32c.h"
+#include "nf/core/error.h"
 #include "nf/data/data_loader.h"
 #include "nf/data/shard_writer.h"
 
@@ -57,6 +61,42 @@ std::vector<uint16_t> build_dataset(const std::string& dir, uint64_t tokens) {
   return stream;
 }
 
+// The two baselines, each a row of the table that later rows are compared with.
+constexpr const char* kWindowsBaseline = "memcpy, random 2 KiB windows (baseline)";
+constexpr const char* kSamplesBaseline = "memcpy, random seq_len+1 samples (baseline)";
+
+// The table, printed row by row; with a --jsonl file open, every row is also appended to it as
+// {"method", "ops_per_s", "gb_per_s", "vs_memcpy" (the baseline's time over this row's, for the same
+// bytes; 1 for a baseline), "baseline" (the method of the memcpy row compared with)}.
+class Table {
+ public:
+  explicit Table(std::ofstream& jsonl) : jsonl_(jsonl) {
+    std::printf("| %-46s | %10s | %8s | %9s |\n", "method", "ops/s", "GB/s", "vs memcpy");
+    std::printf("|%s|%s|%s|%s|\n", std::string(48, '-').c_str(), std::string(12, '-').c_str(),
+                std::string(10, '-').c_str(), std::string(11, '-').c_str());
+  }
+
+  // `ops` operations of `bytes_per_op` each took `seconds`; `baseline_seconds` is the baseline's
+  // time scaled to the same bytes.
+  void row(const char* method, uint64_t ops, uint64_t bytes_per_op, double seconds, const char* baseline,
+           double baseline_seconds) {
+    const double ops_per_s = static_cast<double>(ops) / seconds;
+    const double gb_per_s = static_cast<double>(ops * bytes_per_op) / seconds / 1e9;
+    const double vs_memcpy = baseline_seconds / seconds;
+    std::printf("| %-46s | %10.0f | %8.2f | %8.0f%% |\n", method, ops_per_s, gb_per_s, 100.0 * vs_memcpy);
+    if (!jsonl_.is_open()) return;
+    const nlohmann::ordered_json record = {{"method", method},
+                                           {"ops_per_s", ops_per_s},
+                                           {"gb_per_s", gb_per_s},
+                                           {"vs_memcpy", vs_memcpy},
+                                           {"baseline", baseline}};
+    jsonl_ << record.dump() << '\n' << std::flush;
+  }
+
+ private:
+  std::ofstream& jsonl_;
+};
+
 // Best of `repeats` timings of `body`, in seconds.
 double best_seconds(int repeats, const std::function<void()>& body) {
   double best = 1e30;
@@ -84,7 +124,20 @@ int main(int argc, char** argv) {
   app.add_option("--windows", windows, "random windows per timing")->capture_default_str();
   double epochs = 0;
   app.add_option("--epochs", epochs, "read this many epochs of packed samples (default: as many bytes as the windows)");
+  std::string jsonl_path;
+  app.add_option("--jsonl", jsonl_path, "also append every table row to this file as one JSON object");
   CLI11_PARSE(app, argc, argv);
+  std::ofstream jsonl;  // opened before the minutes of timing, so a bad path fails at once
+  if (!jsonl_path.empty()) {
+    jsonl.open(jsonl_path, std::ios::app);
+    if (!jsonl) {
+      std::fprintf(stderr,
+                   "bench-reader: --jsonl: cannot open '%s' for appending\n  hint: give a file in a directory that "
+                   "exists and that this user may write\n",
+                   jsonl_path.c_str());
+      return static_cast<int>(nf::ExitCode::kIo);
+    }
+  }
 
   const uint64_t tokens = (megabytes << 20) / 2;
   std::filesystem::remove_all(dir);
@@ -169,30 +222,33 @@ int main(int argc, char** argv) {
     }
   });
 
-  auto row = [](const char* what, uint64_t ops, uint64_t bytes_per_op, double seconds, double baseline) {
-    const double gbps = static_cast<double>(ops * bytes_per_op) / seconds / 1e9;
-    std::printf("| %-46s | %10.0f | %8.2f | %8.0f%% |\n", what, ops / seconds, gbps, 100.0 * baseline / seconds);
-  };
   std::printf("shard: %llu tokens (uint16, %.0f MiB), built in %.1f s; windows of %llu bytes; seq_len %lld\n\n",
               static_cast<unsigned long long>(dataset.num_tokens()), dataset.num_tokens() * 2.0 / (1 << 20),
               build_seconds, static_cast<unsigned long long>(window_bytes), static_cast<long long>(seq_len));
-  std::printf("| %-46s | %10s | %8s | %9s |\n", "method", "ops/s", "GB/s", "vs memcpy");
-  std::printf("|%s|%s|%s|%s|\n", std::string(48, '-').c_str(), std::string(12, '-').c_str(),
-              std::string(10, '-').c_str(), std::string(11, '-').c_str());
-  row("memcpy, random 2 KiB windows (baseline)", windows, window_bytes, memcpy_s, memcpy_s);
-  row("reader copy_tokens (mmap, uint16 -> int32)", windows, window_bytes, reader_s, memcpy_s);
-  row("H5Dread hyperslab, random windows", h5_windows, window_bytes, h5read_s, memcpy_s * h5_windows / windows);
-  row("crc32c over the whole token array (one pass)", 1, stream.size() * 2, crc_s,
-      memcpy_s * stream.size() * 2 / (windows * window_bytes));
-  row("memcpy, random seq_len+1 samples (baseline)", batches * 64, sample_bytes, sample_memcpy_s, sample_memcpy_s);
-  row("make_batch (inputs, targets, mask), per sample", batches * 64, sample_bytes, batch_s, sample_memcpy_s);
-  row("make_batch, fresh open, chunk checks off", batches * 64, sample_bytes, unchecked_s, sample_memcpy_s);
-  row("make_batch, fresh open, chunk checks on", batches * 64, sample_bytes, checked_s, sample_memcpy_s);
+  Table table(jsonl);
+  table.row(kWindowsBaseline, windows, window_bytes, memcpy_s, kWindowsBaseline, memcpy_s);
+  table.row("reader copy_tokens (mmap, uint16 -> int32)", windows, window_bytes, reader_s, kWindowsBaseline, memcpy_s);
+  table.row("H5Dread hyperslab, random windows", h5_windows, window_bytes, h5read_s, kWindowsBaseline,
+            memcpy_s * h5_windows / windows);
+  table.row("crc32c over the whole token array (one pass)", 1, stream.size() * 2, crc_s, kWindowsBaseline,
+            memcpy_s * stream.size() * 2 / (windows * window_bytes));
+  table.row(kSamplesBaseline, batches * 64, sample_bytes, sample_memcpy_s, kSamplesBaseline, sample_memcpy_s);
+  table.row("make_batch (inputs, targets, mask), per sample", batches * 64, sample_bytes, batch_s, kSamplesBaseline,
+            sample_memcpy_s);
+  table.row("make_batch, fresh open, chunk checks off", batches * 64, sample_bytes, unchecked_s, kSamplesBaseline,
+            sample_memcpy_s);
+  table.row("make_batch, fresh open, chunk checks on", batches * 64, sample_bytes, checked_s, kSamplesBaseline,
+            sample_memcpy_s);
   std::printf(
       "\nchunk checks (every chunk's CRC-32C once, over %.2f epochs of samples): %.1f%% of the loader's "
       "throughput without\n",
       static_cast<double>(batches * 64) / static_cast<double>(per_epoch), 100.0 * unchecked_s / checked_s);
   std::printf("\n(checksum %llu)\n", static_cast<unsigned long long>(sink));
   std::filesystem::remove_all(dir);
+  if (jsonl.is_open() && !jsonl) {
+    std::fprintf(stderr, "bench-reader: --jsonl: writing '%s' failed\n  hint: check the disk and the path\n",
+                 jsonl_path.c_str());
+    return static_cast<int>(nf::ExitCode::kIo);
+  }
   return 0;
 }

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Collectives through nf's Communicator against the raw MPI calls on the same buffers
+# Collectives and sendrecv through nf's Communicator against the raw MPI calls on the same buffers
 # (build/bench/bench-comm, bench/bench_comm.cpp), RANKS ranks on this machine. Prints the machine
 # and its load, the commit, then bench-comm's table; every other argument goes to bench-comm
-# (--min-bytes 1K --max-bytes 256M --factor 2 --iterations 20 --warmup 5 --ops ... --dtype fp32|bf16
-# --device cpu|cuda).
+# (--min-bytes 1K --max-bytes 256M --factor 2 --iterations 20 --warmup 5
+# --ops all_reduce,reduce_scatter,all_gather,sendrecv --dtype fp32|bf16 --device cpu|cuda
+# --jsonl FILE: also append every row to FILE as one JSON object).
 #
 #   scripts/bench_comm.sh [--ranks N] [--build DIR] [bench-comm options]   (build: ninja -C build bench-comm)
 set -euo pipefail

@@ -11,15 +11,32 @@ const char* name_of(Collective collective) {
       return "reduce_scatter";
     case Collective::kAllGather:
       return "all_gather";
+    case Collective::kSendRecv:
+      return "sendrecv";
   }
   return "?";
+}
+
+const std::vector<Collective>& all_collectives() {
+  static const std::vector<Collective> all = {Collective::kAllReduce, Collective::kReduceScatter,
+                                              Collective::kAllGather, Collective::kSendRecv};
+  return all;
 }
 
 int64_t bytes_of(Element element) { return element == Element::kBFloat16 ? 2 : 4; }
 
 double bus_factor(Collective collective, int ranks) {
   const double ring = static_cast<double>(ranks - 1) / ranks;
-  return collective == Collective::kAllReduce ? 2 * ring : ring;
+  switch (collective) {
+    case Collective::kAllReduce:
+      return 2 * ring;
+    case Collective::kReduceScatter:
+    case Collective::kAllGather:
+      return ring;
+    case Collective::kSendRecv:
+      return 1;
+  }
+  return 0;
 }
 
 }  // namespace nf::bench

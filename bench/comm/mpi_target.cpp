@@ -1,10 +1,11 @@
-// The CPU target of bench-comm: nf's MPI backend against the MPI collectives it wraps. nf's
-// Communicator starts MPI_Iallreduce / MPI_Ireduce_scatter_block / MPI_Iallgather and waits by
-// polling MPI_Test under its collective timeout. Two references: the blocking collectives ("raw":
-// what a plain MPI program calls), and the same non-blocking calls completed by MPI_Wait
-// ("raw-nb"). OpenMPI runs blocking and non-blocking collectives with different components
-// (coll/tuned, coll/libnbc), so nf/raw-nb is the cost of nf's layer and its watchdog alone, and
-// raw-nb/raw that of using non-blocking collectives at all.
+// The CPU target of bench-comm: nf's MPI backend against the MPI calls it wraps. nf's
+// Communicator starts MPI_Iallreduce / MPI_Ireduce_scatter_block / MPI_Iallgather, or MPI_Irecv and
+// MPI_Isend for sendrecv, and waits by polling MPI_Test under its collective timeout. Two
+// references: the blocking calls ("raw": what a plain MPI program calls, MPI_Sendrecv for
+// sendrecv), and the same non-blocking calls completed by MPI_Wait / MPI_Waitall ("raw-nb").
+// OpenMPI runs blocking and non-blocking collectives with different components (coll/tuned,
+// coll/libnbc), so nf/raw-nb is the cost of nf's layer and its watchdog alone, and raw-nb/raw that
+// of using non-blocking collectives at all.
 #include <mpi.h>
 #include <torch/torch.h>
 
@@ -19,6 +20,11 @@ namespace {
 
 enum Side : size_t { kNf, kBlocking, kNonBlocking };
 
+// sendrecv's tag. The communicator is bench-comm's own (MpiCommunicator duplicates the one it is
+// given) and a side's messages all arrive before the next side starts, so no other message can
+// match it; nf's trainer tags live in nf/dist/p2p_tags.h.
+constexpr int kSendRecvTag = 0;
+
 class MpiTarget : public CollectiveTarget {
  public:
   MpiTarget(MPI_Comm comm, Element element, int64_t max_count)
@@ -29,11 +35,15 @@ class MpiTarget : public CollectiveTarget {
         mpi_type_(element == Element::kBFloat16 ? MPI_UINT16_T : MPI_FLOAT),
         // zeros() writes every page now, so no first-touch page fault lands in a timed run.
         full_storage_(torch::zeros({max_count}, dtype_)),
-        chunk_storage_(torch::zeros({max_count / comm_.size()}, dtype_)) {}
+        chunk_storage_(torch::zeros({max_count / comm_.size()}, dtype_)),
+        received_storage_(torch::zeros({max_count}, dtype_)),
+        next_((comm_.rank() + 1) % comm_.size()),
+        previous_((comm_.rank() - 1 + comm_.size()) % comm_.size()) {}
 
   void select_count(int64_t count) override {
     full_ = full_storage_.narrow(0, 0, count);
     chunk_ = chunk_storage_.narrow(0, 0, count / comm_.size());
+    received_ = received_storage_.narrow(0, 0, count);
   }
 
   std::vector<std::string> sides() const override { return {"nf", "raw", "raw-nb"}; }
@@ -60,20 +70,27 @@ class MpiTarget : public CollectiveTarget {
             nonblocking ? MPI_Iallgather(chunk, chunk_count, mpi_type_, full, chunk_count, mpi_type_, comm, nonblocking)
                         : MPI_Allgather(chunk, chunk_count, mpi_type_, full, chunk_count, mpi_type_, comm));
         break;
+      case Collective::kSendRecv:
+        return run_sendrecv(side);  // two requests, completed there
     }
     if (nonblocking) NF_CHECK_MPI(MPI_Wait(nonblocking, MPI_STATUS_IGNORE));
   }
 
-  std::string describe() const override {
+  std::string library() const override {
     char version[MPI_MAX_LIBRARY_VERSION_STRING];
     int length = 0;
     MPI_Get_library_version(version, &length);
-    std::string library(version, length);
-    return "device cpu, " + library.substr(0, library.find_first_of(",\n")) +
-           "\nnf: nf::dist::MpiCommunicator (MPI_Iallreduce / MPI_Ireduce_scatter_block / MPI_Iallgather, "
-           "Work::wait polls MPI_Test under the watchdog)\n"
-           "raw: MPI_Allreduce / MPI_Reduce_scatter_block / MPI_Allgather (blocking)\n"
-           "raw-nb: the same non-blocking calls as nf, completed by MPI_Wait\n"
+    const std::string text(version, length);
+    return text.substr(0, text.find_first_of(",\n"));  // "Open MPI v4.1.4", without the build details
+  }
+
+  std::string describe() const override {
+    return "device cpu, " + library() +
+           "\nnf: nf::dist::MpiCommunicator (MPI_Iallreduce / MPI_Ireduce_scatter_block / MPI_Iallgather; "
+           "sendrecv: recv + send, both started, then both waited; Work::wait polls MPI_Test under the watchdog)\n"
+           "raw: MPI_Allreduce / MPI_Reduce_scatter_block / MPI_Allgather / MPI_Sendrecv (blocking)\n"
+           "raw-nb: the same non-blocking calls as nf, completed by MPI_Wait (sendrecv: MPI_Irecv + MPI_Isend, "
+           "MPI_Waitall)\n"
            "all on the same communicator and buffers";
   }
 
@@ -89,14 +106,40 @@ class MpiTarget : public CollectiveTarget {
       case Collective::kAllGather:
         comm_.all_gather(chunk_, full_)->wait();
         return;
+      case Collective::kSendRecv: {
+        // Both started before either is waited for: a large send completes only once its peer's
+        // receive is posted, and every rank sends at once. The receive goes first, so the message
+        // lands in place instead of in MPI's unexpected-message queue.
+        const auto received = comm_.recv(received_, previous_, kSendRecvTag);
+        const auto sent = comm_.send(full_, next_, kSendRecvTag);
+        received->wait();
+        sent->wait();
+        return;
+      }
     }
+  }
+
+  // sendrecv through MPI directly, in the same order as nf's side.
+  void run_sendrecv(size_t side) {
+    const int count = static_cast<int>(full_.numel());
+    const MPI_Comm comm = comm_.handle();
+    if (side == kBlocking) {
+      NF_CHECK_MPI(MPI_Sendrecv(full_.data_ptr(), count, mpi_type_, next_, kSendRecvTag, received_.data_ptr(), count,
+                                mpi_type_, previous_, kSendRecvTag, comm, MPI_STATUS_IGNORE));
+      return;
+    }
+    MPI_Request requests[2];
+    NF_CHECK_MPI(MPI_Irecv(received_.data_ptr(), count, mpi_type_, previous_, kSendRecvTag, comm, &requests[0]));
+    NF_CHECK_MPI(MPI_Isend(full_.data_ptr(), count, mpi_type_, next_, kSendRecvTag, comm, &requests[1]));
+    NF_CHECK_MPI(MPI_Waitall(2, requests, MPI_STATUSES_IGNORE));
   }
 
   dist::MpiCommunicator comm_;
   torch::ScalarType dtype_;
   MPI_Datatype mpi_type_;
-  torch::Tensor full_storage_, chunk_storage_;
-  torch::Tensor full_, chunk_;  // the selected message: views of the storage
+  torch::Tensor full_storage_, chunk_storage_, received_storage_;
+  torch::Tensor full_, chunk_, received_;  // the selected message: views of the storage
+  int next_, previous_;                    // sendrecv's peers: it sends to next_, receives from previous_
 };
 
 }  // namespace

@@ -7,18 +7,37 @@ Usage (normally called by scripts/bench_train.sh, under LD_PRELOAD of jemalloc):
   python3 torch_train_loop.py peak --threads 2      # fp32 matmul GFLOP/s, the denominator of "% of peak"
   scripts/gpu/check.sh adds --device cuda --dtype bf16 (on a GPU, in bf16 autocast).
 
-Prints one JSON line: {"tokens_per_s", "gflops_per_s", "fastest_step_tokens_per_s", "flops_per_token",
-"step_s": [...], ...} (tokens_per_s: all timed steps' tokens over their total time).
+Data parallel, one process per rank, launched as nf-train is (scaling sweeps, issue #18):
+  mpirun -n 4 python3 torch_train_loop.py train --dist ddp --rendezvous /tmp/rdv.$$ ...
+  srun --mpi=pmix -n 8 python3 torch_train_loop.py train --dist fsdp2 --rendezvous $SHARED/rdv.$SLURM_JOB_ID ...
+  torchrun --nproc-per-node 4 torch_train_loop.py train --dist ddp ...     # env:// (MASTER_ADDR/PORT)
+--dist ddp is DistributedDataParallel with one gradient all-reduce per step (nf's ZeRO 0); --dist fsdp2
+is fully_shard (per-parameter sharding) on each decoder layer and the root, as torchtitan does (nf's
+ZeRO 3). The rank comes from the launcher's environment (Open MPI, PMIx/Slurm, torchrun); --rendezvous
+FILE meets through a file that must not exist yet (one node, or a filesystem all nodes share; no ports),
+without it through env:// (MASTER_ADDR, MASTER_PORT). gloo on --device cpu, nccl on cuda (one GPU per
+local rank). --global-batch stays the global batch: rank r trains on its own contiguous slice of
+global_batch / world rows of it, as nf's loader gives each dp rank.
+
+Prints one JSON line (rank 0 only): {"tokens_per_s", "gflops_per_s", "fastest_step_tokens_per_s",
+"flops_per_token", "step_s": [...], "world_size", "dist", "backend", "peak_rss_bytes", "losses", ...}
+(tokens_per_s: all timed steps' global tokens over their total time; gflops_per_s: model FLOP/s per rank,
+nf's definition; step_s: each step's time on the slowest rank; peak_rss_bytes: the largest rank's).
 The math mirrors src/model (layers.cpp, loss.cpp), src/optim and src/train/step.cpp; the module
 layout is a natural nn.Module one, as a PyTorch user would write it, not a copy of nf's code.
 """
 import argparse
+import contextlib
+import gc
 import glob
 import json
 import math
+import os
+import resource
 import time
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
@@ -142,14 +161,16 @@ def load_tokens(data_dir):
     return torch.cat(parts)
 
 
-def batches(tokens, rows, seq_len):
-    """Endless (inputs, targets, mask) batches of consecutive windows, as nf's loader yields."""
+def batches(tokens, rows, seq_len, rank=0, world=1):
+    """Endless (inputs, targets, mask) batches of consecutive windows, as nf's loader yields: of each
+    global batch of `rows` windows, rank `rank` of `world` gets the contiguous slice rows / world long."""
     per_epoch = (tokens.numel() - 1) // seq_len
+    local = rows // world
     start = 0
     while True:
-        idx = [(start + r) % per_epoch * seq_len for r in range(rows)]
+        idx = [(start + rank * local + r) % per_epoch * seq_len for r in range(local)]
         window = torch.stack([tokens[i:i + seq_len + 1] for i in idx])
-        yield window[:, :-1].contiguous(), window[:, 1:].contiguous(), torch.ones(rows, seq_len, dtype=torch.bool)
+        yield window[:, :-1].contiguous(), window[:, 1:].contiguous(), torch.ones(local, seq_len, dtype=torch.bool)
         start += rows
 
 
@@ -160,58 +181,143 @@ def lr_at(step, peak, warmup, total, min_ratio=0.1):
     return peak * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+# Where each launcher puts (rank, world size, local rank), in the order they are looked for: mpirun
+# (Open MPI), srun --mpi=pmix, srun without PMIx, torchrun.
+LAUNCHERS = (("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK"),
+             ("PMIX_RANK", "SLURM_NTASKS", "SLURM_LOCALID"),
+             ("SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID"),
+             ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
+
+
+def launcher_rank():
+    """(rank, world size, local rank) from the launcher's environment, or an error naming what is missing."""
+    env = os.environ
+    launchers = LAUNCHERS
+    if "TORCHELASTIC_RUN_ID" in env:  # torchrun's workers inherit a Slurm job's SLURM_*: its own variables win
+        launchers = LAUNCHERS[-1:] + LAUNCHERS[:-1]
+    for rank, size, local in launchers:
+        if rank in env:
+            if size not in env:
+                raise SystemExit(f"{rank} is set but {size} is not: cannot tell the world size")
+            return int(env[rank]), int(env[size]), int(env.get(local, "0"))
+    raise SystemExit("--dist needs a launcher's rank, and none of OMPI_COMM_WORLD_RANK (mpirun), PMIX_RANK or "
+                     "SLURM_PROCID (srun), RANK (torchrun) is set: launch through one of them")
+
+
+def init_distributed(cfg):
+    """Joins the process group; returns its backend name."""
+    if cfg.device == "cuda":
+        torch.cuda.set_device(cfg.local_rank)  # one GPU per local rank
+    backend = "nccl" if cfg.device == "cuda" else "gloo"
+    if cfg.rendezvous:
+        init_method = f"file://{os.path.abspath(cfg.rendezvous)}"
+    else:
+        for name in ("MASTER_ADDR", "MASTER_PORT"):
+            if name not in os.environ:
+                raise SystemExit(f"--dist {cfg.dist} without --rendezvous FILE meets through env://, "
+                                 f"and {name} is not set")
+        init_method = "env://"
+    dist.init_process_group(backend, init_method=init_method, rank=cfg.rank, world_size=cfg.world)
+    return backend
+
+
+def all_reduce(values, op, device):
+    """A few numbers summed (or maxed) over the ranks, in fp64 so counts stay exact; as they are on one process."""
+    if not dist.is_initialized():
+        return values
+    totals = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(totals, op)
+    return totals.tolist()
+
+
 def train(args):
     cfg = args
     if cfg.ffn_hidden == 0:
         cfg.ffn_hidden = (8 * cfg.d_model // 3 + 63) // 64 * 64
-    torch.manual_seed(1234)
+    backend = init_distributed(cfg) if cfg.dist != "none" else None
+    torch.manual_seed(1234)  # every rank starts from the same weights (DDP would broadcast rank 0's anyway)
     with torch.device(cfg.device):  # parameters made and initialized where they train
         model = CausalLM(cfg)
+    fpt = flops_per_token(model, cfg)
+    parameters = sum(p.numel() for p in model.parameters())
+    wrapped = model
+    if cfg.dist == "ddp":
+        devices = [cfg.local_rank] if cfg.device == "cuda" else None
+        wrapped = nn.parallel.DistributedDataParallel(model, device_ids=devices)
+    elif cfg.dist == "fsdp2":
+        from torch.distributed.device_mesh import init_device_mesh
+        from torch.distributed.fsdp import fully_shard
+
+        # An explicit mesh: fully_shard's default one takes the accelerator's type even for --device cpu.
+        mesh = init_device_mesh(cfg.device, (cfg.world,))
+        for layer in model.layers:
+            fully_shard(layer, mesh=mesh)
+        fully_shard(model, mesh=mesh)  # the root: embedding (tied head too), final norm, lm_head
     # torch.compile (inductor) fuses the forward and, through AOTAutograd, its backward; the first
     # call compiles, so --warmup must cover it.
-    forward = torch.compile(model) if cfg.compile else model
+    forward = torch.compile(wrapped) if cfg.compile else wrapped
+    # After fully_shard: its parameters are new (sharded DTensors), the ones the optimizer must hold.
     decay = [p for n, p in model.named_parameters() if "norm" not in n and "embed_tokens" not in n]
     no_decay = [p for n, p in model.named_parameters() if "norm" in n or "embed_tokens" in n]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
                                   lr=3e-4, betas=(0.9, 0.95), eps=1e-8, foreach=True)
-    data = batches(load_tokens(cfg.data), cfg.global_batch, cfg.seq_len)
+    data = batches(load_tokens(cfg.data), cfg.global_batch, cfg.seq_len, cfg.rank, cfg.world)
+    rows = cfg.global_batch // cfg.world  # this rank's
     total_steps = cfg.warmup + cfg.steps
     step_s, losses = [], []
     for step in range(total_steps):
         start = time.perf_counter()
         inputs, targets, mask = (t.to(cfg.device) for t in next(data))
-        # As nf's step: the loss is the sum over the global batch / the token count, accumulated
-        # over micro-batches; one backward per micro-batch.
-        count = int(mask.sum().item())
+        # As nf's step: the loss is the sum over the global batch / the global token count, accumulated
+        # over micro-batches; one backward per micro-batch. DDP and FSDP average the ranks' gradients,
+        # so each rank's part is scaled by the world size to make that average the global sum's.
+        count = int(all_reduce([mask.sum().item()], dist.ReduceOp.SUM, cfg.device)[0])
         loss_sum = 0.0
-        for begin in range(0, cfg.global_batch, cfg.micro_batch):
+        for begin in range(0, rows, cfg.micro_batch):
             end = begin + cfg.micro_batch
-            # bf16: autocast with fp32 weights and optimizer, as nf's training.dtype bf16
-            with torch.autocast(cfg.device, dtype=torch.bfloat16, enabled=cfg.dtype == "bf16"):
-                logits = forward(inputs[begin:end])
-                per_token = F.cross_entropy(logits.reshape(-1, cfg.vocab), targets[begin:end].reshape(-1),
-                                            reduction="none").view(end - begin, cfg.seq_len)
-            part = torch.where(mask[begin:end], per_token, torch.zeros_like(per_token)).sum()
-            (part / count).backward()
+            # Gradients sync over the ranks on the last micro-batch only (nf's dp: one reduction a step).
+            sync = contextlib.nullcontext()
+            if cfg.dist == "ddp" and end < rows:
+                sync = wrapped.no_sync()
+            elif cfg.dist == "fsdp2":
+                model.set_requires_gradient_sync(end == rows)
+            with sync:  # around forward and backward, as no_sync needs
+                # bf16: autocast with fp32 weights and optimizer, as nf's training.dtype bf16
+                with torch.autocast(cfg.device, dtype=torch.bfloat16, enabled=cfg.dtype == "bf16"):
+                    logits = forward(inputs[begin:end])
+                    per_token = F.cross_entropy(logits.reshape(-1, cfg.vocab), targets[begin:end].reshape(-1),
+                                                reduction="none").view(end - begin, cfg.seq_len)
+                part = torch.where(mask[begin:end], per_token, torch.zeros_like(per_token)).sum()
+                (part * cfg.world / count).backward()
             loss_sum += part.item()
+        loss_sum = all_reduce([loss_sum], dist.ReduceOp.SUM, cfg.device)[0]
+        # Of all parameters' gradients: with FSDP2 they are DTensor shards and the norm a replicated DTensor.
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        if hasattr(grad_norm, "full_tensor"):
+            grad_norm = grad_norm.full_tensor()
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, 3e-4, 100, 1000)
-        if math.isfinite(loss_sum) and math.isfinite(grad_norm.item()):
+        if math.isfinite(loss_sum) and math.isfinite(grad_norm.item()):  # both global: every rank agrees
             optimizer.step()
         optimizer.zero_grad(set_to_none=False)  # nf zeroes gradients in place
         if cfg.device == "cuda":
             torch.cuda.synchronize()  # the step's kernels (the optimizer's) are done before the clock stops
         step_s.append(time.perf_counter() - start)
         losses.append(loss_sum / count)
+    # A step takes as long as its slowest rank; the run needs as much memory as its largest.
+    step_s = all_reduce(step_s, dist.ReduceOp.MAX, cfg.device)
+    peak_rss = int(all_reduce([resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024], dist.ReduceOp.MAX,
+                              cfg.device)[0])
+    if cfg.rank != 0:
+        return
     timed = step_s[cfg.warmup:]
     tokens_per_s = cfg.global_batch * cfg.seq_len * len(timed) / sum(timed)
-    fpt = flops_per_token(model, cfg)
-    print(json.dumps({"tokens_per_s": tokens_per_s, "gflops_per_s": tokens_per_s * fpt / 1e9,
+    print(json.dumps({"tokens_per_s": tokens_per_s, "gflops_per_s": tokens_per_s * fpt / cfg.world / 1e9,
                       "fastest_step_tokens_per_s": cfg.global_batch * cfg.seq_len / min(timed),
-                      "flops_per_token": fpt, "parameters": sum(p.numel() for p in model.parameters()),
+                      "flops_per_token": fpt, "parameters": parameters,
                       "threads": torch.get_num_threads(), "compiled": cfg.compile, "device": cfg.device,
-                      "dtype": cfg.dtype, "step_s": step_s, "losses": losses}))
+                      "dtype": cfg.dtype, "world_size": cfg.world, "dist": cfg.dist, "backend": backend,
+                      "peak_rss_bytes": peak_rss, "step_s": step_s, "losses": losses}))
 
 
 def peak(args):
@@ -251,6 +357,10 @@ def main():
     parser.add_argument("--compile", action="store_true", help="train: the model through torch.compile")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="train: where the model trains")
     parser.add_argument("--dtype", choices=("fp32", "bf16"), default="fp32", help="train: bf16 = bf16 autocast")
+    parser.add_argument("--dist", choices=("none", "ddp", "fsdp2"), default="none",
+                        help="train: data parallel over the launcher's ranks (mpirun, srun, torchrun)")
+    parser.add_argument("--rendezvous", metavar="FILE",
+                        help="train: the ranks meet through this new file (file://), else env:// (MASTER_ADDR/PORT)")
     parser.add_argument("--size", type=int, default=2048, help="peak: matrix size")
     parser.add_argument("--repeats", type=int, default=10, help="peak: timed matmuls")
     args = parser.parse_args()
@@ -260,11 +370,24 @@ def main():
         return
     if args.n_kv_heads == 0:
         args.n_kv_heads = args.n_heads
-    if args.data is None or args.global_batch % args.micro_batch:
-        parser.error("train needs --data, and --global-batch must be a multiple of --micro-batch")
+    args.rank, args.world, args.local_rank = launcher_rank() if args.dist != "none" else (0, 1, 0)
+    if args.data is None or args.global_batch % (args.world * args.micro_batch):
+        parser.error("train needs --data, and --global-batch must be a multiple of --micro-batch x the ranks")
     if args.compile and args.warmup < 1:
         parser.error("--compile needs --warmup >= 1: the first step compiles")
     train(args)
+    if dist.is_initialized():
+        # DDP's and FSDP's objects sit in reference cycles that keep the process group (its gloo threads)
+        # alive; left to the collection at interpreter exit, those threads abort the process
+        # ("terminate called without an active exception", pytorch#190489). Free them first.
+        gc.collect()
+        dist.destroy_process_group()
+        if args.rendezvous and args.rank == 0:
+            # The FileStore deletes its file when its last rank lets go, but after FSDP2 none does:
+            # DTensor's sharding caches keep the device mesh, and through it the store, until exit. A file
+            # left behind would hang the next run meeting there; every rank is past its last collective.
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(args.rendezvous)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ constexpr const char* kUsage =
     "    --dry-run.memory 80GB        check the plan against this per-rank limit (default:\n"
     "                                 training.memory_limit, else the device's memory)\n"
     "    --dry-run.layouts all        also rank every layout of this world size that fits\n"
+    "    --dry-run.json FILE          also write the plan (and the layouts) as JSON to FILE\n"
     "    --dry-run.peak_tflops 989    a device's peak (default: training.peak_tflops, else 989)\n"
     "    --dry-run.efficiency 0.4     the fraction of that peak a step reaches\n"
     "    --dry-run.bandwidth 100      a rank's link in GB/s\n"
@@ -52,6 +53,7 @@ struct Arguments {
   std::string dry_run_flag;    // the first --dry-run.* flag given, for the error without --dry-run
   std::string dry_run_memory;  // --dry-run.memory: the limit the plan is checked against
   bool dry_run_layouts = false;
+  std::string dry_run_json;     // --dry-run.json: where rank 0 writes the plan as JSON
   nf::train::PlanOptions plan;  // peak_tflops, efficiency, bandwidth_gbps (bf16_autocast: from the device)
 };
 
@@ -89,6 +91,9 @@ bool parse_dry_run_flag(const std::vector<std::string>& args, size_t& i, Argumen
       throw nf::UsageError("--dry-run.layouts '" + *layouts + "' is not a choice", "--dry-run.layouts all");
     }
     out.dry_run_layouts = true;
+  } else if (auto json = flag_value(args, i, "--dry-run.json", "--dry-run.json plan.json")) {
+    if (json->empty()) throw nf::UsageError("--dry-run.json needs a file name", "--dry-run.json plan.json");
+    out.dry_run_json = *json;
   } else if (auto peak = flag_value(args, i, "--dry-run.peak_tflops", "--dry-run.peak_tflops 989")) {
     out.plan.peak_tflops = positive_number(*peak, "--dry-run.peak_tflops", "--dry-run.peak_tflops 989");
   } else if (auto efficiency = flag_value(args, i, "--dry-run.efficiency", "--dry-run.efficiency 0.4")) {
@@ -121,8 +126,8 @@ Arguments parse_arguments(const std::vector<std::string>& args) {
     } else if (arg.rfind("--dry-run.", 0) == 0) {
       if (!parse_dry_run_flag(args, i, out)) {
         throw nf::UsageError("unknown option '" + arg + "'",
-                             "the planner's options are --dry-run.memory, --dry-run.layouts, --dry-run.peak_tflops, "
-                             "--dry-run.efficiency and --dry-run.bandwidth (nf-train --help)");
+                             "the planner's options are --dry-run.memory, --dry-run.layouts, --dry-run.json, "
+                             "--dry-run.peak_tflops, --dry-run.efficiency and --dry-run.bandwidth (nf-train --help)");
       }
     } else if (arg == "--print-config") {
       out.print_config = true;
@@ -197,10 +202,14 @@ int run_stage(const nf::dist::JobContext& job, const Arguments& args, const nf::
     // Every rank plans (it is arithmetic); rank 0 prints. A plan that does not fit still exits 0:
     // the report says so and lists the changes that would fit.
     const c10::Device device = nf::dist::planned_device(job);
-    const std::string report =
-        nf::train::dry_run_report(config, job.world_size, memory_limit(job, args, config, device),
-                                  plan_options(args, config, device), args.dry_run_layouts);
-    if (job.rank == 0) std::cout << (stage.name.empty() ? "" : "Stage " + stage.name + ":\n") << report << std::flush;
+    const nf::train::DryRun planned =
+        nf::train::dry_run(config, job.world_size, memory_limit(job, args, config, device),
+                           plan_options(args, config, device), args.dry_run_layouts);
+    if (job.rank != 0) return 0;
+    std::cout << (stage.name.empty() ? "" : "Stage " + stage.name + ":\n") << nf::train::dry_run_report(planned)
+              << std::flush;
+    // Atomically: a driver polling for the file never reads half of it.
+    if (!args.dry_run_json.empty()) nf::write_file_atomic(args.dry_run_json, nf::train::dry_run_json(planned));
     return 0;
   }
   if (job.rank == 0) {
@@ -241,6 +250,14 @@ int run(const nf::dist::JobContext& job) {
   }
   const std::vector<nf::train::StagePlan> stages =
       nf::train::load_stage_plan(args.config_file, args.overrides, preset_dirs());
+  if (!args.dry_run_json.empty() && stages.size() > 1) {
+    std::string names;
+    for (const nf::train::StagePlan& stage : stages) names += (names.empty() ? "" : ", ") + stage.name;
+    throw nf::UsageError("--dry-run.json writes one plan, and " + args.config_file + " has " +
+                             std::to_string(stages.size()) + " stages (" + names + ")",
+                         "drop --dry-run.json to print every stage's plan, or plan one stage from a config "
+                         "without a stages: list");
+  }
   if (args.print_config) {
     for (const nf::train::StagePlan& stage : stages) {
       if (job.rank != 0) continue;

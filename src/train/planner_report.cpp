@@ -237,6 +237,12 @@ uint64_t device_memory_bytes(const c10::Device& device, int64_t ranks_on_node) {
   return 0;  // not Linux, or unreadable: unknown
 }
 
+std::string layout_keys(const Plan& plan) {
+  return "--parallel.dp " + std::to_string(plan.dp) + " --parallel.tp " + std::to_string(plan.tp) + " --parallel.pp " +
+         std::to_string(plan.pp) + " --parallel.zero " + std::to_string(plan.zero) + " --training.recompute " +
+         model::name_of(plan.recompute);
+}
+
 std::vector<Candidate> fitting_layouts(const TrainConfig& config, int64_t world_size, const MemoryLimit& limit,
                                        const PlanOptions& options) {
   std::vector<Candidate> layouts;
@@ -250,15 +256,12 @@ std::vector<Candidate> fitting_layouts(const TrainConfig& config, int64_t world_
       layout.parallel.dp = dp;
       if (!accepted(layout, world_size)) continue;  // zero and recompute do not change what nf accepts
       for (int64_t zero = 0; zero <= (dp > 1 ? 3 : 0); ++zero) {
-        for (const auto& [name, mode] : model::recompute_mode_names()) {
+        for (const auto& name_and_mode : model::recompute_mode_names()) {
           layout.parallel.zero = zero;
-          layout.training.recompute = mode;
+          layout.training.recompute = name_and_mode.second;
           const Plan plan = make_plan(layout, world_size, options);
           if (!fits(plan, limit)) continue;
-          layouts.push_back({"--parallel.dp " + std::to_string(dp) + " --parallel.tp " + std::to_string(tp) +
-                                 " --parallel.pp " + std::to_string(pp) + " --parallel.zero " + std::to_string(zero) +
-                                 " --training.recompute " + name,
-                             plan});
+          layouts.push_back({layout_keys(plan), plan});
         }
       }
     }
@@ -308,12 +311,19 @@ std::vector<Candidate> fixes_that_fit(const TrainConfig& config, int64_t world_s
   return fixes;
 }
 
-std::string dry_run_report(const TrainConfig& config, int64_t world_size, const MemoryLimit& limit,
-                           const PlanOptions& options, bool all_layouts) {
+DryRun dry_run(const TrainConfig& config, int64_t world_size, const MemoryLimit& limit, const PlanOptions& options,
+               bool all_layouts) {
   const Plan plan = make_plan(config, world_size, options);
-  std::string report = plan_report(plan, limit);
-  if (!fits(plan, limit)) report += fixes_text(fixes_that_fit(config, world_size, limit, options), limit);
-  if (all_layouts) report += layouts_table(fitting_layouts(config, world_size, limit, options), world_size, limit);
+  DryRun run{world_size, limit, plan, fits(plan, limit), {}, std::nullopt};
+  if (!run.fits) run.fixes = fixes_that_fit(config, world_size, limit, options);
+  if (all_layouts) run.layouts = fitting_layouts(config, world_size, limit, options);
+  return run;
+}
+
+std::string dry_run_report(const DryRun& run) {
+  std::string report = plan_report(run.plan, run.limit);
+  if (!run.fits) report += fixes_text(run.fixes, run.limit);
+  if (run.layouts) report += layouts_table(*run.layouts, run.world_size, run.limit);
   return report;
 }
 

@@ -10,8 +10,9 @@
 #    ZeRO 3 run's consolidated saves resume on one rank;
 #  - the measured peak per rank (metrics.jsonl) falls from ZeRO 0 to 1 to 3 at dp 4 and with full
 #    recomputation, and the planner's prediction is recorded beside it;
-#  - --dry-run prints the planner's table; a memory limit the config cannot fit stops nf-train
-#    before training with the table and the keys that would make it fit.
+#  - --dry-run prints the planner's table, and --dry-run.json the same plan and ranked layouts as
+#    JSON; a memory limit the config cannot fit stops nf-train before training with the table and
+#    the keys that would make it fit.
 # shellcheck source=tests/lib/preamble.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/preamble.sh"
 # shellcheck source=tests/e2e/tiny_model.sh
@@ -90,17 +91,62 @@ grep -q 'peak memory per rank (tensors / process RSS; planner' "$work/peak_zero3
 echo "PASS: the measured peak per rank falls from ZeRO 0 to 1 to 3 and with full recomputation"
 
 "$MPIEXEC" -n 4 --oversubscribe "$train" "${common[@]}" --output.name plan --parallel.zero 3 --dry-run \
-  --dry-run.memory 8GB >"$work/plan.out" 2>&1 || { cat "$work/plan.out"; fail "--dry-run"; }
+  --dry-run.memory 8GB --dry-run.layouts all --dry-run.json "$work/plan/plan.json" >"$work/plan.out" 2>&1 ||
+  { cat "$work/plan.out"; fail "--dry-run"; }
 grep -q 'Memory per rank' "$work/plan.out" && grep -q 'fits' "$work/plan.out" || { cat "$work/plan.out"; fail "no plan"; }
 [[ ! -e $work/runs/plan/metrics.jsonl ]] || fail "--dry-run trained"
 # Without a limit: the node's memory shared by the 4 ranks on it (/proc/meminfo, JobContext::local_size).
-"$MPIEXEC" -n 4 --oversubscribe "$train" "${common[@]}" --output.name plan --dry-run >"$work/plan_node.out" 2>&1 ||
+"$MPIEXEC" -n 4 --oversubscribe "$train" "${common[@]}" --output.name plan --dry-run \
+  --dry-run.json "$work/plan/plan_node.json" >"$work/plan_node.out" 2>&1 ||
   { cat "$work/plan_node.out"; fail "--dry-run without a limit"; }
 grep -Eq "against [0-9.]+ GiB \(the node's memory / 4 ranks\)" "$work/plan_node.out" ||
   { cat "$work/plan_node.out"; fail "the default limit is not the node's memory over its 4 ranks"; }
+# --dry-run.json: the printed plan and layouts table, as JSON (only the two files: written atomically).
+[[ $(ls "$work/plan") == $'plan.json\nplan_node.json' ]] || { ls -a "$work/plan"; fail "--dry-run.json left other files"; }
+"$py" - "$work/plan.out" "$work/plan/plan.json" "$work/plan/plan_node.json" <<'PY' || fail "--dry-run.json differs from the printed plan"
+import json, math, re, sys
+text = open(sys.argv[1]).read()
+run, node = json.load(open(sys.argv[2])), json.load(open(sys.argv[3]))
+assert list(run) == ["world_size", "plan", "limit_bytes", "limit_source", "fits", "layouts"], list(run)
+assert [run["world_size"], run["limit_bytes"], run["limit_source"], run["fits"]] == [4, 8 * 10**9, "--dry-run.memory", True], run
+assert "layouts" not in node and node["limit_source"] == "the node's memory / 4 ranks", node
+
+def check(plan):
+    step = plan["step"]
+    parts = step["compute_s"] + step["dp_comm_s"] + step["tp_comm_s"] + step["pp_comm_s"] + step["bubble_s"]
+    assert math.isclose(step["total_s"], parts, rel_tol=1e-12), step
+    assert len(plan["stages"]) == plan["pp"], plan
+    for s in plan["stages"]:
+        states = s["parameters"] + s["gradients"] + s["optimizer"] + s["master"]
+        assert s["total"] == states + max(s["activations"] + s["comm_buffers"], s["step_transient"]), s
+    assert plan["peak_bytes"] == max(s["total"] for s in plan["stages"]), plan
+    assert plan["keys"] == (f"--parallel.dp {plan['dp']} --parallel.tp {plan['tp']} --parallel.pp {plan['pp']} "
+                            f"--parallel.zero {plan['zero']} --training.recompute {plan['recompute']}"), plan
+
+# The plan as printed: "Plan: tp 1 x pp 1 x dp 4, parallel.zero 3, training.recompute none, ..."
+tp, pp, dp, zero, recompute = re.search(r"Plan: tp (\d+) x pp (\d+) x dp (\d+), parallel.zero (\d+), "
+                                        r"training.recompute (\w+)", text).groups()
+plan = run["plan"]
+assert [plan["tp"], plan["pp"], plan["dp"], plan["zero"], plan["recompute"]] == [1, 1, 4, 3, "none"], plan
+assert [str(plan[k]) for k in ("tp", "pp", "dp", "zero", "recompute")] == [tp, pp, dp, zero, recompute], plan
+check(plan)
+# The layouts as printed ("#  dp  tp  pp  zero  recompute  peak memory  step time  keys"), in the same order.
+table = text[text.index("fastest first:"):].splitlines()[2:]
+rows = [re.match(r"\s*\d+\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\w+)\s.*?(--parallel.*)$", line).groups()
+        for line in table if line.strip()]
+layouts = run["layouts"]
+assert len(layouts) == len(rows) > 1, (len(layouts), len(rows))
+for layout, row in zip(layouts, rows):
+    check(layout)
+    assert (str(layout["dp"]), str(layout["tp"]), str(layout["pp"]), str(layout["zero"]), layout["recompute"],
+            layout["keys"]) == row, (layout["keys"], row)
+totals = [layout["step"]["total_s"] for layout in layouts]
+assert totals == sorted(totals), totals
+print(f"--dry-run.json: the plan and {len(layouts)} layouts as printed, fastest first")
+PY
 "$MPIEXEC" -n 4 --oversubscribe "$train" "${common[@]}" "${wide[@]}" --output.name too_small \
   --training.memory_limit 10MB >"$work/too_small.out" 2>&1 && fail "a run that cannot fit in 10MB trained"
 grep -q 'does NOT fit' "$work/too_small.out" && grep -Eq 'parallel.zero 3|training.recompute full' "$work/too_small.out" ||
   { cat "$work/too_small.out"; fail "the error lacks the planner's table or the keys that fit"; }
 [[ ! -e $work/runs/too_small/metrics.jsonl ]] || fail "the run that does not fit started training"
-echo "PASS: --dry-run plans; a config over training.memory_limit stops before training, saying what would fit"
+echo "PASS: --dry-run plans (--dry-run.json too); a config over training.memory_limit stops before training, saying what would fit"

@@ -2,6 +2,8 @@
 # The dataset as other tools see it: shards written by the C++ writer are read back with plain
 # h5py (check_shard.py) for every format, and `nf-shard verify`/`inspect` are driven as a user
 # would, including a corrupted shard (verify must fail with exit code 3 and name the file).
+# Last, bench-reader on a 4 MiB shard (a fraction of a second): its --jsonl file holds one JSON
+# object per table row, with the row's method and its memcpy baseline.
 # usage: test_dataset_tools.sh BUILD_DIR SOURCE_DIR
 # shellcheck source=tests/lib/preamble.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/preamble.sh"
@@ -45,4 +47,22 @@ set +e
 code=$?
 set -e
 [[ $code -eq 3 ]] && grep -q "no manifest.json in '$dataset'" "$work/missing.txt"
+
+"$build/data_tools/bench-reader" --megabytes 4 --windows 2000 --dir "$work/bench-reader" \
+  --jsonl "$work/reader.jsonl" > "$work/reader.txt"
+"$py" - "$work/reader.txt" "$work/reader.jsonl" <<'PY'
+import json, sys
+rows = [[c.strip() for c in l.strip().strip("|").split("|")] for l in open(sys.argv[1]) if l.startswith("| ")][1:]
+records = [json.loads(line) for line in open(sys.argv[2])]
+assert len(rows) == 8 and len(records) == len(rows), (rows, records)
+baselines = [r[0] for r in rows if r[0].endswith("(baseline)")]
+for row, record in zip(rows, records):
+    assert list(record) == ["method", "ops_per_s", "gb_per_s", "vs_memcpy", "baseline"], record
+    assert record["method"] == row[0] and record["baseline"] in baselines, (row, record)
+    assert abs(record["ops_per_s"] - float(row[1])) <= 0.5 and abs(record["gb_per_s"] - float(row[2])) <= 0.005, (row, record)
+    assert abs(100 * record["vs_memcpy"] - float(row[3].rstrip("%"))) <= 0.5, (row, record)
+    assert (record["vs_memcpy"] == 1) == (record["method"] == record["baseline"]), record
+# Each row is compared with the memcpy row above it: windows first, then samples.
+assert [r["baseline"] for r in records] == [baselines[0]] * 4 + [baselines[1]] * 4, records
+PY
 echo "test_dataset_tools: OK"

@@ -1,9 +1,10 @@
 // The memory and step-time planner (planner.h, docs/memory.md), without tensors: parameters split
 // over pipeline stages and tp shards add up to the model; ZeRO, recomputation and the pipeline
 // schedule move memory the way nf does; sizes parse; the layout search and the fit check answer
-// with layouts and keys that fit.
+// with layouts and keys that fit; --dry-run.json holds what the text shows.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -274,14 +275,47 @@ TEST(Planner, CheckFitsNamesTheKeysThatFit) {
 
 TEST(Planner, DryRunReportShowsTheTableAndTheFixes) {
   const TrainConfig c = small_config();
-  const std::string fits_report = dry_run_report(c, 1, {1ull << 40, "test"}, {}, false);
+  const std::string fits_report = dry_run_report(dry_run(c, 1, {1ull << 40, "test"}, {}, false));
   EXPECT_NE(fits_report.find("pipeline stage"), std::string::npos) << fits_report;
   EXPECT_NE(fits_report.find("fits"), std::string::npos) << fits_report;
   EXPECT_EQ(fits_report.find("does NOT fit"), std::string::npos) << fits_report;
-  const std::string tight = dry_run_report(c, 1, {make_plan(c, 1).peak_bytes() - 1, "test"}, {}, true);
+  const std::string tight = dry_run_report(dry_run(c, 1, {make_plan(c, 1).peak_bytes() - 1, "test"}, {}, true));
   EXPECT_NE(tight.find("does NOT fit"), std::string::npos) << tight;
   EXPECT_NE(tight.find("--training."), std::string::npos) << tight;
   EXPECT_NE(tight.find("Layouts of 1 rank"), std::string::npos) << tight;
+}
+
+TEST(Planner, DryRunJsonHoldsThePlanAndTheRankedLayouts) {
+  const TrainConfig c = with_layout(small_config(), 1, 2, 2);
+  const MemoryLimit limit{1ull << 40, "test"};
+  const DryRun run = dry_run(c, 4, limit, {}, true);
+  const auto json = nlohmann::json::parse(dry_run_json(run));
+  EXPECT_EQ(json["world_size"], 4);
+  EXPECT_EQ(json["limit_bytes"], limit.bytes);
+  EXPECT_EQ(json["limit_source"], "test");
+  EXPECT_EQ(json["fits"], true);
+  const auto& plan = json["plan"];
+  EXPECT_EQ(plan["dp"], 2);
+  EXPECT_EQ(plan["pp"], 2);
+  EXPECT_EQ(plan["recompute"], "none");
+  EXPECT_EQ(plan["keys"], layout_keys(run.plan));
+  EXPECT_EQ(plan["peak_bytes"], run.plan.peak_bytes());
+  const auto& step = plan["step"];
+  EXPECT_DOUBLE_EQ(step["total_s"].get<double>(), step["compute_s"].get<double>() + step["dp_comm_s"].get<double>() +
+                                                      step["tp_comm_s"].get<double>() +
+                                                      step["pp_comm_s"].get<double>() + step["bubble_s"].get<double>());
+  ASSERT_EQ(plan["stages"].size(), 2u);
+  EXPECT_EQ(plan["stages"][1]["first_rank"], run.plan.stages[1].first_rank);
+  EXPECT_EQ(plan["stages"][1]["total"], run.plan.stages[1].total());
+  // The layouts in the printed order, each with the keys the table shows.
+  ASSERT_EQ(json["layouts"].size(), run.layouts->size());
+  for (size_t i = 0; i < run.layouts->size(); ++i) {
+    EXPECT_EQ(json["layouts"][i]["keys"], (*run.layouts)[i].keys);
+    if (i > 0) {
+      EXPECT_LE(json["layouts"][i - 1]["step"]["total_s"], json["layouts"][i]["step"]["total_s"]);
+    }
+  }
+  EXPECT_FALSE(nlohmann::json::parse(dry_run_json(dry_run(c, 4, limit, {}, false))).contains("layouts"));
 }
 
 }  // namespace

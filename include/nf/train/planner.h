@@ -2,17 +2,19 @@
 // (parameters, gradients, optimizer state, master weights, activations, communication buffers) and
 // how long a step will take, from the config and the world size alone: arithmetic, no tensors, no
 // communication. `nf-train --dry-run` prints it, `--dry-run.layouts all` ranks every layout that
-// fits, and check_fits() stops a run that cannot fit before it allocates anything.
+// fits, `--dry-run.json FILE` writes the same as JSON, and check_fits() stops a run that cannot fit
+// before it allocates anything.
 //
 // The model is in src/train/planner.cpp (every constant named there, the activation terms in one
 // function); memory sizes, the tables, and the searches over layouts and fixes in
-// src/train/planner_report.cpp.
+// src/train/planner_report.cpp; the JSON in src/train/planner_json.cpp.
 #pragma once
 
 #include <c10/core/Device.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -134,6 +136,10 @@ struct Candidate {
   Plan plan;
 };
 
+// The keys that select `plan`'s layout: "--parallel.dp 2 --parallel.tp 1 --parallel.pp 2
+// --parallel.zero 1 --training.recompute full" (fitting_layouts()' keys).
+std::string layout_keys(const Plan& plan);
+
 // Every (dp, tp, pp) with dp·tp·pp = world_size that nf accepts, × parallel.zero 0..3 (> 0 only
 // with dp > 1) × training.recompute none/selective/full, that fits `limit`; fastest first, then
 // smallest peak. The keys set dp, tp, pp, zero and recompute explicitly.
@@ -148,10 +154,26 @@ std::string layouts_table(const std::vector<Candidate>& layouts, int64_t world_s
 std::vector<Candidate> fixes_that_fit(const TrainConfig& config, int64_t world_size, const MemoryLimit& limit,
                                       const PlanOptions& options = {});
 
-// nf-train --dry-run's output: plan_report(), the fixes when it does not fit, and with
-// `all_layouts` the layouts_table().
-std::string dry_run_report(const TrainConfig& config, int64_t world_size, const MemoryLimit& limit,
-                           const PlanOptions& options, bool all_layouts);
+// What nf-train --dry-run reports, computed once for its text and its JSON.
+struct DryRun {
+  int64_t world_size = 1;
+  MemoryLimit limit;
+  Plan plan;  // of the config as given
+  bool fits = true;
+  std::vector<Candidate> fixes;                   // fixes_that_fit(), when it does not fit
+  std::optional<std::vector<Candidate>> layouts;  // fitting_layouts(), with --dry-run.layouts all
+};
+DryRun dry_run(const TrainConfig& config, int64_t world_size, const MemoryLimit& limit, const PlanOptions& options,
+               bool all_layouts);
+
+// nf-train --dry-run's output: plan_report(), the fixes when it does not fit, and with the layouts
+// the layouts_table().
+std::string dry_run_report(const DryRun& run);
+
+// --dry-run.json's content (docs/memory.md): {"world_size", "plan", "limit_bytes", "limit_source",
+// "fits", and with the layouts "layouts": [plan, ...] fastest first}; a plan holds its layout, its
+// assumptions, the keys that select it, its step-time split and one object per pipeline stage.
+std::string dry_run_json(const DryRun& run);
 
 // Before training: a ConfigError when any pipeline stage's predicted peak exceeds `limit`; its
 // message holds the plan and the keys of the fixes_that_fit().
