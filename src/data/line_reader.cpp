@@ -37,6 +37,13 @@ LineReader::LineReader(std::string path, int64_t max_line_bytes, LineRange range
     if (fd >= 0) ::close(fd);
     throw IoError("cannot open input '" + path_ + "': " + reason, "check the path and its permissions");
   }
+  // A range past the start is a share of a plain file (split_inputs never splits a gzip file), read
+  // as plain bytes: zlib would take gzip magic at the cut, a line that happens to start with
+  // 1f 8b, for a compressed stream and refuse the share, when the whole file reads as plain text.
+  if (range_.begin > 0) {
+    plain_fd_ = fd;
+    return;
+  }
   gzFile file = gzdopen(fd, "rb");
   if (file == nullptr) {
     ::close(fd);
@@ -48,19 +55,28 @@ LineReader::LineReader(std::string path, int64_t max_line_bytes, LineRange range
 
 LineReader::~LineReader() {
   if (file_ != nullptr) gzclose(as_gz(file_));
+  if (plain_fd_ >= 0) ::close(plain_fd_);
 }
 
-int64_t LineReader::disk_bytes() const { return static_cast<int64_t>(gzoffset(as_gz(file_))) - range_.begin; }
+int64_t LineReader::disk_bytes() const {
+  const int64_t at = plain_fd_ >= 0 ? ::lseek(plain_fd_, 0, SEEK_CUR) : gzoffset(as_gz(file_));
+  return at - range_.begin;
+}
 
-// Moves unread bytes to the front and reads more after them; false when nothing more came.
-bool LineReader::refill() {
-  if (eof_) return false;
-  if (begin_ > 0) {
-    std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
-    end_ -= begin_;
-    begin_ = 0;
+// Reads up to `size` bytes at `into`; 0 at the end of the file.
+int64_t LineReader::read_some(char* into, size_t size) {
+  if (plain_fd_ >= 0) {
+    ssize_t got;
+    do got = ::read(plain_fd_, into, size);
+    while (got < 0 && errno == EINTR);
+    if (got < 0) {
+      throw IoError(
+          "cannot read input '" + path_ + "' after line " + std::to_string(line_number_) + ": " + std::strerror(errno),
+          "check the file and the disk it is on");
+    }
+    return got;
   }
-  const int got = gzread(as_gz(file_), buffer_.data() + end_, static_cast<unsigned>(buffer_.size() - end_));
+  const int got = gzread(as_gz(file_), into, static_cast<unsigned>(size));
   int code = Z_OK;
   const char* message = gzerror(as_gz(file_), &code);
   // A truncated stream is no hard error to gzread (Z_BUF_ERROR, "unexpected end of file"): it
@@ -70,6 +86,18 @@ bool LineReader::refill() {
                         ": corrupt or truncated gzip data (" + message + ")",
                     "check the file with `gzip -t " + path_ + "`, then re-create or re-download it");
   }
+  return got;
+}
+
+// Moves unread bytes to the front and reads more after them; false when nothing more came.
+bool LineReader::refill() {
+  if (eof_) return false;
+  if (begin_ > 0) {
+    std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
+    end_ -= begin_;
+    begin_ = 0;
+  }
+  const int64_t got = read_some(buffer_.data() + end_, buffer_.size() - end_);
   if (got == 0) eof_ = true;
   end_ += static_cast<size_t>(got);
   // A UTF-8 byte order mark (Windows editors write one) is no part of the first line.

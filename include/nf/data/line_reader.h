@@ -10,7 +10,8 @@
 namespace nf::data {
 
 // A part of a plain (not gzip) file: the lines that start in [begin, end). `begin` is a line start
-// and `first_line` that line's number, so messages keep the file's own line numbers.
+// and `first_line` that line's number, so messages keep the file's own line numbers. A range that
+// begins past 0 is read as plain bytes, whatever they look like.
 struct LineRange {
   int64_t begin = 0;
   int64_t end = -1;  // -1: to the end of the file
@@ -42,12 +43,14 @@ class LineReader {
 
  private:
   bool refill();
+  int64_t read_some(char* into, size_t size);
 
   std::string path_;
   int64_t max_line_bytes_;
   LineRange range_;
   int64_t offset_;        // file offset of the next line's start (plain files)
   void* file_ = nullptr;  // gzFile, kept opaque so users of this header need no zlib.h
+  int plain_fd_ = -1;     // instead of file_ for a range that begins past the file's start
   std::vector<char> buffer_;
   size_t begin_ = 0;  // unread bytes are buffer_[begin_, end_)
   size_t end_ = 0;

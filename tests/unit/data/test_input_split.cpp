@@ -121,6 +121,45 @@ TEST(SplitInputs, AByteOrderMarkKeepsEveryLineInOneShare) {
   for (int parts : {2, 3, 7}) EXPECT_EQ(read_shares(split_inputs(files, parts, options), options), whole) << parts;
 }
 
+// gzip is detected from a file's first bytes; a share cut from the middle of a plain file is plain
+// whatever its first line holds. A share starting at a line that began with gzip's magic (1f 8b)
+// was taken for a gzip stream and refused, while the whole file read fine (found by
+// fuzz_document_reader).
+TEST(SplitInputs, AShareStartingWithGzipMagicBytesIsStillPlainText) {
+  TempDir dir;
+  std::string text = "A plain first paragraph: the file is not gzip.\n\n";
+  for (const auto& verse : bible_verses()) {
+    if (verse.chapter == "Ge3") break;
+    text += "\x1f\x8b\x08\x00 " + verse.text + "\n\n";  // paragraphs, each starting with the magic
+  }
+  write_text(dir.file("magic.txt"), text);
+  const auto files = discover_inputs({dir.file("magic.txt")});
+  ASSERT_FALSE(files[0].gzip);
+  const ReaderOptions options{DatasetFormat::kPretrain};
+  // Not strict: 8b is no UTF-8 lead byte, so every paragraph is bad input; whole and shares must agree.
+  const auto read = [&](const std::vector<std::vector<InputSlice>>& shares) {
+    std::vector<std::string> documents;
+    BadInputReport bad;
+    for (const auto& share : shares) {
+      for (const InputSlice& slice : share) {
+        DocumentReader reader(slice.file.path, slice.range, options, bad);
+        Document document;
+        while (reader.next(document)) documents.push_back(document.source + "|" + document.segments[0].text);
+      }
+    }
+    documents.push_back("bad " + std::to_string(bad.count(BadInputKind::kInvalidUtf8)));
+    return documents;
+  };
+  const auto whole = read(split_inputs(files, 1, options));
+  ASSERT_EQ(whole.size(), 2u);  // the plain paragraph, and Genesis 1 and 2 as bad input
+  EXPECT_EQ(whole.back(), "bad 56");
+  for (int parts : {2, 3, 7}) {
+    const auto shares = split_inputs(files, parts, options);
+    ASSERT_GT(shares[1].front().range.begin, 0) << parts;
+    EXPECT_EQ(read(shares), whole) << parts;
+  }
+}
+
 TEST(SplitInputs, ParagraphFilesAreCutOnlyAfterBlankLines) {
   TempDir dir;
   std::string text;
