@@ -5,8 +5,7 @@ import shlex
 import shutil
 import sys
 
-from . import report, runner, slurm, sweep
-from .store import Store
+from . import machine, report, runner, slurm, store, sweep
 
 USAGE = """\
   scaling.sh run SWEEP.yaml [--out DIR] [--points 0,3,5] [--force] [--no-report]
@@ -14,7 +13,7 @@ USAGE = """\
       those this commit already measured here; then write the CSVs and DIR/report.md
   scaling.sh list SWEEP.yaml [--out DIR]
       the points, numbered, and whether each is measured
-  scaling.sh submit SWEEP.yaml [--out DIR] [--sbatch "--partition gpu --gpus-per-task 1"]
+  scaling.sh submit SWEEP.yaml [--out DIR] [--sbatch "--partition gpu --gpus-per-node 8"]
       the same sweep as Slurm jobs: a job array per rank count, then a job that writes the report
   scaling.sh report DIR [--against DIR_A] [--labels A B] [--title TEXT]
       report.md and plots/ of DIR; with --against, DIR_A's training points beside DIR's
@@ -57,7 +56,7 @@ def _keep_sweep(path, out):
 
 
 def _store(directory):
-    results = Store(directory)
+    results = store.Store(directory)
     try:
         return results, results.records()
     except ValueError as e:
@@ -106,9 +105,9 @@ def main():
         return
     results, records = _store(out)
     if args.command == "list":
-        ctx = runner.Context(root, build, python, out, plan["planner"], 0)
+        commit, fingerprint = machine.commit(root, out), machine.describe()["fingerprint"]
         for index, point in enumerate(plan["points"]):
-            done = results.measured(point["id"], ctx.commit, ctx.machine["fingerprint"])
+            done = store.measured(records, point["id"], commit, fingerprint)
             print(f"{index:4d}  {point['id']}  {'measured' if done else 'to run   '}  {sweep.describe(point)}")
         return
     indices = None

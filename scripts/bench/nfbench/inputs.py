@@ -3,11 +3,11 @@ and the Tang poems, scripts/prepare_corpus.sh), a byte-level BPE of corpus.vocab
 nf-shard trains on it, and the pretraining dataset nf-shard builds with it. Each is built under a
 temp name and renamed, under the results directory's lock, so concurrent Slurm jobs build it once.
 """
-import fcntl
 import os
 import shutil
 
 from .launch import run_command
+from .store import locked
 
 
 class Inputs:
@@ -19,8 +19,7 @@ class Inputs:
     def _once(self, name, make):
         """The path of input `name`, made by make(tmp_path) the first time."""
         path = os.path.join(self.directory, name)
-        with open(os.path.join(self.directory, ".lock"), "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with locked(self.directory):
             if not os.path.exists(path):
                 tmp = path + ".tmp"
                 shutil.rmtree(tmp, ignore_errors=True)

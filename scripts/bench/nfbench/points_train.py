@@ -20,11 +20,16 @@ from .launch import CommandFailed, run_command
 JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
 
 
-def _nf_args(point, ctx, dataset, run_dir):
-    args = ["--config", os.path.join(ctx.root, point["config"]), "--data.train_path", dataset,
-            "--output.dir", run_dir, "--output.name", "run"]
+def _config_args(point, ctx):
+    """nf-train's --config and the sweep's overrides of the point."""
+    args = ["--config", os.path.join(ctx.root, point["config"])]
     for key, value in point["overrides"].items():
         args += [f"--{key}", value]
+    return args
+
+
+def _nf_args(point, ctx, dataset, run_dir):
+    args = _config_args(point, ctx) + ["--data.train_path", dataset, "--output.dir", run_dir, "--output.name", "run"]
     args += ["--training.seq_len", point["seq_len"], "--training.micro_batch_size", point["micro_batch_size"],
              "--training.global_batch_size", point["global_batch"],
              "--training.max_steps", point["warmup_steps"] + point["steps"], "--training.warmup_steps", 1,
@@ -119,15 +124,16 @@ def run_nf(point, ctx, work):
 
 def resolved_config(point, ctx, work):
     """The point's config and overrides as nf-train resolves them (--print-config)."""
-    args = ["--config", os.path.join(ctx.root, point["config"])]
-    for key, value in point["overrides"].items():
-        args += [f"--{key}", value]
-    output = run_command([ctx.inputs.tool("src/nf-train"), *args, "--print-config"], os.path.join(work, "config.log"), 120)
+    output = run_command([ctx.inputs.tool("src/nf-train"), *_config_args(point, ctx), "--print-config"],
+                         os.path.join(work, "config.log"), 120)
     return yaml.safe_load(output)
 
 
 def run_peer(point, ctx, work):
     """The PyTorch reference loop, data-parallel over the point's ranks (DDP: nf's ZeRO 0, FSDP2: ZeRO 3)."""
+    if point["global_batch"] % (point["ranks"] * point["micro_batch_size"]):
+        return {"status": "invalid", "reason": f"global batch {point['global_batch']} is not a multiple of "
+                                               f"{point['ranks']} ranks x micro-batch {point['micro_batch_size']}"}
     dataset = ctx.inputs.dataset(point["corpus"]["vocab_size"])
     config = resolved_config(point, ctx, work)
     m = config["model"]
@@ -147,9 +153,6 @@ def run_peer(point, ctx, work):
         args += ["--ffn-hidden", m["ffn_hidden"]]
     if m.get("tie_embeddings"):
         args.append("--tie")
-    if point["global_batch"] % (point["ranks"] * point["micro_batch_size"]):
-        return {"status": "invalid", "reason": f"global batch {point['global_batch']} is not a multiple of "
-                                               f"{point['ranks']} ranks x micro-batch {point['micro_batch_size']}"}
     # nf links jemalloc with its own options (src/apps/allocator_config.cpp); the peer gets the same
     # allocator and options, so the comparison is not one of allocators.
     env = {"LD_PRELOAD": JEMALLOC, "MALLOC_CONF": ctx.malloc_conf} if os.path.exists(JEMALLOC) else {}

@@ -87,13 +87,14 @@ def run(sweep, ctx, results, indices=None, force=False, log=print):
             continue
         ctx.records = results.records()
         label = sweep_module.describe(point)
-        if not force and results.measured(point["id"], ctx.commit, ctx.machine["fingerprint"]):
+        if not force and store.measured(ctx.records, point["id"], ctx.commit, ctx.machine["fingerprint"]):
             log(f"[{index + 1}/{len(points)}] {label}: measured already (commit {ctx.commit[:12]}), skipped")
             continue
         start = time.time()
-        outcome = run_point({k: v for k, v in point.items() if k != "id"}, ctx, os.path.join(results.directory, "points", point["id"]))
+        what = {k: v for k, v in point.items() if k != "id"}
+        outcome = run_point(what, ctx, os.path.join(results.directory, "points", point["id"]))
         record = {"schema": store.SCHEMA, "id": point["id"], "sweep": sweep["name"], "kind": point["kind"],
-                  "point": {k: v for k, v in point.items() if k != "id"}, "status": outcome["status"],
+                  "point": what, "status": outcome["status"],
                   "reason": outcome.get("reason"), "commit": ctx.commit, "machine": ctx.machine, "host": machine.host(),
                   "versions": versions, "environment": machine.environment(), "launcher": ctx.launcher.kind,
                   "threads_per_rank": outcome.get("threads"),
@@ -123,8 +124,9 @@ def headline(record):
 def write_csvs(directory, records):
     """train.csv, comm.csv and io.csv from the newest record of every point (figures across points,
     efficiency and nf / peer, included)."""
-    efficiency = {r["id"]: r["derived"]["efficiency"] for r in figures.trainings(records)}
-    ratio = figures.nf_over_peer(figures.trainings(records))
+    trains = figures.trainings(records)
+    efficiency = {r["id"]: r["derived"]["efficiency"] for r in trains}
+    ratio = figures.nf_over_peer(trains)
     records = figures.latest(records)
     rows = []
     for r in (r for r in records if r["kind"] == "train"):

@@ -15,16 +15,29 @@ SCHEMA = 1
 FINAL = ("ok", "invalid")
 
 
+def locked(directory):
+    """An exclusive lock on `directory` (its .lock file), held until the returned file is closed:
+    `with locked(d): ...`. Concurrent Slurm tasks take it to append or to build shared inputs."""
+    lock = open(os.path.join(directory, ".lock"), "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    return lock
+
+
+def measured(records, point_id, commit, fingerprint):
+    """The final record of this point on this commit and machine among `records`, or None."""
+    found = None
+    for record in records:
+        if (record["id"], record["commit"], record["machine"]["fingerprint"]) == (point_id, commit, fingerprint) \
+                and record["status"] in FINAL:
+            found = record
+    return found
+
+
 class Store:
     def __init__(self, directory):
         self.directory = directory
         os.makedirs(directory, exist_ok=True)
         self.path = os.path.join(directory, "results.jsonl")
-
-    def _locked(self):
-        lock = open(os.path.join(self.directory, ".lock"), "w")
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        return lock
 
     def records(self):
         """Every record, oldest first; a torn last line (a job killed mid-write) is left out."""
@@ -42,7 +55,7 @@ class Store:
 
     def append(self, record):
         line = json.dumps(record, sort_keys=True) + "\n"
-        with self._locked():
+        with locked(self.directory):
             self._cut_torn_line()
             with open(self.path, "a") as f:
                 f.write(line)
@@ -58,15 +71,6 @@ class Store:
             data = f.read()
             if data and not data.endswith(b"\n"):
                 f.truncate(data.rfind(b"\n") + 1)
-
-    def measured(self, point_id, commit, fingerprint):
-        """The final record of this point on this commit and machine, or None."""
-        found = None
-        for record in self.records():
-            if (record["id"], record["commit"], record["machine"]["fingerprint"]) == (point_id, commit, fingerprint) \
-                    and record["status"] in FINAL:
-                found = record
-        return found
 
 
 def write_csv(path, rows, columns):

@@ -164,8 +164,10 @@ def _train_points(reader, root, corpus):
     overrides = {str(k): str(v) for k, v in overrides.items()}
     ranks = reader.ints("ranks", required=True)
     layouts = reader.get("layouts", list, ["dp"])
-    for name in layouts if isinstance(layouts, list) else [layouts]:
-        if not isinstance(layouts, list) or (name not in LAYOUT_NAMES and not re.fullmatch(r"\d+x\d+x\d+", str(name))):
+    if not isinstance(layouts, list):
+        reader.fail("layouts", f"holds {layouts!r}", "use dp, tp, pp, mixed, auto, or DPxTPxPP such as 2x1x2")
+    for name in layouts:
+        if name not in LAYOUT_NAMES and not re.fullmatch(r"\d+x\d+x\d+", str(name)):
             reader.fail("layouts", f"holds {name!r}", "use dp, tp, pp, mixed, auto, or DPxTPxPP such as 2x1x2")
     zeros = reader.ints("zero", [0], minimum=0)
     if any(z > 3 for z in zeros):
@@ -196,12 +198,14 @@ def _train_points(reader, root, corpus):
             for n in ranks:
                 base = dict(common, scaling=scaling, seq_len=seq_len, ranks=n, global_batch=batch_of(n))
                 for layout in layouts_for(layouts, n):
+                    if layout == "auto":  # the planner picks the ZeRO stage and recompute mode too
+                        points.append(dict(base, system="nf", layout=layout, zero=None, recompute=None))
+                        continue
+                    dp = int(layout.split("x")[0])
                     for recompute in recomputes:
-                        dp = None if layout == "auto" else int(layout.split("x")[0])
-                        for zero in zeros if layout != "auto" else [None]:
-                            zero = 0 if dp == 1 else zero  # ZeRO shards over dp: nothing to shard on one
-                            points.append(dict(base, system="nf", layout=layout, zero=zero,
-                                               recompute=None if layout == "auto" else recompute))
+                        for zero in zeros:
+                            points.append(dict(base, system="nf", layout=layout, recompute=recompute,
+                                               zero=0 if dp == 1 else zero))  # ZeRO shards over dp: none on one
                 for peer in peers:
                     points.append(dict(base, system=peer, layout=layout_label(n, 1, 1), zero=PEERS[peer], recompute="none"))
     return points
