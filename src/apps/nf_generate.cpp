@@ -119,7 +119,7 @@ int generate(const nf::dist::JobContext& job, Arguments args) {
                             device);
   nf::model::CausalLM model(source.config, args.tp > 1 ? &mesh.tp() : nullptr);
   model->to(device);
-  nf::ckpt::load_model_weights(source.weights, *model, nf::model::named_parameters(*model));
+  nf::ckpt::load_model_weights(source.weights, model->config(), model->tp(), nf::model::named_parameters(*model));
   model->eval();
   const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const auto generation_start = std::chrono::steady_clock::now();

@@ -195,10 +195,14 @@ int run_stage(const nf::dist::JobContext& job, const Arguments& args, const nf::
   const nf::dist::MeshCoords coords = shape.coords(job.rank);
   log.info(prefix, "layout ", shape.describe(), "; this rank is tp ", coords.tp, ", dp ", coords.dp, ", pp ", coords.pp,
            " (local rank ", job.local_rank, ")");
-  log.info("model: ", nf::model::count_parameters(config.model), " parameters, ", config.model.n_layers,
-           " layers, d_model ", config.model.d_model, ", vocab ", config.model.vocab_size);  // before any allocation
+  log.info("model: ", config.model.neuralflow() ? "neuralflow, " : "", nf::model::count_parameters(config.model),
+           " parameters, ", config.model.n_layers, " layers, d_model ", config.model.d_model, ", vocab ",
+           config.model.vocab_size);  // before any allocation
   log.info("resolved config written to ", run_dir, "/config.yaml");
   if (args.dry_run) {
+    NF_CHECK(!config.model.neuralflow(), nf::UsageError,
+             "--dry-run plans the llama decoder's memory and time (docs/memory.md); the planner has no model of "
+             "model.arch neuralflow yet: run a few steps instead and read the peak memory line");
     // Every rank plans (it is arithmetic); rank 0 prints. A plan that does not fit still exits 0:
     // the report says so and lists the changes that would fit.
     const c10::Device device = nf::dist::planned_device(job);
@@ -221,8 +225,10 @@ int run_stage(const nf::dist::JobContext& job, const Arguments& args, const nf::
            device.is_cuda() ? ": tp, dp and pp over NCCL, host-side agreement over MPI" : ": every axis over MPI");
   // Before anything is allocated: a layout the planner predicts above the memory limit stops here,
   // with the keys that would make it fit (docs/memory.md).
-  nf::train::check_fits(config, job.world_size, memory_limit(job, args, config, device),
-                        plan_options(args, config, device));
+  if (!config.model.neuralflow()) {
+    nf::train::check_fits(config, job.world_size, memory_limit(job, args, config, device),
+                          plan_options(args, config, device));
+  }
   const nf::dist::Mesh mesh(
       shape, MPI_COMM_WORLD,
       std::chrono::milliseconds(static_cast<int64_t>(config.parallel.collective_timeout_s * 1000)), device);
