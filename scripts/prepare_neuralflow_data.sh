@@ -7,7 +7,8 @@
 #
 #   scripts/prepare_neuralflow_data.sh [DIR]   # DIR default data
 #
-# NF_SEQUENCES_MAX=N keeps at most N records, half from each source (a small dataset for tests).
+# NF_SEQUENCES_MAX=N keeps at most N records, half from each source (a small dataset for tests);
+# NF_CORPUS_DIR and NF_TOKENIZER name another corpus directory and tokenizer.
 # nf-shard is $NF_BUILD_DIR/data_tools/nf-shard (NF_BUILD_DIR default <checkout>/build); the
 # Python is $NF_PYTHON (default <checkout>/.venv/bin/python).
 set -euo pipefail
@@ -19,13 +20,13 @@ fail() {
 }
 py=${NF_PYTHON:-$root/.venv/bin/python}
 shard=${NF_BUILD_DIR:-$root/build}/data_tools/nf-shard
-corpus=$root/data/corpus
-tokenizer=$root/data/tokenizer
+corpus=${NF_CORPUS_DIR:-$root/data/corpus}
+tokenizer=${NF_TOKENIZER:-$root/data/tokenizer}
 [[ -x $py ]] || fail "python not found at $py; run scripts/setup.sh, or set NF_PYTHON"
 [[ -x $shard ]] || fail "nf-shard not found at $shard; build it (scripts/build.sh), or set NF_BUILD_DIR"
 [[ -f $corpus/kjv.txt && -f $corpus/tang.txt ]] ||
   fail "no corpus in $corpus (kjv.txt, tang.txt); run scripts/quickstart.sh, or scripts/prepare_corpus.sh data/corpus"
-[[ -f $tokenizer/tokenizer.json ]] ||
+[[ -f $tokenizer/tokenizer.json || -f $tokenizer ]] ||
   fail "no tokenizer $tokenizer/tokenizer.json; run scripts/quickstart.sh, which trains it"
 
 limit=()

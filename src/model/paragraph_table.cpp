@@ -87,11 +87,19 @@ std::string paragraph_unit_of(const std::string& name) {
       return std::string(stack) + ".layer." + name.substr(prefix.size(), name.find('.', prefix.size()) - prefix.size());
     }
   }
+  // The parameters before a stack's blocks and those after them: each run adjacent, as ZeRO 3's
+  // flat layout wants a unit.
+  for (const char* input : {"encoder.embed_tokens.", "decoder.embed_tokens.", "decoder.from_latent."}) {
+    if (name.rfind(input, 0) == 0) return name.substr(0, name.find('.')) + ".input";
+  }
+  for (const char* output : {"encoder.", "decoder."}) {
+    if (name.rfind(output, 0) == 0) return name.substr(0, name.find('.')) + ".output";
+  }
   return name.substr(0, name.find('.'));
 }
 
 std::set<std::string> paragraph_pinned_units() {
-  return {"encoder", "quantizer", "brain", "emotion", "decoder"};
+  return {"encoder.input", "encoder.output", "quantizer", "brain", "emotion", "decoder.input", "decoder.output"};
 }
 
 }  // namespace nf::model

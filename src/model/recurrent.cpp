@@ -51,9 +51,10 @@ MambaBlockImpl::MambaBlockImpl(const ModelConfig& config)
   A_log = register_parameter("A_log", torch::empty({inner_, state_}));
   D = register_parameter("D", torch::empty({inner_}));
   in_proj_ = register_module("in_proj", torch::nn::Linear(LinearOptions(config.d_model, 2 * inner_).bias(false)));
-  conv1d_ = register_module("conv1d", torch::nn::Conv1d(torch::nn::Conv1dOptions(inner_, inner_, kMambaConvWidth)
-                                                            .groups(inner_)
-                                                            .padding(kMambaConvWidth - 1)));
+  // conv1d.weight [inner, 1, width] and conv1d.bias [inner], as torch's depthwise Conv1d names them.
+  const auto conv = register_module("conv1d", std::make_shared<torch::nn::Module>());
+  conv_weight_ = conv->register_parameter("weight", torch::empty({inner_, 1, kMambaConvWidth}));
+  conv_bias_ = conv->register_parameter("bias", torch::empty({inner_}));
   x_proj_ = register_module("x_proj", torch::nn::Linear(LinearOptions(inner_, dt_rank_ + 2 * state_).bias(false)));
   dt_proj_ = register_module("dt_proj", torch::nn::Linear(LinearOptions(dt_rank_, inner_)));
   out_proj_ = register_module("out_proj", torch::nn::Linear(LinearOptions(inner_, config.d_model).bias(false)));
@@ -62,8 +63,16 @@ MambaBlockImpl::MambaBlockImpl(const ModelConfig& config)
 torch::Tensor MambaBlockImpl::forward(const torch::Tensor& x) {
   const int64_t steps = x.size(1);
   const std::vector<torch::Tensor> xz = in_proj_(x).split(inner_, -1);
-  // [B, inner, T]: the causal conv pads both ends; the first T outputs see only the past.
-  const torch::Tensor u = torch::silu(conv1d_(xz[0].transpose(1, 2)).narrow(2, 0, steps));
+  // The causal depthwise conv as width shifted products, [B, T, inner]: output t reads inputs
+  // t − width + 1 .. t (zeros before the first). (torch's conv1d would allocate through the
+  // trainer's counting allocator in a way LibTorch's raw_allocate refuses.)
+  const torch::Tensor padded = torch::nn::functional::pad(
+      xz[0], torch::nn::functional::PadFuncOptions({0, 0, kMambaConvWidth - 1, 0}));
+  torch::Tensor convolved = conv_bias_.expand({x.size(0), steps, inner_});
+  for (int64_t k = 0; k < kMambaConvWidth; ++k) {
+    convolved = convolved + padded.narrow(1, k, steps) * conv_weight_.select(1, 0).select(1, k);
+  }
+  const torch::Tensor u = torch::silu(convolved).transpose(1, 2);  // [B, inner, T]
   const std::vector<torch::Tensor> parts = x_proj_(u.transpose(1, 2)).split_with_sizes({dt_rank_, state_, state_}, -1);
   const torch::Tensor delta = torch::nn::functional::softplus(dt_proj_(parts[0])).transpose(1, 2);
   const torch::Tensor y =

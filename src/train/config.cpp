@@ -273,7 +273,7 @@ dist::MeshShape validate_layout(const TrainConfig& c, int64_t world_size) {
            c.model.n_heads, ") and model.n_kv_heads (", c.model.kv_heads(), ") must be divisible by parallel.tp (",
            mesh.tp(), ")");
   NF_CHECK(!c.model.neuralflow() || (mesh.tp() == 1 && mesh.pp() == 1), ConfigError,
-           "model.arch neuralflow trains on data parallelism (with ZeRO) only, but the layout has tp ", mesh.tp(),
+           "model.arch neuralflow trains on data parallelism only (with any ZeRO stage), but the layout has tp ", mesh.tp(),
            " and pp ", mesh.pp(), ": set parallel.tp 1 and parallel.pp 1");
   parallel::pp::partition_layers(c.model.n_layers, mesh.pp(), c.parallel.pp_layers);  // throws when impossible
   return mesh;

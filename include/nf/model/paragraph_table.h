@@ -27,9 +27,10 @@ namespace nf::model {
 std::vector<std::pair<std::string, std::vector<int64_t>>> paragraph_parameter_table(const ModelConfig& config);
 
 // ZeRO 3's unit of a parameter: "encoder.layer.<i>" / "decoder.layer.<i>" for the transformer blocks
-// (gathered around each block's forward), else the top-level module ("encoder", "quantizer",
-// "brain", "emotion", "decoder"), which paragraph_pinned_units() keeps gathered: small, or read in
-// more than one place.
+// (gathered around each block's forward); "<stack>.input" (the embedding, the decoder's latent
+// projection) and "<stack>.output" (the norm and the projection after the blocks) for the rest of
+// encoder and decoder; else the top-level module ("quantizer", "brain", "emotion"). Every unit but
+// the blocks is pinned (paragraph_pinned_units): small, or read in more than one place.
 std::string paragraph_unit_of(const std::string& name);
 std::set<std::string> paragraph_pinned_units();
 

@@ -6,7 +6,6 @@
 #pragma once
 
 #include <torch/nn/module.h>
-#include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
@@ -45,7 +44,7 @@ class MambaBlockImpl : public torch::nn::Module {
  private:
   int64_t inner_, dt_rank_, state_;
   torch::nn::Linear in_proj_{nullptr}, x_proj_{nullptr}, dt_proj_{nullptr}, out_proj_{nullptr};
-  torch::nn::Conv1d conv1d_{nullptr};
+  torch::Tensor conv_weight_, conv_bias_;
 };
 TORCH_MODULE(MambaBlock);
 
