@@ -3,7 +3,10 @@
 # scripts/neuralflow/make_sequences.py turns data/corpus (KJV verses, Tang poem lines) into
 # sequence records, 4 paragraphs of context and the next one, labelled by
 # scripts/neuralflow/emotion_rule.py, in DIR/neuralflow_text/sequences.jsonl; nf-shard build
-# --format sequence tokenizes them with data/tokenizer into DIR/neuralflow.
+# --format sequence tokenizes them with data/tokenizer into DIR/neuralflow; and DIR/neuralflow_emotion,
+# the emotion stage's data (the guide's train_with_emotion.jsonl): every record of a non-neutral
+# label and as many neutral ones as the largest of those labels has, so that the stage sees each
+# emotion about as often (86% of the corpus is neutral).
 #
 #   scripts/prepare_neuralflow_data.sh [DIR]   # DIR default data
 #
@@ -38,3 +41,19 @@ fi
   --out "$dir/neuralflow_text/sequences.jsonl" "${limit[@]}"
 "$shard" build --input "$dir/neuralflow_text/sequences.jsonl" --tokenizer "$tokenizer" --format sequence \
   --out "$dir/neuralflow" --val-fraction 0.02 --strict --quiet
+"$py" - "$dir/neuralflow_text/sequences.jsonl" "$dir/neuralflow_text/emotion.jsonl" <<'PY'
+import collections, json, os, sys
+records = [json.loads(line) for line in open(sys.argv[1], encoding="utf-8")]
+by_label = collections.defaultdict(list)
+for record in records:
+    by_label[record["emotion"]].append(record)
+most = max((len(v) for k, v in by_label.items() if k != "neutral"), default=0)
+kept = [r for r in records if r["emotion"] != "neutral" or (most := most - 1) >= 0]
+with open(sys.argv[2] + ".tmp", "w", encoding="utf-8") as out:
+    for record in kept:
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+os.replace(sys.argv[2] + ".tmp", sys.argv[2])
+print("emotion data:", dict(collections.Counter(r["emotion"] for r in kept)))
+PY
+"$shard" build --input "$dir/neuralflow_text/emotion.jsonl" --tokenizer "$tokenizer" --format sequence \
+  --out "$dir/neuralflow_emotion" --val-fraction 0.02 --strict --quiet

@@ -134,13 +134,15 @@ int generate_paragraphs(const nf::dist::JobContext& job, const ParagraphRequest&
       }
       std::string text;
       for (const std::string& paragraph : texts) text += (text.empty() ? "" : "\n\n") + paragraph;
-      nlohmann::ordered_json record = {{"index", i},
-                                       {"prompt", prompts[i]},
-                                       {"emotion", emotion < 0 ? "" : request.config.emotions[static_cast<size_t>(emotion)]},
-                                       {"paragraphs", texts},
-                                       {"text", text},
-                                       {"codes", made.codes}};
-      out << record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";  // a cut UTF-8 sequence: U+FFFD
+      nlohmann::ordered_json record = {
+          {"index", i},
+          {"prompt", prompts[i]},
+          {"emotion", emotion < 0 ? "" : request.config.emotions[static_cast<size_t>(emotion)]},
+          {"paragraphs", texts},
+          {"text", text},
+          {"codes", made.codes}};
+      out << record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+          << "\n";  // a cut UTF-8 sequence: U+FFFD
       new_paragraphs += static_cast<int64_t>(texts.size());
     }
   }

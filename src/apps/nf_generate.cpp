@@ -14,6 +14,7 @@
 #include <optional>
 #include <sstream>
 
+#include "generate_paragraphs.h"
 #include "nf/ckpt/checkpoint.h"
 #include "nf/ckpt/hf_import.h"
 #include "nf/ckpt/initial_weights.h"
@@ -28,7 +29,6 @@
 #include "nf/dist/mesh.h"
 #include "nf/dist/rank_device.h"
 #include "nf/model/generation.h"
-#include "generate_paragraphs.h"
 
 namespace {
 

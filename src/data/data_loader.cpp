@@ -73,9 +73,9 @@ void fill_paragraph_rows(const TokenDataset& dataset, const LoaderOptions& optio
   for (uint64_t k = 0; k < samples; ++k) {
     const uint64_t sample = sample_at(first + k, num_samples, options.seed, options.shuffle);
     batch.sample_ids.push_back(sample);
-    fill_paragraph_row(dataset, sample, paragraphs, options.pad_id, scratch,
-                       &batch.inputs[k * static_cast<size_t>(options.seq_len)],
-                       &batch.paragraph_lengths[k * static_cast<size_t>(paragraphs.max_paragraphs)], &batch.emotions[k]);
+    fill_paragraph_row(
+        dataset, sample, paragraphs, options.pad_id, scratch, &batch.inputs[k * static_cast<size_t>(options.seq_len)],
+        &batch.paragraph_lengths[k * static_cast<size_t>(paragraphs.max_paragraphs)], &batch.emotions[k]);
   }
 }
 

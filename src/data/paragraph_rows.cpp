@@ -37,9 +37,8 @@ int64_t emotion_id(const TokenDataset& dataset, uint64_t document, const Paragra
 
 }  // namespace
 
-void fill_paragraph_row(const TokenDataset& dataset, uint64_t document, const ParagraphOptions& options,
-                        TokenId pad_id, std::vector<TokenId>& scratch, TokenId* tokens, int64_t* lengths,
-                        int64_t* emotion) {
+void fill_paragraph_row(const TokenDataset& dataset, uint64_t document, const ParagraphOptions& options, TokenId pad_id,
+                        std::vector<TokenId>& scratch, TokenId* tokens, int64_t* lengths, int64_t* emotion) {
   const TokenDataset::DocumentRef doc = dataset.document(document);
   scratch.resize(doc.length);
   dataset.copy_tokens(doc.begin, doc.length, scratch.data());

@@ -136,8 +136,8 @@ const std::string& TokenDataset::document_metadata(const std::string& field, uin
   const auto found = metadata_.find(field);
   NF_CHECK(found != metadata_.end(), UsageError, "TokenDataset: metadata '", field,
            "' was not read at open (TokenDatasetOptions::metadata_fields)");
-  NF_CHECK(index < found->second.size(), Error, "TokenDataset::document_metadata: ", index, " >= ",
-           found->second.size());
+  NF_CHECK(index < found->second.size(), Error, "TokenDataset::document_metadata: ", index,
+           " >= ", found->second.size());
   return found->second[index];
 }
 

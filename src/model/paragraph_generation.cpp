@@ -45,7 +45,8 @@ Continuation continue_paragraphs(ParagraphModelImpl& model, const std::vector<st
     }
     const BrainOutput brain = model.think(codes.quantized.unsqueeze(0));
     const torch::Tensor next = brain.prediction.select(1, count - 1);  // [1, d_latent]
-    const torch::Tensor emotion = torch::full({1}, options.emotion, torch::TensorOptions().dtype(torch::kLong).device(device));
+    const torch::Tensor emotion =
+        torch::full({1}, options.emotion, torch::TensorOptions().dtype(torch::kLong).device(device));
     std::vector<std::vector<int64_t>> made =
         model.generate(next, emotion, options.eos_id, options.temperature, generator);
     out.paragraphs.push_back(made[0]);

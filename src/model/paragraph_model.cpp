@@ -21,7 +21,8 @@ ModulePtr group() { return std::make_shared<torch::nn::Module>(); }
 
 torch::nn::ModuleDict blocks(const ModelConfig& config) {
   std::vector<std::pair<std::string, ModulePtr>> held;
-  for (int64_t i = 0; i < config.n_layers; ++i) held.emplace_back(std::to_string(i), DecoderLayer(config, TensorParallel()).ptr());
+  for (int64_t i = 0; i < config.n_layers; ++i)
+    held.emplace_back(std::to_string(i), DecoderLayer(config, TensorParallel()).ptr());
   return torch::nn::ModuleDict(held);
 }
 
@@ -228,11 +229,10 @@ std::vector<std::vector<int64_t>> ParagraphModelImpl::generate(const torch::Tens
   torch::Tensor tokens = torch::zeros({rows, 1}, latents.options().dtype(torch::kLong));
   for (int64_t length = 1; length <= config_.max_paragraph_len; ++length) {
     const torch::Tensor logits = decode(latents, emotions, tokens).select(1, length - 1).to(torch::kFloat);
-    const torch::Tensor next = temperature <= 0
-                                   ? logits.argmax(-1)
-                                   : torch::multinomial(torch::softmax(logits / temperature, -1), 1, false,
-                                                        generator)
-                                         .squeeze(-1);
+    const torch::Tensor next =
+        temperature <= 0
+            ? logits.argmax(-1)
+            : torch::multinomial(torch::softmax(logits / temperature, -1), 1, false, generator).squeeze(-1);
     const torch::Tensor chosen = next.cpu();
     bool all_done = true;
     for (int64_t r = 0; r < rows; ++r) {

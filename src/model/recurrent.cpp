@@ -66,8 +66,8 @@ torch::Tensor MambaBlockImpl::forward(const torch::Tensor& x) {
   // The causal depthwise conv as width shifted products, [B, T, inner]: output t reads inputs
   // t − width + 1 .. t (zeros before the first). (torch's conv1d would allocate through the
   // trainer's counting allocator in a way LibTorch's raw_allocate refuses.)
-  const torch::Tensor padded = torch::nn::functional::pad(
-      xz[0], torch::nn::functional::PadFuncOptions({0, 0, kMambaConvWidth - 1, 0}));
+  const torch::Tensor padded =
+      torch::nn::functional::pad(xz[0], torch::nn::functional::PadFuncOptions({0, 0, kMambaConvWidth - 1, 0}));
   torch::Tensor convolved = conv_bias_.expand({x.size(0), steps, inner_});
   for (int64_t k = 0; k < kMambaConvWidth; ++k) {
     convolved = convolved + padded.narrow(1, k, steps) * conv_weight_.select(1, 0).select(1, k);

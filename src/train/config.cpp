@@ -210,8 +210,10 @@ void validate_architecture(const TrainConfig& c, const ObjectiveSpec& objective)
              "training.recompute none");
     return;
   }
-  NF_CHECK(!c.model.neuralflow(), ConfigError, "model.arch neuralflow trains with training.objective vqvae, "
-           "dynamics, emotion or finetune (docs/neuralflow.md), not ", objective.name);
+  NF_CHECK(!c.model.neuralflow(), ConfigError,
+           "model.arch neuralflow trains with training.objective vqvae, "
+           "dynamics, emotion or finetune (docs/neuralflow.md), not ",
+           objective.name);
 }
 
 }  // namespace
@@ -219,8 +221,8 @@ void validate_architecture(const TrainConfig& c, const ObjectiveSpec& objective)
 void validate(const TrainConfig& c) {
   model::validate(c.model);
   // (The neuralflow model's rows are its paragraph slots: model.max_paragraph_len bounds them.)
-  NF_CHECK(c.model.neuralflow() || c.training.seq_len <= c.model.max_seq_len, ConfigError, "training.seq_len (", c.training.seq_len,
-           ") exceeds model.max_seq_len (", c.model.max_seq_len, ")");
+  NF_CHECK(c.model.neuralflow() || c.training.seq_len <= c.model.max_seq_len, ConfigError, "training.seq_len (",
+           c.training.seq_len, ") exceeds model.max_seq_len (", c.model.max_seq_len, ")");
   // With training.epochs the trainer checks this against the max_steps it derives.
   NF_CHECK(c.training.epochs > 0 || c.training.warmup_steps <= c.training.max_steps, ConfigError,
            "training.warmup_steps (", c.training.warmup_steps, ") exceeds training.max_steps (", c.training.max_steps,
@@ -273,8 +275,8 @@ dist::MeshShape validate_layout(const TrainConfig& c, int64_t world_size) {
            c.model.n_heads, ") and model.n_kv_heads (", c.model.kv_heads(), ") must be divisible by parallel.tp (",
            mesh.tp(), ")");
   NF_CHECK(!c.model.neuralflow() || (mesh.tp() == 1 && mesh.pp() == 1), ConfigError,
-           "model.arch neuralflow trains on data parallelism only (with any ZeRO stage), but the layout has tp ", mesh.tp(),
-           " and pp ", mesh.pp(), ": set parallel.tp 1 and parallel.pp 1");
+           "model.arch neuralflow trains on data parallelism only (with any ZeRO stage), but the layout has tp ",
+           mesh.tp(), " and pp ", mesh.pp(), ": set parallel.tp 1 and parallel.pp 1");
   parallel::pp::partition_layers(c.model.n_layers, mesh.pp(), c.parallel.pp_layers);  // throws when impossible
   return mesh;
 }

@@ -52,9 +52,9 @@ using ParameterWriter = std::function<void(const parallel::dp::NamedTensors& val
 struct ObjectiveContext {
   const TrainConfig& config;
   const dist::Mesh& mesh;
-  model::CausalLM lm{nullptr};                // model.arch llama
-  model::ParagraphModel paragraph{nullptr};   // model.arch neuralflow
-  ParameterWriter write_parameters;           // the paragraph objectives'
+  model::CausalLM lm{nullptr};               // model.arch llama
+  model::ParagraphModel paragraph{nullptr};  // model.arch neuralflow
+  ParameterWriter write_parameters;          // the paragraph objectives'
   bool bf16_autocast = false;
   parallel::pp::ScheduleKind schedule = parallel::pp::ScheduleKind::k1F1B;
   std::function<model::CausalLM()> starting_model;  // a new model holding the run's starting weights

@@ -37,8 +37,8 @@ struct ObjectiveSpec {
   std::string unpacked_rows;                 // why training.document_mask does not apply; "" = it does
   ObjectiveKind kind = ObjectiveKind::kNextToken;
   model::Architecture arch = model::Architecture::kLlama;  // the model it trains
-  ParagraphParts paragraph;                                 // kParagraph's
-  bool emotion_labels = false;                              // every record must carry an emotion label
+  ParagraphParts paragraph;                                // kParagraph's
+  bool emotion_labels = false;                             // every record must carry an emotion label
 };
 
 // Every objective, in registry order, and their names (the accepted values of training.objective).

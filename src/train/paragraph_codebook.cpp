@@ -61,6 +61,7 @@ CodebookUpkeep codebook_upkeep(model::ParagraphModelImpl& model, const VqvaeConf
       model::ema_update(model.ema_count(), model.ema_sum(), counts, sums, config.ema_decay, kEmaEpsilon);
   at::Tensor codebook = config.ema ? ema.codebook : model.codebook().detach().clone();
   at::Tensor count = ema.count, sum = ema.sum;
+  out.usage_perplexity = model::perplexity(count);
   const at::Tensor dead = (count < config.dead_code_threshold).nonzero().squeeze(1);
   out.dead_codes = static_cast<double>(dead.size(0));
   if (config.restart_dead_codes && dead.size(0) > 0) {

@@ -16,6 +16,7 @@ namespace nf::train {
 struct CodebookUpkeep {
   parallel::dp::NamedTensors writes;  // quantizer.codebook, ema_count, ema_sum: their new values
   double perplexity = 0;              // of the global batch's codes
+  double usage_perplexity = 0;        // of the usage counts' EMA: the codebook's use over ~1/(1 − decay) steps
   double dead_codes = 0;              // codes below the usage threshold, before restarts
   double restarted = 0;               // of them, restarted at a latent
 };

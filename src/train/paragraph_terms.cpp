@@ -13,10 +13,11 @@ namespace {
 // logits of those positions only ([Σ lengths, vocab], decode's): [N].
 at::Tensor token_losses(const at::Tensor& logits, const at::Tensor& tokens, const at::Tensor& lengths) {
   const at::Tensor counted = torch::arange(tokens.size(1), lengths.options()).unsqueeze(0) < lengths.unsqueeze(1);
-  const at::Tensor losses = torch::nn::functional::cross_entropy(
-      logits.to(torch::kFloat), tokens.index({counted}),
-      torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
-  const at::Tensor row = torch::arange(tokens.size(0), lengths.options()).unsqueeze(1).expand_as(counted).index({counted});
+  const at::Tensor losses =
+      torch::nn::functional::cross_entropy(logits.to(torch::kFloat), tokens.index({counted}),
+                                           torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
+  const at::Tensor row =
+      torch::arange(tokens.size(0), lengths.options()).unsqueeze(1).expand_as(counted).index({counted});
   return torch::zeros({tokens.size(0)}, losses.options()).index_add(0, row, losses);
 }
 
@@ -35,7 +36,8 @@ ParagraphSums paragraph_sums(model::ParagraphModelImpl& model, const ParagraphPa
                              const at::Tensor& lengths, const at::Tensor& emotions) {
   // Positions past the micro-batch's longest paragraph are padding everywhere: cut them (the
   // blocks are causal, so no kept position reads them).
-  const int64_t rows = tokens.size(0), slots = tokens.size(1), width = std::max<int64_t>(lengths.max().item<int64_t>(), 1);
+  const int64_t rows = tokens.size(0), slots = tokens.size(1),
+                width = std::max<int64_t>(lengths.max().item<int64_t>(), 1);
   const at::Tensor used = tokens.narrow(2, 0, width);
   const int64_t latent = model.config().d_latent, codes = model.config().codebook_size;
   const at::Tensor flat_lengths = lengths.reshape(-1);
@@ -65,7 +67,9 @@ ParagraphSums paragraph_sums(model::ParagraphModelImpl& model, const ParagraphPa
   }
   // The paragraphs' codes back in their slots: [rows, slots, d_latent], zero where a slot is unused.
   const auto in_slots = [&](const at::Tensor& values) {
-    return torch::zeros({rows * slots, latent}, values.options()).index_copy(0, present, values).view({rows, slots, latent});
+    return torch::zeros({rows * slots, latent}, values.options())
+        .index_copy(0, present, values)
+        .view({rows, slots, latent});
   };
   const at::Tensor targets = in_slots(quantized.quantized.detach());
   const at::Tensor per_row = (lengths > 0).sum(1);  // paragraphs of each record
@@ -120,8 +124,10 @@ ParagraphSums paragraph_sums(model::ParagraphModelImpl& model, const ParagraphPa
 std::vector<std::string> frozen_modules(const ParagraphParts& parts) {
   const bool decoder = parts.reconstruct || parts.decode_next, brain = parts.predict || parts.decode_next;
   std::vector<std::string> frozen;
-  const std::pair<const char*, bool> modules[] = {{"encoder.", parts.reconstruct}, {"quantizer.", parts.reconstruct},
-                                                  {"brain.", brain},                {"emotion.", parts.decode_next},
+  const std::pair<const char*, bool> modules[] = {{"encoder.", parts.reconstruct},
+                                                  {"quantizer.", parts.reconstruct},
+                                                  {"brain.", brain},
+                                                  {"emotion.", parts.decode_next},
                                                   {"decoder.", decoder}};
   for (const auto& [module, trained] : modules) {
     if (!trained) frozen.emplace_back(module);
@@ -131,8 +137,8 @@ std::vector<std::string> frozen_modules(const ParagraphParts& parts) {
 
 ParagraphWeights paragraph_weights(const TrainConfig& config) {
   const VqvaeConfig& vq = config.training.vqvae;
-  return {vq.beta_commit, vq.ema ? 0.0 : vq.gamma_codebook, vq.bag_of_words, config.training.dynamics.ponder_cost_weight,
-          config.model.d_latent};
+  return {vq.beta_commit, vq.ema ? 0.0 : vq.gamma_codebook, vq.bag_of_words,
+          config.training.dynamics.ponder_cost_weight, config.model.d_latent};
 }
 
 at::Tensor paragraph_loss(const ParagraphSums& sums, const ParagraphCounts& counts, const ParagraphWeights& weights) {

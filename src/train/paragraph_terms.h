@@ -22,17 +22,17 @@ ParagraphCounts count_paragraphs(const at::Tensor& lengths);
 // A micro-batch's sums. The loss terms are differentiable scalars (undefined for a part the
 // stage does not run); the rest are detached statistics.
 struct ParagraphSums {
-  at::Tensor recon;       // Σ −log p of every paragraph's tokens, decoded from its own code
-  at::Tensor bow;         // Σ −log p of the same tokens as a bag of words of its latent
-  at::Tensor commit;      // Σ (z − sg(q))² over paragraphs and latent dims
-  at::Tensor codebook;    // Σ (q − sg(z))²
-  at::Tensor prediction;  // Σ (prediction − next code)² over predictions and latent dims
-  at::Tensor ponder;      // Σ ACT ponder cost over predictions
-  at::Tensor next;        // Σ −log p of `next`'s tokens, decoded from the prediction with the emotion
-  double steps = 0;       // Σ ACT thinking steps over predictions
-  double copy_last = 0;   // Σ (this code − next code)²: the copy-the-last-latent baseline
-  double target_squares = 0;  // Σ ‖next code‖² (with target_sum: the mean-latent baseline)
-  at::Tensor target_sum;      // [d_latent] Σ next code
+  at::Tensor recon;                   // Σ −log p of every paragraph's tokens, decoded from its own code
+  at::Tensor bow;                     // Σ −log p of the same tokens as a bag of words of its latent
+  at::Tensor commit;                  // Σ (z − sg(q))² over paragraphs and latent dims
+  at::Tensor codebook;                // Σ (q − sg(z))²
+  at::Tensor prediction;              // Σ (prediction − next code)² over predictions and latent dims
+  at::Tensor ponder;                  // Σ ACT ponder cost over predictions
+  at::Tensor next;                    // Σ −log p of `next`'s tokens, decoded from the prediction with the emotion
+  double steps = 0;                   // Σ ACT thinking steps over predictions
+  double copy_last = 0;               // Σ (this code − next code)²: the copy-the-last-latent baseline
+  double target_squares = 0;          // Σ ‖next code‖² (with target_sum: the mean-latent baseline)
+  at::Tensor target_sum;              // [d_latent] Σ next code
   at::Tensor code_counts, code_sums;  // [K], [K, d_latent]: each code's paragraphs (reconstruct)
   at::Tensor latents, errors;         // [n, d_latent], [n]: encoder latents and ‖z − q‖² (reconstruct)
 };

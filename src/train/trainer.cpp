@@ -141,17 +141,11 @@ class Trainer {
         log);
     if (tied_) tied_->sync_weight();   // after a resume or load the last stage's copy must match the embedding
     optimizer_->release_parameters();  // ZeRO 3: from here on each unit is gathered when it runs
-    objective_ = make_objective(objective_spec_,
-                                {config,
-                                 mesh,
-                                 lm_,
-                                 paragraph_,
-                                 [this](const parallel::dp::NamedTensors& values) { optimizer_->assign(values); },
-                                 bf16_autocast_,
-                                 config.parallel.pp_schedule,
-                                 [this] { return has_lora() ? lm_ : starting_model(); },
-                                 starting_weights(),
-                                 log});
+    objective_ = make_objective(
+        objective_spec_,
+        {config, mesh, lm_, paragraph_,
+         [this](const parallel::dp::NamedTensors& values) { optimizer_->assign(values); }, bf16_autocast_,
+         config.parallel.pp_schedule, [this] { return has_lora() ? lm_ : starting_model(); }, starting_weights(), log});
     schedule_ = optim::LrScheduleOptions()
                     .with_peak_lr(t.learning_rate)
                     .with_min_lr_ratio(t.min_lr_ratio)
@@ -254,10 +248,11 @@ class Trainer {
     model::ParagraphModel model(config_.model);
     const int64_t parameters = model::initialize(*model, init_options());
     model->to(device_);
-    log_.info("initialized ", with_thousands(static_cast<double>(parameters)), " parameters of the neuralflow model on ",
-              device_.str(), " (seed ", config_.training.seed, "): encoder and decoder of ", config_.model.n_layers,
-              " blocks, ", model::name_of(config_.model.brain_type), " brain of ", config_.model.num_layers,
-              " layers, ", config_.model.codebook_size, " codes of ", config_.model.d_latent, " dims");
+    log_.info("initialized ", with_thousands(static_cast<double>(parameters)),
+              " parameters of the neuralflow model on ", device_.str(), " (seed ", config_.training.seed,
+              "): encoder and decoder of ", config_.model.n_layers, " blocks, ",
+              model::name_of(config_.model.brain_type), " brain of ", config_.model.num_layers, " layers, ",
+              config_.model.codebook_size, " codes of ", config_.model.d_latent, " dims");
     return model;
   }
 
@@ -317,7 +312,8 @@ class Trainer {
       no_decay.insert(no_decay.end(), frozen.begin(), frozen.end());
       options.adamw.with_no_decay_patterns(no_decay);
       std::string names;
-      for (const std::string& module : frozen) names += (names.empty() ? "" : ", ") + module.substr(0, module.size() - 1);
+      for (const std::string& module : frozen)
+        names += (names.empty() ? "" : ", ") + module.substr(0, module.size() - 1);
       log_.info(objective_spec_.name, ": frozen ", names.empty() ? "nothing (the whole model trains)" : names);
     }
     return options;

@@ -85,8 +85,8 @@ void export_ema(const std::string& dir, at::Generator& gen) {
 void export_act(const std::string& dir, at::Generator& gen) {
   const double threshold = 0.99;
   at::Tensor probs = at::rand({10, 5}, gen) * 0.9 + 0.05;
-  probs[3].fill_(0.1);   // never reaches the threshold: halts at the last step
-  probs[4][0] = 0.995;   // halts at once
+  probs[3].fill_(0.1);  // never reaches the threshold: halts at the last step
+  probs[4][0] = 0.995;  // halts at once
   probs = probs.requires_grad_(true);
   const at::Tensor grad_weights = at::randn({10, 5}, gen);
   const nf::model::Halting halting = nf::model::act_halting(probs, threshold);

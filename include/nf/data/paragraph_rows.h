@@ -27,9 +27,8 @@ struct ParagraphOptions {
 
 // Document `document`'s row: tokens [max_paragraphs · max_paragraph_len], lengths
 // [max_paragraphs] (0 = an unused slot), its emotion id. `scratch` is reused between calls.
-void fill_paragraph_row(const TokenDataset& dataset, uint64_t document, const ParagraphOptions& options,
-                        TokenId pad_id, std::vector<TokenId>& scratch, TokenId* tokens, int64_t* lengths,
-                        int64_t* emotion);
+void fill_paragraph_row(const TokenDataset& dataset, uint64_t document, const ParagraphOptions& options, TokenId pad_id,
+                        std::vector<TokenId>& scratch, TokenId* tokens, int64_t* lengths, int64_t* emotion);
 
 // Every document's label checked once, before training: each is one of options.emotions, or empty
 // where require_emotion is off. DataError naming the dataset, the document (its id metadata where

@@ -54,8 +54,8 @@ struct ModelConfig {
   LoraConfig lora;
   // The NeuralFlow model (arch kNeuralFlow): its paragraph encoder and decoder are n_layers blocks
   // each of the decoder above (d_model, n_heads, ...); these keys are its own (the guide's names).
-  int64_t d_latent = 64;           // a paragraph's latent
-  int64_t num_layers = 2;          // the brain's layers
+  int64_t d_latent = 64;   // a paragraph's latent
+  int64_t num_layers = 2;  // the brain's layers
   BrainType brain_type = BrainType::kMamba;
   int64_t codebook_size = 512;     // VQ codes
   int64_t max_paragraph_len = 48;  // tokens of a paragraph (its <|eos|> included); longer ones are cut

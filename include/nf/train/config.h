@@ -22,13 +22,13 @@ enum class AsyncSaves { kAuto, kOn, kOff };
 
 // training.vqvae: the NeuralFlow VQ-VAE's terms and codebook upkeep (docs/neuralflow.md).
 struct VqvaeConfig {
-  double beta_commit = 0.25;           // the commitment loss's weight
-  double gamma_codebook = 1.0;         // the codebook loss's weight (not used with ema)
-  double bag_of_words = 1.0;           // the bag-of-words loss's weight (nf's addition: against collapse)
-  bool ema = false;                    // codes follow EMAs of their encoder outputs instead of a loss
-  double ema_decay = 0.99;             // of the EMAs, and of each code's usage count
-  bool restart_dead_codes = true;      // a code used less than dead_code_threshold restarts at a latent
-  double dead_code_threshold = 0.01;   // paragraphs per step (the usage count's EMA)
+  double beta_commit = 0.25;          // the commitment loss's weight
+  double gamma_codebook = 1.0;        // the codebook loss's weight (not used with ema)
+  double bag_of_words = 1.0;          // the bag-of-words loss's weight (nf's addition: against collapse)
+  bool ema = false;                   // codes follow EMAs of their encoder outputs instead of a loss
+  double ema_decay = 0.99;            // of the EMAs, and of each code's usage count
+  bool restart_dead_codes = true;     // a code used less than dead_code_threshold restarts at a latent
+  double dead_code_threshold = 0.01;  // paragraphs per step (the usage count's EMA)
 };
 
 // training.dynamics: the NeuralFlow brain's terms.
