@@ -6,7 +6,7 @@
 #     each stage starts from the previous one's final checkpoint and ends at its max_steps; metrics
 #     carry each stage's terms; a stage leaves the modules it does not train bit for bit as it found
 #     them (dynamics: all but the brain; emotion: the encoder and quantizer); the losses fall;
-#  2. every stage's losses and terms on dp 2 with ZeRO 1 and on dp 2 with ZeRO 3 equal one rank's
+#  2. every stage's losses and terms on dp 2 with ZeRO 1, 2 and 3 equal one rank's
 #     (1e-5 relative), the codebook upkeep (EMA, dead-code restarts) included;
 #  3. resume: vqvae stopped at step 4 and resumed reproduces the uninterrupted run bit for bit;
 #  4. nf-generate continues a text with each emotion; emotion_stat.py reads its output;
@@ -34,7 +34,7 @@ data: {train_path: $work/data/neuralflow}
 training: {micro_batch_size: 2, global_batch_size: 8, log_interval: 1, eval_interval: 0}
 output: {dir: $work/runs}
 YAML
-# The stages' lengths, overridden per run below (stages: entries keep their own max_steps).
+# The stages' lengths (stages: entries keep their own max_steps) and the emotion stage's dataset.
 stage_steps() {  # stage_steps VQVAE DYNAMICS EMOTION FINETUNE: a config with those max_steps
   $py - "$work/nf.yaml" "$@" <<'PY'
 import sys, yaml
@@ -45,6 +45,8 @@ config["stages"] = base["stages"]
 for stage in config["stages"]:
     stage["training"]["max_steps"] = steps[stage["name"]]
     stage["training"]["warmup_steps"] = 2
+    if "data" in stage:  # the emotion stage's balanced dataset, built beside the other
+        stage["data"]["train_path"] = config["data"]["train_path"] + "_emotion"
 yaml.safe_dump(config, sys.stdout)
 PY
 }
@@ -100,6 +102,7 @@ layout() {  # layout NAME RANKS ZERO
 }
 layout one 1 0
 layout dp2_zero1 2 1
+layout dp2_zero2 2 2
 layout dp2_zero3 2 3
 $py - "$work/runs" <<'PY' || fail "layouts differ from one rank"
 import json, math, sys
@@ -111,7 +114,7 @@ worst = 0.0
 for stage in ["vqvae", "dynamics", "emotion", "finetune"]:
     reference = records("one", stage)
     assert len(reference) == 3, (stage, len(reference))
-    for name in ["dp2_zero1", "dp2_zero3"]:
+    for name in ["dp2_zero1", "dp2_zero2", "dp2_zero3"]:
         other = records(name, stage)
         assert len(other) == len(reference)
         for a, b in zip(reference, other):
@@ -121,9 +124,9 @@ for stage in ["vqvae", "dynamics", "emotion", "finetune"]:
                 error = abs(b[key] - value) / max(abs(value), 1e-6)
                 worst = max(worst, error)
                 assert error <= 1e-5 or abs(b[key] - value) < 1e-7, (name, stage, a["step"], key, value, b[key])
-print(f"dp2 ZeRO 1 and ZeRO 3 match one rank: worst relative difference {worst:.1e}")
+print(f"dp2 with ZeRO 1, 2 and 3 matches one rank: worst relative difference {worst:.1e}")
 PY
-echo "PASS: vqvae, dynamics, emotion, finetune: dp 2 with ZeRO 1 and ZeRO 3 reproduce one rank's losses and terms"
+echo "PASS: vqvae, dynamics, emotion, finetune: dp 2 with ZeRO 1, 2 and 3 reproduce one rank's losses and terms"
 
 # 3. Resume: vqvae 4 steps, then on to 8, against 8 in one go (a constant schedule: max_steps must not change it).
 resume_run() {  # resume_run NAME STEPS

@@ -6,11 +6,11 @@
 #include <torch/serialize.h>
 #include <torch/torch.h>
 
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "export_case.h"
 #include "nf/model/act.h"
 #include "nf/model/paragraph_table.h"
 #include "nf/model/recurrent.h"
@@ -18,19 +18,8 @@
 
 namespace {
 
-using Dict = c10::Dict<std::string, at::Tensor>;
-
-void write_file(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  if (!out) throw std::runtime_error("cannot write " + path);
-}
-
-void write_case(const std::string& dir, const std::string& name, const Dict& tensors, const nlohmann::json& info) {
-  const std::vector<char> bytes = torch::pickle_save(tensors);
-  write_file(dir + "/" + name + ".pt", std::string(bytes.begin(), bytes.end()));
-  write_file(dir + "/" + name + ".json", info.dump(2));
-}
+using nf_reference::Dict;
+using nf_reference::write_case;
 
 void export_vq(const std::string& dir, at::Generator& gen) {
   const double beta = 0.25, gamma = 1.0;

@@ -22,12 +22,13 @@ data: {train_path: $work/data/neuralflow}
 training: {micro_batch_size: 1, global_batch_size: 4, max_steps: 6, warmup_steps: 1, log_interval: 1, eval_interval: 0}
 output: {name: nf}
 YAML
-# Each entry of configs/neuralflow.yaml keeps its own max_steps: override it on the command line.
+# Each entry of configs/neuralflow.yaml keeps its own max_steps and warmup: override them on the command line.
 cd "$source" || fail "cd $source"
 submit() { sbatch --parsable --chdir="$work" "$@"; }
-vqvae=$(submit jobs/neuralflow.slurm --config "$work/nf.yaml" --stages vqvae --training.max_steps 6)
+vqvae=$(submit jobs/neuralflow.slurm --config "$work/nf.yaml" --stages vqvae --training.max_steps 6 \
+  --training.warmup_steps 1)
 dynamics=$(submit --dependency=afterok:"$vqvae" jobs/neuralflow.slurm --config "$work/nf.yaml" --stages dynamics \
-  --training.max_steps 6)
+  --training.max_steps 6 --training.warmup_steps 1)
 wait_jobs "$vqvae" "$dynamics"
 expect_job "$vqvae" COMPLETED 0:0
 expect_job "$dynamics" COMPLETED 0:0
