@@ -191,7 +191,7 @@ int main(int argc, char** argv) {
   options.seq_len = seq_len;
   options.global_batch_size = 64;
   const uint64_t sample_bytes = static_cast<uint64_t>(seq_len + 1) * 2;
-  const uint64_t per_epoch = nf::data::samples_per_epoch(dataset, seq_len);
+  const uint64_t per_epoch = nf::data::samples_per_epoch(dataset, options);
   const uint64_t batches = std::max<uint64_t>(
       1, epochs > 0 ? static_cast<uint64_t>(epochs * per_epoch / 64) : windows * window_bytes / sample_bytes / 64);
   const double batch_s = best_seconds(3, [&] {

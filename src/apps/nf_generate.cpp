@@ -4,7 +4,8 @@
 //   mpirun -n 2 nf-generate --parallel.tp 2 --model MODEL ...
 //
 // MODEL is an nf checkpoint (a step directory, a checkpoints directory or a run directory, saved at
-// any layout) or a Hugging Face Llama directory. One JSON line per prompt comes out, in order.
+// any layout) or a Hugging Face Llama directory. One JSON line per prompt comes out, in order. A
+// neuralflow checkpoint continues each prompt paragraph by paragraph instead (generate_paragraphs.h).
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include <optional>
 #include <sstream>
 
+#include "generate_paragraphs.h"
 #include "nf/ckpt/checkpoint.h"
 #include "nf/ckpt/hf_import.h"
 #include "nf/ckpt/initial_weights.h"
@@ -39,6 +41,8 @@ struct Arguments {
   int64_t tp = 1;
   bool ignore_eos = false;
   bool no_kv_cache = false;
+  std::string emotions;    // neuralflow: --emotion
+  int64_t paragraphs = 1;  // neuralflow: --paragraphs
 };
 
 // Where the weights, the model's shape, the tokenizer and the chat template come from.
@@ -98,6 +102,20 @@ int generate(const nf::dist::JobContext& job, Arguments args) {
   NF_CHECK(tokenizer->vocab_size() <= source.config.vocab_size, nf::UsageError, "tokenizer '", source.tokenizer,
            "' has ", tokenizer->vocab_size(), " tokens, more than the model's vocabulary (", source.config.vocab_size,
            "): pass the tokenizer the model was trained with (--tokenizer)");
+  if (source.config.neuralflow()) {
+    ParagraphRequest request;
+    request.weights = source.weights;
+    request.config = source.config;
+    request.tokenizer = tokenizer.get();
+    request.prompts = args.prompts;
+    request.prompts_file = args.prompts_file;
+    request.emotions = args.emotions;
+    request.paragraphs = args.paragraphs;
+    request.temperature = args.generation.sampling.temperature;
+    request.seed = args.generation.sampling.seed;
+    request.out = args.out;
+    return generate_paragraphs(job, request);
+  }
   const std::optional<nf::data::ChatTemplateKind> chat =
       source.chat_template.empty()
           ? std::nullopt
@@ -119,7 +137,7 @@ int generate(const nf::dist::JobContext& job, Arguments args) {
                             device);
   nf::model::CausalLM model(source.config, args.tp > 1 ? &mesh.tp() : nullptr);
   model->to(device);
-  nf::ckpt::load_model_weights(source.weights, *model, nf::model::named_parameters(*model));
+  nf::ckpt::load_model_weights(source.weights, model->config(), model->tp(), nf::model::named_parameters(*model));
   model->eval();
   const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const auto generation_start = std::chrono::steady_clock::now();
@@ -201,6 +219,10 @@ int main(int argc, char** argv) {
     app.add_flag("--ignore-eos", args.ignore_eos, "do not stop at the end-of-sequence or end-of-turn token");
     app.add_flag("--no-kv-cache", args.no_kv_cache, "run the whole sequence for every new token (slow; a reference)");
     app.add_flag("--logprobs", g.logprobs, "add each new token's log-probability to the output");
+    app.add_option("--emotion", args.emotions,
+                   "neuralflow: the emotion each continuation is decoded with: a label of model.emotions, several "
+                   "separated by commas (a line each), or all; default none");
+    app.add_option("--paragraphs", args.paragraphs, "neuralflow: new paragraphs per prompt (default 1)");
     app.add_option("--parallel.tp", args.tp, "tensor-parallel ranks (launch that many with mpirun; default 1)");
     int code = 0;
     app.callback([&] { code = generate(job, args); });

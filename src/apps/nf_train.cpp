@@ -2,6 +2,7 @@
 //
 //   nf-train --config configs/pretrain_tiny.yaml [--dry-run] [--section.key value ...]
 // A config with a `stages:` list runs its stages in order (nf/train/stages.h).
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -36,6 +37,9 @@ constexpr const char* kUsage =
     "    --dry-run.peak_tflops 989    a device's peak (default: training.peak_tflops, else 989)\n"
     "    --dry-run.efficiency 0.4     the fraction of that peak a step reaches\n"
     "    --dry-run.bandwidth 100      a rank's link in GB/s\n"
+    "  --stages A B ...  run only these entries of the config's stages: list (each still starts\n"
+    "                    from the previous entry's final checkpoint, the first from\n"
+    "                    --training.load_from if given), e.g. --stages vqvae dynamics\n"
     "  --print-config    print the resolved config as YAML and exit\n"
     "  --config-doc      print the reference of every config key (docs/config.md) and exit\n"
     "  --section.key V   override one key, e.g. --model.d_model 256 --parallel.tp 2\n"
@@ -44,6 +48,7 @@ constexpr const char* kUsage =
 
 struct Arguments {
   std::string config_file;
+  std::vector<std::string> stages;  // --stages: the entries to run; empty = all
   bool dry_run = false;
   bool print_config = false;
   bool config_doc = false;
@@ -129,6 +134,11 @@ Arguments parse_arguments(const std::vector<std::string>& args) {
                              "the planner's options are --dry-run.memory, --dry-run.layouts, --dry-run.json, "
                              "--dry-run.peak_tflops, --dry-run.efficiency and --dry-run.bandwidth (nf-train --help)");
       }
+    } else if (arg == "--stages") {
+      while (i + 1 < args.size() && args[i + 1].rfind("--", 0) != 0) out.stages.push_back(args[++i]);
+      if (out.stages.empty()) {
+        throw nf::UsageError("--stages needs the names of stages", "nf-train --config c.yaml --stages vqvae dynamics");
+      }
     } else if (arg == "--print-config") {
       out.print_config = true;
     } else if (arg == "--config-doc") {
@@ -195,10 +205,14 @@ int run_stage(const nf::dist::JobContext& job, const Arguments& args, const nf::
   const nf::dist::MeshCoords coords = shape.coords(job.rank);
   log.info(prefix, "layout ", shape.describe(), "; this rank is tp ", coords.tp, ", dp ", coords.dp, ", pp ", coords.pp,
            " (local rank ", job.local_rank, ")");
-  log.info("model: ", nf::model::count_parameters(config.model), " parameters, ", config.model.n_layers,
-           " layers, d_model ", config.model.d_model, ", vocab ", config.model.vocab_size);  // before any allocation
+  log.info("model: ", config.model.neuralflow() ? "neuralflow, " : "", nf::model::count_parameters(config.model),
+           " parameters, ", config.model.n_layers, " layers, d_model ", config.model.d_model, ", vocab ",
+           config.model.vocab_size);  // before any allocation
   log.info("resolved config written to ", run_dir, "/config.yaml");
   if (args.dry_run) {
+    NF_CHECK(!config.model.neuralflow(), nf::UsageError,
+             "--dry-run plans the llama decoder's memory and time (docs/memory.md); the planner has no model of "
+             "model.arch neuralflow yet: run a few steps instead and read the peak memory line");
     // Every rank plans (it is arithmetic); rank 0 prints. A plan that does not fit still exits 0:
     // the report says so and lists the changes that would fit.
     const c10::Device device = nf::dist::planned_device(job);
@@ -221,8 +235,10 @@ int run_stage(const nf::dist::JobContext& job, const Arguments& args, const nf::
            device.is_cuda() ? ": tp, dp and pp over NCCL, host-side agreement over MPI" : ": every axis over MPI");
   // Before anything is allocated: a layout the planner predicts above the memory limit stops here,
   // with the keys that would make it fit (docs/memory.md).
-  nf::train::check_fits(config, job.world_size, memory_limit(job, args, config, device),
-                        plan_options(args, config, device));
+  if (!config.model.neuralflow()) {
+    nf::train::check_fits(config, job.world_size, memory_limit(job, args, config, device),
+                          plan_options(args, config, device));
+  }
   const nf::dist::Mesh mesh(
       shape, MPI_COMM_WORLD,
       std::chrono::milliseconds(static_cast<int64_t>(config.parallel.collective_timeout_s * 1000)), device);
@@ -238,6 +254,36 @@ int run_stage(const nf::dist::JobContext& job, const Arguments& args, const nf::
   return 0;
 }
 
+// The entries --stages names, in the config's order; all without --stages. UsageError for a name
+// the config's stages: list does not have. Each starts from the previous entry's run, run now or
+// before, unless the command line's training.load_from names the first one's start.
+std::vector<nf::train::StagePlan> selected_stages(std::vector<nf::train::StagePlan> plan, const Arguments& args) {
+  if (args.stages.empty()) return plan;
+  std::string names;
+  for (const nf::train::StagePlan& stage : plan) names += (names.empty() ? "" : ", ") + stage.name;
+  for (const std::string& wanted : args.stages) {
+    const bool known = std::any_of(plan.begin(), plan.end(), [&](const auto& stage) { return stage.name == wanted; });
+    NF_CHECK(known && !plan.front().name.empty(), nf::UsageError, "--stages ", wanted, ": ", args.config_file,
+             plan.front().name.empty() ? " has no stages: list" : " has no such stage (its stages: " + names + ")");
+  }
+  std::vector<nf::train::StagePlan> selected;
+  for (nf::train::StagePlan& stage : plan) {
+    if (std::find(args.stages.begin(), args.stages.end(), stage.name) != args.stages.end()) {
+      selected.push_back(std::move(stage));
+    }
+  }
+  // A training.load_from on the command line is the start of the first stage that runs.
+  for (size_t i = 0; i < args.overrides.size(); ++i) {
+    const std::string& arg = args.overrides[i];
+    if (arg == "--training.load_from" && i + 1 < args.overrides.size()) {
+      selected.front().config.training.load_from = args.overrides[i + 1];
+    } else if (arg.rfind("--training.load_from=", 0) == 0) {
+      selected.front().config.training.load_from = arg.substr(arg.find('=') + 1);
+    }
+  }
+  return selected;
+}
+
 int run(const nf::dist::JobContext& job) {
   const Arguments args = parse_arguments(job.args);
   if (args.help) {
@@ -249,7 +295,7 @@ int run(const nf::dist::JobContext& job) {
     return 0;
   }
   const std::vector<nf::train::StagePlan> stages =
-      nf::train::load_stage_plan(args.config_file, args.overrides, preset_dirs());
+      selected_stages(nf::train::load_stage_plan(args.config_file, args.overrides, preset_dirs()), args);
   if (!args.dry_run_json.empty() && stages.size() > 1) {
     std::string names;
     for (const nf::train::StagePlan& stage : stages) names += (names.empty() ? "" : ", ") + stage.name;

@@ -9,6 +9,7 @@
 #include "nf/ckpt/lora.h"
 #include "nf/core/error.h"
 #include "nf/model/model_config.h"
+#include "nf/model/sharding.h"
 
 namespace nf::ckpt {
 
@@ -39,25 +40,28 @@ std::string resolve_load_from(const std::string& load_from, const std::string& o
                         "directory; leave training.load_from empty to start from random weights");
 }
 
-std::vector<ParameterShard> parameter_shards(const model::CausalLMImpl& model, const NamedTensors& parameters) {
+std::vector<ParameterShard> parameter_shards(const model::ModelConfig& config, const dist::Communicator* tp,
+                                             const NamedTensors& parameters) {
   std::vector<ParameterShard> shards;
   for (const auto& [name, parameter] : parameters) {
-    shards.push_back({name, model.full_shape_of(name), model.shard_spec_of(name)});
+    shards.push_back({name, model::full_shape_of(config, name), model::shard_spec_of(config, name, tp)});
   }
   return shards;
 }
 
-void load_weights(const std::string& source, const model::CausalLMImpl& model, const NamedTensors& parameters) {
-  restore_tensors(parameters, read_initial_parameters(source, model.config(), parameter_shards(model, parameters)),
+void load_weights(const std::string& source, const model::ModelConfig& config, const dist::Communicator* tp,
+                  const NamedTensors& parameters) {
+  restore_tensors(parameters, read_initial_parameters(source, config, parameter_shards(config, tp, parameters)),
                   source);
 }
 
-void load_model_weights(const std::string& source, const model::CausalLMImpl& model, const NamedTensors& parameters) {
+void load_model_weights(const std::string& source, const model::ModelConfig& config, const dist::Communicator* tp,
+                        const NamedTensors& parameters) {
   NamedTensors base, adapters;
   for (const auto& item : parameters) (model::is_lora_parameter(item.first) ? adapters : base).push_back(item);
-  if (adapters.empty()) return load_weights(source, model, parameters);
-  load_weights(lora_base_of(source), model, base);
-  load_weights(source, model, adapters);
+  if (adapters.empty()) return load_weights(source, config, tp, parameters);
+  load_weights(lora_base_of(source), config, tp, base);
+  load_weights(source, config, tp, adapters);
 }
 
 }  // namespace nf::ckpt

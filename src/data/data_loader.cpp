@@ -43,9 +43,10 @@ void fill_dpo_row(const TokenDataset& dataset, const TokenDataset::DocumentRef& 
 
 }  // namespace
 
-uint64_t samples_per_epoch(const TokenDataset& dataset, int64_t seq_len) {
+uint64_t samples_per_epoch(const TokenDataset& dataset, const LoaderOptions& options) {
+  const int64_t seq_len = options.seq_len;
   NF_CHECK(seq_len > 0, UsageError, "seq_len must be positive, got ", seq_len);
-  const uint64_t samples = dataset.format() == DatasetFormat::kDpo
+  const uint64_t samples = dataset.format() == DatasetFormat::kDpo || options.paragraphs.enabled()
                                ? dataset.num_documents()
                                : (dataset.num_tokens() - 1) / static_cast<uint64_t>(seq_len);
   if (samples == 0) {
@@ -57,11 +58,42 @@ uint64_t samples_per_epoch(const TokenDataset& dataset, int64_t seq_len) {
   return samples;
 }
 
+namespace {
+
+// This rank's paragraph rows (paragraph_rows.h) of the samples at stream positions [first, first + samples).
+void fill_paragraph_rows(const TokenDataset& dataset, const LoaderOptions& options, uint64_t first, uint64_t samples,
+                         uint64_t num_samples, Batch& batch) {
+  const ParagraphOptions& paragraphs = options.paragraphs;
+  NF_CHECK(options.seq_len == paragraphs.row_tokens(), UsageError, "paragraph rows need seq_len ",
+           paragraphs.row_tokens(), " (max_paragraphs x max_paragraph_len), got ", options.seq_len);
+  batch.inputs.resize(samples * static_cast<size_t>(options.seq_len));
+  batch.paragraph_lengths.resize(samples * static_cast<size_t>(paragraphs.max_paragraphs));
+  batch.emotions.resize(samples);
+  std::vector<TokenId> scratch;
+  for (uint64_t k = 0; k < samples; ++k) {
+    const uint64_t sample = sample_at(first + k, num_samples, options.seed, options.shuffle);
+    batch.sample_ids.push_back(sample);
+    fill_paragraph_row(
+        dataset, sample, paragraphs, options.pad_id, scratch, &batch.inputs[k * static_cast<size_t>(options.seq_len)],
+        &batch.paragraph_lengths[k * static_cast<size_t>(paragraphs.max_paragraphs)], &batch.emotions[k]);
+  }
+}
+
+}  // namespace
+
 Batch make_batch(const TokenDataset& dataset, const LoaderOptions& options, uint64_t consumed_samples) {
-  const uint64_t num_samples = samples_per_epoch(dataset, options.seq_len);
+  const uint64_t num_samples = samples_per_epoch(dataset, options);
   const auto global = static_cast<uint64_t>(options.global_batch_size);
   const uint64_t first = rank_slice_start(consumed_samples, global, options.dp_rank, options.dp_size);
   const uint64_t samples = global / static_cast<uint64_t>(options.dp_size);
+  if (options.paragraphs.enabled()) {
+    Batch batch;
+    batch.rows = static_cast<int64_t>(samples);
+    batch.seq_len = options.seq_len;
+    fill_paragraph_rows(dataset, options, first, samples, num_samples, batch);
+    batch.state = {consumed_samples + global, num_samples, options.seq_len, options.seed};
+    return batch;
+  }
   const bool dpo = dataset.format() == DatasetFormat::kDpo;
   Batch batch;
   batch.rows = static_cast<int64_t>(dpo ? 2 * samples : samples);
@@ -97,7 +129,7 @@ Batch make_batch(const TokenDataset& dataset, const LoaderOptions& options, uint
 DataLoader::DataLoader(std::shared_ptr<const TokenDataset> dataset, LoaderOptions options, const LoaderState* resume)
     : dataset_(std::move(dataset)),
       options_(options),
-      num_samples_(samples_per_epoch(*dataset_, options_.seq_len)),
+      num_samples_(samples_per_epoch(*dataset_, options_)),
       consumed_(0),
       produced_(0) {
   rank_slice_start(0, static_cast<uint64_t>(options_.global_batch_size), options_.dp_rank, options_.dp_size);

@@ -62,6 +62,12 @@ TokenDataset::TokenDataset(const std::string& dataset_dir, const TokenDatasetOpt
                       kRebuildHint);
     }
     has_chunk_checksums_ = has_chunk_checksums_ && shard.has_chunk_checksums();
+    for (const std::string& field : options.metadata_fields) {
+      std::vector<std::string> values = shard.metadata(field);
+      values.resize(shard.num_documents());  // a shard without the field: "" for each document
+      std::vector<std::string>& all = metadata_[field];
+      all.insert(all.end(), std::make_move_iterator(values.begin()), std::make_move_iterator(values.end()));
+    }
     token_starts_.push_back(token_starts_.back() + shard.num_tokens());
     doc_starts_.push_back(doc_starts_.back() + shard.num_documents());
     shards_.push_back(std::move(shard));
@@ -124,6 +130,15 @@ TokenDataset::DocumentRef TokenDataset::document(uint64_t index) const {
   ref.length = file.doc_offsets()[local + 1] - file.doc_offsets()[local];
   if (!file.dpo_spans().empty()) ref.dpo = file.dpo_spans()[local];
   return ref;
+}
+
+const std::string& TokenDataset::document_metadata(const std::string& field, uint64_t index) const {
+  const auto found = metadata_.find(field);
+  NF_CHECK(found != metadata_.end(), UsageError, "TokenDataset: metadata '", field,
+           "' was not read at open (TokenDatasetOptions::metadata_fields)");
+  NF_CHECK(index < found->second.size(), Error, "TokenDataset::document_metadata: ", index,
+           " >= ", found->second.size());
+  return found->second[index];
 }
 
 }  // namespace nf::data

@@ -5,6 +5,7 @@
 #include <regex>
 
 #include "nf/core/error.h"
+#include "nf/model/paragraph_table.h"
 
 namespace nf::model {
 namespace {
@@ -36,7 +37,17 @@ Layout lora_layout(const ModelConfig& c, const Layout& base, bool a) {
   return {{out, rank}, base.split == Split::kColumn ? Split::kColumn : Split::kReplicated};
 }
 
+// The NeuralFlow model's parameters are whole on every rank (it trains on data parallelism).
+Layout paragraph_layout_of(const ModelConfig& c, const std::string& name) {
+  for (auto& [known, shape] : paragraph_parameter_table(c)) {
+    if (known == name) return {std::move(shape), Split::kReplicated};
+  }
+  NF_CHECK(false, UsageError, "the neuralflow model has no parameter '", name, "'");
+  return {};
+}
+
 Layout layout_of(const ModelConfig& c, const std::string& name) {
+  if (c.neuralflow()) return paragraph_layout_of(c, name);
   const int64_t d = c.d_model;
   if (name == "model.embed_tokens.weight" || (name == "lm_head.weight" && !c.tie_embeddings)) {
     return {{c.vocab_size, d}, Split::kVocab};
@@ -61,6 +72,11 @@ Layout layout_of(const ModelConfig& c, const std::string& name) {
 }  // namespace
 
 std::vector<ParameterInfo> parameter_table(const ModelConfig& config) {
+  if (config.neuralflow()) {
+    std::vector<ParameterInfo> table;
+    for (auto& [name, shape] : paragraph_parameter_table(config)) table.push_back({std::move(name), std::move(shape)});
+    return table;
+  }
   std::vector<std::string> names = {"model.embed_tokens.weight"};
   for (int64_t i = 0; i < config.n_layers; ++i) {
     const std::string layer = "model.layers." + std::to_string(i) + ".";
@@ -128,6 +144,9 @@ parallel::tp::ShardSpec shard_spec_of(const ModelConfig& config, const std::stri
 
 void validate_tensor_parallel(const ModelConfig& c, int64_t tp) {
   NF_CHECK(tp >= 1, ConfigError, "parallel.tp (", tp, ") must be at least 1");
+  NF_CHECK(!c.neuralflow() || tp == 1, ConfigError, "parallel.tp is ", tp,
+           ", but model.arch neuralflow trains on data parallelism only (its blocks are small, and its brain is "
+           "a recurrence): set parallel.tp 1 and use the ranks for dp");
   const auto check = [tp](int64_t value, const char* key) {
     NF_CHECK(value % tp == 0, ConfigError, key, " (", value, ") must be divisible by parallel.tp (", tp,
              "): tensor parallelism gives every rank the same number of whole ",

@@ -4,6 +4,8 @@
 #include "nf/data/data_loader.h"
 #include "nf/data/token_dataset.h"
 #include "nf/train/stages.h"
+#include "objective_spec.h"
+#include "training_data.h"
 
 namespace nf::train {
 
@@ -14,7 +16,7 @@ std::optional<std::string> completed_checkpoint(const StagePlan& stage) {
   uint64_t samples = 0;
   if (config.training.epochs > 0) {
     const data::TokenDataset dataset(config.data.train_path, data::TokenDatasetOptions());
-    samples = data::samples_per_epoch(dataset, config.training.seq_len);
+    samples = data::samples_per_epoch(dataset, loader_options(config, find_objective(config.training.objective)));
   }
   if (ckpt::read_checkpoint_meta(saved.front()).step < resolve_max_steps(config.training, samples)) return std::nullopt;
   return saved.front();

@@ -100,6 +100,37 @@ config::Schema<TrainConfig> train_schema() {
           "Memory one rank may use, e.g. 80GB or 512MiB; a layout the planner predicts above it stops before "
           "training (docs/memory.md). Empty = the device's memory (a GPU's, or the node's RAM shared by its ranks).");
 
+  using Vq = VqvaeConfig;
+  s.nested_field(&C::training, &TrainingConfig::vqvae, &Vq::beta_commit, "training.vqvae.beta_commit",
+                 "neuralflow: weight of the commitment loss, which keeps encoder latents near their codes.")
+      .at_least(0);
+  s.nested_field(&C::training, &TrainingConfig::vqvae, &Vq::gamma_codebook, "training.vqvae.gamma_codebook",
+                 "neuralflow: weight of the codebook loss, which moves codes towards their latents (not used with "
+                 "training.vqvae.ema).")
+      .at_least(0);
+  s.nested_field(&C::training, &TrainingConfig::vqvae, &Vq::bag_of_words, "training.vqvae.bag_of_words",
+                 "neuralflow: weight of the bag-of-words loss, each paragraph's tokens predicted from its latent "
+                 "alone (nf's addition: it keeps the decoder from learning to ignore the latent); 0 = off.")
+      .at_least(0);
+  s.nested_field(&C::training, &TrainingConfig::vqvae, &Vq::ema, "training.vqvae.ema",
+                 "neuralflow: codes follow exponential moving averages of their latents (the guide's FAQ fix for a "
+                 "low perplexity) instead of the codebook loss.");
+  s.nested_field(&C::training, &TrainingConfig::vqvae, &Vq::ema_decay, "training.vqvae.ema_decay",
+                 "neuralflow: decay of the codebook EMAs and of each code's usage count.")
+      .at_least(0)
+      .at_most(1);
+  s.nested_field(&C::training, &TrainingConfig::vqvae, &Vq::restart_dead_codes, "training.vqvae.restart_dead_codes",
+                 "neuralflow: each step, codes whose usage count fell below training.vqvae.dead_code_threshold "
+                 "restart at the global batch's worst-quantized latents.");
+  s.nested_field(&C::training, &TrainingConfig::vqvae, &Vq::dead_code_threshold, "training.vqvae.dead_code_threshold",
+                 "neuralflow: a code is dead below this usage count (an EMA of the paragraphs it quantizes per "
+                 "step).")
+      .at_least(0);
+  s.nested_field(&C::training, &TrainingConfig::dynamics, &DynamicsConfig::ponder_cost_weight,
+                 "training.dynamics.ponder_cost_weight",
+                 "neuralflow: weight of ACT's ponder cost (thinking steps + remainder per prediction).")
+      .at_least(0);
+
   s.field(&C::sample, &SampleConfig::interval, "training.sample.interval",
           "Steps between samples: the model completes each prompt of training.sample.prompts_file into "
           "samples.jsonl and TensorBoard text (docs/generation.md); 0 = never.")
@@ -162,10 +193,36 @@ TrainConfig load_train_config(const std::string& file, const std::vector<std::st
   return config;
 }
 
+namespace {
+
+// The objective trains the network model.arch names; the neuralflow model takes none of the
+// decoder's training features.
+void validate_architecture(const TrainConfig& c, const ObjectiveSpec& objective) {
+  if (objective.arch == model::Architecture::kNeuralFlow) {
+    NF_CHECK(c.model.neuralflow(), ConfigError, "training.objective ", objective.name,
+             " is a stage of the NeuralFlow paragraph-latent model, but model.arch is llama: set model.arch "
+             "neuralflow (e.g. inherit: neuralflow_tiny; docs/neuralflow.md)");
+    NF_CHECK(c.sample.interval == 0, ConfigError,
+             "training.sample completes prompts with the language model; a neuralflow run continues text with "
+             "nf-generate --neuralflow from its checkpoint: set training.sample.interval 0");
+    NF_CHECK(c.training.recompute == model::RecomputeMode::kNone, ConfigError,
+             "training.recompute applies to the llama decoder; model.arch neuralflow runs without it: set "
+             "training.recompute none");
+    return;
+  }
+  NF_CHECK(!c.model.neuralflow(), ConfigError,
+           "model.arch neuralflow trains with training.objective vqvae, "
+           "dynamics, emotion or finetune (docs/neuralflow.md), not ",
+           objective.name);
+}
+
+}  // namespace
+
 void validate(const TrainConfig& c) {
   model::validate(c.model);
-  NF_CHECK(c.training.seq_len <= c.model.max_seq_len, ConfigError, "training.seq_len (", c.training.seq_len,
-           ") exceeds model.max_seq_len (", c.model.max_seq_len, ")");
+  // (The neuralflow model's rows are its paragraph slots: model.max_paragraph_len bounds them.)
+  NF_CHECK(c.model.neuralflow() || c.training.seq_len <= c.model.max_seq_len, ConfigError, "training.seq_len (",
+           c.training.seq_len, ") exceeds model.max_seq_len (", c.model.max_seq_len, ")");
   // With training.epochs the trainer checks this against the max_steps it derives.
   NF_CHECK(c.training.epochs > 0 || c.training.warmup_steps <= c.training.max_steps, ConfigError,
            "training.warmup_steps (", c.training.warmup_steps, ") exceeds training.max_steps (", c.training.max_steps,
@@ -174,6 +231,7 @@ void validate(const TrainConfig& c) {
            c.training.seq_len, ") must be divisible by parallel.tp (", c.parallel.tp,
            ") with parallel.sequence_parallel");
   const ObjectiveSpec& objective = find_objective(c.training.objective);
+  validate_architecture(c, objective);
   NF_CHECK(!c.training.document_mask || objective.unpacked_rows.empty(), ConfigError,
            "training.document_mask keeps packed documents apart, but ", objective.name, " ", objective.unpacked_rows,
            ": remove it from the ", objective.name, " run");
@@ -216,6 +274,9 @@ dist::MeshShape validate_layout(const TrainConfig& c, int64_t world_size) {
   NF_CHECK(c.model.n_heads % mesh.tp() == 0 && c.model.kv_heads() % mesh.tp() == 0, ConfigError, "model.n_heads (",
            c.model.n_heads, ") and model.n_kv_heads (", c.model.kv_heads(), ") must be divisible by parallel.tp (",
            mesh.tp(), ")");
+  NF_CHECK(!c.model.neuralflow() || (mesh.tp() == 1 && mesh.pp() == 1), ConfigError,
+           "model.arch neuralflow trains on data parallelism only (with any ZeRO stage), but the layout has tp ",
+           mesh.tp(), " and pp ", mesh.pp(), ": set parallel.tp 1 and parallel.pp 1");
   parallel::pp::partition_layers(c.model.n_layers, mesh.pp(), c.parallel.pp_layers);  // throws when impossible
   return mesh;
 }

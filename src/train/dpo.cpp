@@ -47,13 +47,18 @@ DeviceBatch pair_micro_batches(const DeviceBatch& batch, int64_t pairs_per_micro
     for (int64_t k = 0; k < count; ++k) order.push_back(pairs + first + k);  // rejected rows
   }
   const at::Tensor index = torch::tensor(order, torch::kLong).to(batch.inputs.device());
-  return {batch.inputs.index_select(0, index), batch.targets.index_select(0, index),
-          batch.loss_mask.index_select(0, index), /*document_ids=*/{}};  // dpo rows are not packed
+  DeviceBatch paired;  // dpo rows are not packed: no document ids
+  paired.inputs = batch.inputs.index_select(0, index);
+  paired.targets = batch.targets.index_select(0, index);
+  paired.loss_mask = batch.loss_mask.index_select(0, index);
+  return paired;
 }
 
-DpoObjective::DpoObjective(model::CausalLM reference, const dist::Mesh& mesh, const model::DpoOptions& options,
-                           int64_t pairs_per_micro_batch, bool bf16_autocast, parallel::pp::ScheduleKind schedule)
-    : reference_(std::move(reference)),
+DpoObjective::DpoObjective(model::CausalLM policy, model::CausalLM reference, const dist::Mesh& mesh,
+                           const model::DpoOptions& options, int64_t pairs_per_micro_batch, bool bf16_autocast,
+                           parallel::pp::ScheduleKind schedule)
+    : policy_(std::move(policy)),
+      reference_(std::move(reference)),
       mesh_(mesh),
       options_(options),
       pairs_per_micro_batch_(pairs_per_micro_batch),
@@ -98,8 +103,8 @@ model::DpoTerms DpoObjective::micro_batch_terms(model::CausalLM& policy, const a
                          reference.narrow(0, begin, pairs), reference.narrow(0, begin + pairs, pairs), options_);
 }
 
-ObjectiveTotals DpoObjective::forward_backward(model::CausalLM& policy, const DeviceBatch& batch,
-                                               const BackwardHooks& hooks) {
+ObjectiveTotals DpoObjective::forward_backward(const DeviceBatch& batch, const BackwardHooks& hooks) {
+  model::CausalLM& policy = policy_;
   const DeviceBatch paired = pair_micro_batches(batch, pairs_per_micro_batch_);
   const at::Tensor reference = reference_log_probs(paired);
   // Every dp rank holds the same number of pairs: the mean over the global batch divides by this.
@@ -113,17 +118,16 @@ ObjectiveTotals DpoObjective::forward_backward(model::CausalLM& policy, const De
                           return terms.losses.sum() / global_pairs;
                         });
   const PreferenceTotals totals = all_reduce(local, paired.inputs.device());
-  return {totals.loss(), totals.metrics()};
+  return {totals.loss(), totals.metrics(), {}};
 }
 
-ObjectiveTotals DpoObjective::evaluate(model::CausalLM& policy, const std::function<DeviceBatch(uint64_t)>& batch,
-                                       uint64_t batches) {
+ObjectiveTotals DpoObjective::evaluate(const std::function<DeviceBatch(uint64_t)>& batch, uint64_t batches) {
   PreferenceTotals total;
   for (uint64_t i = 0; i < batches; ++i) {
     const DeviceBatch one = batch(i);
-    total += all_reduce(local_evaluation(policy, one), one.inputs.device());
+    total += all_reduce(local_evaluation(policy_, one), one.inputs.device());
   }
-  return {total.loss(), total.metrics()};
+  return {total.loss(), total.metrics(), {}};
 }
 
 PreferenceTotals DpoObjective::local_evaluation(model::CausalLM& policy, const DeviceBatch& batch) {
@@ -162,7 +166,7 @@ std::unique_ptr<Objective> make_dpo_objective(const ObjectiveContext& context) {
   model::DpoOptions options;
   options.beta = config.dpo.beta;
   options.label_smoothing = config.dpo.label_smoothing;
-  return std::make_unique<DpoObjective>(context.starting_model(), context.mesh, options,
+  return std::make_unique<DpoObjective>(context.lm, context.starting_model(), context.mesh, options,
                                         config.training.micro_batch_size, context.bf16_autocast, context.schedule);
 }
 

@@ -40,16 +40,16 @@ class DpoObjective : public Objective {
   // policy's starting weights; its parameters stop requiring gradients here, and on a last pipeline
   // stage its tied embedding copy is synced (collective over pp). Under LoRA it is the policy itself,
   // run with its adapters off: the frozen base.
-  DpoObjective(model::CausalLM reference, const dist::Mesh& mesh, const model::DpoOptions& options,
-               int64_t pairs_per_micro_batch, bool bf16_autocast, parallel::pp::ScheduleKind schedule);
+  // `policy`: the model being trained.
+  DpoObjective(model::CausalLM policy, model::CausalLM reference, const dist::Mesh& mesh,
+               const model::DpoOptions& options, int64_t pairs_per_micro_batch, bool bf16_autocast,
+               parallel::pp::ScheduleKind schedule);
 
-  // Forward and backward of `policy` over this rank's pairs; the gradients are those of the
+  // Forward and backward of the policy over this rank's pairs; the gradients are those of the
   // global batch's mean DPO loss once summed over dp.
-  ObjectiveTotals forward_backward(model::CausalLM& policy, const DeviceBatch& batch,
-                                   const BackwardHooks& hooks) override;
+  ObjectiveTotals forward_backward(const DeviceBatch& batch, const BackwardHooks& hooks) override;
   // The same totals without gradients (validation), summed over the batches.
-  ObjectiveTotals evaluate(model::CausalLM& policy, const std::function<DeviceBatch(uint64_t)>& batch,
-                           uint64_t batches) override;
+  ObjectiveTotals evaluate(const std::function<DeviceBatch(uint64_t)>& batch, uint64_t batches) override;
 
  private:
   // [rows] Σ log p of each row's response under the reference, on the last stage (undefined elsewhere).
@@ -62,6 +62,7 @@ class DpoObjective : public Objective {
   // This rank's totals of one batch without gradients, not reduced.
   PreferenceTotals local_evaluation(model::CausalLM& policy, const DeviceBatch& batch);
 
+  model::CausalLM policy_;
   model::CausalLM reference_;
   const dist::Mesh& mesh_;
   model::DpoOptions options_;

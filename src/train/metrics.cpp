@@ -50,6 +50,13 @@ std::string rewards_text(const PreferenceMetrics& r, const std::string& prefix) 
   return text;
 }
 
+// " | recon_loss 3.1416 | perplexity 57.3 | …" for a log line, each name after `prefix`.
+std::string terms_text(const NamedValues& terms, const std::string& prefix) {
+  std::string text;
+  for (const auto& [name, value] : terms) text += " | " + prefix + name + " " + printf_string("%.5g", value);
+  return text;
+}
+
 }  // namespace
 
 std::string with_thousands(double value) {
@@ -64,6 +71,7 @@ std::string with_thousands(double value) {
 std::string format_step_line(const StepMetrics& m) {
   std::string line = "step " + std::to_string(m.step) + " | loss " + printf_string("%.4f", m.loss);
   if (m.rewards) line += rewards_text(*m.rewards, "rewards");
+  line += terms_text(m.terms, "");
   line += " | lr " + printf_string("%.2e", m.lr) + " | grad_norm " + printf_string("%.2f", m.grad_norm) +
           " | tokens/s " + with_thousands(m.tokens_per_s);
   if (!std::isnan(m.mfu)) line += " | mfu " + printf_string("%.1f", 100.0 * m.mfu) + "%";
@@ -89,6 +97,7 @@ nlohmann::json to_json(const StepMetrics& m) {
   if (!std::isnan(m.mfu)) j["mfu"] = m.mfu;
   if (m.rewards)
     for (const auto& [key, value] : named_rewards(*m.rewards, "rewards")) j[key] = value;
+  for (const auto& [key, value] : m.terms) j[key] = value;
   return j;
 }
 
@@ -138,6 +147,7 @@ void MetricsSink::record(const StepMetrics& m) {
   tensorboard_->add_scalar("train/grad_norm", m.grad_norm, m.step);
   if (m.rewards)
     for (const auto& [tag, value] : named_rewards(*m.rewards, "rewards")) tensorboard_->add_scalar(tag, value, m.step);
+  for (const auto& [name, value] : m.terms) tensorboard_->add_scalar("train/" + name, value, m.step);
   tensorboard_->add_scalar("perf/tokens_per_s", m.tokens_per_s, m.step);
   if (!std::isnan(m.mfu)) tensorboard_->add_scalar("perf/mfu", m.mfu, m.step);
   tensorboard_->add_scalar("perf/comm", m.comm, m.step);
@@ -146,9 +156,14 @@ void MetricsSink::record(const StepMetrics& m) {
   tensorboard_->flush();
 }
 
-void MetricsSink::record_eval(int64_t step, double val_loss, const std::optional<PreferenceMetrics>& rewards) {
+void MetricsSink::record_eval(int64_t step, double val_loss, const std::optional<PreferenceMetrics>& rewards,
+                              const NamedValues& terms) {
   nlohmann::json record = {{"step", step}, {"val_loss", val_loss}};
   tensorboard_->add_scalar("val/loss", val_loss, step);
+  for (const auto& [name, value] : terms) {
+    record["val_" + name] = value;
+    tensorboard_->add_scalar("val/" + name, value, step);
+  }
   if (rewards) {
     for (const auto& [key, value] : named_rewards(*rewards, "val_rewards")) record[key] = value;
     for (const auto& [tag, value] : named_rewards(*rewards, "val/rewards")) tensorboard_->add_scalar(tag, value, step);
@@ -178,9 +193,11 @@ void MetricsSink::record_memory(int64_t step, const MemoryRecord& record) {
   tensorboard_->flush();
 }
 
-std::string format_eval_line(int64_t step, double val_loss, const std::optional<PreferenceMetrics>& rewards) {
+std::string format_eval_line(int64_t step, double val_loss, const std::optional<PreferenceMetrics>& rewards,
+                             const NamedValues& terms) {
   std::string line = "step " + std::to_string(step) + " | val_loss " + printf_string("%.6g", val_loss);
   if (rewards) line += rewards_text(*rewards, "val_rewards");
+  line += terms_text(terms, "val_");
   return line;
 }
 

@@ -8,29 +8,30 @@ namespace {
 class NextTokenObjective : public Objective {
  public:
   explicit NextTokenObjective(const ObjectiveContext& context)
-      : mesh_(context.mesh),
+      : model_(context.lm),
+        mesh_(context.mesh),
         micro_batch_size_(context.config.training.micro_batch_size),
         bf16_autocast_(context.bf16_autocast),
         schedule_(context.schedule) {}
 
-  ObjectiveTotals forward_backward(model::CausalLM& model, const DeviceBatch& batch,
-                                   const BackwardHooks& hooks) override {
-    return {train::forward_backward(model, batch, micro_batch_size_, mesh_, schedule_, bf16_autocast_, hooks).mean(),
-            std::nullopt};
+  ObjectiveTotals forward_backward(const DeviceBatch& batch, const BackwardHooks& hooks) override {
+    return {train::forward_backward(model_, batch, micro_batch_size_, mesh_, schedule_, bf16_autocast_, hooks).mean(),
+            std::nullopt,
+            {}};
   }
 
-  ObjectiveTotals evaluate(model::CausalLM& model, const std::function<DeviceBatch(uint64_t)>& batch,
-                           uint64_t batches) override {
+  ObjectiveTotals evaluate(const std::function<DeviceBatch(uint64_t)>& batch, uint64_t batches) override {
     LossTotals total;
     for (uint64_t i = 0; i < batches; ++i) {
-      const LossTotals part = train::evaluate(model, batch(i), micro_batch_size_, mesh_, bf16_autocast_);
+      const LossTotals part = train::evaluate(model_, batch(i), micro_batch_size_, mesh_, bf16_autocast_);
       total.sum += part.sum;
       total.count += part.count;
     }
-    return {total.mean(), std::nullopt};
+    return {total.mean(), std::nullopt, {}};
   }
 
  private:
+  model::CausalLM model_;
   const dist::Mesh& mesh_;
   int64_t micro_batch_size_;
   bool bf16_autocast_;

@@ -8,11 +8,25 @@
 #include <vector>
 
 #include "nf/data/document.h"
+#include "nf/model/model_config.h"
 
 namespace nf::train {
 
 // The implementation of the Objective interface that runs an objective (make_objective).
-enum class ObjectiveKind { kNextToken, kDpo };
+enum class ObjectiveKind { kNextToken, kDpo, kParagraph };
+
+// What a NeuralFlow stage (docs/neuralflow.md) sums into its loss, and so what it trains; the
+// rest of the model is frozen (no gradient, no weight decay).
+struct ParagraphParts {
+  // Every paragraph encoded, quantized and decoded again: reconstruction, commitment and codebook
+  // losses. Trains the encoder, the codebook and the decoder.
+  bool reconstruct = false;
+  // The brain predicts each next latent: prediction (MSE) and ponder cost. Trains the brain.
+  bool predict = false;
+  // `next` decoded from the brain's prediction with the record's emotion. Trains the brain, the
+  // emotion embedding and the decoder.
+  bool decode_next = false;
+};
 
 // One entry of the registry.
 struct ObjectiveSpec {
@@ -22,6 +36,9 @@ struct ObjectiveSpec {
   double flops_factor = 1.0;                 // model FLOPs per token against one forward-backward
   std::string unpacked_rows;                 // why training.document_mask does not apply; "" = it does
   ObjectiveKind kind = ObjectiveKind::kNextToken;
+  model::Architecture arch = model::Architecture::kLlama;  // the model it trains
+  ParagraphParts paragraph;                                // kParagraph's
+  bool emotion_labels = false;                             // every record must carry an emotion label
 };
 
 // Every objective, in registry order, and their names (the accepted values of training.objective).

@@ -74,13 +74,25 @@ DeviceBatch to_device(const data::Batch& batch, const c10::Device& device) {
   auto tokens = [&](const std::vector<data::TokenId>& ids) {
     return torch::from_blob(const_cast<data::TokenId*>(ids.data()), shape, torch::kInt32).to(device, torch::kInt64);
   };
+  if (!batch.paragraph_lengths.empty()) {
+    const auto copy = [&](const std::vector<int64_t>& values, std::vector<int64_t> sizes) {
+      return torch::from_blob(const_cast<int64_t*>(values.data()), sizes, torch::kInt64)
+          .to(device, torch::kInt64, /*non_blocking=*/false, /*copy=*/true);  // the batch's memory goes
+    };
+    const auto slots = static_cast<int64_t>(batch.paragraph_lengths.size()) / batch.rows;
+    DeviceBatch out;
+    out.inputs = tokens(batch.inputs);
+    out.paragraph_lengths = copy(batch.paragraph_lengths, {batch.rows, slots});
+    out.emotions = copy(batch.emotions, {batch.rows});
+    return out;
+  }
   at::Tensor mask = torch::from_blob(const_cast<uint8_t*>(batch.loss_mask.data()), shape, torch::kUInt8);
   at::Tensor documents;
   if (!batch.document_ids.empty()) {
     documents = torch::from_blob(const_cast<int64_t*>(batch.document_ids.data()), shape, torch::kInt64)
                     .to(device, torch::kInt64, /*non_blocking=*/false, /*copy=*/true);  // the batch's memory goes
   }
-  return {tokens(batch.inputs), tokens(batch.targets), mask.to(device, torch::kBool), documents};
+  return {tokens(batch.inputs), tokens(batch.targets), mask.to(device, torch::kBool), documents, {}, {}};
 }
 
 void run_training_schedule(model::CausalLM& model, const DeviceBatch& batch, int64_t micro_batch_size,

@@ -16,10 +16,14 @@
 
 namespace nf::train {
 
-// This rank's rows of a batch on `device`: int64 inputs/targets [rows, seq], bool loss mask.
+// This rank's rows of a batch on `device`: int64 inputs/targets [rows, seq], bool loss mask. Paragraph
+// rows (the neuralflow stages) have inputs [rows, max_paragraphs · max_paragraph_len] and their
+// slots' lengths and emotions instead of targets and mask (data_loader.h).
 struct DeviceBatch {
   at::Tensor inputs, targets, loss_mask;
-  at::Tensor document_ids;  // [rows, seq] int64 with training.document_mask, else undefined
+  at::Tensor document_ids;       // [rows, seq] int64 with training.document_mask, else undefined
+  at::Tensor paragraph_lengths;  // [rows, max_paragraphs] int64, paragraph rows only
+  at::Tensor emotions;           // [rows] int64, paragraph rows only
 };
 DeviceBatch to_device(const data::Batch& batch, const c10::Device& device);
 

@@ -21,6 +21,8 @@
 #include "nf/ckpt/saver.h"
 #include "nf/core/error.h"
 #include "nf/model/flops.h"
+#include "nf/model/paragraph_model.h"
+#include "nf/model/paragraph_table.h"
 #include "nf/model/transformer.h"
 #include "nf/optim/lr_schedule.h"
 #include "nf/parallel/dp/dp_optimizer.h"
@@ -30,6 +32,7 @@
 #include "nf/train/planner.h"
 #include "nf/train/preemption.h"
 #include "objective.h"
+#include "paragraph_terms.h"
 #include "samples.h"
 #include "step.h"
 #include "tied_embedding.h"
@@ -95,18 +98,20 @@ class Trainer {
         t.dtype != Precision::kBf16 || device.is_cuda(), ConfigError,
         "training.dtype bf16 needs a CUDA device; this LibTorch/machine trains on the CPU in fp32 (use auto or fp32)");
     bf16_autocast_ = bf16_autocast_on(config, device);
-    model_ = build_model();
-    tied_ = std::make_unique<TiedEmbedding>(model_, mesh);
+    if (config.model.neuralflow()) {
+      paragraph_ = build_paragraph_model();
+      module_ = paragraph_.ptr();
+    } else {
+      lm_ = build_model();
+      module_ = lm_.ptr();
+      tied_ = std::make_unique<TiedEmbedding>(lm_, mesh);
+    }
     // Before the optimizer exists: ZeRO's master weights start as a copy of the parameters.
     load_starting_weights();
-    // ZeRO 3's units: a tied embedding is read by the head too (and synced across pipeline
-    // stages), so it stays gathered.
-    parallel::dp::ParameterUnits units{model::unit_of, {}};
-    if (config.model.tie_embeddings) units.pinned.insert("embed");
     optimizer_ = std::make_unique<parallel::dp::DataParallelOptimizer>(
         trainable_parameters(), optimizer_options(), mesh,
-        [this](const std::string& name) { return model_->shard_spec_of(name).replicated(); }, units);
-    model_->set_unit_hooks(optimizer_->unit_hooks());
+        [this](const std::string& name) { return shard_spec_of(name).replicated(); }, parameter_units());
+    set_unit_hooks(optimizer_->unit_hooks());
     log.info("data parallel: ", mesh.shape().dp(), " ranks, ", optimizer_->describe());
     log.info("precision: ", bf16_autocast_ ? "bf16 autocast, fp32 master weights and optimizer" : "fp32");
     if (t.document_mask) log.info("attention: within each packed document (training.document_mask)");
@@ -117,7 +122,7 @@ class Trainer {
                    : "");
     }
     const bool resumed = resume_run();
-    if (model_->has_lora()) pin_lora_base();
+    if (has_lora()) pin_lora_base();
     data_ = open_training_data(
         config, objective_spec_, mesh,
         {resumed ? &state_.loader : nullptr, state_.tokenizer_fingerprint, load_from_, load_from_fingerprint_}, log);
@@ -134,11 +139,13 @@ class Trainer {
         c.consolidate ? ckpt::consolidated_files(config.model, config.parallel.zero > 0, mesh)
                       : ckpt::sharded_files(mesh),
         log);
-    tied_->sync_weight();              // after a resume or load the last stage's copy must match the embedding
+    if (tied_) tied_->sync_weight();   // after a resume or load the last stage's copy must match the embedding
     optimizer_->release_parameters();  // ZeRO 3: from here on each unit is gathered when it runs
     objective_ = make_objective(
-        objective_spec_, {config, mesh, bf16_autocast_, config.parallel.pp_schedule,
-                          [this] { return model_->has_lora() ? model_ : starting_model(); }, starting_weights(), log});
+        objective_spec_,
+        {config, mesh, lm_, paragraph_,
+         [this](const parallel::dp::NamedTensors& values) { optimizer_->assign(values); }, bf16_autocast_,
+         config.parallel.pp_schedule, [this] { return has_lora() ? lm_ : starting_model(); }, starting_weights(), log});
     schedule_ = optim::LrScheduleOptions()
                     .with_peak_lr(t.learning_rate)
                     .with_min_lr_ratio(t.min_lr_ratio)
@@ -148,7 +155,11 @@ class Trainer {
     const double peak = t.peak_tflops > 0 ? t.peak_tflops : (device.is_cuda() ? kAssumedPeakTflops : 0.0);
     peak_gflops_ = peak * 1e3;
     sequences_per_step_ = t.global_batch_size * objective_spec_.rows_per_sample;
-    flops_per_token_ = model::training_flops_per_token(config.model, t.seq_len) * objective_spec_.flops_factor;
+    // The neuralflow model has no FLOP count (nor MFU) yet; its tokens are its paragraph slots.
+    row_tokens_ = data_.loader_options.seq_len;
+    if (!config.model.neuralflow()) {
+      flops_per_token_ = model::training_flops_per_token(config.model, t.seq_len) * objective_spec_.flops_factor;
+    }
     if (mesh.world().rank() == 0) metrics_ = std::make_unique<MetricsSink>(run_dir, meta_.step);
   }
 
@@ -232,10 +243,43 @@ class Trainer {
     return model;
   }
 
+  // The neuralflow model, whole on every rank (it trains on dp only), initialized from training.seed.
+  model::ParagraphModel build_paragraph_model() {
+    model::ParagraphModel model(config_.model);
+    const int64_t parameters = model::initialize(*model, init_options());
+    model->to(device_);
+    log_.info("initialized ", with_thousands(static_cast<double>(parameters)),
+              " parameters of the neuralflow model on ", device_.str(), " (seed ", config_.training.seed,
+              "): encoder and decoder of ", config_.model.n_layers, " blocks, ",
+              model::name_of(config_.model.brain_type), " brain of ", config_.model.num_layers, " layers, ",
+              config_.model.codebook_size, " codes of ", config_.model.d_latent, " dims");
+    return model;
+  }
+
+  // The tp communicator (nullptr without tensor parallelism) and how `name` is split over it.
+  dist::Communicator* tp() const { return mesh_.shape().tp() > 1 ? &mesh_.tp() : nullptr; }
+  parallel::tp::ShardSpec shard_spec_of(const std::string& name) const {
+    return model::shard_spec_of(config_.model, name, tp());
+  }
+  bool has_lora() const { return lm_ && lm_->has_lora(); }
+  void set_unit_hooks(parallel::dp::UnitHooks* hooks) {
+    if (lm_) lm_->set_unit_hooks(hooks);
+    if (paragraph_) paragraph_->set_unit_hooks(hooks);
+  }
+
+  // ZeRO 3's units. The decoder's tied embedding is read by the head too (and synced across
+  // pipeline stages), so it stays gathered; the neuralflow model gathers only its blocks.
+  parallel::dp::ParameterUnits parameter_units() const {
+    if (config_.model.neuralflow()) return {model::paragraph_unit_of, model::paragraph_pinned_units()};
+    parallel::dp::ParameterUnits units{model::unit_of, {}};
+    if (config_.model.tie_embeddings) units.pinned.insert("embed");
+    return units;
+  }
+
   // What the optimizer updates: every parameter, or under LoRA the adapters (the base is frozen).
   ckpt::NamedTensors trainable_parameters() const {
     ckpt::NamedTensors out;
-    for (auto& [name, parameter] : model::named_parameters(*model_)) {
+    for (auto& [name, parameter] : model::named_parameters(*module_)) {
       if (parameter.requires_grad()) out.emplace_back(name, parameter);
     }
     return out;
@@ -244,7 +288,7 @@ class Trainer {
   // The model's own weights, without LoRA's adapters: what starting weights fill.
   ckpt::NamedTensors base_parameters() const {
     ckpt::NamedTensors out;
-    for (auto& [name, parameter] : model::named_parameters(*model_)) {
+    for (auto& [name, parameter] : model::named_parameters(*module_)) {
       if (!model::is_lora_parameter(name)) out.emplace_back(name, parameter);
     }
     return out;
@@ -260,6 +304,18 @@ class Trainer {
                         .with_betas(t.adam_beta1, t.adam_beta2)
                         .with_eps(t.adam_eps)
                         .with_weight_decay(t.weight_decay);
+    if (config_.model.neuralflow()) {
+      // The codebook and its statistics never decay; a stage's frozen modules must not move at all.
+      std::vector<std::string> no_decay = options.adamw.no_decay_patterns;
+      no_decay.emplace_back("quantizer.");
+      const std::vector<std::string> frozen = frozen_modules(objective_spec_.paragraph);
+      no_decay.insert(no_decay.end(), frozen.begin(), frozen.end());
+      options.adamw.with_no_decay_patterns(no_decay);
+      std::string names;
+      for (const std::string& module : frozen)
+        names += (names.empty() ? "" : ", ") + module.substr(0, module.size() - 1);
+      log_.info(objective_spec_.name, ": frozen ", names.empty() ? "nothing (the whole model trains)" : names);
+    }
     return options;
   }
 
@@ -278,7 +334,7 @@ class Trainer {
     model::initialize(*model, init_options());
     model->to(device_);
     const std::string source = starting_weights();
-    if (!source.empty()) ckpt::load_weights(source, *model, model::named_parameters(*model));
+    if (!source.empty()) ckpt::load_weights(source, config_.model, this->tp(), model::named_parameters(*model));
     return model;
   }
 
@@ -288,7 +344,7 @@ class Trainer {
   void load_starting_weights() {
     const CheckpointConfig& c = config_.checkpoint;
     // Under LoRA a checkpoint holds the adapters only: the base always comes from its source.
-    if (!model_->has_lora() && !ckpt::resume_candidates(c.resume, checkpoints_dir_).empty()) {
+    if (!has_lora() && !ckpt::resume_candidates(c.resume, checkpoints_dir_).empty()) {
       if (!c.init_from.empty()) {
         log_.info("model.init_from ", c.init_from, " not loaded: checkpoint.resume ", c.resume,
                   " has a checkpoint to resume from, which takes precedence");
@@ -300,7 +356,7 @@ class Trainer {
     }
     const std::string source = starting_weights();
     if (source.empty()) return;
-    ckpt::load_weights(source, *model_, base_parameters());
+    ckpt::load_weights(source, config_.model, tp(), base_parameters());
     if (config_.training.load_from.empty()) {
       log_.info("initial weights from model.init_from ", source, " (fresh optimizer, step 0)");
       return;
@@ -325,7 +381,7 @@ class Trainer {
              meta_.lora_base, "' (its checkpoint's meta.json), does not exist any more: restore it");
     log_.info("LoRA base: ", meta_.lora_base, " as pinned by the checkpoint (", loaded,
               " is what the config names now)");
-    ckpt::load_weights(meta_.lora_base, *model_, base_parameters());
+    ckpt::load_weights(meta_.lora_base, config_.model, tp(), base_parameters());
   }
 
   // The run's own checkpoint (checkpoint.resume, ckpt/resume.h) into the model and optimizer, and
@@ -337,7 +393,7 @@ class Trainer {
     };
     const std::optional<ckpt::LoadedCheckpoint> loaded =
         ckpt::resume(config_.checkpoint.resume, checkpoints_dir_, {config_.model, config_.parallel}, mesh_,
-                     ckpt::parameter_shards(*model_, optimizer_->parameters()), restore, log_);
+                     ckpt::parameter_shards(config_.model, tp(), optimizer_->parameters()), restore, log_);
     if (!loaded) return false;
     meta_ = loaded->meta;
     state_ = trainer_state_from_json(meta_.trainer_state, loaded->step_dir + "/meta.json");
@@ -352,18 +408,21 @@ class Trainer {
     const TrainingConfig& t = config_.training;
     BackwardHooks hooks;
     hooks.before_last_backward = [this] {
-      tied_->add_output_grad();
+      if (tied_) tied_->add_output_grad();
       optimizer_->arm();
       // What the forwards left for backward to use: the activations (and the loss's tensors).
       const uint64_t now = tensor_bytes_now(device_, tensor_memory_);
       if (now > start_tensor_bytes_) activation_bytes_ = std::max(activation_bytes_, now - start_tensor_bytes_);
     };
-    hooks.after_backward = [this] { tied_->send_output_grad(); };
-    const ObjectiveTotals totals = objective_->forward_backward(model_, to_device(batch, device_), hooks);
+    hooks.after_backward = [this] {
+      if (tied_) tied_->send_output_grad();
+    };
+    const ObjectiveTotals totals = objective_->forward_backward(to_device(batch, device_), hooks);
     rewards_ = totals.rewards;
+    terms_ = totals.terms;
     grad_norm_ = optimizer_->reduce_gradients();
     state_.loader = batch.state;
-    state_.tokens_seen += sequences_per_step_ * t.seq_len;
+    state_.tokens_seen += sequences_per_step_ * row_tokens_;
     if (!std::isfinite(totals.loss) || !std::isfinite(grad_norm_)) {
       optimizer_->zero_grad();
       ++state_.skipped_steps;
@@ -379,7 +438,7 @@ class Trainer {
     state_.bad_steps_in_a_row = 0;
     lr_ = optim::learning_rate_at(schedule_, meta_.step);
     optimizer_->step(lr_, t.grad_clip);
-    tied_->sync_weight();
+    if (tied_) tied_->sync_weight();
     ++meta_.step;
     return totals.loss;
   }
@@ -396,11 +455,12 @@ class Trainer {
     m.step = meta_.step;
     m.loss = loss;
     m.rewards = rewards_;
+    m.terms = terms_;
     m.lr = lr_;
     m.grad_norm = grad_norm_;
-    m.tokens_per_s = static_cast<double>(interval.steps * sequences_per_step_ * config_.training.seq_len) / seconds;
+    m.tokens_per_s = static_cast<double>(interval.steps * sequences_per_step_ * row_tokens_) / seconds;
     m.gflops_per_s = m.tokens_per_s * flops_per_token_ / static_cast<double>(mesh_.world().size()) / 1e9;
-    if (peak_gflops_ > 0) m.mfu = m.gflops_per_s / peak_gflops_;
+    if (peak_gflops_ > 0 && flops_per_token_ > 0) m.mfu = m.gflops_per_s / peak_gflops_;
     m.data_wait = interval.data_wait / seconds;
     m.comm = interval.blocked.comm / seconds;
     m.bubble = interval.blocked.pipeline / seconds;
@@ -415,7 +475,10 @@ class Trainer {
     const int64_t ranks = mesh_.world().size();
     PlanOptions plan;
     plan.bf16_autocast = bf16_autocast_;
-    const auto predicted = static_cast<double>(predicted_peak_bytes(config_, ranks, mesh_.coords().pp, plan));
+    // The planner models the decoder only (docs/memory.md): no prediction (0) for the neuralflow model.
+    const double predicted = config_.model.neuralflow()
+                                 ? 0.0
+                                 : static_cast<double>(predicted_peak_bytes(config_, ranks, mesh_.coords().pp, plan));
     at::Tensor mine =
         torch::tensor({static_cast<double>(peak.tensor_bytes), static_cast<double>(peak.rss_bytes),
                        static_cast<double>(start_tensor_bytes_), static_cast<double>(activation_bytes_), predicted},
@@ -436,9 +499,13 @@ class Trainer {
       record.activation_bytes.push_back(all[kFields * r + 3].item<double>());
       record.predicted_bytes.push_back(all[kFields * r + 4].item<double>());
       char part[128];
-      std::snprintf(part, sizeof part, " %lld: %.1f / %.1f MiB; %.1f MiB%s", static_cast<long long>(r),
-                    record.tensor_bytes.back() / 1048576.0, record.rss_bytes.back() / 1048576.0,
-                    record.predicted_bytes.back() / 1048576.0, r + 1 < ranks ? "," : "");
+      char prediction[48] = "";
+      if (record.predicted_bytes.back() > 0) {
+        std::snprintf(prediction, sizeof prediction, "; %.1f MiB", record.predicted_bytes.back() / 1048576.0);
+      }
+      std::snprintf(part, sizeof part, " %lld: %.1f / %.1f MiB%s%s", static_cast<long long>(r),
+                    record.tensor_bytes.back() / 1048576.0, record.rss_bytes.back() / 1048576.0, prediction,
+                    r + 1 < ranks ? "," : "");
       line += part;
     }
     log_.info(line);
@@ -449,13 +516,13 @@ class Trainer {
   void write_samples() {
     const Clock::time_point start = Clock::now();
     optimizer_->gather_parameters();
-    model_->set_unit_hooks(nullptr);
+    lm_->set_unit_hooks(nullptr);
     std::vector<SampleRecord> records;
     {
       const Bf16Autocast autocast(bf16_autocast_);
-      records = samples_.generate(*model_);
+      records = samples_.generate(*lm_);
     }
-    model_->set_unit_hooks(optimizer_->unit_hooks());
+    lm_->set_unit_hooks(optimizer_->unit_hooks());
     optimizer_->release_parameters();
     if (metrics_) metrics_->record_samples(meta_.step, records);
     log_.info("step ", meta_.step, " | samples: ", records.size(), " written to samples.jsonl in ",
@@ -469,17 +536,15 @@ class Trainer {
     options.shuffle = false;
     options.prefetch_batches = 0;
     const auto global = static_cast<uint64_t>(options.global_batch_size);
-    const uint64_t batches =
-        std::max<uint64_t>(1, data::samples_per_epoch(*data_.validation, options.seq_len) / global);
+    const uint64_t batches = std::max<uint64_t>(1, data::samples_per_epoch(*data_.validation, options) / global);
     const uint64_t steps = std::min<uint64_t>(batches, static_cast<uint64_t>(config_.training.eval_steps));
     const ObjectiveTotals totals = objective_->evaluate(
-        model_,
         [&](uint64_t index) {
           return to_device(data::make_batch(*data_.validation, options, index * global), device_);
         },
         steps);
-    log_.info(format_eval_line(meta_.step, totals.loss, totals.rewards));
-    if (metrics_) metrics_->record_eval(meta_.step, totals.loss, totals.rewards);
+    log_.info(format_eval_line(meta_.step, totals.loss, totals.rewards, totals.terms));
+    if (metrics_) metrics_->record_eval(meta_.step, totals.loss, totals.rewards, totals.terms);
   }
 
   // Every rank stops at the same step: the signal may reach only some of them.
@@ -494,7 +559,7 @@ class Trainer {
     ckpt::RankShards shards;
     shards.model = optimizer_->parameters();
     for (const auto& [name, tensor] : shards.model) {
-      shards.model_metadata["shard." + name] = ckpt::shard_metadata(model_->shard_spec_of(name));
+      shards.model_metadata["shard." + name] = ckpt::shard_metadata(shard_spec_of(name));
     }
     shards.optimizer = optimizer_->state();
     if (optimizer_->zero() > 0) {
@@ -517,11 +582,15 @@ class Trainer {
   TensorMemoryCounter tensor_memory_;
   const ObjectiveSpec& objective_spec_;  // training.objective
   bool bf16_autocast_ = false;
-  model::CausalLM model_{nullptr};
-  std::unique_ptr<TiedEmbedding> tied_;
+  // The network model.arch names (the other stays null), and it as a module.
+  model::CausalLM lm_{nullptr};
+  model::ParagraphModel paragraph_{nullptr};
+  std::shared_ptr<torch::nn::Module> module_;
+  std::unique_ptr<TiedEmbedding> tied_;  // the decoder's (null for neuralflow)
   std::unique_ptr<parallel::dp::DataParallelOptimizer> optimizer_;
   std::unique_ptr<Objective> objective_;
   std::optional<PreferenceMetrics> rewards_;  // of the last step, for preference objectives
+  NamedValues terms_;                         // of the last step: the objective's figures
   std::string load_from_;                     // the step directory training.load_from resolved to, once needed
   std::string load_from_fingerprint_;         // the tokenizer of its training data
   TrainingData data_;
@@ -535,6 +604,7 @@ class Trainer {
   uint64_t start_tensor_bytes_ = 0;  // the tensors held when training started (memory_stats.h)
   uint64_t activation_bytes_ = 0;    // the most held on top of them right before a step's last backward
   int64_t sequences_per_step_ = 0;   // the global batch's rows: two per preference pair
+  int64_t row_tokens_ = 0;           // tokens of a row: training.seq_len, or the paragraph slots
   double lr_ = 0, grad_norm_ = 0, peak_gflops_ = 0, flops_per_token_ = 0;
 };
 

@@ -38,6 +38,11 @@ struct DataStart {
 TrainingData open_training_data(const TrainConfig& config, const ObjectiveSpec& objective, const dist::Mesh& mesh,
                                 const DataStart& start, Logger& log);
 
+// The loader's shape for `config`: seq_len, batch, seed, document ids, and for model.arch
+// neuralflow the paragraph slots (seq_len = max_paragraphs · max_paragraph_len), whose eos id
+// open_training_data takes from the dataset's tokenizer.
+data::LoaderOptions loader_options(const TrainConfig& config, const ObjectiveSpec& objective);
+
 // The dataset formats `objective` trains on; ConfigError naming the stage, the path and the fix.
 void check_objective_data(const ObjectiveSpec& objective, data::DatasetFormat format, const std::string& path);
 

@@ -42,7 +42,7 @@ DeviceBatch batch() {
   torch::manual_seed(3);
   const auto tokens = torch::randint(tied_config().vocab_size, {kRows, kSeq + 1}, torch::kLong);
   at::Tensor mask = torch::rand({kRows, kSeq}) > 0.2;  // uneven counts per micro-batch
-  return {tokens.narrow(1, 0, kSeq).contiguous(), tokens.narrow(1, 1, kSeq).contiguous(), mask, {}};
+  return {tokens.narrow(1, 0, kSeq).contiguous(), tokens.narrow(1, 1, kSeq).contiguous(), mask, {}, {}, {}};
 }
 
 class PipelineStages : public ::testing::TestWithParam<parallel::pp::ScheduleKind> {};

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "export_case.h"
 #include "nf/model/loss.h"
 #include "nf/model/transformer.h"
 #include "nf/optim/adamw.h"
@@ -19,19 +20,9 @@
 namespace {
 
 using nf::model::ModelConfig;
-using Dict = c10::Dict<std::string, at::Tensor>;
-
-void write_file(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  if (!out) throw std::runtime_error("cannot write " + path);
-}
-
-void write_case(const std::string& dir, const std::string& name, const Dict& tensors, const nlohmann::json& info) {
-  const std::vector<char> bytes = torch::pickle_save(tensors);
-  write_file(dir + "/" + name + ".pt", std::string(bytes.begin(), bytes.end()));
-  write_file(dir + "/" + name + ".json", info.dump(2));
-}
+using nf_reference::Dict;
+using nf_reference::write_case;
+using nf_reference::write_file;
 
 struct ModelCase {
   std::string name;

@@ -8,7 +8,8 @@
 #include <vector>
 
 #include "nf/ckpt/checkpoint.h"
-#include "nf/model/transformer.h"
+#include "nf/dist/communicator.h"
+#include "nf/model/model_config.h"
 
 namespace nf::ckpt {
 
@@ -18,20 +19,24 @@ namespace nf::ckpt {
 // points), then from the working directory. CheckpointError naming the key and the paths tried.
 std::string resolve_load_from(const std::string& load_from, const std::string& output_dir);
 
-// What `parameters` (model::named_parameters of `model`, or the views the trainer rebound them
-// to) hold, as a checkpoint of another layout is read for them: name, full shape, this rank's slice.
-std::vector<ParameterShard> parameter_shards(const model::CausalLMImpl& model, const NamedTensors& parameters);
+// What `parameters` (model::named_parameters of a model of `config` split over `tp`, nullptr = none;
+// or the views the trainer rebound them to) hold, as a checkpoint of another layout is read for
+// them: name, full shape, this rank's slice (sharding.h).
+std::vector<ParameterShard> parameter_shards(const model::ModelConfig& config, const dist::Communicator* tp,
+                                             const NamedTensors& parameters);
 
 // Copies the weights of `source`, an nf step directory or a Hugging Face directory
 // (read_initial_parameters), into `parameters`: each rank reads the rows of its shards from the
-// files that hold them. CheckpointError when the source's model differs from `model`'s config (a
-// missing tensor, another shape, another key of config.json). The tied output copy of a last
-// pipeline stage is not touched: TiedEmbedding::sync_weight after.
-void load_weights(const std::string& source, const model::CausalLMImpl& model, const NamedTensors& parameters);
+// files that hold them. CheckpointError when the source's model differs from `config` (a missing
+// tensor, another shape, another key of config.json). The tied output copy of a last pipeline
+// stage is not touched: TiedEmbedding::sync_weight after.
+void load_weights(const std::string& source, const model::ModelConfig& config, const dist::Communicator* tp,
+                  const NamedTensors& parameters);
 
 // load_weights for a model that is read whole (nf-generate): from a Hugging Face directory or a step
 // directory, and from a LoRA step directory its adapters on the base they were trained on
 // (lora.h's lora_base_of).
-void load_model_weights(const std::string& source, const model::CausalLMImpl& model, const NamedTensors& parameters);
+void load_model_weights(const std::string& source, const model::ModelConfig& config, const dist::Communicator* tp,
+                        const NamedTensors& parameters);
 
 }  // namespace nf::ckpt

@@ -9,7 +9,8 @@
 // (num_tokens − 1) / T samples per epoch. For dpo, sample i is document i: row k of the first
 // half of the batch is prompt ‖ chosen of pair k, row k of the second half prompt ‖ rejected;
 // each right-padded with pad_id or truncated to T+1 tokens, with the loss mask on response
-// targets only.
+// targets only. With LoaderOptions::paragraphs (the NeuralFlow model), sample i is document i as a
+// row of paragraph slots (paragraph_rows.h): inputs only, seq_len = its row_tokens().
 #pragma once
 
 #include <condition_variable>
@@ -21,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "nf/data/paragraph_rows.h"
 #include "nf/data/sampler.h"
 #include "nf/data/token_dataset.h"
 
@@ -36,6 +38,7 @@ struct LoaderOptions {
   size_t prefetch_batches = 4;  // bounded queue depth of the background thread; 0 = no thread
   TokenId pad_id = 0;           // dpo padding (masked out of the loss)
   bool document_ids = false;    // fill Batch::document_ids (packed formats)
+  ParagraphOptions paragraphs;  // enabled: rows of paragraphs (seq_len must be its row_tokens())
 };
 
 // This rank's rows of one global batch, row-major [rows, seq_len].
@@ -48,13 +51,17 @@ struct Batch {
   // With LoaderOptions::document_ids (packed formats only): per input token, an id of the document
   // it belongs to (equal ids = the same document); empty otherwise.
   std::vector<int64_t> document_ids;
+  // Paragraph rows only (then targets and loss_mask are empty): each slot's token count
+  // [rows, max_paragraphs] (0 = unused) and each row's emotion id [rows].
+  std::vector<int64_t> paragraph_lengths;
+  std::vector<int64_t> emotions;
   std::vector<uint64_t> sample_ids;  // one per sample (dpo: per pair), for tests and logging
   LoaderState state;                 // the stream position after this batch
 };
 
-// Samples per epoch for these options: (num_tokens − 1) / seq_len, or documents for dpo.
-// Throws DataError when the split is too small for even one sample.
-uint64_t samples_per_epoch(const TokenDataset& dataset, int64_t seq_len);
+// Samples per epoch for these options: (num_tokens − 1) / seq_len, or documents for dpo and
+// paragraph rows. Throws DataError when the split is too small for even one sample.
+uint64_t samples_per_epoch(const TokenDataset& dataset, const LoaderOptions& options);
 
 // This rank's slice of the global batch starting at stream position `consumed_samples`.
 Batch make_batch(const TokenDataset& dataset, const LoaderOptions& options, uint64_t consumed_samples);

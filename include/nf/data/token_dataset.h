@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,8 @@ struct TokenDatasetOptions {
   // Check each chunk of the token arrays and masks against the shard's CRC-32C the first time
   // it is read (ShardExpectations::verify_chunks); off only to measure what it costs.
   bool verify_chunks = true;
+  // Per-document metadata to read at open (kMetadataFields: "emotion", ...), for document_metadata().
+  std::vector<std::string> metadata_fields;
 };
 
 class TokenDataset {
@@ -60,6 +63,9 @@ class TokenDataset {
     DpoSpans dpo;  // zero for formats other than dpo
   };
   DocumentRef document(uint64_t index) const;
+  // The metadata `field` of document `index` ("" where the input had none), for a field that
+  // TokenDatasetOptions::metadata_fields named; UsageError for another.
+  const std::string& document_metadata(const std::string& field, uint64_t index) const;
 
  private:
   std::string directory_;
@@ -69,6 +75,7 @@ class TokenDataset {
   std::vector<uint64_t> token_starts_{0};  // prefix sums of shard token counts
   std::vector<uint64_t> doc_starts_{0};    // prefix sums of shard document counts
   bool has_chunk_checksums_ = true;
+  std::map<std::string, std::vector<std::string>> metadata_;  // field -> one value per document
 };
 
 }  // namespace nf::data

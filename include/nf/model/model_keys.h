@@ -23,8 +23,42 @@ void declare_lora_keys(config::Schema<Root>& s, ModelConfig Root::*section) {
                  "The projections that get adapters: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj.");
 }
 
+// The NeuralFlow paragraph-latent model's own keys (model.arch neuralflow; the guide's names).
+template <class Root>
+void declare_neuralflow_keys(config::Schema<Root>& s, ModelConfig Root::*section) {
+  s.field(section, &ModelConfig::d_latent, "model.d_latent", "neuralflow: size of a paragraph's latent vector.")
+      .at_least(1);
+  s.field(section, &ModelConfig::num_layers, "model.num_layers",
+          "neuralflow: layers of the brain (the sequence model over paragraph latents).")
+      .at_least(1);
+  s.enum_field(section, &ModelConfig::brain_type, "model.brain_type",
+               "neuralflow: the brain's layers, mamba (selective state space) or gru.", brain_type_names());
+  s.field(section, &ModelConfig::codebook_size, "model.codebook_size", "neuralflow: codes of the VQ-VAE codebook.")
+      .at_least(2);
+  s.field(section, &ModelConfig::max_paragraph_len, "model.max_paragraph_len",
+          "neuralflow: tokens of a paragraph, its <|eos|> included; longer paragraphs are cut to it (keeping the "
+          "<|eos|>).")
+      .at_least(2);
+  s.field(section, &ModelConfig::max_paragraphs, "model.max_paragraphs",
+          "neuralflow: paragraphs of a sequence record the model reads, `next` included (the last ones).")
+      .at_least(2);
+  s.field(section, &ModelConfig::max_ponder_steps, "model.max_ponder_steps",
+          "neuralflow: the most thinking steps (adaptive computation time) per paragraph.")
+      .at_least(1);
+  s.field(section, &ModelConfig::mamba_d_state, "model.mamba_d_state",
+          "neuralflow, brain_type mamba: the selective scan's state size per channel.")
+      .at_least(1);
+  s.field(section, &ModelConfig::emotions, "model.emotions",
+          "neuralflow: the emotion labels of the data's `emotion` field, in id order; the first is that of "
+          "unlabelled text.");
+}
+
 template <class Root>
 void declare_model_keys(config::Schema<Root>& s, ModelConfig Root::*section) {
+  s.enum_field(section, &ModelConfig::arch, "model.arch",
+               "The network: llama (the decoder-only language model) or neuralflow (the paragraph-latent model of "
+               "docs/neuralflow.md: encoder, codebook, brain, decoder).",
+               architecture_names());
   s.field(section, &ModelConfig::vocab_size, "model.vocab_size", "Vocabulary size; must match the dataset's tokenizer.")
       .at_least(1);
   s.field(section, &ModelConfig::d_model, "model.d_model", "Hidden size of the residual stream.").at_least(2);
@@ -45,6 +79,7 @@ void declare_model_keys(config::Schema<Root>& s, ModelConfig Root::*section) {
   s.field(section, &ModelConfig::init_std, "model.init_std", "Standard deviation of the normal weight init.")
       .at_least(0);
   declare_lora_keys(s, section);
+  declare_neuralflow_keys(s, section);
 }
 
 }  // namespace nf::model

@@ -20,6 +20,22 @@ enum class Precision { kAuto, kFp32, kBf16 };
 // checkpoint.async: whether saves are written on a background thread.
 enum class AsyncSaves { kAuto, kOn, kOff };
 
+// training.vqvae: the NeuralFlow VQ-VAE's terms and codebook upkeep (docs/neuralflow.md).
+struct VqvaeConfig {
+  double beta_commit = 0.25;          // the commitment loss's weight
+  double gamma_codebook = 1.0;        // the codebook loss's weight (not used with ema)
+  double bag_of_words = 1.0;          // the bag-of-words loss's weight (nf's addition: against collapse)
+  bool ema = false;                   // codes follow EMAs of their encoder outputs instead of a loss
+  double ema_decay = 0.99;            // of the EMAs, and of each code's usage count
+  bool restart_dead_codes = true;     // a code used less than dead_code_threshold restarts at a latent
+  double dead_code_threshold = 0.01;  // paragraphs per step (the usage count's EMA)
+};
+
+// training.dynamics: the NeuralFlow brain's terms.
+struct DynamicsConfig {
+  double ponder_cost_weight = 0.01;  // ACT's ponder cost N + R, per prediction
+};
+
 struct TrainingConfig {
   std::string objective = "pretrain";  // what the run trains, one of objective_names() (docs/stages.md)
   bool document_mask = false;          // packed rows: attend only within each document
@@ -48,6 +64,8 @@ struct TrainingConfig {
   int64_t max_bad_steps = 5;
   double peak_tflops = 0.0;
   std::string memory_limit;  // per rank, e.g. "80GB"; empty = the device's memory (planner.h)
+  VqvaeConfig vqvae;
+  DynamicsConfig dynamics;
 };
 
 // training.sample: completions written while training (docs/generation.md).

@@ -25,10 +25,15 @@ struct PreferenceMetrics {
   double margin = 0;
 };
 
+// Named parts of a loss and statistics an objective reports beside it, in its order (the neuralflow
+// stages: recon_loss, commit_loss, perplexity, ...).
+using NamedValues = std::vector<std::pair<std::string, double>>;
+
 struct StepMetrics {
   int64_t step = 0;  // optimizer steps completed (1 after the first update)
   double loss = 0;
   std::optional<PreferenceMetrics> rewards;  // dpo only
+  NamedValues terms;                         // the objective's other figures
   double lr = 0;
   double grad_norm = 0;
   double tokens_per_s = 0;
@@ -46,16 +51,18 @@ struct StepMetrics {
 // "step 100 | loss 8.2341 | lr 3.00e-04 | grad_norm 1.23 | tokens/s 12,345 | mfu 41.2% | GFLOP/s 407.1 |
 //  compute 91.0% | comm 6.2% | bubble 2.5% | data_wait 0.3%", mfu only when the peak is known, and
 // "| skipped N" when N > 0. DPO adds "| rewards/chosen 0.0123 | rewards/rejected -0.0456 |
-// rewards/accuracy 62.5% | rewards/margin 0.0579" after the loss; metrics.jsonl and TensorBoard
-// carry them under the same names.
+// rewards/accuracy 62.5% | rewards/margin 0.0579" after the loss, and an objective's terms as
+// " | <name> <value>"; metrics.jsonl and TensorBoard (train/<name>) carry them under the same names.
 std::string format_step_line(const StepMetrics& m);
 nlohmann::json to_json(const StepMetrics& m);
 
 // 12345.6 -> "12,346".
 std::string with_thousands(double value);
 
-// "step N | val_loss X", and for dpo " | val_rewards/chosen … | val_rewards/margin …".
-std::string format_eval_line(int64_t step, double val_loss, const std::optional<PreferenceMetrics>& rewards);
+// "step N | val_loss X", and for dpo " | val_rewards/chosen … | val_rewards/margin …", then
+// " | val_<term> X" for an objective's terms.
+std::string format_eval_line(int64_t step, double val_loss, const std::optional<PreferenceMetrics>& rewards,
+                             const NamedValues& terms = {});
 
 // Per rank, in bytes: the measured peaks (memory_stats.h), the tensors held when training started
 // (the model and optimizer states), the most held on top of those right before a step's last
@@ -81,9 +88,11 @@ class MetricsSink {
   MetricsSink(const std::string& run_dir, int64_t resume_step);
 
   void record(const StepMetrics& m);
-  // A validation: val_loss, and for dpo the rewards of the validation pairs ("val_rewards/…" in
-  // metrics.jsonl, "val/rewards/…" in TensorBoard).
-  void record_eval(int64_t step, double val_loss, const std::optional<PreferenceMetrics>& rewards = std::nullopt);
+  // A validation: val_loss, for dpo the rewards of the validation pairs ("val_rewards/…" in
+  // metrics.jsonl, "val/rewards/…" in TensorBoard), and an objective's terms ("val_<name>",
+  // "val/<name>").
+  void record_eval(int64_t step, double val_loss, const std::optional<PreferenceMetrics>& rewards = std::nullopt,
+                   const NamedValues& terms = {});
   // Every rank's measured peaks and the planner's prediction: {"step", "peak_tensor_bytes": [...],
   // "peak_rss_bytes": [...], "start_tensor_bytes": [...], "activation_bytes": [...],
   // "predicted_peak_bytes": [...]} indexed by rank, and "memory/…/rank_R" scalars in MiB.

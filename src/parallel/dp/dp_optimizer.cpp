@@ -3,6 +3,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "nf/core/error.h"
@@ -106,6 +107,17 @@ void DataParallelOptimizer::step(double lr, double max_norm) {
   }
   flat_.zero_grad();
   shard_grads_ = at::Tensor();  // ZeRO 1's copy of its chunks is the step's only: not held in between
+}
+
+void DataParallelOptimizer::assign(const NamedTensors& values) {
+  at::NoGradGuard no_grad;
+  for (const auto& [name, value] : values) {
+    const auto found = std::find_if(flat_.parameters().begin(), flat_.parameters().end(),
+                                    [&](const auto& parameter) { return parameter.first == name; });
+    NF_CHECK(found != flat_.parameters().end(), UsageError, "assign: no parameter '", name, "' here");
+    found->second.copy_(value);
+    if (sharded_) sharded_->assign_master(name, value);
+  }
 }
 
 void DataParallelOptimizer::zero_grad() {

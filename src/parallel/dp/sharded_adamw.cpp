@@ -36,6 +36,15 @@ ShardedAdamW::ShardedAdamW(FlatParameters& flat, dist::Communicator& dp, optim::
   copy_master_from_parameters();
 }
 
+void ShardedAdamW::assign_master(const std::string& name, const at::Tensor& value) {
+  at::NoGradGuard no_grad;
+  const at::Tensor flat = value.reshape(-1).to(master_.options());
+  for (const ShardSegment& segment : segments_) {
+    if (flat_.layout().slots()[segment.slot].name != name) continue;
+    master_.narrow(0, segment.shard_offset, segment.numel).copy_(flat.narrow(0, segment.param_offset, segment.numel));
+  }
+}
+
 void ShardedAdamW::copy_master_from_parameters() {
   at::NoGradGuard no_grad;
   const FlatLayout& layout = flat_.layout();

@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
     torch::NoGradGuard no_grad;
     size_t loaded = 0;
     if (config.lora.enabled()) {
-      nf::ckpt::load_model_weights(step_dir, *model, nf::model::named_parameters(*model));
+      nf::ckpt::load_model_weights(step_dir, model->config(), model->tp(), nf::model::named_parameters(*model));
       loaded = saved.size();
     }
     for (auto& [name, param] : config.lora.enabled() ? nf::ckpt::NamedTensors{} : nf::model::named_parameters(*model)) {

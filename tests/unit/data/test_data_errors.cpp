@@ -16,6 +16,13 @@
 namespace nf::data {
 namespace {
 
+// Loader options of packed rows of `seq_len` tokens (all samples_per_epoch reads of them).
+LoaderOptions packed_rows(int64_t seq_len) {
+  LoaderOptions options;
+  options.seq_len = seq_len;
+  return options;
+}
+
 using namespace nf::data::testing;
 namespace fs = std::filesystem;
 
@@ -192,7 +199,8 @@ TEST_F(DataErrors, ModelTokenizerOrVocabularyMismatch) {
 
 TEST_F(DataErrors, SplitTooSmallForSeqLen) {
   const TokenDataset dataset(dir_.path_string());
-  expect_data_error([&] { samples_per_epoch(dataset, 1 << 20); }, {"too few for one sample of seq_len 1048576"});
+  expect_data_error([&] { samples_per_epoch(dataset, packed_rows(1 << 20)); },
+                    {"too few for one sample of seq_len 1048576"});
 }
 
 TEST(WriterErrors, BadDocumentsNameTheirSource) {

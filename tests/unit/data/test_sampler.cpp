@@ -14,6 +14,13 @@
 namespace nf::data {
 namespace {
 
+// Loader options of packed rows of `seq_len` tokens (all samples_per_epoch reads of them).
+LoaderOptions packed_rows(int64_t seq_len) {
+  LoaderOptions options;
+  options.seq_len = seq_len;
+  return options;
+}
+
 using namespace nf::data::testing;
 
 TEST(SamplePermutation, IsABijectionAndDependsOnSeedAndEpoch) {
@@ -97,7 +104,7 @@ TEST_F(LoaderTest, PackedWindowsHoldTheStreamShiftedByOne) {
       ASSERT_EQ(batch.loss_mask[row * 64 + j], 1);
     }
   }
-  EXPECT_EQ(samples_per_epoch(*dataset_, 64), (expected_.size() - 1) / 64);
+  EXPECT_EQ(samples_per_epoch(*dataset_, packed_rows(64)), (expected_.size() - 1) / 64);
 }
 
 TEST_F(LoaderTest, GlobalBatchDoesNotDependOnDpSize) {
@@ -119,7 +126,7 @@ TEST_F(LoaderTest, GlobalBatchDoesNotDependOnDpSize) {
 }
 
 TEST_F(LoaderTest, ResumeWithAnotherDpSizeSeesExactlyTheUninterruptedSamples) {
-  const uint64_t per_epoch = samples_per_epoch(*dataset_, 64);
+  const uint64_t per_epoch = samples_per_epoch(*dataset_, packed_rows(64));
   const int steps = static_cast<int>(2 * per_epoch / 8 + 3);  // past two epoch rollovers
   std::vector<uint64_t> uninterrupted;
   run(1, steps, nullptr, uninterrupted);
@@ -168,7 +175,7 @@ TEST_F(LoaderTest, PrefetchGivesTheSameBatchesAndStateCountsOnlyHandedOut) {
 }
 
 TEST_F(LoaderTest, ResumeOnAnotherSeqLenOrSeedIsRefused) {
-  LoaderState state{16, samples_per_epoch(*dataset_, 64), 64, 6};
+  LoaderState state{16, samples_per_epoch(*dataset_, packed_rows(64)), 64, 6};
   try {
     DataLoader loader(dataset_, options(0, 1), &state);
     FAIL() << "a resume with another seed must throw";

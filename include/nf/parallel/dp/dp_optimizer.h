@@ -71,6 +71,11 @@ class DataParallelOptimizer {
   void step(double lr, double max_norm);
   // Drops the step's gradients without an update (a non-finite loss or norm).
   void zero_grad();
+  // Sets parameters outside the gradient update (the VQ codebook's EMA): each (name, whole new
+  // value), the same on every dp rank; the ZeRO master shard follows, and the next step() updates
+  // from there. Under ZeRO 3 each must be in a pinned unit (always gathered). UsageError for a name
+  // that is not a parameter here.
+  void assign(const NamedTensors& values);
 
   // The optimizer state for a checkpoint of this layout: per parameter (ZeRO 0, optim::AdamW::
   // state()'s form) or this rank's flat shard (ZeRO 1, 2, 3).

@@ -45,6 +45,8 @@ class ShardedAdamW {
   void step(const at::Tensor& shard_grads, double lr, double grad_scale = 1.0);
 
   int64_t step_count() const { return step_; }
+  // This rank's master elements of parameter `name` set from `value` (its whole new value).
+  void assign_master(const std::string& name, const at::Tensor& value);
   // This rank's chunk of bucket b in the fp32 master shard.
   at::Tensor master_chunk(size_t bucket) const;
 

@@ -1,0 +1,31 @@
+// The VQ codebook's upkeep after each step of a stage that reconstructs paragraphs
+// (docs/neuralflow.md): the global batch's code usage (summed over dp), its perplexity, the usage
+// counts' EMA (always: they find dead codes), the EMA codebook (training.vqvae.ema) and dead-code
+// restarts. Every dp rank computes the same new values. Private to src/train.
+#pragma once
+
+#include <ATen/Tensor.h>
+
+#include "nf/dist/communicator.h"
+#include "nf/model/paragraph_model.h"
+#include "nf/parallel/dp/flat_parameters.h"
+#include "nf/train/config.h"
+
+namespace nf::train {
+
+struct CodebookUpkeep {
+  parallel::dp::NamedTensors writes;  // quantizer.codebook, ema_count, ema_sum: their new values
+  double perplexity = 0;              // of the global batch's codes
+  double usage_perplexity = 0;        // of the usage counts' EMA: the codebook's use over ~1/(1 − decay) steps
+  double dead_codes = 0;              // codes below the usage threshold, before restarts
+  double restarted = 0;               // of them, restarted at a latent
+};
+
+// `counts` [K] and `sums` [K, d_latent]: this rank's code usage over the step; `latents` [n,
+// d_latent] and `errors` [n]: its paragraphs' latents and quantization errors (the restart
+// candidates: the global batch's worst-quantized latents restart the dead codes, lowest index first).
+CodebookUpkeep codebook_upkeep(model::ParagraphModelImpl& model, const VqvaeConfig& config, at::Tensor counts,
+                               at::Tensor sums, const at::Tensor& latents, const at::Tensor& errors,
+                               dist::Communicator& dp);
+
+}  // namespace nf::train
