@@ -80,17 +80,11 @@ class ParagraphObjective : public Objective {
       const CodebookUpkeep upkeep = codebook_upkeep(*model_, vq_, totals.code_counts, totals.code_sums, totals.latents,
                                                     totals.errors, mesh_.dp());
       write_parameters_(upkeep.writes);
-      // The latents' spread: their variance per dimension around the batch's mean (1 = as wide as
-      // unit-RMS latents go; near 0 = collapsed).
-      const at::Tensor mean = totals.code_sums.sum(0) / std::max(counts.paragraphs, 1.0);
-      at::Tensor spread = ((totals.latents - mean).pow(2)).sum().to(torch::kDouble).reshape({1});
-      if (mesh_.dp().size() > 1) mesh_.dp().all_reduce(spread, dist::ReduceOp::kSum)->wait();
-      codebook = {
-          {"latent_spread", spread.item<double>() / std::max(counts.paragraphs, 1.0) / model_->config().d_latent},
-          {"perplexity", upkeep.perplexity},
-          {"usage_perplexity", upkeep.usage_perplexity},
-          {"dead_codes", upkeep.dead_codes},
-          {"restarted_codes", upkeep.restarted}};
+      codebook = {{"latent_spread", upkeep.latent_spread},
+                  {"perplexity", upkeep.perplexity},
+                  {"usage_perplexity", upkeep.usage_perplexity},
+                  {"dead_codes", upkeep.dead_codes},
+                  {"restarted_codes", upkeep.restarted}};
     }
     return report(totals, counts, codebook);
   }

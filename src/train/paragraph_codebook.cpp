@@ -57,6 +57,10 @@ CodebookUpkeep codebook_upkeep(model::ParagraphModelImpl& model, const VqvaeConf
   }
   CodebookUpkeep out;
   out.perplexity = model::perplexity(counts);
+  const double paragraphs = std::max(counts.sum().item<double>(), 1.0);
+  at::Tensor spread = (latents - sums.sum(0) / paragraphs).pow(2).sum().to(torch::kDouble).reshape({1});
+  if (dp.size() > 1) dp.all_reduce(spread, dist::ReduceOp::kSum)->wait();
+  out.latent_spread = spread.item<double>() / paragraphs / static_cast<double>(latents.size(1));
   const model::EmaCodebook ema =
       model::ema_update(model.ema_count(), model.ema_sum(), counts, sums, config.ema_decay, kEmaEpsilon);
   at::Tensor codebook = config.ema ? ema.codebook : model.codebook().detach().clone();

@@ -1,7 +1,8 @@
 // The VQ codebook's upkeep after each step of a stage that reconstructs paragraphs
 // (docs/neuralflow.md): the global batch's code usage (summed over dp), its perplexity, the usage
 // counts' EMA (always: they find dead codes), the EMA codebook (training.vqvae.ema) and dead-code
-// restarts. Every dp rank computes the same new values. Private to src/train.
+// restarts, and the latents' spread. Every dp rank computes the same new values. Private to
+// src/train.
 #pragma once
 
 #include <ATen/Tensor.h>
@@ -19,6 +20,8 @@ struct CodebookUpkeep {
   double usage_perplexity = 0;        // of the usage counts' EMA: the codebook's use over ~1/(1 − decay) steps
   double dead_codes = 0;              // codes below the usage threshold, before restarts
   double restarted = 0;               // of them, restarted at a latent
+  // The global batch's latents' variance per dimension around their mean (near 0 = collapsed).
+  double latent_spread = 0;
 };
 
 // `counts` [K] and `sums` [K, d_latent]: this rank's code usage over the step; `latents` [n,

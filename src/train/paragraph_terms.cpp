@@ -71,7 +71,6 @@ ParagraphSums paragraph_sums(model::ParagraphModelImpl& model, const ParagraphPa
         .index_copy(0, present, values)
         .view({rows, slots, latent});
   };
-  const at::Tensor targets = in_slots(quantized.quantized.detach());
   const at::Tensor per_row = (lengths > 0).sum(1);  // paragraphs of each record
   std::vector<at::Tensor> decode_latents, decode_tokens, decode_lengths, decode_emotions;
   if (parts.reconstruct) {
@@ -84,6 +83,7 @@ ParagraphSums paragraph_sums(model::ParagraphModelImpl& model, const ParagraphPa
     // The brain reads the codes (straight through to the encoder when it trains).
     const model::BrainOutput brain =
         model.think(in_slots(parts.reconstruct ? quantized.straight_through : quantized.quantized.detach()));
+    const at::Tensor targets = in_slots(quantized.quantized.detach());
     const at::Tensor next_targets =
         torch::cat({targets.narrow(1, 1, slots - 1), torch::zeros_like(targets.narrow(1, 0, 1))}, 1);
     const at::Tensor predicted =

@@ -6,6 +6,7 @@
 #include <torch/serialize.h>
 #include <torch/torch.h>
 
+#include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -91,23 +92,35 @@ void export_act(const std::string& dir, at::Generator& gen) {
   write_case(dir, "act", t, {{"threshold", threshold}});
 }
 
+// A layer's case: its input x, the gradient grad_out fed back into (output · grad_out).sum(), the
+// output, the input's gradient, and each parameter with its gradient (under `grad_prefix` + name,
+// as latent_reference.py reads that case).
+Dict layer_case(torch::nn::Module& layer, const std::function<at::Tensor(const at::Tensor&)>& forward,
+                const at::Tensor& x, const at::Tensor& grad_out, const std::string& grad_prefix) {
+  const at::Tensor input = x.clone().requires_grad_(true);
+  const at::Tensor output = forward(input);
+  (output * grad_out).sum().backward();
+  Dict t;
+  t.insert("x", x);
+  t.insert("grad_out", grad_out);
+  t.insert("output", output.detach());
+  t.insert("grad_x", input.grad());
+  for (const auto& item : layer.named_parameters()) {
+    t.insert(item.key(), item.value().detach());
+    t.insert(grad_prefix + item.key(), item.value().grad());
+  }
+  return t;
+}
+
 void export_gru(const std::string& dir, at::Generator& gen) {
   nf::model::GruLayer gru(5, 6);
   for (auto& parameter : gru->parameters()) parameter.data().copy_(at::randn(parameter.sizes(), gen) * 0.4);
-  const at::Tensor x = at::randn({3, 4, 5}, gen).requires_grad_(true);
+  const at::Tensor x = at::randn({3, 4, 5}, gen);
   const at::Tensor grad_out = at::randn({3, 4, 6}, gen);
-  const at::Tensor output = gru->forward(x);
-  (output * grad_out).sum().backward();
-  Dict t;
-  t.insert("x", x.detach());
-  t.insert("grad_out", grad_out);
-  t.insert("output", output.detach());
-  t.insert("grad_x", x.grad());
-  for (const auto& item : gru->named_parameters()) {
-    t.insert(item.key(), item.value().detach());
-    t.insert("grad_" + item.key(), item.value().grad());
-  }
-  write_case(dir, "gru", t, nlohmann::json::object());
+  write_case(dir, "gru",
+             layer_case(
+                 *gru, [&](const at::Tensor& in) { return gru->forward(in); }, x, grad_out, "grad_"),
+             nlohmann::json::object());
 }
 
 void export_scan(const std::string& dir, at::Generator& gen) {
@@ -139,20 +152,11 @@ void export_mamba(const std::string& dir, at::Generator& gen) {
     if (item.key() == "A_log") value = at::log(at::rand(item.value().sizes(), gen) * 3 + 0.5);
     item.value().data().copy_(value);
   }
-  const at::Tensor x = at::randn({2, 5, 8}, gen).requires_grad_(true);
+  const at::Tensor x = at::randn({2, 5, 8}, gen);
   const at::Tensor grad_out = at::randn({2, 5, 8}, gen);
-  const at::Tensor output = mamba->forward(x);
-  (output * grad_out).sum().backward();
-  Dict t;
-  t.insert("x", x.detach());
-  t.insert("grad_out", grad_out);
-  t.insert("output", output.detach());
-  t.insert("grad_x", x.grad());
-  for (const auto& item : mamba->named_parameters()) {
-    t.insert(item.key(), item.value().detach());
-    t.insert("grad/" + item.key(), item.value().grad());
-  }
-  write_case(dir, "mamba", t,
+  write_case(dir, "mamba",
+             layer_case(
+                 *mamba, [&](const at::Tensor& in) { return mamba->forward(in); }, x, grad_out, "grad/"),
              {{"d_model", config.d_model},
               {"d_state", config.mamba_d_state},
               {"d_conv", nf::model::kMambaConvWidth},
