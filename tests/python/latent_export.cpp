@@ -1,8 +1,8 @@
 // Writes what tests/python/latent_reference.py checks against plain torch: nf's vector quantization
-// (straight-through gradient, commitment and codebook losses; euclidean and on the sphere), EMA codebook step and perplexity, ACT
-// halting and ponder cost, GRU layer, selective scan and Mamba block, each on small random inputs
-// with the gradients of a fixed scalar. Usage: nf_latent_export OUT_DIR. Tensors go to <case>.pt
-// (torch::pickle_save of a dict), settings to <case>.json.
+// (straight-through gradient, commitment and codebook losses; euclidean and on the sphere), EMA codebook step and
+// perplexity, ACT halting and ponder cost, GRU layer, selective scan and Mamba block, each on small random inputs with
+// the gradients of a fixed scalar. Usage: nf_latent_export OUT_DIR. Tensors go to <case>.pt (torch::pickle_save of a
+// dict), settings to <case>.json.
 #include <torch/serialize.h>
 #include <torch/torch.h>
 
