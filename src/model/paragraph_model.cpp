@@ -164,10 +164,14 @@ torch::Tensor ParagraphModelImpl::encode(const torch::Tensor& tokens, const torc
   // Normalized per position, then pooled: a norm after pooling would divide the paragraph's own
   // part by the component every paragraph shares, and the latents would collapse as it grows.
   const torch::Tensor pooled = (hidden * present.unsqueeze(-1)).sum(1) / present.sum(1, true).clamp_min(1);
-  return to_latent_(pooled);
+  const torch::Tensor latents = to_latent_(pooled);
+  // Put on the sphere only after the projection (vector_quantizer.h's on_sphere).
+  return config_.cosine_codebook ? on_sphere(latents) : latents;
 }
 
-Quantized ParagraphModelImpl::quantize(const torch::Tensor& latents) { return model::quantize(latents, codebook_); }
+Quantized ParagraphModelImpl::quantize(const torch::Tensor& latents) {
+  return model::quantize(latents, config_.cosine_codebook ? on_sphere(codebook_) : codebook_);
+}
 
 BrainOutput ParagraphModelImpl::think(const torch::Tensor& latents) {
   torch::Tensor hidden = brain_in_(latents);

@@ -3,7 +3,13 @@
 
 #include <ATen/ATen.h>
 
+#include <cmath>
+
 namespace nf::model {
+
+at::Tensor on_sphere(const at::Tensor& rows) {
+  return rows * (std::sqrt(static_cast<double>(rows.size(-1))) / rows.norm(2, -1, true).clamp_min(1e-12));
+}
 
 Quantized quantize(const at::Tensor& z, const at::Tensor& codebook) {
   Quantized out;

@@ -19,7 +19,7 @@ struct ParagraphTotals {
   double recon = 0, bow = 0, commit = 0, codebook = 0, prediction = 0, ponder = 0, next = 0;
   double steps = 0, copy_last = 0, target_squares = 0;
   at::Tensor target_sum;  // [d_latent] fp64
-  at::Tensor code_counts, code_sums, latents, errors;
+  at::Tensor code_counts, code_sums, latents;
 
   void add(const ParagraphSums& sums) {
     const auto value = [](const at::Tensor& term) { return term.defined() ? term.item<double>() : 0.0; };
@@ -43,7 +43,6 @@ struct ParagraphTotals {
       if (part.defined()) total = total.defined() ? torch::cat({total, part}) : part;
     };
     append(latents, sums.latents);
-    append(errors, sums.errors);
   }
 };
 
@@ -77,8 +76,8 @@ class ParagraphObjective : public Objective {
     hooks.after_backward();
     NamedValues codebook;
     if (parts_.reconstruct) {
-      const CodebookUpkeep upkeep = codebook_upkeep(*model_, vq_, totals.code_counts, totals.code_sums, totals.latents,
-                                                    totals.errors, mesh_.dp());
+      const CodebookUpkeep upkeep =
+          codebook_upkeep(*model_, vq_, totals.code_counts, totals.code_sums, totals.latents, mesh_.dp());
       write_parameters_(upkeep.writes);
       codebook = {{"latent_spread", upkeep.latent_spread},
                   {"perplexity", upkeep.perplexity},

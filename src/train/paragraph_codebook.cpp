@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "nf/model/vector_quantizer.h"
 
@@ -13,10 +14,27 @@ namespace {
 // Sonnet's Laplace smoothing constant for the EMA counts.
 constexpr double kEmaEpsilon = 1e-5;
 
-// The `wanted` latents of the highest errors over every dp rank's candidates, highest first (ties:
-// lower rank, then lower row), as [k, d_latent] with k <= wanted, and their errors.
-std::pair<at::Tensor, at::Tensor> worst_latents(const at::Tensor& latents, const at::Tensor& errors, int64_t wanted,
-                                                dist::Communicator& dp) {
+// A latent within this relative distance of a code that stays, or of a latent already chosen, is
+// not a restart: √1e-6 = 0.1% of its norm, far above rounding, far below any real distance.
+constexpr double kCoincident = 1e-6;
+
+// Each of `latents` [n, d]: its squared distance to the nearest of the codes that stay `live` [L]
+// of `codebook` [K, d], compared as the model compares them (on the sphere with cosine_codebook);
+// with none, its squared norm.
+at::Tensor unserved(const model::ParagraphModelImpl& model, const at::Tensor& codebook, const at::Tensor& live,
+                    const at::Tensor& latents) {
+  if (live.size(0) == 0) return latents.pow(2).sum(1);
+  const at::Tensor codes = codebook.index_select(0, live).to(latents.scalar_type());
+  const model::Quantized nearest =
+      model::quantize(latents, model.config().cosine_codebook ? model::on_sphere(codes) : codes);
+  return (latents - nearest.quantized).pow(2).sum(1);
+}
+
+// Up to `wanted` latents for the dead codes, as [k, d_latent], k <= wanted: the global batch's in
+// decreasing error over every dp rank's candidates (ties: lower rank, then lower row), skipping one
+// served already (error within kCoincident of its squared norm) or coinciding with one chosen.
+at::Tensor restart_latents(const at::Tensor& latents, const at::Tensor& errors, int64_t wanted,
+                           dist::Communicator& dp) {
   const int64_t local = std::min<int64_t>(wanted, errors.size(0));
   // Each rank's own best candidates, padded to `wanted` with error −1 (never chosen).
   at::Tensor mine_errors = torch::full({wanted}, -1.0, errors.options().dtype(torch::kFloat));
@@ -34,22 +52,30 @@ std::pair<at::Tensor, at::Tensor> worst_latents(const at::Tensor& latents, const
     dp.all_gather(mine_latents.reshape(-1), gathered)->wait();
     all_latents = gathered.view({wanted * dp.size(), latents.size(1)});
   }
+  const at::Tensor host_latents = all_latents.cpu().to(torch::kDouble);
   const at::Tensor host = all_errors.cpu();
   std::vector<int64_t> order(static_cast<size_t>(host.size(0)));
   for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
   const auto value = host.accessor<float, 1>();
   std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return value[a] > value[b]; });
   order.resize(static_cast<size_t>(wanted));
-  while (!order.empty() && value[order.back()] <= 0) order.pop_back();
-  const at::Tensor chosen = torch::tensor(order, torch::kLong).to(all_latents.device());
-  return {all_latents.index_select(0, chosen), all_errors.index_select(0, chosen)};
+  std::vector<int64_t> chosen;
+  for (const int64_t candidate : order) {
+    const at::Tensor row = host_latents[candidate];
+    const double scale = kCoincident * row.pow(2).sum().item<double>();
+    if (value[candidate] <= scale) continue;  // a −1 pad, or a latent a code that stays serves
+    bool coincides = false;
+    for (const int64_t other : chosen)
+      coincides = coincides || (row - host_latents[other]).pow(2).sum().item<double>() <= scale;
+    if (!coincides) chosen.push_back(candidate);
+  }
+  return all_latents.index_select(0, torch::tensor(chosen, torch::kLong).to(all_latents.device()));
 }
 
 }  // namespace
 
 CodebookUpkeep codebook_upkeep(model::ParagraphModelImpl& model, const VqvaeConfig& config, at::Tensor counts,
-                               at::Tensor sums, const at::Tensor& latents, const at::Tensor& errors,
-                               dist::Communicator& dp) {
+                               at::Tensor sums, const at::Tensor& latents, dist::Communicator& dp) {
   torch::NoGradGuard no_grad;
   if (dp.size() > 1) {
     dp.all_reduce(counts, dist::ReduceOp::kSum)->wait();
@@ -69,7 +95,8 @@ CodebookUpkeep codebook_upkeep(model::ParagraphModelImpl& model, const VqvaeConf
   const at::Tensor dead = (count < config.dead_code_threshold).nonzero().squeeze(1);
   out.dead_codes = static_cast<double>(dead.size(0));
   if (config.restart_dead_codes && dead.size(0) > 0) {
-    const auto [fresh, fresh_errors] = worst_latents(latents, errors, dead.size(0), dp);
+    const at::Tensor live = (count >= config.dead_code_threshold).nonzero().squeeze(1);
+    const at::Tensor fresh = restart_latents(latents, unserved(model, codebook, live, latents), dead.size(0), dp);
     const at::Tensor restarted = dead.narrow(0, 0, fresh.size(0));
     codebook.index_copy_(0, restarted, fresh.to(codebook.scalar_type()));
     sum.index_copy_(0, restarted, fresh.to(sum.scalar_type()));

@@ -25,10 +25,11 @@ struct CodebookUpkeep {
 };
 
 // `counts` [K] and `sums` [K, d_latent]: this rank's code usage over the step; `latents` [n,
-// d_latent] and `errors` [n]: its paragraphs' latents and quantization errors (the restart
-// candidates: the global batch's worst-quantized latents restart the dead codes, lowest index first).
+// d_latent]: its paragraphs' latents, the restart candidates. The dead codes restart, lowest index
+// first, at the global batch's latents worst served by the codes that stay (after this step's
+// update, compared as the model compares them), skipping a latent that (nearly) coincides with a
+// code that stays or with one already chosen: two equal codes would tie for every latent.
 CodebookUpkeep codebook_upkeep(model::ParagraphModelImpl& model, const VqvaeConfig& config, at::Tensor counts,
-                               at::Tensor sums, const at::Tensor& latents, const at::Tensor& errors,
-                               dist::Communicator& dp);
+                               at::Tensor sums, const at::Tensor& latents, dist::Communicator& dp);
 
 }  // namespace nf::train

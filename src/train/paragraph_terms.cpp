@@ -60,7 +60,6 @@ ParagraphSums paragraph_sums(model::ParagraphModelImpl& model, const ParagraphPa
     out.code_counts = model::code_counts(quantized.indices, counted, codes);
     out.code_sums = model::code_sums(latents, quantized.indices, counted, codes);
     out.latents = latents.detach();
-    out.errors = (latents - quantized.quantized).pow(2).sum(1).detach();
     const at::Tensor counted_positions =
         torch::arange(width, paragraph_lengths.options()).unsqueeze(0) < paragraph_lengths.unsqueeze(1);
     out.bow = -(model.bag_of_words(latents).gather(1, paragraph_tokens) * counted_positions).sum();

@@ -34,7 +34,7 @@ struct ParagraphSums {
   double target_squares = 0;          // Σ ‖next code‖² (with target_sum: the mean-latent baseline)
   at::Tensor target_sum;              // [d_latent] Σ next code
   at::Tensor code_counts, code_sums;  // [K], [K, d_latent]: each code's paragraphs (reconstruct)
-  at::Tensor latents, errors;         // [n, d_latent], [n]: encoder latents and ‖z − q‖² (reconstruct)
+  at::Tensor latents;                 // [n, d_latent]: encoder latents (reconstruct)
 };
 
 // The sums of a micro-batch: tokens [rows, max_paragraphs, max_paragraph_len], lengths [rows,

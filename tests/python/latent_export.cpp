@@ -1,8 +1,8 @@
 // Writes what tests/python/latent_reference.py checks against plain torch: nf's vector quantization
-// (straight-through gradient, commitment and codebook losses), EMA codebook step and perplexity, ACT
-// halting and ponder cost, GRU layer, selective scan and Mamba block, each on small random inputs
-// with the gradients of a fixed scalar. Usage: nf_latent_export OUT_DIR. Tensors go to <case>.pt
-// (torch::pickle_save of a dict), settings to <case>.json.
+// (straight-through gradient, commitment and codebook losses; euclidean and on the sphere), EMA codebook step and
+// perplexity, ACT halting and ponder cost, GRU layer, selective scan and Mamba block, each on small random inputs with
+// the gradients of a fixed scalar. Usage: nf_latent_export OUT_DIR. Tensors go to <case>.pt (torch::pickle_save of a
+// dict), settings to <case>.json.
 #include <torch/serialize.h>
 #include <torch/torch.h>
 
@@ -22,14 +22,18 @@ namespace {
 using nf_reference::Dict;
 using nf_reference::write_case;
 
-void export_vq(const std::string& dir, at::Generator& gen) {
+// `case_name` "vq": z and the codebook as they are; "vq_sphere": both through on_sphere first
+// (model.cosine_codebook), the gradients reaching the raw z and codebook through it.
+void export_vq(const std::string& dir, const std::string& case_name, at::Generator& gen) {
   const double beta = 0.25, gamma = 1.0;
   const at::Tensor z = at::randn({12, 6}, gen).requires_grad_(true);
   const at::Tensor codebook = at::randn({9, 6}, gen).requires_grad_(true);
   const at::Tensor mask = (at::rand({12}, gen) < 0.75).to(at::kFloat);
   const at::Tensor grad_out = at::randn({12, 6}, gen);
-  const nf::model::Quantized q = nf::model::quantize(z, codebook);
-  const nf::model::VqLossSums sums = nf::model::vq_loss_sums(z, q.quantized, mask);
+  const bool sphere = case_name == "vq_sphere";
+  const at::Tensor latents = sphere ? nf::model::on_sphere(z) : z;
+  const nf::model::Quantized q = nf::model::quantize(latents, sphere ? nf::model::on_sphere(codebook) : codebook);
+  const nf::model::VqLossSums sums = nf::model::vq_loss_sums(latents, q.quantized, mask);
   ((q.straight_through * grad_out).sum() + beta * sums.commit + gamma * sums.codebook).backward();
   Dict t;
   t.insert("z", z.detach());
@@ -43,7 +47,7 @@ void export_vq(const std::string& dir, at::Generator& gen) {
   t.insert("codebook_sum", sums.codebook.detach());
   t.insert("grad_z", z.grad());
   t.insert("grad_codebook", codebook.grad());
-  write_case(dir, "vq", t, {{"beta", beta}, {"gamma", gamma}});
+  write_case(dir, case_name, t, {{"beta", beta}, {"gamma", gamma}});
 }
 
 void export_ema(const std::string& dir, at::Generator& gen) {
@@ -173,12 +177,13 @@ int main(int argc, char** argv) {
   }
   const std::string dir = argv[1];
   at::Generator gen = at::detail::createCPUGenerator(11);
-  export_vq(dir, gen);
+  export_vq(dir, "vq", gen);
+  export_vq(dir, "vq_sphere", gen);
   export_ema(dir, gen);
   export_act(dir, gen);
   export_gru(dir, gen);
   export_scan(dir, gen);
   export_mamba(dir, gen);
-  std::cout << "wrote vq, ema, act, gru, scan, mamba to " << dir << "\n";
+  std::cout << "wrote vq, vq_sphere, ema, act, gru, scan, mamba to " << dir << "\n";
   return 0;
 }

@@ -3,6 +3,8 @@ float64 from its published definition (not from nf's code) out of the inputs nf_
 
   vq     vector quantization with the straight-through estimator (van den Oord et al. 2017):
          nearest code by squared euclidean distance, commitment and codebook losses, gradients.
+  vq_sphere  the same with z and the codebook first scaled to norm sqrt(D) (F.normalize): the
+         nearest code is the most cosine-similar one; gradients through the normalization.
   ema    the EMA codebook update of Sonnet's VectorQuantizerEMA with Laplace smoothing of the
          cluster sizes (the plain EMA, without Sonnet 2's zero-debiasing), and the code perplexity.
   act    adaptive computation time halting (Graves 2016): halting step, remainder, weights,
@@ -103,10 +105,17 @@ def inputs(data, names):
 
 # --- vq ----------------------------------------------------------------------------------------------
 
-def check_vq(checks, data, info):
-    case, beta, gamma = "vq", float(info["beta"]), float(info["gamma"])
+def check_vq(checks, data, info, case="vq"):
+    beta, gamma = float(info["beta"]), float(info["gamma"])
     checks.dtypes(case, data, integer_names=("indices",))
-    z, codebook = inputs(data, ("z", "codebook"))
+    z_in, codebook_in = inputs(data, ("z", "codebook"))
+    z, codebook = z_in, codebook_in
+    if case == "vq_sphere":
+        radius = z_in.shape[1] ** 0.5
+        z, codebook = F.normalize(z_in, dim=1) * radius, F.normalize(codebook_in, dim=1) * radius
+        # on the sphere the nearest code is the one of highest cosine similarity to the raw z
+        cosine = F.normalize(z_in.detach(), dim=1) @ F.normalize(codebook_in.detach(), dim=1).T
+        checks.exact(case, "indices == argmax cosine similarity", data["indices"], cosine.argmax(dim=1))
     mask, grad_out = data["row_mask"].double(), data["grad_out"].double()
     # squared euclidean distance of every row to every code, as the sum of squared differences
     distances = ((z.detach()[:, None, :] - codebook.detach()[None, :, :]) ** 2).sum(-1)  # [N, K]
@@ -139,11 +148,12 @@ def check_vq(checks, data, info):
     checks.close(case, "straight_through", data["straight_through"], straight_through)
     checks.close(case, "commit_sum", data["commit_sum"], commit_sum)
     checks.close(case, "codebook_sum", data["codebook_sum"], codebook_sum)
-    checks.close(case, "grad_z", data["grad_z"], z.grad)
-    checks.close(case, "grad_codebook", data["grad_codebook"], codebook.grad)
-    # the straight-through estimator passes grad_out through to z unchanged, plus the commitment term
-    identity = grad_out + 2 * beta * mask[:, None] * (z.detach() - quantized.detach())
-    checks.close(case, "grad_z == grad_out + 2*beta*mask*(z - quantized)", data["grad_z"], identity)
+    checks.close(case, "grad_z", data["grad_z"], z_in.grad)
+    checks.close(case, "grad_codebook", data["grad_codebook"], codebook_in.grad)
+    if case == "vq":
+        # the straight-through estimator passes grad_out through to z unchanged, plus the commitment term
+        identity = grad_out + 2 * beta * mask[:, None] * (z.detach() - quantized.detach())
+        checks.close(case, "grad_z == grad_out + 2*beta*mask*(z - quantized)", data["grad_z"], identity)
 
 
 # --- ema ---------------------------------------------------------------------------------------------
@@ -343,7 +353,8 @@ def check_mamba(checks, data, info):
         checks.close(case, f"grad/{name}", data[f"grad/{name}"], parameters[name].grad)
 
 
-CASES = (("vq", check_vq), ("ema", check_ema), ("act", check_act), ("gru", check_gru), ("scan", check_scan),
+CASES = (("vq", check_vq), ("vq_sphere", lambda checks, data, info: check_vq(checks, data, info, "vq_sphere")),
+         ("ema", check_ema), ("act", check_act), ("gru", check_gru), ("scan", check_scan),
          ("mamba", check_mamba))
 
 

@@ -1,16 +1,19 @@
 // The decoder LM: Hugging Face parameter names and count, layout-independent seeded init, layer
 // ranges that compose, causality, and the (sum, count) loss. Numerics against an independent
-// Llama are checked by tests/python/llama_reference.py. Also logs tiny-preset tokens/s.
+// Llama are checked by tests/python/llama_reference.py. Also logs tiny-preset tokens/s, and checks
+// the NeuralFlow model puts latents and codes on the sphere (model.cosine_codebook).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cmath>
 #include <iostream>
 #include <tuple>
 #include <vector>
 
 #include "nf/core/error.h"
 #include "nf/model/loss.h"
+#include "nf/model/paragraph_model.h"
 #include "nf/model/transformer.h"
 #include "nf/train/config.h"
 
@@ -182,6 +185,39 @@ TEST_F(ModelTest, LossSumsAndCountsCombineExactly) {
   EXPECT_EQ(unmasked.count.item<int64_t>(), 12);
   const LossSum empty = cross_entropy_sum(logits, targets, torch::zeros({2, 6}, torch::kBool));
   EXPECT_EQ(empty.mean().item<double>(), 0.0);
+}
+
+// model.cosine_codebook: the NeuralFlow model's latents and the codes it quantizes to lie on the sphere
+// of radius √d_latent (the nearest-code search itself is checked by tests/python/latent_reference.py).
+TEST_F(ModelTest, CosineCodebookPutsLatentsAndCodesOnTheSphere) {
+  ModelConfig config = small_config(2, false);
+  config.arch = Architecture::kNeuralFlow;
+  config.n_layers = 1;
+  config.d_latent = 8;
+  config.codebook_size = 6;
+  config.max_paragraph_len = 16;
+  const torch::Tensor tokens = torch::randint(config.vocab_size, {5, 7}, torch::kLong);
+  const torch::Tensor lengths = torch::tensor({7, 3, 1, 5, 7}, torch::kLong);
+  const double radius = std::sqrt(static_cast<double>(config.d_latent));
+  for (const bool cosine : {true, false}) {
+    config.cosine_codebook = cosine;
+    ParagraphModel model(config);
+    initialize(*model, InitOptions().with_seed(5).with_std(config.init_std).with_n_layers(config.n_layers));
+    torch::NoGradGuard no_grad;
+    const torch::Tensor latents = model->encode(tokens, lengths);
+    const Quantized quantized = model->quantize(latents);
+    const double latent_gap = (latents.norm(2, 1) - radius).abs().max().item<double>();
+    const double code_gap = (quantized.quantized.norm(2, 1) - radius).abs().max().item<double>();
+    if (cosine) {
+      EXPECT_LT(latent_gap, 1e-5);
+      EXPECT_LT(code_gap, 1e-5);
+      // the stored codebook keeps its own scale; the model compares its directions
+      EXPECT_GT((model->codebook().norm(2, 1) - radius).abs().max().item<double>(), 0.1);
+    } else {
+      EXPECT_GT(latent_gap, 0.1);
+      EXPECT_GT(code_gap, 0.1);
+    }
+  }
 }
 
 TEST_F(ModelTest, TinyPresetForwardBackwardThroughput) {

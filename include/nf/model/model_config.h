@@ -58,6 +58,7 @@ struct ModelConfig {
   int64_t num_layers = 2;  // the brain's layers
   BrainType brain_type = BrainType::kMamba;
   int64_t codebook_size = 512;     // VQ codes
+  bool cosine_codebook = true;     // latents and codes compared on the sphere of radius √d_latent
   int64_t max_paragraph_len = 48;  // tokens of a paragraph (its <|eos|> included); longer ones are cut
   int64_t max_paragraphs = 5;      // paragraphs of a sequence the brain reads (the last ones), `next` included
   int64_t max_ponder_steps = 4;    // ACT's most thinking steps per paragraph

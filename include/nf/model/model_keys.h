@@ -35,6 +35,10 @@ void declare_neuralflow_keys(config::Schema<Root>& s, ModelConfig Root::*section
                "neuralflow: the brain's layers, mamba (selective state space) or gru.", brain_type_names());
   s.field(section, &ModelConfig::codebook_size, "model.codebook_size", "neuralflow: codes of the VQ-VAE codebook.")
       .at_least(2);
+  s.field(section, &ModelConfig::cosine_codebook, "model.cosine_codebook",
+          "neuralflow: scale the encoder's latents and the codes to norm sqrt(d_latent) before the nearest-code "
+          "search, so the nearest code is the most cosine-similar (Yu et al. 2022, improved VQGAN); it keeps far "
+          "more codes in use (docs/benchmarks.md). false: the guide's plain euclidean VQ.");
   s.field(section, &ModelConfig::max_paragraph_len, "model.max_paragraph_len",
           "neuralflow: tokens of a paragraph, its <|eos|> included; longer paragraphs are cut to it (keeping the "
           "<|eos|>).")

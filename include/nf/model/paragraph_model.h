@@ -42,9 +42,10 @@ class ParagraphModelImpl : public torch::nn::Module {
   explicit ParagraphModelImpl(const ModelConfig& config);
 
   // tokens [N, L] int64, right-padded; lengths [N] int64 in [1, L] -> the encoder's latents [N,
-  // d_latent], each of unit RMS.
+  // d_latent], each of unit RMS (on_sphere) with model.cosine_codebook.
   torch::Tensor encode(const torch::Tensor& tokens, const torch::Tensor& lengths);
-  // The nearest codes of latents [N, d_latent] in the codebook.
+  // The nearest codes of latents [N, d_latent] in the codebook (its rows on_sphere with
+  // model.cosine_codebook).
   Quantized quantize(const torch::Tensor& latents);
   // latents [B, P, d_latent] -> the prediction of each next latent (causal over P).
   BrainOutput think(const torch::Tensor& latents);

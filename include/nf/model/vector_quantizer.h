@@ -9,6 +9,11 @@
 
 namespace nf::model {
 
+// Each row of rows [N, D] scaled to norm √D (unit RMS). On that sphere the nearest code is the most
+// cosine-similar one, and no code is nearest to many latents merely by lying near their mean, the
+// imbalance that leaves most of a euclidean codebook unused (model.cosine_codebook).
+at::Tensor on_sphere(const at::Tensor& rows);
+
 struct Quantized {
   at::Tensor indices;           // [N] int64: the nearest code of each row (squared euclidean distance)
   at::Tensor quantized;         // [N, D]: codebook[indices] (its gradient reaches the codebook)
