@@ -52,22 +52,31 @@ at::Tensor restart_latents(const at::Tensor& latents, const at::Tensor& errors, 
     dp.all_gather(mine_latents.reshape(-1), gathered)->wait();
     all_latents = gathered.view({wanted * dp.size(), latents.size(1)});
   }
-  const at::Tensor host_latents = all_latents.cpu().to(torch::kDouble);
-  const at::Tensor host = all_errors.cpu();
+  const at::Tensor host = all_errors.cpu(), host_latents = all_latents.cpu().to(torch::kDouble);
   std::vector<int64_t> order(static_cast<size_t>(host.size(0)));
   for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
   const auto value = host.accessor<float, 1>();
   std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return value[a] > value[b]; });
   order.resize(static_cast<size_t>(wanted));
+  // Plain loops over the host copy: up to codebook_size candidates, each step.
+  const auto rows = host_latents.accessor<double, 2>();
+  const auto squared_norm = [&](int64_t a) {
+    double total = 0;
+    for (int64_t j = 0; j < rows.size(1); ++j) total += rows[a][j] * rows[a][j];
+    return total;
+  };
+  const auto squared_distance = [&](int64_t a, int64_t b) {
+    double total = 0;
+    for (int64_t j = 0; j < rows.size(1); ++j) total += (rows[a][j] - rows[b][j]) * (rows[a][j] - rows[b][j]);
+    return total;
+  };
   std::vector<int64_t> chosen;
   for (const int64_t candidate : order) {
-    const at::Tensor row = host_latents[candidate];
-    const double scale = kCoincident * row.pow(2).sum().item<double>();
-    if (value[candidate] <= scale) continue;  // a −1 pad, or a latent a code that stays serves
-    bool coincides = false;
-    for (const int64_t other : chosen)
-      coincides = coincides || (row - host_latents[other]).pow(2).sum().item<double>() <= scale;
-    if (!coincides) chosen.push_back(candidate);
+    if (value[candidate] < 0) continue;  // a pad
+    const double scale = kCoincident * squared_norm(candidate);
+    if (value[candidate] <= scale) continue;  // a code that stays serves it
+    const auto coincides = [&](int64_t other) { return squared_distance(candidate, other) <= scale; };
+    if (std::none_of(chosen.begin(), chosen.end(), coincides)) chosen.push_back(candidate);
   }
   return all_latents.index_select(0, torch::tensor(chosen, torch::kLong).to(all_latents.device()));
 }
@@ -92,10 +101,11 @@ CodebookUpkeep codebook_upkeep(model::ParagraphModelImpl& model, const VqvaeConf
   at::Tensor codebook = config.ema ? ema.codebook : model.codebook().detach().clone();
   at::Tensor count = ema.count, sum = ema.sum;
   out.usage_perplexity = model::perplexity(count);
-  const at::Tensor dead = (count < config.dead_code_threshold).nonzero().squeeze(1);
+  const at::Tensor alive = count >= config.dead_code_threshold;
+  const at::Tensor dead = alive.logical_not().nonzero().squeeze(1);
   out.dead_codes = static_cast<double>(dead.size(0));
   if (config.restart_dead_codes && dead.size(0) > 0) {
-    const at::Tensor live = (count >= config.dead_code_threshold).nonzero().squeeze(1);
+    const at::Tensor live = alive.nonzero().squeeze(1);
     const at::Tensor fresh = restart_latents(latents, unserved(model, codebook, live, latents), dead.size(0), dp);
     const at::Tensor restarted = dead.narrow(0, 0, fresh.size(0));
     codebook.index_copy_(0, restarted, fresh.to(codebook.scalar_type()));
